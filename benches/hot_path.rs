@@ -1,0 +1,135 @@
+//! Micro-benchmarks of the per-request work on the pass-through path, each next
+//! to a baseline in the same run (a memcpy of the same bytes, or a full
+//! `serde_json::Value` round trip, which is what a naive gateway would do).
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use ringbridge::config::{self, LoadOptions};
+use ringbridge::http::chunked::ChunkedScanner;
+use ringbridge::http::request::parse_request_head;
+use ringbridge::router::Routes;
+use ringbridge::schema::peek::{peek, splice_model};
+use ringbridge::schema::usage::scan_usage;
+
+/// A ~1 KiB chat request as the OpenAI Python SDK sends it (messages before model).
+fn chat_body() -> Vec<u8> {
+    let text = "Summarise the following paragraph in one sentence. ".repeat(14);
+    format!(
+        r#"{{"messages":[{{"role":"system","content":"You are terse."}},{{"role":"user","content":"{text}"}}],"model":"groq/llama-3.1-8b-instant","temperature":0.2,"stream":false}}"#
+    )
+    .into_bytes()
+}
+
+fn request_head(body_len: usize) -> Vec<u8> {
+    format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost:8080\r\nAccept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\nAccept: application/json\r\nContent-Type: application/json\r\nUser-Agent: OpenAI/Python 1.54.0\r\nX-Stainless-Lang: python\r\nX-Stainless-Package-Version: 1.54.0\r\nX-Stainless-OS: Linux\r\nX-Stainless-Arch: x64\r\nX-Stainless-Runtime: CPython\r\nX-Stainless-Runtime-Version: 3.11.7\r\nAuthorization: Bearer gk-0123456789\r\nX-Stainless-Async: false\r\nx-stainless-retry-count: 0\r\nContent-Length: {body_len}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn routes() -> Routes {
+    let env = |k: &str| match k {
+        "GROQ_API_KEY" | "OPENAI_API_KEY" | "MISTRAL_API_KEY" | "DEEPSEEK_API_KEY" => Some("k".to_string()),
+        _ => None,
+    };
+    let settings = config::load(&LoadOptions::default(), &env).expect("zero config");
+    Routes::new(&settings)
+}
+
+fn bench(c: &mut Criterion) {
+    let body = chat_body();
+    let head = request_head(body.len());
+
+    let mut g = c.benchmark_group("request");
+    g.throughput(Throughput::Bytes((head.len() + body.len()) as u64));
+    g.bench_function("baseline_memcpy_head_and_body", |b| {
+        let mut out = Vec::with_capacity(4096);
+        b.iter(|| {
+            out.clear();
+            out.extend_from_slice(black_box(&head));
+            out.extend_from_slice(black_box(&body));
+            black_box(out.len())
+        })
+    });
+    g.bench_function("parse_head", |b| {
+        let mut spare = Some(Vec::with_capacity(32));
+        b.iter(|| {
+            let h = parse_request_head(black_box(&head), 65536, spare.take().unwrap())
+                .unwrap()
+                .unwrap();
+            spare = Some(h.headers);
+        })
+    });
+    g.bench_function("peek_model", |b| b.iter(|| peek(black_box(&body)).unwrap()));
+    let routes = routes();
+    g.bench_function("resolve_route", |b| {
+        b.iter(|| routes.resolve(black_box("groq/llama-3.1-8b-instant")).unwrap().provider)
+    });
+    g.bench_function("peek_resolve_splice", |b| {
+        let mut out = Vec::with_capacity(4096);
+        b.iter(|| {
+            let p = peek(black_box(&body)).unwrap();
+            let range = p.model.unwrap();
+            let model = std::str::from_utf8(&body[range.clone()]).unwrap();
+            let route = routes.resolve(model).unwrap();
+            out.clear();
+            splice_model(&mut out, &body, &range, route.model);
+            black_box(out.len())
+        })
+    });
+    g.bench_function("parse_peek_resolve_splice", |b| {
+        let mut out = Vec::with_capacity(4096);
+        let mut spare = Some(Vec::with_capacity(32));
+        b.iter(|| {
+            let h = parse_request_head(black_box(&head), 65536, spare.take().unwrap())
+                .unwrap()
+                .unwrap();
+            let p = peek(black_box(&body)).unwrap();
+            let range = p.model.unwrap();
+            let model = std::str::from_utf8(&body[range.clone()]).unwrap();
+            let route = routes.resolve(model).unwrap();
+            out.clear();
+            splice_model(&mut out, &body, &range, route.model);
+            spare = Some(h.headers);
+            black_box(out.len())
+        })
+    });
+    g.bench_function("baseline_serde_value_roundtrip", |b| {
+        b.iter_batched(
+            || body.clone(),
+            |body| {
+                let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                v["model"] = serde_json::Value::String("llama-3.1-8b-instant".into());
+                black_box(serde_json::to_vec(&v).unwrap())
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("response");
+    let completion = br#"{"id":"chatcmpl-abc","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}},"system_fingerprint":"fp_1"}"#;
+    g.throughput(Throughput::Bytes(completion.len() as u64));
+    g.bench_function("usage_scan_body", |b| b.iter(|| scan_usage(black_box(completion))));
+    let mut stream = Vec::new();
+    for i in 0..200 {
+        let ev = format!("data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"tok{i} \"}}}}],\"usage\":null}}\n\n");
+        stream.extend(format!("{:x}\r\n{ev}\r\n", ev.len()).into_bytes());
+    }
+    let last = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":200}}\n\ndata: [DONE]\n\n";
+    stream.extend(format!("{:x}\r\n{last}\r\n0\r\n\r\n", last.len()).into_bytes());
+    g.throughput(Throughput::Bytes(stream.len() as u64));
+    g.bench_function("chunked_scan_and_tail_200_events", |b| {
+        b.iter(|| {
+            let mut tail = ringbridge::schema::usage::Tail::new();
+            let mut sc = ChunkedScanner::new();
+            let end = sc.scan(black_box(&stream), |p| tail.push(p)).unwrap();
+            black_box((end, tail.usage()))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,532 @@
+//! One client connection: read loop, request dispatch and response writing.
+//!
+//! Buffers are owned by the connection and reused for every request: `rbuf`
+//! holds received bytes (pipelined leftovers stay in it), `wbuf` the outgoing
+//! bytes, `scratch` a rendered body or SSE event, `body` a decoded chunked
+//! request body and `model` the request's model as a quoted JSON string.
+
+use std::borrow::Cow;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+use serde::Deserialize;
+
+use crate::proto::{self, Chunked, Fail, Head, Method, Route, Span};
+use crate::render::{self, Event, Len, Saw, CT_JSON, CT_SSE};
+use crate::stats;
+
+const READ_CHUNK: usize = 16 * 1024;
+const DEFAULT_CHUNKS: u32 = 5;
+
+/// Socket plus its write buffer (kept apart from the read-side buffers so
+/// responses can be rendered from borrowed request bytes).
+struct Sock {
+    stream: TcpStream,
+    wbuf: Vec<u8>,
+}
+
+impl Sock {
+    /// Writes and clears `wbuf`.
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.wbuf);
+        let (res, mut buf) = self.stream.write_all(buf).await;
+        buf.clear();
+        self.wbuf = buf;
+        res.map(drop)
+    }
+
+    /// Appends received bytes to `rbuf`. On timeout the buffer is lost with
+    /// the cancelled read, so the caller must close the connection.
+    async fn read_into(
+        &mut self,
+        rbuf: &mut Vec<u8>,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        let buf = std::mem::take(rbuf);
+        let len = buf.len();
+        let read = self.stream.read(buf.slice_mut(len..));
+        let (res, slice) = match timeout {
+            None => read.await,
+            Some(d) => match monoio::time::timeout(d, read).await {
+                Ok(r) => r,
+                Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+            },
+        };
+        *rbuf = slice.into_inner();
+        let n = res?;
+        stats::BYTES_RECEIVED.fetch_add(n as u64, Relaxed);
+        Ok(n)
+    }
+}
+
+/// What to do with the connection after a request.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Next {
+    KeepAlive,
+    Close,
+    Reset,
+    Hang,
+}
+
+/// Where the current request's body is.
+#[derive(Clone, Copy)]
+enum BodyLoc {
+    /// A span of `rbuf` (Content-Length body).
+    Buf(Span),
+    /// In `Conn::body` (decoded chunked body).
+    Decoded,
+}
+
+/// Source of a fixed-length response body.
+enum Src {
+    Scratch,
+    ReqBody(BodyLoc),
+    Static(&'static [u8]),
+}
+
+#[derive(Deserialize)]
+struct GenRequest<'a> {
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    stream: Option<bool>,
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    include_usage: Option<bool>,
+}
+
+struct Conn {
+    sock: Sock,
+    rbuf: Vec<u8>,
+    body: Vec<u8>,
+    model: Vec<u8>,
+    scratch: Vec<u8>,
+    idle: Option<Duration>,
+}
+
+fn body_slice<'a>(rbuf: &'a [u8], decoded: &'a [u8], loc: BodyLoc) -> &'a [u8] {
+    match loc {
+        BodyLoc::Buf((a, b)) => &rbuf[a..b],
+        BodyLoc::Decoded => decoded,
+    }
+}
+
+fn saw<'a>(rbuf: &'a [u8], head: &Head) -> Saw<'a> {
+    Saw {
+        auth: head.auth.map(|(a, b)| &rbuf[a..b]),
+        path: &rbuf[head.target.0..head.target.1],
+    }
+}
+
+fn set_linger_zero(stream: &TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: valid fd owned by `stream`; pointer and length describe `linger`.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(stream: TcpStream, idle: Option<Duration>) {
+    let _open = stats::OpenGuard::new();
+    let _ = stream.set_nodelay(true);
+    let mut conn = Conn {
+        sock: Sock {
+            stream,
+            wbuf: Vec::with_capacity(READ_CHUNK),
+        },
+        rbuf: Vec::with_capacity(READ_CHUNK),
+        body: Vec::new(),
+        model: Vec::with_capacity(64),
+        scratch: Vec::with_capacity(1024),
+        idle,
+    };
+    match conn.run().await {
+        Next::Reset => set_linger_zero(&conn.sock.stream),
+        Next::Hang => conn.hang().await,
+        Next::KeepAlive | Next::Close => {}
+    }
+}
+
+impl Conn {
+    async fn run(&mut self) -> Next {
+        loop {
+            let head = loop {
+                if !self.rbuf.is_empty() {
+                    match proto::parse_head(&self.rbuf) {
+                        Ok(Some(h)) => break h,
+                        Ok(None) if self.rbuf.len() >= proto::MAX_HEAD => {
+                            return self.reject(431, "request head too large").await;
+                        }
+                        Ok(None) => {}
+                        Err(r) => return self.reject(r.status, r.message).await,
+                    }
+                }
+                match self.sock.read_into(&mut self.rbuf, self.idle).await {
+                    Ok(0) | Err(_) => return Next::Close,
+                    Ok(_) => {}
+                }
+            };
+            let (body, consumed) = match self.read_body(&head).await {
+                Ok(b) => b,
+                Err(next) => return next,
+            };
+            let next = self.respond(&head, body).await;
+            if next != Next::KeepAlive {
+                return next;
+            }
+            self.rbuf.drain(..consumed);
+        }
+    }
+
+    /// Reads the whole request body. Returns where it is and how many bytes
+    /// of `rbuf` the request occupies.
+    async fn read_body(&mut self, head: &Head) -> Result<(BodyLoc, usize), Next> {
+        let mut need_continue = head.expect_continue;
+        if head.chunked {
+            loop {
+                match proto::decode_chunked(&self.rbuf[head.head_len..], &mut self.body) {
+                    Chunked::Done(n) => return Ok((BodyLoc::Decoded, head.head_len + n)),
+                    Chunked::Invalid => return Err(self.reject(400, "invalid chunked body").await),
+                    Chunked::Partial => {}
+                }
+                if self.rbuf.len() > head.head_len + proto::MAX_BODY + 64 * 1024 {
+                    return Err(self.reject(413, "request body too large").await);
+                }
+                self.maybe_continue(&mut need_continue).await?;
+                match self.sock.read_into(&mut self.rbuf, None).await {
+                    Ok(0) | Err(_) => return Err(Next::Close),
+                    Ok(_) => {}
+                }
+            }
+        }
+        let len = head.content_length.unwrap_or(0);
+        if len > proto::MAX_BODY {
+            return Err(self.reject(413, "request body too large").await);
+        }
+        let end = head.head_len + len;
+        while self.rbuf.len() < end {
+            self.maybe_continue(&mut need_continue).await?;
+            if self.rbuf.capacity() < end {
+                self.rbuf.reserve(end - self.rbuf.len());
+            }
+            match self.sock.read_into(&mut self.rbuf, None).await {
+                Ok(0) | Err(_) => return Err(Next::Close),
+                Ok(_) => {}
+            }
+        }
+        Ok((BodyLoc::Buf((head.head_len, end)), end))
+    }
+
+    async fn maybe_continue(&mut self, need: &mut bool) -> Result<(), Next> {
+        if *need {
+            *need = false;
+            self.sock
+                .wbuf
+                .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            self.sock.flush().await.map_err(|_| Next::Close)?;
+        }
+        Ok(())
+    }
+
+    /// Answers an unparseable or refused request and closes.
+    async fn reject(&mut self, status: u16, message: &'static str) -> Next {
+        self.scratch.clear();
+        render::error_body(
+            &mut self.scratch,
+            &[message.as_bytes()],
+            "invalid_request_error",
+            None,
+        );
+        let w = &mut self.sock.wbuf;
+        w.clear();
+        render::head(
+            w,
+            status,
+            CT_JSON,
+            Len::Fixed(self.scratch.len()),
+            false,
+            None,
+            "",
+        );
+        w.extend_from_slice(&self.scratch);
+        let _ = self.sock.flush().await;
+        Next::Close
+    }
+
+    /// Sends a complete fixed-length response.
+    async fn send(&mut self, head: &Head, status: u16, extra: &str, src: Src) -> Next {
+        let body: &[u8] = match src {
+            Src::Scratch => &self.scratch,
+            Src::ReqBody(loc) => body_slice(&self.rbuf, &self.body, loc),
+            Src::Static(s) => s,
+        };
+        let w = &mut self.sock.wbuf;
+        render::head(
+            w,
+            status,
+            CT_JSON,
+            Len::Fixed(body.len()),
+            head.keep_alive,
+            Some(saw(&self.rbuf, head)),
+            extra,
+        );
+        if head.mock.fail == Some(Fail::Cut) {
+            w.extend_from_slice(&body[..body.len() / 2]);
+            let _ = self.sock.flush().await;
+            return Next::Close;
+        }
+        w.extend_from_slice(body);
+        match self.sock.flush().await {
+            Ok(()) if head.keep_alive => Next::KeepAlive,
+            _ => Next::Close,
+        }
+    }
+
+    async fn send_error(
+        &mut self,
+        head: &Head,
+        status: u16,
+        message: &[&[u8]],
+        code: Option<&str>,
+    ) -> Next {
+        self.scratch.clear();
+        render::error_body(&mut self.scratch, message, "invalid_request_error", code);
+        self.send(head, status, "", Src::Scratch).await
+    }
+
+    async fn respond(&mut self, head: &Head, body: BodyLoc) -> Next {
+        let route = proto::route(head.method, &self.rbuf[head.target.0..head.target.1]);
+        if !route.is_control() {
+            stats::REQUESTS.fetch_add(1, Relaxed);
+        }
+        let mock = head.mock;
+        match mock.fail {
+            Some(Fail::Close) => return Next::Close,
+            Some(Fail::Reset) => return Next::Reset,
+            Some(Fail::Hang) => return Next::Hang,
+            Some(Fail::Cut) | None => {}
+        }
+        if mock.delay_ms > 0 {
+            monoio::time::sleep(Duration::from_millis(mock.delay_ms)).await;
+        }
+        if let Some(status) = mock.status.filter(|s| *s >= 400) {
+            self.scratch.clear();
+            render::mock_error_body(&mut self.scratch, status);
+            let extra = if status == 429 {
+                "Retry-After: 1\r\n"
+            } else {
+                ""
+            };
+            return self.send(head, status, extra, Src::Scratch).await;
+        }
+        if mock.echo {
+            return self.send(head, 200, "", Src::ReqBody(body)).await;
+        }
+        match route {
+            Route::Chat | Route::Completions => {
+                self.generate(head, body, route == Route::Chat).await
+            }
+            Route::Embeddings => self.embeddings(head, body).await,
+            Route::Models => {
+                self.send(head, 200, "", Src::Static(render::MODELS_BODY))
+                    .await
+            }
+            Route::Stats => {
+                self.scratch.clear();
+                stats::render(&mut self.scratch);
+                self.send(head, 200, "", Src::Scratch).await
+            }
+            Route::ResetStats => {
+                stats::reset();
+                self.send(head, 200, "", Src::Static(br#"{"reset":true}"#))
+                    .await
+            }
+            Route::NotFound => {
+                let method: &[u8] = match head.method {
+                    Method::Get => b"GET",
+                    Method::Post => b"POST",
+                    Method::Other => b"this method on",
+                };
+                let (a, b) = head.target;
+                self.scratch.clear();
+                render::error_body(
+                    &mut self.scratch,
+                    &[b"Unknown request URL: ", method, b" ", &self.rbuf[a..b]],
+                    "invalid_request_error",
+                    Some("unknown_url"),
+                );
+                self.send(head, 404, "", Src::Scratch).await
+            }
+        }
+    }
+
+    /// Chat completions (`chat`) or legacy completions.
+    async fn generate(&mut self, head: &Head, body: BodyLoc, chat: bool) -> Next {
+        let parsed = {
+            let bytes = body_slice(&self.rbuf, &self.body, body);
+            match serde_json::from_slice::<GenRequest<'_>>(bytes) {
+                Ok(GenRequest {
+                    model: Some(model),
+                    stream,
+                    stream_options,
+                }) => {
+                    self.model.clear();
+                    render::push_json_str(&mut self.model, model.as_bytes());
+                    let usage = stream_options
+                        .and_then(|o| o.include_usage)
+                        .unwrap_or(false);
+                    Ok((stream.unwrap_or(false), usage))
+                }
+                Ok(_) => Err(&b"you must provide a model parameter"[..]),
+                Err(_) => Err(&b"We could not parse the JSON body of your request."[..]),
+            }
+        };
+        let (stream, include_usage) = match parsed {
+            Ok(p) => p,
+            Err(msg) => return self.send_error(head, 400, &[msg], None).await,
+        };
+        if stream {
+            return self.stream(head, chat, include_usage).await;
+        }
+        self.scratch.clear();
+        if chat {
+            render::chat_completion(&mut self.scratch, &self.model, head.mock.body_bytes);
+        } else {
+            render::text_completion(&mut self.scratch, &self.model, head.mock.body_bytes);
+        }
+        self.send(head, 200, "", Src::Scratch).await
+    }
+
+    /// Streams an SSE answer; every event is its own HTTP chunk and write.
+    async fn stream(&mut self, head: &Head, chat: bool, include_usage: bool) -> Next {
+        let n = head.mock.chunks.unwrap_or(DEFAULT_CHUNKS);
+        let delay = Duration::from_millis(head.mock.chunk_delay_ms);
+        let cut = head.mock.fail == Some(Fail::Cut);
+        render::head(
+            &mut self.sock.wbuf,
+            200,
+            CT_SSE,
+            Len::Chunked,
+            head.keep_alive,
+            Some(saw(&self.rbuf, head)),
+            "Cache-Control: no-cache\r\n",
+        );
+        let events = chat
+            .then_some(Event::Role)
+            .into_iter()
+            .chain((0..n).map(Event::Token))
+            .chain(std::iter::once(Event::Finish))
+            .chain(include_usage.then_some(Event::Usage(n)))
+            .chain(std::iter::once(Event::Done));
+        for (sent, ev) in events.enumerate() {
+            if matches!(ev, Event::Token(_)) && !delay.is_zero() {
+                if self.sock.flush().await.is_err() {
+                    return Next::Close;
+                }
+                monoio::time::sleep(delay).await;
+            }
+            self.scratch.clear();
+            render::stream_event(&mut self.scratch, chat, &self.model, ev, include_usage);
+            render::chunk(&mut self.sock.wbuf, &self.scratch);
+            if ev == Event::Done {
+                self.sock.wbuf.extend_from_slice(b"0\r\n\r\n");
+            }
+            if self.sock.flush().await.is_err() {
+                return Next::Close;
+            }
+            if cut && sent == 1 {
+                return Next::Close;
+            }
+        }
+        if head.keep_alive {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    async fn embeddings(&mut self, head: &Head, body: BodyLoc) -> Next {
+        let result = {
+            let bytes = body_slice(&self.rbuf, &self.body, body);
+            match serde_json::from_slice::<serde_json::Value>(bytes) {
+                Ok(v) => match (v.get("model").and_then(|m| m.as_str()), v.get("input")) {
+                    (Some(model), Some(input)) => match embedding_inputs(input) {
+                        Some(inputs) => {
+                            self.model.clear();
+                            render::push_json_str(&mut self.model, model.as_bytes());
+                            self.scratch.clear();
+                            render::embeddings(&mut self.scratch, &self.model, &inputs);
+                            Ok(())
+                        }
+                        None => Err(&b"'input' must be a non-empty string, array of strings or array of token arrays"[..]),
+                    },
+                    (None, _) => Err(&b"you must provide a model parameter"[..]),
+                    (_, None) => Err(&b"you must provide an input parameter"[..]),
+                },
+                Err(_) => Err(&b"We could not parse the JSON body of your request."[..]),
+            }
+        };
+        match result {
+            Ok(()) => self.send(head, 200, "", Src::Scratch).await,
+            Err(msg) => self.send_error(head, 400, &[msg], None).await,
+        }
+    }
+
+    /// `x-mock-fail: hang`: never answer, hold the connection until the peer closes.
+    async fn hang(&mut self) {
+        loop {
+            self.rbuf.clear();
+            match self.sock.read_into(&mut self.rbuf, None).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+fn embedding_inputs(input: &serde_json::Value) -> Option<Vec<render::EmbInput<'_>>> {
+    use render::EmbInput;
+    use serde_json::Value;
+    fn tokens(v: &[Value]) -> Option<Vec<u64>> {
+        v.iter().map(Value::as_u64).collect()
+    }
+    let out = match input {
+        Value::String(s) => vec![EmbInput::Text(s)],
+        Value::Array(items) if items.iter().all(Value::is_string) => items
+            .iter()
+            .map(|s| EmbInput::Text(s.as_str().unwrap_or_default()))
+            .collect(),
+        Value::Array(items) if items.iter().all(Value::is_u64) => {
+            vec![EmbInput::Tokens(tokens(items)?)]
+        }
+        Value::Array(items) => items
+            .iter()
+            .map(|t| t.as_array().and_then(|t| tokens(t)).map(EmbInput::Tokens))
+            .collect::<Option<Vec<_>>>()?,
+        _ => return None,
+    };
+    (!out.is_empty()).then_some(out)
+}

@@ -1,0 +1,121 @@
+//! `mock-provider`: a deterministic OpenAI-shaped upstream for ringbridge's
+//! integration and load tests. Hand-written HTTP/1.1 on httparse + monoio,
+//! one runtime per worker thread, SO_REUSEPORT listeners. See README.md.
+
+mod conn;
+mod proto;
+mod render;
+mod stats;
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use clap::Parser;
+use monoio::net::{ListenerOpts, TcpListener};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mock-provider",
+    about = "OpenAI-shaped mock upstream for ringbridge tests"
+)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Worker threads, each with its own runtime and SO_REUSEPORT listener.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: u16,
+    /// Close keep-alive connections idle for this many milliseconds.
+    #[arg(long, value_name = "N")]
+    idle_close_ms: Option<u64>,
+}
+
+fn main() {
+    let args = Args::parse();
+    let idle = args
+        .idle_close_ms
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis);
+    let (tx, rx) = mpsc::channel::<io::Result<SocketAddr>>();
+    let mut addr = args.listen;
+    let mut threads = Vec::with_capacity(args.workers as usize);
+    for i in 0..args.workers {
+        let tx = tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("mock-worker-{i}"))
+            .spawn(move || worker(addr, idle, tx));
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => fail(&format!("cannot spawn worker thread: {e}")),
+        }
+        // Worker 0 binds the requested address; the others reuse its concrete port.
+        match rx.recv() {
+            Ok(Ok(bound)) => addr = bound,
+            Ok(Err(e)) => fail(&format!("cannot listen on {addr}: {e}")),
+            Err(_) => fail("worker thread exited during startup"),
+        }
+    }
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "LISTENING {addr}");
+    let _ = out.flush();
+    drop(out);
+    eprintln!(
+        "mock-provider: {} worker(s), driver {}",
+        args.workers,
+        if monoio::utils::detect_uring() {
+            "io_uring"
+        } else {
+            "epoll (legacy)"
+        }
+    );
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("mock-provider: {msg}");
+    std::process::exit(1);
+}
+
+fn worker(addr: SocketAddr, idle: Option<Duration>, ready: mpsc::Sender<io::Result<SocketAddr>>) {
+    let rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .with_entries(1024)
+        .enable_timer()
+        .build();
+    let mut rt = match rt {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    rt.block_on(async move {
+        let opts = ListenerOpts::new()
+            .reuse_port(true)
+            .reuse_addr(true)
+            .backlog(4096);
+        let listener = match TcpListener::bind_with_config(addr, &opts) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        let _ = ready.send(listener.local_addr());
+        drop(ready);
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    monoio::spawn(conn::serve(stream, idle));
+                }
+                Err(e) => {
+                    eprintln!("mock-provider: accept: {e}");
+                    monoio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    });
+}

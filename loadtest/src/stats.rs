@@ -1,0 +1,45 @@
+//! Process-wide counters shared by all worker threads.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+pub static CONNECTIONS_ACCEPTED: AtomicU64 = AtomicU64::new(0);
+pub static CONNECTIONS_OPEN: AtomicU64 = AtomicU64::new(0);
+pub static REQUESTS: AtomicU64 = AtomicU64::new(0);
+pub static BYTES_RECEIVED: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a connection as accepted and open until dropped.
+pub struct OpenGuard(());
+
+impl OpenGuard {
+    pub fn new() -> Self {
+        CONNECTIONS_ACCEPTED.fetch_add(1, Relaxed);
+        CONNECTIONS_OPEN.fetch_add(1, Relaxed);
+        OpenGuard(())
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        CONNECTIONS_OPEN.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Zeroes everything but `connections_open`.
+pub fn reset() {
+    CONNECTIONS_ACCEPTED.store(0, Relaxed);
+    REQUESTS.store(0, Relaxed);
+    BYTES_RECEIVED.store(0, Relaxed);
+}
+
+pub fn render(out: &mut Vec<u8>) {
+    use crate::render::push_u64;
+    out.extend_from_slice(br#"{"connections_accepted":"#);
+    push_u64(out, CONNECTIONS_ACCEPTED.load(Relaxed));
+    out.extend_from_slice(br#","connections_open":"#);
+    push_u64(out, CONNECTIONS_OPEN.load(Relaxed));
+    out.extend_from_slice(br#","requests":"#);
+    push_u64(out, REQUESTS.load(Relaxed));
+    out.extend_from_slice(br#","bytes_received":"#);
+    push_u64(out, BYTES_RECEIVED.load(Relaxed));
+    out.push(b'}');
+}

@@ -1,0 +1,655 @@
+//! Black-box tests: spawn the `mock-provider` binary and talk raw HTTP/1.1
+//! to it over `std::net::TcpStream`.
+//!
+//! Run them with both drivers: `cargo test -p ringbridge-loadtest` and
+//! `MONOIO_FORCE_LEGACY_DRIVER=1 cargo test -p ringbridge-loadtest` (the child
+//! inherits the environment).
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        Self::start_with_env(args, &[])
+    }
+
+    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mock-provider"));
+        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn mock-provider");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .strip_prefix("LISTENING ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .trim()
+            .to_string();
+        assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+        Server { child, addr }
+    }
+
+    fn connect(&self) -> Client {
+        let s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Client {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        }
+    }
+
+    fn stats(&self) -> Value {
+        let mut c = self.connect();
+        let r = c.request("GET", "/__stats", &[("Connection", "close")], b"");
+        assert_eq!(r.status, 200);
+        r.json()
+    }
+
+    fn reset_stats(&self) {
+        let mut c = self.connect();
+        let r = c.request("POST", "/__reset_stats", &[("Connection", "close")], b"");
+        assert_eq!(r.status, 200);
+        assert_eq!(c.read_to_end(), Vec::<u8>::new());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Client {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// For chunked responses: each HTTP chunk's payload.
+    chunks: Vec<Vec<u8>>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&self.body));
+        })
+    }
+}
+
+fn build_request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: mock\r\n");
+    let chunked = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding"));
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !chunked && (method == "POST" || !body.is_empty()) {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    let mut req = req.into_bytes();
+    req.extend_from_slice(body);
+    req
+}
+
+impl Client {
+    fn send(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).unwrap();
+    }
+
+    fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        self.send(&build_request(method, path, headers, body));
+        self.read_response().expect("response")
+    }
+
+    fn line(&mut self) -> std::io::Result<String> {
+        let mut line = String::new();
+        let n = self.r.read_line(&mut line)?;
+        if n == 0 {
+            return Err(ErrorKind::UnexpectedEof.into());
+        }
+        assert!(line.ends_with("\r\n"), "bad line {line:?}");
+        line.truncate(line.len() - 2);
+        Ok(line)
+    }
+
+    fn read_response(&mut self) -> std::io::Result<Resp> {
+        let status_line = self.line()?;
+        let mut parts = status_line.splitn(3, ' ');
+        assert_eq!(parts.next(), Some("HTTP/1.1"));
+        let status: u16 = parts.next().unwrap().parse().unwrap();
+        let mut headers = Vec::new();
+        loop {
+            let l = self.line()?;
+            if l.is_empty() {
+                break;
+            }
+            let (k, v) = l.split_once(':').unwrap();
+            headers.push((k.to_string(), v.trim().to_string()));
+        }
+        let mut resp = Resp {
+            status,
+            headers,
+            body: Vec::new(),
+            chunks: Vec::new(),
+        };
+        if resp.header("transfer-encoding") == Some("chunked") {
+            loop {
+                let size = usize::from_str_radix(&self.line()?, 16).unwrap();
+                if size == 0 {
+                    assert_eq!(self.line()?, "");
+                    break;
+                }
+                let mut chunk = vec![0; size + 2];
+                self.r.read_exact(&mut chunk)?;
+                assert_eq!(&chunk[size..], b"\r\n");
+                chunk.truncate(size);
+                resp.body.extend_from_slice(&chunk);
+                resp.chunks.push(chunk);
+            }
+        } else {
+            let len: usize = resp.header("content-length").unwrap().parse().unwrap();
+            resp.body = vec![0; len];
+            self.r.read_exact(&mut resp.body)?;
+        }
+        Ok(resp)
+    }
+
+    /// Reads until EOF (panics on timeout).
+    fn read_to_end(&mut self) -> Vec<u8> {
+        let mut rest = Vec::new();
+        self.r.read_to_end(&mut rest).unwrap();
+        rest
+    }
+}
+
+const CHAT: &str = "/v1/chat/completions";
+
+fn chat_body(model: &str, stream: bool, include_usage: bool) -> Vec<u8> {
+    serde_json::json!({
+        "model": model,
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": stream,
+        "stream_options": {"include_usage": include_usage},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+#[test]
+fn non_stream_chat_shape_and_saw_headers() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let r = c.request(
+        "POST",
+        "/openai/v1/chat/completions",
+        &[
+            ("Authorization", "Bearer sk-test"),
+            ("Content-Type", "application/json"),
+        ],
+        &chat_body("gpt-4o-mini", false, false),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("x-mock-saw-authorization"), Some("Bearer sk-test"));
+    assert_eq!(
+        r.header("x-mock-saw-path"),
+        Some("/openai/v1/chat/completions")
+    );
+    let v = r.json();
+    assert_eq!(v["id"], "chatcmpl-mock");
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["created"], 1700000000);
+    assert_eq!(v["model"], "gpt-4o-mini");
+    assert_eq!(v["choices"][0]["index"], 0);
+    assert_eq!(v["choices"][0]["message"]["role"], "assistant");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "Hello from mock-provider."
+    );
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert_eq!(v["usage"]["prompt_tokens"], 12);
+    assert_eq!(v["usage"]["completion_tokens"], 5);
+    assert_eq!(v["usage"]["total_tokens"], 17);
+
+    let r = c.request("POST", CHAT, &[], b"{not json");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["type"], "invalid_request_error");
+    assert_eq!(r.header("x-mock-saw-authorization"), Some("none"));
+}
+
+fn sse_events(r: &Resp) -> Vec<String> {
+    r.chunks
+        .iter()
+        .map(|c| {
+            let s = String::from_utf8(c.clone()).unwrap();
+            assert!(s.starts_with("data: ") && s.ends_with("\n\n"), "{s:?}");
+            s[6..s.len() - 2].to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn stream_events_with_usage() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let r = c.request(
+        "POST",
+        CHAT,
+        &[("x-mock-chunks", "3")],
+        &chat_body("m1", true, true),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    let ev = sse_events(&r);
+    // role, 3 tokens, finish, usage, [DONE]
+    assert_eq!(ev.len(), 7, "{ev:?}");
+    let j: Vec<Value> = ev[..6]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    assert!(j
+        .iter()
+        .all(|v| v["object"] == "chat.completion.chunk" && v["model"] == "m1"));
+    assert_eq!(j[0]["choices"][0]["delta"]["role"], "assistant");
+    assert_eq!(j[0]["choices"][0]["delta"]["content"], "");
+    let text: String = j[1..4]
+        .iter()
+        .map(|v| v["choices"][0]["delta"]["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "tok0 tok1 tok2 ");
+    assert_eq!(j[4]["choices"][0]["finish_reason"], "stop");
+    assert_eq!(j[4]["choices"][0]["delta"], serde_json::json!({}));
+    assert_eq!(j[5]["choices"], serde_json::json!([]));
+    assert_eq!(j[5]["usage"]["completion_tokens"], 3);
+    assert_eq!(j[5]["usage"]["total_tokens"], 15);
+    assert_eq!(ev[6], "[DONE]");
+
+    // Default 5 tokens, no usage chunk; same connection.
+    let r = c.request("POST", CHAT, &[], &chat_body("m1", true, false));
+    let ev = sse_events(&r);
+    assert_eq!(ev.len(), 1 + 5 + 1 + 1);
+    assert_eq!(ev.last().unwrap(), "[DONE]");
+
+    // Legacy completions stream.
+    let r = c.request(
+        "POST",
+        "/v1/completions",
+        &[("x-mock-chunks", "2")],
+        &chat_body("m2", true, true),
+    );
+    let ev = sse_events(&r);
+    assert_eq!(ev.len(), 2 + 1 + 1 + 1);
+    let first: Value = serde_json::from_str(&ev[0]).unwrap();
+    assert_eq!(first["object"], "text_completion");
+    assert_eq!(first["choices"][0]["text"], "tok0 ");
+}
+
+#[test]
+fn stream_chunk_delay_paces_events() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let t = Instant::now();
+    let r = c.request(
+        "POST",
+        CHAT,
+        &[("x-mock-chunks", "4"), ("X-Mock-Chunk-Delay-Ms", "50")],
+        &chat_body("m", true, false),
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(sse_events(&r).len(), 7);
+}
+
+#[test]
+fn keep_alive_reuses_one_connection() {
+    let srv = Server::start(&[]);
+    srv.reset_stats();
+    let mut c = srv.connect();
+    for i in 0..3 {
+        let r = c.request(
+            "POST",
+            CHAT,
+            &[],
+            &chat_body(&format!("m{i}"), false, false),
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["model"], format!("m{i}"));
+    }
+    let r = c.request("GET", "/__stats", &[], b"");
+    let s = r.json();
+    assert_eq!(s["connections_accepted"], 1, "{s}");
+    assert_eq!(s["requests"], 3, "{s}");
+    assert!(s["connections_open"].as_u64().unwrap() >= 1);
+    assert!(s["bytes_received"].as_u64().unwrap() > 300);
+}
+
+#[test]
+fn pipelined_requests_answered_in_order() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let mut both = build_request("POST", CHAT, &[], &chat_body("first", false, false));
+    both.extend(build_request(
+        "POST",
+        "/v1/completions",
+        &[],
+        &chat_body("second", false, false),
+    ));
+    both.extend(build_request("GET", "/v1/models", &[], b""));
+    c.send(&both);
+    let a = c.read_response().unwrap();
+    let b = c.read_response().unwrap();
+    let m = c.read_response().unwrap();
+    assert_eq!(a.json()["model"], "first");
+    assert_eq!(b.json()["model"], "second");
+    assert_eq!(b.json()["object"], "text_completion");
+    assert_eq!(m.json()["data"][1]["id"], "mock-large");
+
+    // Byte-at-a-time delivery also works.
+    let req = build_request("POST", CHAT, &[], &chat_body("slow", false, false));
+    for b in &req {
+        c.send(std::slice::from_ref(b));
+    }
+    assert_eq!(c.read_response().unwrap().json()["model"], "slow");
+}
+
+#[test]
+fn echo_is_byte_exact() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let mut body: Vec<u8> = (0..=255u8).collect();
+    body.extend_from_slice(b"\r\n\r\nGET / HTTP/1.1\r\n\r\n{\"model\":\"x\"}");
+    let r = c.request(
+        "POST",
+        CHAT,
+        &[("X-Mock-Echo", "1"), ("authorization", "Bearer abc")],
+        &body,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.body, body);
+    assert_eq!(r.header("x-mock-saw-authorization"), Some("Bearer abc"));
+    // Large body (several reads).
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let r = c.request("POST", "/x/embeddings", &[("x-mock-echo", "1")], &big);
+    assert_eq!(r.body, big);
+}
+
+#[test]
+fn mock_status_errors() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let r = c.request(
+        "POST",
+        CHAT,
+        &[("x-mock-status", "429")],
+        &chat_body("m", false, false),
+    );
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    let e = &r.json()["error"];
+    assert_eq!(e["message"], "mock error 429");
+    assert_eq!(e["type"], "rate_limit_exceeded");
+    assert_eq!(e["code"], "rate_limit_exceeded");
+    assert!(e["param"].is_null());
+    for (status, kind) in [
+        ("400", "invalid_request_error"),
+        ("401", "invalid_api_key"),
+        ("404", "model_not_found"),
+        ("500", "server_error"),
+        ("503", "server_error"),
+    ] {
+        let r = c.request(
+            "POST",
+            CHAT,
+            &[("x-mock-status", status)],
+            &chat_body("m", true, false),
+        );
+        assert_eq!(r.status.to_string(), status);
+        assert_eq!(r.json()["error"]["code"], kind);
+        assert_eq!(r.header("retry-after"), None);
+    }
+    // Connection is still usable afterwards.
+    assert_eq!(c.request("GET", "/v1/models", &[], b"").status, 200);
+    let r = c.request("GET", "/v1/nothing", &[], b"");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"]["code"], "unknown_url");
+}
+
+#[test]
+fn chunked_request_body() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let json = chat_body("chunky", false, false);
+    let (a, b) = json.split_at(10);
+    let mut body = format!("{:x}\r\n", a.len()).into_bytes();
+    body.extend_from_slice(a);
+    body.extend_from_slice(format!("\r\n{:X};ext=1\r\n", b.len()).as_bytes());
+    body.extend_from_slice(b);
+    body.extend_from_slice(b"\r\n0\r\n\r\n");
+    let r = c.request("POST", CHAT, &[("Transfer-Encoding", "chunked")], &body);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["model"], "chunky");
+    let r = c.request(
+        "POST",
+        CHAT,
+        &[("Transfer-Encoding", "chunked"), ("x-mock-echo", "1")],
+        &body,
+    );
+    assert_eq!(r.body, json);
+}
+
+#[test]
+fn embeddings_and_models() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let body = br#"{"model":"text-embedding-3-small","input":["hello","world"]}"#;
+    let r1 = c.request("POST", "/v1/embeddings", &[], body);
+    let r2 = c.request("POST", "/v1/embeddings", &[], body);
+    assert_eq!(r1.body, r2.body, "deterministic");
+    let v = r1.json();
+    assert_eq!(v["object"], "list");
+    assert_eq!(v["model"], "text-embedding-3-small");
+    assert_eq!(v["data"].as_array().unwrap().len(), 2);
+    assert_eq!(v["data"][1]["index"], 1);
+    assert_eq!(v["data"][0]["object"], "embedding");
+    let e = v["data"][0]["embedding"].as_array().unwrap();
+    assert_eq!(e.len(), 8);
+    assert!(e.iter().all(|x| x.as_f64().unwrap().abs() <= 1.0));
+    assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+    let single = c.request(
+        "POST",
+        "/v1/embeddings",
+        &[],
+        br#"{"model":"e","input":"hello"}"#,
+    );
+    assert_eq!(
+        single.json()["data"][0]["embedding"],
+        v["data"][0]["embedding"]
+    );
+
+    let m = c.request("GET", "/v1/models", &[], b"").json();
+    assert_eq!(m["object"], "list");
+    assert_eq!(m["data"][0]["id"], "mock-small");
+    assert_eq!(m["data"][0]["owned_by"], "mock");
+}
+
+#[test]
+fn large_body_and_delay() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let r = c.request(
+        "POST",
+        CHAT,
+        &[("x-mock-body-bytes", "1000000")],
+        &chat_body("m", false, false),
+    );
+    let content = r.json()["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .len();
+    assert_eq!(content, 1_000_000);
+    let t = Instant::now();
+    let r = c.request("GET", "/v1/models", &[("x-mock-delay-ms", "150")], b"");
+    assert_eq!(r.status, 200);
+    assert!(t.elapsed() >= Duration::from_millis(150));
+}
+
+#[test]
+fn idle_close_closes_idle_keep_alive_connection() {
+    let srv = Server::start(&["--idle-close-ms", "150"]);
+    let mut c = srv.connect();
+    assert_eq!(c.request("GET", "/v1/models", &[], b"").status, 200);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(c.request("GET", "/v1/models", &[], b"").status, 200);
+    let t = Instant::now();
+    assert_eq!(c.read_to_end(), Vec::<u8>::new(), "server closed with EOF");
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(100) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        srv.stats()["connections_open"],
+        1,
+        "only the stats connection"
+    );
+}
+
+#[test]
+fn fail_modes() {
+    let srv = Server::start(&[]);
+    let body = chat_body("m", false, false);
+
+    let mut c = srv.connect();
+    c.send(&build_request(
+        "POST",
+        CHAT,
+        &[("x-mock-fail", "close")],
+        &body,
+    ));
+    assert_eq!(c.read_to_end(), Vec::<u8>::new());
+
+    let mut c = srv.connect();
+    c.send(&build_request(
+        "POST",
+        CHAT,
+        &[("x-mock-fail", "reset")],
+        &body,
+    ));
+    let mut buf = [0u8; 64];
+    let err = c.r.read(&mut buf).expect_err("expected RST");
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+
+    let mut c = srv.connect();
+    c.send(&build_request(
+        "POST",
+        CHAT,
+        &[("x-mock-fail", "cut")],
+        &chat_body("m", true, true),
+    ));
+    let err = c.read_response().expect_err("cut stream must not complete");
+    assert_eq!(err.kind(), ErrorKind::UnexpectedEof);
+
+    srv.reset_stats();
+    let mut c = srv.connect();
+    c.w.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    c.send(&build_request(
+        "POST",
+        CHAT,
+        &[("x-mock-fail", "hang")],
+        &body,
+    ));
+    let err = c.r.read(&mut buf).expect_err("hang must not answer");
+    assert!(
+        matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        "{err:?}"
+    );
+    assert_eq!(srv.stats()["connections_open"], 2);
+    drop(c);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(srv.stats()["connections_open"], 1);
+}
+
+#[test]
+fn cut_stream_sends_two_chunks() {
+    let srv = Server::start(&[]);
+    let mut s = TcpStream::connect(&srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&build_request(
+        "POST",
+        CHAT,
+        &[("x-mock-fail", "cut")],
+        &chat_body("m", true, false),
+    ))
+    .unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8(all).unwrap();
+    assert_eq!(text.matches("data: ").count(), 2, "{text}");
+    assert!(text.contains("tok0 ") && !text.contains("tok1 "));
+    assert!(!text.ends_with("0\r\n\r\n"));
+}
+
+#[test]
+fn multiple_workers_share_the_port() {
+    let srv = Server::start(&["--workers", "2"]);
+    srv.reset_stats();
+    for i in 0..16 {
+        let mut c = srv.connect();
+        let r = c.request(
+            "POST",
+            CHAT,
+            &[("Connection", "close")],
+            &chat_body(&format!("w{i}"), false, false),
+        );
+        assert_eq!(r.json()["model"], format!("w{i}"));
+        assert_eq!(r.header("connection"), Some("close"));
+        assert_eq!(c.read_to_end(), Vec::<u8>::new());
+    }
+    let s = srv.stats();
+    assert_eq!(s["requests"], 16);
+    assert_eq!(s["connections_accepted"], 17);
+}
+
+#[test]
+fn forced_legacy_driver_smoke() {
+    let srv = Server::start_with_env(&[], &[("MONOIO_FORCE_LEGACY_DRIVER", "1")]);
+    let mut c = srv.connect();
+    let r = c.request("POST", CHAT, &[], &chat_body("legacy", true, true));
+    assert_eq!(sse_events(&r).last().unwrap(), "[DONE]");
+    let r = c.request("POST", CHAT, &[("x-mock-echo", "1")], b"abc");
+    assert_eq!(r.body, b"abc");
+}

@@ -1,0 +1,152 @@
+//! State the request path reads: [`Gateway`] is shared by every core and
+//! immutable apart from atomics and snapshot swaps; [`Worker`] is one core's own.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::config::Settings;
+use crate::router::Routes;
+use crate::telemetry::{CoreMetrics, Registry};
+use crate::upstream::{DnsCache, Pools};
+
+/// Shared by all workers and the control plane.
+pub struct Gateway {
+    pub settings: Settings,
+    pub routes: Routes,
+    /// Rendered `GET /v1/models` body, replaced by the control plane.
+    pub models: ArcSwap<Vec<u8>>,
+    pub registry: Arc<Registry>,
+    pub dns: Arc<DnsCache>,
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Inbound gateway keys as bytes; empty = no inbound auth.
+    pub auth_keys: Vec<Vec<u8>>,
+    /// Workers whose listener is bound and accepting.
+    pub workers_ready: AtomicUsize,
+    /// Set by SIGINT/SIGTERM.
+    pub shutdown: Arc<AtomicBool>,
+}
+
+impl Gateway {
+    pub fn new(settings: Settings, registry: Arc<Registry>, shutdown: Arc<AtomicBool>) -> Self {
+        let routes = Routes::new(&settings);
+        let auth_keys = settings
+            .auth_keys
+            .iter()
+            .map(|k| k.expose().as_bytes().to_vec())
+            .collect();
+        Self {
+            routes,
+            models: ArcSwap::from_pointee(b"{\"object\":\"list\",\"data\":[]}".to_vec()),
+            registry,
+            dns: Arc::new(DnsCache::new()),
+            tls: crate::upstream::client_config(),
+            auth_keys,
+            workers_ready: AtomicUsize::new(0),
+            shutdown,
+            settings,
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.workers_ready.load(Ordering::Acquire) >= self.settings.workers
+            && !self.shutting_down()
+    }
+
+    pub fn shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::Relaxed)
+    }
+
+    /// Constant-time comparison of a presented key against every configured key.
+    pub fn key_is_valid(&self, presented: &[u8]) -> bool {
+        let mut ok = false;
+        for key in &self.auth_keys {
+            let mut diff = (key.len() ^ presented.len()) as u8 | u8::from(key.len() != presented.len());
+            for (i, &k) in key.iter().enumerate() {
+                diff |= k ^ presented.get(i).copied().unwrap_or(0);
+            }
+            ok |= diff == 0;
+        }
+        ok
+    }
+}
+
+/// One core's state: its pools, metrics and counters. `!Send` on purpose.
+pub struct Worker {
+    pub gw: Arc<Gateway>,
+    pub pools: Pools,
+    pub metrics: Rc<CoreMetrics>,
+    /// Requests being handled on this core (graceful shutdown waits for 0).
+    pub active_requests: Cell<usize>,
+    key_cursor: Cell<usize>,
+    rng: Cell<u64>,
+    /// Free list of upstream request buffers.
+    spare_bufs: RefCell<Vec<Vec<u8>>>,
+}
+
+/// Buffers kept on a worker's free list, and the largest kept.
+const SPARE_BUFS: usize = 64;
+const SPARE_BUF_MAX_BYTES: usize = 1024 * 1024;
+
+impl Worker {
+    pub fn new(gw: Arc<Gateway>, index: usize) -> Self {
+        let metrics = Rc::new(gw.registry.core(index));
+        let pools = Pools::new(gw.tls.clone(), gw.dns.clone(), metrics.clone());
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9_7f4a_7c15)
+            ^ ((index as u64 + 1) << 48)
+            ^ (std::process::id() as u64) << 16;
+        Self {
+            gw,
+            pools,
+            metrics,
+            active_requests: Cell::new(0),
+            key_cursor: Cell::new(index),
+            rng: Cell::new(seed | 1),
+            spare_bufs: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// An empty buffer from this core's free list.
+    pub fn take_buf(&self) -> Vec<u8> {
+        self.spare_bufs
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(16 * 1024))
+    }
+
+    /// Return a buffer to the free list (huge ones are freed instead).
+    pub fn give_buf(&self, mut buf: Vec<u8>) {
+        let mut spare = self.spare_bufs.borrow_mut();
+        if spare.len() < SPARE_BUFS && buf.capacity() <= SPARE_BUF_MAX_BYTES {
+            buf.clear();
+            spare.push(buf);
+        }
+    }
+
+    /// Round-robin index over `n` keys (per core; cores start at different keys).
+    pub fn next_key(&self, n: usize) -> usize {
+        let i = self.key_cursor.get();
+        self.key_cursor.set(i.wrapping_add(1));
+        if n == 0 {
+            0
+        } else {
+            i % n
+        }
+    }
+
+    /// 64 random bits (xorshift64*); for request ids, not for secrets.
+    pub fn random(&self) -> u64 {
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}

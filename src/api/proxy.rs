@@ -1,0 +1,547 @@
+//! The pass-through path for OpenAI-compatible providers: peek `model`, resolve
+//! the route, splice the upstream model name into the body bytes, send, and
+//! relay the response as it arrives while reading `usage` from its tail.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::connection::{Client, Request};
+use super::context::Worker;
+use super::error::ApiError;
+use super::respond::{self, RequestId};
+use super::Endpoint;
+use crate::config::ProviderKind;
+use crate::http::chunked::{ChunkError, ChunkedScanner};
+use crate::http::io::{read_append_timeout, write_all};
+use crate::http::is_hop_by_hop;
+use crate::http::response::{
+    push_chunk, push_header, push_header_u64, push_status_line, ResponseFraming, LAST_CHUNK,
+};
+use crate::providers::mock::{self, MockBody, MockEndpoint};
+use crate::router::Provider;
+use crate::schema::peek::{peek, splice_model, spliced_len, unescape};
+use crate::schema::usage::{Tail, Usage};
+use crate::telemetry::RequestRecord;
+use crate::upstream::{Response, UpstreamError};
+
+/// Everything known about a finished request, for metrics.
+struct Finished<'a> {
+    provider: &'a str,
+    model: &'a str,
+    status: u16,
+    upstream_wait: Duration,
+    ttfb: Option<Duration>,
+    usage: Usage,
+}
+
+fn record(worker: &Worker, endpoint: Endpoint, req: &Request, f: &Finished<'_>) {
+    worker.metrics.record(&RequestRecord {
+        provider: f.provider,
+        model: f.model,
+        endpoint: endpoint.label(),
+        status: f.status,
+        total: req.started.elapsed(),
+        upstream_wait: f.upstream_wait,
+        upstream_ttfb: f.ttfb,
+        prompt_tokens: f.usage.prompt_tokens,
+        completion_tokens: f.usage.completion_tokens,
+    });
+}
+
+/// Count a request refused before routing (auth, bad body).
+pub(super) fn record_rejection(worker: &Worker, endpoint: Endpoint, req: &Request, status: u16) {
+    record(
+        worker,
+        endpoint,
+        req,
+        &Finished {
+            provider: "",
+            model: "",
+            status,
+            upstream_wait: Duration::ZERO,
+            ttfb: None,
+            usage: Usage::default(),
+        },
+    );
+}
+
+pub(super) async fn forward(
+    worker: &Rc<Worker>,
+    rbuf: &[u8],
+    client: &mut Client,
+    req: &Request,
+    endpoint: Endpoint,
+    id: &RequestId,
+    keep_alive: bool,
+) -> bool {
+    let body = &rbuf[req.body.clone()];
+    let peeked = match peek(body) {
+        Ok(p) => p,
+        Err(e) => return reject(worker, client, req, endpoint, id, keep_alive, ApiError::new(400, e.to_string())).await,
+    };
+    let Some(model_range) = peeked.model.clone() else {
+        return reject(
+            worker,
+            client,
+            req,
+            endpoint,
+            id,
+            keep_alive,
+            ApiError::new(400, "missing required field `model` (a string such as \"openai/gpt-4o-mini\")"),
+        )
+        .await;
+    };
+    let unescaped;
+    let model: &str = if peeked.model_escaped {
+        unescaped = unescape(&body[model_range.clone()]);
+        unescaped.as_deref().unwrap_or("")
+    } else {
+        std::str::from_utf8(&body[model_range.clone()]).unwrap_or("")
+    };
+    let gw = &worker.gw;
+    let route = match gw.routes.resolve(model) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut err = ApiError::new(e.status(), e.to_string());
+            if e.status() == 404 {
+                err = err.with_code("model_not_found");
+            }
+            return reject(worker, client, req, endpoint, id, keep_alive, err).await;
+        }
+    };
+    let provider = gw.routes.provider(route.provider);
+    if provider.kind() == ProviderKind::Mock {
+        return answer_from_mock(worker, client, req, endpoint, id, keep_alive, provider, route.model, body).await;
+    }
+
+    let mut up = worker.take_buf();
+    let key = worker.next_key(provider.auth_lines.len());
+    build_upstream_request(&mut up, provider, endpoint, rbuf, req, model_range, route.model, id, key);
+    let timeouts = provider.settings.timeouts;
+    let (res, up) = worker.pools.send(&provider.origin, up, &timeouts).await;
+    worker.give_buf(up);
+    let resp = match res {
+        Ok(r) => r,
+        Err(e) => {
+            let status = if e.is_timeout() { 504 } else { 502 };
+            tracing::warn!(provider = provider.name(), request_id = %String::from_utf8_lossy(id.as_bytes()), error = %e, "upstream request failed");
+            let err = ApiError::new(status, format!("upstream provider `{}` failed: {e}", provider.name()));
+            let ok = respond::error(client, &err, keep_alive, Some(id)).await;
+            record(
+                worker,
+                endpoint,
+                req,
+                &Finished {
+                    provider: provider.name(),
+                    model: route.model,
+                    status,
+                    upstream_wait: req.started.elapsed(),
+                    ttfb: None,
+                    usage: Usage::default(),
+                },
+            );
+            return ok && keep_alive;
+        }
+    };
+    let status = resp.head.status;
+    let ttfb = resp.ttfb;
+    let mut tail = Tail::new();
+    let outcome = relay(worker, client, resp, provider, id, keep_alive, &mut tail).await;
+    record(
+        worker,
+        endpoint,
+        req,
+        &Finished {
+            provider: provider.name(),
+            model: route.model,
+            status,
+            upstream_wait: outcome.upstream_wait,
+            ttfb: Some(ttfb),
+            usage: tail.usage(),
+        },
+    );
+    outcome.client_reusable && keep_alive
+}
+
+async fn reject(
+    worker: &Worker,
+    client: &mut Client,
+    req: &Request,
+    endpoint: Endpoint,
+    id: &RequestId,
+    keep_alive: bool,
+    err: ApiError,
+) -> bool {
+    record_rejection(worker, endpoint, req, err.status);
+    respond::error(client, &err, keep_alive, Some(id)).await && keep_alive
+}
+
+/// Client headers not forwarded upstream: hop-by-hop, the gateway's own auth,
+/// framing the gateway re-emits, and compression (usage is read from the bytes).
+fn forwardable(name: &[u8]) -> bool {
+    const DROP: [&[u8]; 8] = [
+        b"host",
+        b"authorization",
+        b"x-api-key",
+        b"content-length",
+        b"expect",
+        b"accept-encoding",
+        b"x-request-id",
+        b"cookie",
+    ];
+    !(is_hop_by_hop(name)
+        || DROP.iter().any(|d| d.eq_ignore_ascii_case(name))
+        || (name.len() > 6 && name[..6].eq_ignore_ascii_case(b"proxy-")))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_upstream_request(
+    out: &mut Vec<u8>,
+    provider: &Provider,
+    endpoint: Endpoint,
+    rbuf: &[u8],
+    req: &Request,
+    model_range: std::ops::Range<usize>,
+    upstream_model: &str,
+    id: &RequestId,
+    key: usize,
+) {
+    let body = &rbuf[req.body.clone()];
+    out.clear();
+    out.reserve(1024 + body.len());
+    out.extend_from_slice(b"POST ");
+    out.extend_from_slice(provider.settings.base_url.path.as_bytes());
+    out.extend_from_slice(endpoint.upstream_path().as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    push_header(out, b"host", provider.origin.host_header.as_bytes());
+    if let Some(line) = provider.auth_lines.get(key) {
+        out.extend_from_slice(line);
+    }
+    let mut saw_content_type = false;
+    for h in &req.head.headers {
+        let name = h.name(rbuf);
+        if forwardable(name) {
+            saw_content_type |= name.eq_ignore_ascii_case(b"content-type");
+            push_header(out, name, h.value(rbuf));
+        }
+    }
+    if !saw_content_type {
+        push_header(out, b"content-type", b"application/json");
+    }
+    push_header(out, b"x-request-id", id.as_bytes());
+    push_header_u64(out, b"content-length", spliced_len(body, &model_range, upstream_model) as u64);
+    out.extend_from_slice(b"\r\n");
+    splice_model(out, body, &model_range, upstream_model);
+}
+
+struct RelayOutcome {
+    /// The client connection is intact and the response was complete.
+    client_reusable: bool,
+    upstream_wait: Duration,
+}
+
+/// Where the relay is within the response body.
+enum BodyState {
+    Done,
+    Length(u64),
+    Chunked(ChunkedScanner),
+    UntilClose,
+}
+
+impl BodyState {
+    /// Take the part of `data` that belongs to this response: (bytes, finished).
+    fn consume(&mut self, data: &[u8], tail: &mut Tail) -> Result<(usize, bool), ChunkError> {
+        match self {
+            BodyState::Done => Ok((0, true)),
+            BodyState::Length(left) => {
+                let take = (*left).min(data.len() as u64) as usize;
+                tail.push(&data[..take]);
+                *left -= take as u64;
+                if *left == 0 {
+                    *self = BodyState::Done;
+                }
+                Ok((take, matches!(self, BodyState::Done)))
+            }
+            BodyState::Chunked(scanner) => match scanner.scan(data, |p| tail.push(p))? {
+                Some(end) => {
+                    *self = BodyState::Done;
+                    Ok((end, true))
+                }
+                None => Ok((data.len(), false)),
+            },
+            BodyState::UntilClose => {
+                tail.push(data);
+                Ok((data.len(), false))
+            }
+        }
+    }
+
+    /// An error event can be added as a whole chunk here.
+    fn can_append_chunk(&self) -> bool {
+        match self {
+            BodyState::Chunked(s) => s.at_chunk_boundary(),
+            BodyState::UntilClose => true,
+            _ => false,
+        }
+    }
+}
+
+async fn relay(
+    worker: &Worker,
+    client: &mut Client,
+    resp: Response,
+    provider: &Provider,
+    id: &RequestId,
+    keep_alive: bool,
+    tail: &mut Tail,
+) -> RelayOutcome {
+    let Response {
+        mut conn,
+        mut buf,
+        head,
+        mut upstream_wait,
+        ..
+    } = resp;
+    let stream_idle = provider.settings.timeouts.stream_idle;
+
+    let mut out = std::mem::take(&mut client.wbuf);
+    out.clear();
+    push_status_line(&mut out, head.status);
+    for h in &head.headers {
+        let name = h.name(&buf);
+        if is_hop_by_hop(name) || name.eq_ignore_ascii_case(b"content-length") {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"x-request-id") {
+            push_header(&mut out, b"x-upstream-request-id", h.value(&buf));
+        } else {
+            push_header(&mut out, name, h.value(&buf));
+        }
+    }
+    push_header(&mut out, b"x-request-id", id.as_bytes());
+    push_header(&mut out, b"x-ringbridge-provider", provider.name().as_bytes());
+    let mut state = match head.framing {
+        ResponseFraming::Empty => {
+            if head.status != 204 && head.status != 304 {
+                push_header(&mut out, b"content-length", b"0");
+            }
+            BodyState::Done
+        }
+        ResponseFraming::Length(n) => {
+            push_header_u64(&mut out, b"content-length", n);
+            if n == 0 {
+                BodyState::Done
+            } else {
+                BodyState::Length(n)
+            }
+        }
+        ResponseFraming::Chunked => {
+            push_header(&mut out, b"transfer-encoding", b"chunked");
+            BodyState::Chunked(ChunkedScanner::new())
+        }
+        ResponseFraming::UntilClose => {
+            push_header(&mut out, b"transfer-encoding", b"chunked");
+            BodyState::UntilClose
+        }
+    };
+    if !keep_alive {
+        push_header(&mut out, b"connection", b"close");
+    }
+    out.extend_from_slice(b"\r\n");
+
+    let mut upstream_reusable = head.keep_alive;
+    let first = &buf[head.head_len..];
+    let (mut done, failure) = match state.consume(first, tail) {
+        Ok((n, done)) => {
+            if matches!(state, BodyState::UntilClose) {
+                push_chunk(&mut out, &first[..n]);
+            } else {
+                out.extend_from_slice(&first[..n]);
+            }
+            upstream_reusable &= n == first.len();
+            (done, None)
+        }
+        Err(e) => (false, Some(UpstreamError::BadResponse(e.0))),
+    };
+    if failure.is_none() {
+        let (res, o) = write_all(&mut client.stream, out).await;
+        out = o;
+        if res.is_err() {
+            client.wbuf = out;
+            worker.pools.discard(conn);
+            return RelayOutcome {
+                client_reusable: false,
+                upstream_wait,
+            };
+        }
+    }
+    let mut failure = failure;
+
+    while !done && failure.is_none() {
+        buf.clear();
+        let waited = Instant::now();
+        let (res, b) = read_append_timeout(&mut conn, buf, stream_idle).await;
+        buf = b;
+        upstream_wait += waited.elapsed();
+        match res {
+            Ok(0) if matches!(state, BodyState::UntilClose) => {
+                out.clear();
+                out.extend_from_slice(LAST_CHUNK);
+                upstream_reusable = false;
+                done = true;
+                let (res, o) = write_all(&mut client.stream, std::mem::take(&mut out)).await;
+                out = o;
+                if res.is_err() {
+                    break;
+                }
+                continue;
+            }
+            Ok(0) => {
+                failure = Some(UpstreamError::Truncated);
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                failure = Some(UpstreamError::StreamIdleTimeout);
+                continue;
+            }
+            Err(e) => {
+                failure = Some(UpstreamError::Read(e));
+                continue;
+            }
+        }
+        let (n, finished) = match state.consume(&buf, tail) {
+            Ok(r) => r,
+            Err(e) => {
+                failure = Some(UpstreamError::BadResponse(e.0));
+                continue;
+            }
+        };
+        done = finished;
+        let res = if matches!(state, BodyState::UntilClose) {
+            out.clear();
+            push_chunk(&mut out, &buf);
+            let (res, o) = write_all(&mut client.stream, std::mem::take(&mut out)).await;
+            out = o;
+            res
+        } else {
+            if n < buf.len() {
+                upstream_reusable = false;
+                buf.truncate(n);
+            }
+            let (res, b) = write_all(&mut client.stream, buf).await;
+            buf = b;
+            res
+        };
+        if res.is_err() {
+            // The client left: cancel the upstream request by closing its connection.
+            client.wbuf = out;
+            worker.pools.discard(conn);
+            return RelayOutcome {
+                client_reusable: false,
+                upstream_wait,
+            };
+        }
+    }
+
+    let client_reusable = match failure {
+        None => {
+            if done && upstream_reusable {
+                worker
+                    .pools
+                    .checkin(&provider.origin, conn, provider.settings.max_idle_connections);
+            } else {
+                worker.pools.discard(conn);
+            }
+            done
+        }
+        Some(err) => {
+            tracing::warn!(provider = provider.name(), request_id = %String::from_utf8_lossy(id.as_bytes()), error = %err, "upstream response broke off");
+            worker.pools.discard(conn);
+            if head.event_stream && state.can_append_chunk() {
+                // End the stream with an error event rather than a silent truncation.
+                let err = ApiError::new(
+                    if err.is_timeout() { 504 } else { 502 },
+                    format!("upstream provider `{}` stream interrupted: {err}", provider.name()),
+                );
+                let mut event = Vec::with_capacity(256);
+                event.extend_from_slice(b"data: ");
+                err.push_body(&mut event);
+                event.extend_from_slice(b"\n\n");
+                out.clear();
+                push_chunk(&mut out, &event);
+                out.extend_from_slice(LAST_CHUNK);
+                let (_, o) = write_all(&mut client.stream, out).await;
+                out = o;
+            }
+            false
+        }
+    };
+    client.wbuf = out;
+    worker.give_buf(buf);
+    RelayOutcome {
+        client_reusable,
+        upstream_wait,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn answer_from_mock(
+    worker: &Worker,
+    client: &mut Client,
+    req: &Request,
+    endpoint: Endpoint,
+    id: &RequestId,
+    keep_alive: bool,
+    provider: &Provider,
+    model: &str,
+    body: &[u8],
+) -> bool {
+    let which = match endpoint {
+        Endpoint::ChatCompletions => MockEndpoint::ChatCompletions,
+        Endpoint::Completions => MockEndpoint::Completions,
+        Endpoint::Embeddings => MockEndpoint::Embeddings,
+    };
+    let reply = mock::respond(which, model, body);
+    let mut out = std::mem::take(&mut client.wbuf);
+    out.clear();
+    let provider_header: (&[u8], &[u8]) = (b"x-ringbridge-provider", provider.name().as_bytes());
+    let usage;
+    match &reply.body {
+        MockBody::Full(bytes) => {
+            usage = crate::schema::usage::scan_usage(bytes);
+            respond::push_head(&mut out, reply.status, reply.content_type.as_bytes(), Some(bytes.len()), keep_alive, Some(id));
+            push_header(&mut out, provider_header.0, provider_header.1);
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(bytes);
+        }
+        MockBody::Events(events) => {
+            let mut tail = Tail::new();
+            respond::push_head(&mut out, reply.status, reply.content_type.as_bytes(), None, keep_alive, Some(id));
+            push_header(&mut out, provider_header.0, provider_header.1);
+            out.extend_from_slice(b"\r\n");
+            for e in events {
+                tail.push(e);
+                push_chunk(&mut out, e);
+            }
+            out.extend_from_slice(LAST_CHUNK);
+            usage = tail.usage();
+        }
+    }
+    let (res, out) = write_all(&mut client.stream, out).await;
+    client.wbuf = out;
+    record(
+        worker,
+        endpoint,
+        req,
+        &Finished {
+            provider: provider.name(),
+            model,
+            status: reply.status,
+            upstream_wait: Duration::ZERO,
+            ttfb: None,
+            usage,
+        },
+    );
+    res.is_ok() && keep_alive
+}

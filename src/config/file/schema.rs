@@ -1,0 +1,157 @@
+//! The config file's shape, as written by the user: one serde struct per table,
+//! every table refusing unknown keys. Every field is optional here so resolution
+//! can tell "unset" from "set to the default"; the defaults are the constants.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+
+/// `listen` when neither the command line nor the file gives one.
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Upper bound for `workers`.
+pub(crate) const MAX_WORKERS: usize = 1024;
+/// `models_refresh_secs` default: 10 minutes.
+pub(crate) const DEFAULT_MODELS_REFRESH_SECS: u64 = 600;
+/// `models_refresh_secs` upper bound: one week.
+pub(crate) const MAX_MODELS_REFRESH_SECS: u64 = 7 * 24 * 3600;
+
+pub(crate) const DEFAULT_MAX_HEAD_BYTES: u64 = 64 * 1024;
+/// Smallest `max_head_bytes`: a request line plus a few headers.
+pub(crate) const MIN_MAX_HEAD_BYTES: u64 = 1024;
+/// Largest `max_head_bytes`: 1 MiB.
+pub(crate) const MAX_MAX_HEAD_BYTES: u64 = 1024 * 1024;
+pub(crate) const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
+pub(crate) const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+pub(crate) const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 30_000;
+pub(crate) const DEFAULT_IDLE_TIMEOUT_MS: u64 = 75_000;
+pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 30_000;
+
+pub(crate) const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
+pub(crate) const DEFAULT_FIRST_BYTE_TIMEOUT_MS: u64 = 60_000;
+pub(crate) const DEFAULT_STREAM_IDLE_TIMEOUT_MS: u64 = 60_000;
+/// Every timeout must be in `1..=MAX_TIMEOUT_MS` (one day): a larger value is
+/// almost certainly a unit mistake.
+pub(crate) const MAX_TIMEOUT_MS: u64 = 24 * 3600 * 1000;
+
+pub(crate) const DEFAULT_MAX_IDLE_CONNECTIONS: u64 = 256;
+pub(crate) const MAX_MAX_IDLE_CONNECTIONS: u64 = 100_000;
+
+/// The whole file.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct FileConfig {
+    /// `IP:PORT`, `[IPv6]:PORT` or `localhost:PORT`. Default [`DEFAULT_LISTEN`].
+    pub(crate) listen: Option<String>,
+    /// Worker threads; 0 means one per available core. Default 0.
+    pub(crate) workers: Option<usize>,
+    /// Provider for a bare model name that is not an alias. Default none.
+    pub(crate) default_provider: Option<String>,
+    /// Also enable built-ins whose key variable is set. Default true.
+    pub(crate) env_providers: Option<bool>,
+    /// Seconds between model-list refreshes. Default [`DEFAULT_MODELS_REFRESH_SECS`].
+    pub(crate) models_refresh_secs: Option<u64>,
+    pub(crate) limits: LimitsFile,
+    pub(crate) timeouts: TimeoutsFile,
+    pub(crate) auth: AuthFile,
+    /// Bare model name -> `provider/model`, in file order.
+    pub(crate) aliases: Ordered<String>,
+    /// Provider name -> provider table, in file order.
+    pub(crate) providers: Ordered<ProviderFile>,
+}
+
+/// `[limits]`: downstream (client side) limits.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct LimitsFile {
+    /// Bytes, `1024..=1048576`. Default 65536.
+    pub(crate) max_head_bytes: Option<u64>,
+    /// Bytes, `> 0`. Default 33554432 (32 MiB).
+    pub(crate) max_body_bytes: Option<u64>,
+    /// Milliseconds. Default 10000.
+    pub(crate) header_read_timeout_ms: Option<u64>,
+    /// Milliseconds. Default 30000.
+    pub(crate) body_read_timeout_ms: Option<u64>,
+    /// Milliseconds. Default 75000.
+    pub(crate) idle_timeout_ms: Option<u64>,
+    /// Milliseconds. Default 30000.
+    pub(crate) shutdown_timeout_ms: Option<u64>,
+}
+
+/// `[timeouts]`: upstream timeouts every provider inherits.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct TimeoutsFile {
+    /// Milliseconds. Default 5000.
+    pub(crate) connect_ms: Option<u64>,
+    /// Milliseconds. Default 60000.
+    pub(crate) first_byte_ms: Option<u64>,
+    /// Milliseconds. Default 60000.
+    pub(crate) stream_idle_ms: Option<u64>,
+}
+
+/// `[auth]`: inbound (gateway) keys.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AuthFile {
+    /// `env:VAR` references or literal keys. Default none.
+    pub(crate) keys: Vec<String>,
+}
+
+/// `[providers.<name>]`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ProviderFile {
+    /// A built-in kind name; defaults to the table name when that is one.
+    pub(crate) kind: Option<String>,
+    /// Default: `<KIND>_BASE_URL`, then the kind's default.
+    pub(crate) base_url: Option<String>,
+    /// `env:VAR` references or literal keys. Default `["env:<KIND>_API_KEY"]` if set.
+    pub(crate) keys: Option<Vec<String>>,
+    /// Allowed upstream model names; empty or absent means any.
+    pub(crate) models: Vec<String>,
+    /// Milliseconds. Default `timeouts.connect_ms`.
+    pub(crate) connect_timeout_ms: Option<u64>,
+    /// Milliseconds. Default `timeouts.first_byte_ms`.
+    pub(crate) first_byte_timeout_ms: Option<u64>,
+    /// Milliseconds. Default `timeouts.stream_idle_ms`.
+    pub(crate) stream_idle_timeout_ms: Option<u64>,
+    /// Per core. Default 256.
+    pub(crate) max_idle_connections: Option<u64>,
+}
+
+/// A TOML table kept as `(key, value)` pairs in file order. A `HashMap` would lose
+/// the order, which decides provider order in `Settings`. TOML itself refuses a
+/// duplicate key, so the pairs have unique keys.
+#[derive(Debug)]
+pub(crate) struct Ordered<V>(pub(crate) Vec<(String, V)>);
+
+impl<V> Default for Ordered<V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Ordered<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OrderedVisitor<V>(PhantomData<V>);
+
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for OrderedVisitor<V> {
+            type Value = Ordered<V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(entry) = map.next_entry::<String, V>()? {
+                    entries.push(entry);
+                }
+                Ok(Ordered(entries))
+            }
+        }
+
+        deserializer.deserialize_map(OrderedVisitor(PhantomData))
+    }
+}

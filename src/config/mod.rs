@@ -1,0 +1,97 @@
+//! Configuration: the TOML file and environment, validated into one immutable
+//! [`Settings`] snapshot. The data plane reads only `Settings`; nothing here runs
+//! per request.
+
+mod catalogue;
+mod file;
+mod secret;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use catalogue::{ProviderKind, BUILTIN_KINDS};
+pub use file::{check_file, load, ConfigError, LoadOptions};
+pub use secret::Secret;
+
+/// Everything the gateway needs to run, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address every worker binds (SO_REUSEPORT).
+    pub listen: SocketAddr,
+    /// Number of worker threads (already resolved: never 0).
+    pub workers: usize,
+    /// Start even on a non-loopback address with no inbound auth.
+    pub allow_unauthenticated: bool,
+    pub limits: Limits,
+    /// Inbound gateway keys; empty means no inbound auth.
+    pub auth_keys: Vec<Secret>,
+    /// Enabled providers, in a stable order (config order, then built-ins by name).
+    pub providers: Vec<ProviderSettings>,
+    /// Bare model name -> "provider/model" target.
+    pub aliases: Vec<(String, String)>,
+    /// Provider used for a bare model name that is not an alias.
+    pub default_provider: Option<String>,
+    /// How often the control plane refreshes each provider's model list.
+    pub models_refresh: Duration,
+}
+
+/// Downstream (client side) limits and timeouts.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request head accepted; larger gets 431.
+    pub max_head_bytes: usize,
+    /// Largest request body accepted; larger gets 413.
+    pub max_body_bytes: usize,
+    /// Time allowed to receive a whole request head once its first byte arrived (408).
+    pub header_read_timeout: Duration,
+    /// Time an idle keep-alive connection is kept open waiting for the next request.
+    pub idle_timeout: Duration,
+    /// Time allowed to receive the body once the head is in.
+    pub body_read_timeout: Duration,
+    /// How long in-flight requests may run after SIGINT/SIGTERM.
+    pub shutdown_timeout: Duration,
+}
+
+/// One enabled provider.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    /// Name used as the `provider/` prefix of a model.
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: BaseUrl,
+    /// API keys; requests rotate over them. Empty for keyless providers.
+    pub keys: Vec<Secret>,
+    /// Allowed upstream model names; empty means any name is forwarded.
+    pub models: Vec<String>,
+    pub timeouts: UpstreamTimeouts,
+    /// Idle connections kept per core for this provider's origin.
+    pub max_idle_connections: usize,
+}
+
+/// Upstream timeouts, per provider.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamTimeouts {
+    /// TCP connect plus TLS handshake.
+    pub connect: Duration,
+    /// From request sent to the first byte of the response head.
+    pub first_byte: Duration,
+    /// Longest silence between two reads of a response body.
+    pub stream_idle: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+/// A parsed provider base URL such as `https://api.groq.com/openai/v1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    pub scheme: Scheme,
+    /// Host name or IP literal, without brackets.
+    pub host: String,
+    pub port: u16,
+    /// Path prefix without a trailing slash ("" or "/openai/v1").
+    pub path: String,
+}

@@ -1,0 +1,12 @@
+//! ringbridge: an OpenAI-compatible AI gateway on a thread-per-core io_uring
+//! data plane. See ARCHITECTURE.md for how the modules fit together.
+
+pub mod api;
+pub mod config;
+pub mod http;
+pub mod providers;
+pub mod router;
+pub mod runtime;
+pub mod schema;
+pub mod telemetry;
+pub mod upstream;

@@ -1,0 +1,200 @@
+//! Model resolution: `provider/model` splits at the first `/`; a bare name goes
+//! through the alias table, then the default provider. Built once from
+//! [`Settings`] into an immutable table that workers share.
+
+use std::collections::HashMap;
+
+use crate::config::{ProviderKind, ProviderSettings, Settings};
+use crate::upstream::Origin;
+
+/// One provider, ready for the data plane.
+#[derive(Debug)]
+pub struct Provider {
+    pub settings: ProviderSettings,
+    pub origin: Origin,
+    /// Pre-rendered auth header lines (`Authorization: Bearer …\r\n`), one per key.
+    pub auth_lines: Vec<Vec<u8>>,
+}
+
+impl Provider {
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+    pub fn kind(&self) -> ProviderKind {
+        self.settings.kind
+    }
+}
+
+/// The routing table.
+#[derive(Debug)]
+pub struct Routes {
+    pub providers: Vec<Provider>,
+    by_name: HashMap<String, usize>,
+    aliases: HashMap<String, (usize, String)>,
+    default: Option<usize>,
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route<'a> {
+    pub provider: usize,
+    /// Model name as the upstream expects it.
+    pub model: &'a str,
+}
+
+/// Why a model could not be routed; each is a client error with a helpful message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    #[error("unknown provider `{provider}` in model `{model}`; available providers: {available}. Use \"provider/model\", e.g. \"mock/echo\"")]
+    UnknownProvider {
+        provider: String,
+        model: String,
+        available: String,
+    },
+    #[error("model `{model}` is not offered by provider `{provider}`; available: {available}")]
+    UnknownModel {
+        provider: String,
+        model: String,
+        available: String,
+    },
+    #[error("model `{model}` has no provider prefix and matches no alias; use \"provider/model\" (providers: {providers}){aliases}")]
+    BareModel {
+        model: String,
+        providers: String,
+        aliases: String,
+    },
+    #[error("missing `model`")]
+    MissingModel,
+}
+
+impl RouteError {
+    /// 404 for a model that does not exist, 400 for a malformed choice.
+    pub fn status(&self) -> u16 {
+        match self {
+            RouteError::UnknownModel { .. } | RouteError::BareModel { .. } => 404,
+            RouteError::UnknownProvider { .. } | RouteError::MissingModel => 400,
+        }
+    }
+}
+
+impl Routes {
+    pub fn new(settings: &Settings) -> Self {
+        let providers: Vec<Provider> = settings
+            .providers
+            .iter()
+            .map(|p| Provider {
+                origin: Origin::new(&p.base_url),
+                auth_lines: p
+                    .keys
+                    .iter()
+                    .map(|k| format!("Authorization: Bearer {}\r\n", k.expose()).into_bytes())
+                    .collect(),
+                settings: p.clone(),
+            })
+            .collect();
+        let by_name: HashMap<String, usize> = providers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name().to_owned(), i))
+            .collect();
+        let aliases = settings
+            .aliases
+            .iter()
+            .filter_map(|(alias, target)| {
+                let (prov, model) = target.split_once('/')?;
+                Some((alias.clone(), (*by_name.get(prov)?, model.to_owned())))
+            })
+            .collect();
+        let default = settings
+            .default_provider
+            .as_deref()
+            .and_then(|d| by_name.get(d).copied());
+        Self {
+            providers,
+            by_name,
+            aliases,
+            default,
+        }
+    }
+
+    pub fn provider(&self, i: usize) -> &Provider {
+        &self.providers[i]
+    }
+
+    pub fn provider_by_name(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// Alias name -> "provider/model", for listings.
+    pub fn aliases(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.aliases
+            .iter()
+            .map(|(a, (p, m))| (a.as_str(), self.providers[*p].name(), m.as_str()))
+    }
+
+    /// Resolve the client's `model` value.
+    pub fn resolve<'a>(&'a self, model: &'a str) -> Result<Route<'a>, RouteError> {
+        if model.is_empty() {
+            return Err(RouteError::MissingModel);
+        }
+        if let Some((prefix, rest)) = model.split_once('/') {
+            if let Some(&i) = self.by_name.get(prefix) {
+                return self.check_model(i, rest);
+            }
+            // `meta-llama/llama-3` with a default provider such as OpenRouter.
+            if let Some(i) = self.default {
+                return self.check_model(i, model);
+            }
+            return Err(RouteError::UnknownProvider {
+                provider: prefix.to_owned(),
+                model: model.to_owned(),
+                available: self.provider_list(),
+            });
+        }
+        if let Some((i, target)) = self.aliases.get(model) {
+            return self.check_model(*i, target);
+        }
+        if let Some(i) = self.default {
+            return self.check_model(i, model);
+        }
+        let mut aliases: Vec<&str> = self.aliases.keys().map(String::as_str).collect();
+        aliases.sort_unstable();
+        Err(RouteError::BareModel {
+            model: model.to_owned(),
+            providers: self.provider_list(),
+            aliases: if aliases.is_empty() {
+                String::new()
+            } else {
+                format!("; aliases: {}", aliases.join(", "))
+            },
+        })
+    }
+
+    fn check_model<'a>(&'a self, i: usize, model: &'a str) -> Result<Route<'a>, RouteError> {
+        let p = &self.providers[i];
+        if model.is_empty() {
+            return Err(RouteError::MissingModel);
+        }
+        let allowed = &p.settings.models;
+        if !allowed.is_empty() && !allowed.iter().any(|m| m == model) {
+            return Err(RouteError::UnknownModel {
+                provider: p.name().to_owned(),
+                model: model.to_owned(),
+                available: allowed
+                    .iter()
+                    .map(|m| format!("{}/{m}", p.name()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        Ok(Route { provider: i, model })
+    }
+
+    fn provider_list(&self) -> String {
+        self.providers
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

@@ -1,0 +1,123 @@
+//! The control plane thread: DNS refresh and model-list refresh. It may block;
+//! workers only ever read what it publishes.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::api::Gateway;
+use crate::config::ProviderKind;
+use crate::schema::peek::push_json_string;
+use crate::upstream::blocking;
+
+const DNS_REFRESH_EVERY: Duration = Duration::from_secs(30);
+const MODELS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const TICK: Duration = Duration::from_millis(100);
+
+pub fn spawn(gw: Arc<Gateway>) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("ringbridge-control".into())
+        .spawn(move || control_loop(&gw))
+        .expect("spawning the control thread")
+}
+
+fn control_loop(gw: &Gateway) {
+    let hosts: Vec<String> = gw
+        .routes
+        .providers
+        .iter()
+        .filter(|p| p.kind() != ProviderKind::Mock)
+        .map(|p| p.origin.host.clone())
+        .collect();
+    let mut next_dns = Instant::now();
+    let mut next_models = Instant::now();
+    let mut first_dns = true;
+    while !gw.shutting_down() {
+        if Instant::now() >= next_dns {
+            for (host, err) in gw.dns.refresh(&hosts) {
+                if first_dns {
+                    tracing::warn!(host = %host, error = %err, "DNS lookup failed; requests to this host fail until it resolves");
+                } else {
+                    tracing::debug!(host = %host, error = %err, "DNS refresh failed; keeping the previous answer");
+                }
+            }
+            first_dns = false;
+            next_dns = Instant::now() + DNS_REFRESH_EVERY;
+        }
+        if Instant::now() >= next_models {
+            refresh_models(gw);
+            next_models = Instant::now() + gw.settings.models_refresh;
+        }
+        std::thread::sleep(TICK);
+    }
+}
+
+/// Rebuild the `/v1/models` document: configured model lists where given, the
+/// provider's own `/models` otherwise, plus aliases.
+fn refresh_models(gw: &Gateway) {
+    let mut ids: Vec<(String, String)> = Vec::new();
+    for p in &gw.routes.providers {
+        if gw.shutting_down() {
+            return;
+        }
+        let name = p.name();
+        if p.kind() == ProviderKind::Mock {
+            let mut models = Vec::new();
+            crate::providers::mock::models(&mut models);
+            ids.extend(models.into_iter().map(|m| (format!("{name}/{m}"), name.to_owned())));
+            continue;
+        }
+        if !p.settings.models.is_empty() {
+            ids.extend(p.settings.models.iter().map(|m| (format!("{name}/{m}"), name.to_owned())));
+            continue;
+        }
+        let path = format!("{}/models", p.settings.base_url.path);
+        match blocking::get(
+            &gw.dns,
+            &gw.tls,
+            &p.origin,
+            &path,
+            p.auth_lines.first().map(Vec::as_slice),
+            MODELS_FETCH_TIMEOUT,
+        ) {
+            Ok((200, body)) => match model_ids(&body) {
+                Some(list) => ids.extend(list.into_iter().map(|m| (format!("{name}/{m}"), name.to_owned()))),
+                None => tracing::warn!(provider = name, "model list is not an OpenAI-style list"),
+            },
+            Ok((status, _)) => tracing::warn!(provider = name, status, "model list request refused"),
+            Err(e) => tracing::debug!(provider = name, error = %e, "model list unavailable"),
+        }
+    }
+    for (alias, provider, model) in gw.routes.aliases() {
+        ids.push((alias.to_owned(), format!("{provider}/{model}")));
+    }
+    ids.sort();
+    ids.dedup_by(|a, b| a.0 == b.0);
+    let mut doc = Vec::with_capacity(64 * ids.len() + 32);
+    doc.extend_from_slice(b"{\"object\":\"list\",\"data\":[");
+    for (i, (id, owner)) in ids.iter().enumerate() {
+        if i > 0 {
+            doc.push(b',');
+        }
+        doc.extend_from_slice(b"{\"id\":");
+        push_json_string(&mut doc, id);
+        doc.extend_from_slice(b",\"object\":\"model\",\"created\":0,\"owned_by\":");
+        push_json_string(&mut doc, owner);
+        doc.push(b'}');
+    }
+    doc.extend_from_slice(b"]}");
+    gw.models.store(Arc::new(doc));
+}
+
+fn model_ids(body: &[u8]) -> Option<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct List {
+        data: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        id: String,
+    }
+    let list: List = serde_json::from_slice(body).ok()?;
+    Some(list.data.into_iter().map(|e| e.id).collect())
+}

@@ -1,0 +1,249 @@
+//! Top-level field peek over a JSON object, without building a value.
+//!
+//! The pass-through path must not re-serialise the body (ARCHITECTURE §4), so it
+//! only needs byte offsets: the `model` string to splice and the `stream` flag.
+//! Strings are skipped with `memchr`, so a 1 MB prompt costs one fast scan.
+//! This is not a validator: the upstream validates what it receives; malformed
+//! structure the scanner trips on is reported as an error.
+
+use std::ops::Range;
+
+/// What the router needs from a request body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Peek {
+    /// The `model` value's contents (between the quotes).
+    pub model: Option<Range<usize>>,
+    /// The model string contains escapes and must be unescaped before use.
+    pub model_escaped: bool,
+    /// `"stream": true`.
+    pub stream: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("request body is not a JSON object: {0}")]
+pub struct PeekError(pub &'static str);
+
+/// Scan the top level of a JSON object body.
+pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
+    let mut p = Peek::default();
+    let mut i = skip_ws(body, 0);
+    if body.get(i) != Some(&b'{') {
+        return Err(PeekError("expected '{'"));
+    }
+    i = skip_ws(body, i + 1);
+    if body.get(i) == Some(&b'}') {
+        return Ok(p);
+    }
+    loop {
+        if body.get(i) != Some(&b'"') {
+            return Err(PeekError("expected a key"));
+        }
+        let (key, key_escaped, after) = string_at(body, i)?;
+        i = skip_ws(body, after);
+        if body.get(i) != Some(&b':') {
+            return Err(PeekError("expected ':'"));
+        }
+        i = skip_ws(body, i + 1);
+        let key = &body[key];
+        if !key_escaped && key == b"model" && body.get(i) == Some(&b'"') {
+            let (range, escaped, after) = string_at(body, i)?;
+            p.model = Some(range);
+            p.model_escaped = escaped;
+            i = after;
+        } else if !key_escaped && key == b"stream" {
+            let end = skip_value(body, i)?;
+            p.stream = &body[i..end] == b"true";
+            i = end;
+        } else {
+            i = skip_value(body, i)?;
+        }
+        i = skip_ws(body, i);
+        match body.get(i) {
+            Some(b',') => i = skip_ws(body, i + 1),
+            Some(b'}') => return Ok(p),
+            _ => return Err(PeekError("expected ',' or '}'")),
+        }
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// The string starting at `b[i] == '"'`: (contents range, has escapes, index after the closing quote).
+fn string_at(b: &[u8], i: usize) -> Result<(Range<usize>, bool, usize), PeekError> {
+    let start = i + 1;
+    let mut j = start;
+    let mut escaped = false;
+    loop {
+        match memchr::memchr2(b'"', b'\\', &b[j..]) {
+            Some(k) if b[j + k] == b'"' => return Ok((start..j + k, escaped, j + k + 1)),
+            Some(k) => {
+                escaped = true;
+                j += k + 2;
+                if j > b.len() {
+                    return Err(PeekError("unterminated string"));
+                }
+            }
+            None => return Err(PeekError("unterminated string")),
+        }
+    }
+}
+
+/// Index just past the value starting at `b[i]`.
+fn skip_value(b: &[u8], i: usize) -> Result<usize, PeekError> {
+    match b.get(i) {
+        Some(b'"') => Ok(string_at(b, i)?.2),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = string_at(b, j)?.2;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            Err(PeekError("unterminated object or array"))
+        }
+        Some(_) => {
+            let mut j = i;
+            while let Some(&c) = b.get(j) {
+                if matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                    break;
+                }
+                j += 1;
+            }
+            if j == i {
+                Err(PeekError("expected a value"))
+            } else {
+                Ok(j)
+            }
+        }
+        None => Err(PeekError("unexpected end")),
+    }
+}
+
+/// Unescape a JSON string's contents (rare path: models with escapes).
+pub fn unescape(contents: &[u8]) -> Option<String> {
+    let mut quoted = Vec::with_capacity(contents.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(contents);
+    quoted.push(b'"');
+    serde_json::from_slice(&quoted).ok()
+}
+
+/// Append `s` as a JSON string literal (with quotes).
+pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
+            }
+            c => {
+                let mut tmp = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+/// Length of `s` as a JSON string literal, quotes included.
+pub fn json_string_len(s: &str) -> usize {
+    2 + s
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        })
+        .sum::<usize>()
+}
+
+/// Length of `body` once [`splice_model`] has replaced the model value.
+pub fn spliced_len(body: &[u8], model: &Range<usize>, new_model: &str) -> usize {
+    body.len() - (model.len() + 2) + json_string_len(new_model)
+}
+
+/// Append `body` to `out` with the `model` string (contents at `model`, as
+/// found by [`peek`]) replaced by `new_model`; every other byte is kept.
+pub fn splice_model(out: &mut Vec<u8>, body: &[u8], model: &Range<usize>, new_model: &str) {
+    out.extend_from_slice(&body[..model.start - 1]);
+    push_json_string(out, new_model);
+    out.extend_from_slice(&body[model.end + 1..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_model_after_a_large_messages_array() {
+        let body = br#"{"messages":[{"role":"user","content":"hi \"there\" {[}]"}],"model":"groq/llama-3","stream":true,"x":{"model":"nested"}}"#;
+        let p = peek(body).unwrap();
+        assert_eq!(&body[p.model.unwrap()], b"groq/llama-3");
+        assert!(p.stream && !p.model_escaped);
+    }
+
+    #[test]
+    fn stream_false_and_missing_model() {
+        let p = peek(br#" { "stream" : false , "n": 1.5e3, "ok": null } "#).unwrap();
+        assert_eq!(p, Peek::default());
+    }
+
+    #[test]
+    fn escaped_model_is_flagged_and_unescaped() {
+        let body = br#"{"model":"a\/b"}"#;
+        let p = peek(body).unwrap();
+        assert!(p.model_escaped);
+        assert_eq!(unescape(&body[p.model.unwrap()]).unwrap(), "a/b");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bad in [&b""[..], b"[]", b"{", b"{\"a\"", b"{\"a\":", b"{\"a\":\"x", b"{\"a\":[1,2", b"{\"a\":1 \"b\":2}", b"{\"a\\", b"{\"a\":}"] {
+            assert!(peek(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn splice_replaces_only_the_model_value() {
+        let body = br#"{"a":1, "model" : "groq/x\"y" ,"b":"model"}"#;
+        let p = peek(body).unwrap();
+        let range = p.model.unwrap();
+        let mut out = Vec::new();
+        splice_model(&mut out, body, &range, "x\"y/\u{1}");
+        assert_eq!(out.len(), spliced_len(body, &range, "x\"y/\u{1}"));
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["model"], "x\"y/\u{1}");
+        assert!(out.starts_with(br#"{"a":1, "model" : "#));
+        assert!(out.ends_with(br#" ,"b":"model"}"#));
+    }
+
+    #[test]
+    fn json_string_writer_escapes() {
+        let mut out = Vec::new();
+        push_json_string(&mut out, "a\"b\\c\n\u{1}é");
+        assert_eq!(serde_json::from_slice::<String>(&out).unwrap(), "a\"b\\c\n\u{1}é");
+    }
+}

@@ -1,0 +1,103 @@
+//! A small blocking HTTP/1.1 GET for the control plane (model lists). It runs
+//! on a control thread, never on a worker, so plain `std` sockets are right.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{DnsCache, Origin};
+use crate::config::Scheme;
+use crate::http::chunked::{ChunkedDecoder, DecodeStep};
+use crate::http::response::{parse_response_head, ResponseFraming};
+
+/// Largest response accepted (model lists of big aggregators run to a few MB).
+const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
+/// `GET path` on `origin`; returns status and decoded body.
+pub fn get(
+    dns: &DnsCache,
+    tls: &Arc<rustls::ClientConfig>,
+    origin: &Origin,
+    path: &str,
+    auth_line: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    let addrs = dns
+        .lookup(&origin.host, origin.port)
+        .ok_or_else(|| format!("could not resolve host {}", origin.host))?;
+    let mut last = String::from("no address");
+    let mut tcp = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    let tcp = tcp.ok_or_else(|| format!("connect failed: {last}"))?;
+    tcp.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    tcp.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+
+    let mut req = Vec::with_capacity(256);
+    req.extend_from_slice(format!("GET {path} HTTP/1.1\r\nhost: {}\r\n", origin.host_header).as_bytes());
+    if let Some(line) = auth_line {
+        req.extend_from_slice(line);
+    }
+    req.extend_from_slice(b"accept: application/json\r\nconnection: close\r\n\r\n");
+
+    let raw = match origin.scheme {
+        Scheme::Http => exchange(tcp, &req)?,
+        Scheme::Https => {
+            let name = match origin.host.parse::<std::net::IpAddr>() {
+                Ok(ip) => rustls::pki_types::ServerName::IpAddress(ip.into()),
+                Err(_) => rustls::pki_types::ServerName::try_from(origin.host.clone())
+                    .map_err(|e| e.to_string())?,
+            };
+            let conn = rustls::ClientConnection::new(tls.clone(), name).map_err(|e| e.to_string())?;
+            exchange(rustls::StreamOwned::new(conn, tcp), &req)?
+        }
+    };
+    let head = parse_response_head(&raw, Vec::new())
+        .map_err(|e| e.to_string())?
+        .ok_or("incomplete response head")?;
+    let mut body = raw;
+    let start = head.head_len;
+    match head.framing {
+        ResponseFraming::Empty => body.truncate(start),
+        ResponseFraming::Length(n) => body.truncate(start + (n as usize).min(body.len() - start)),
+        ResponseFraming::UntilClose => {}
+        ResponseFraming::Chunked => {
+            let mut dec = ChunkedDecoder::new(start);
+            match dec.feed(&mut body).map_err(|e| e.to_string())? {
+                DecodeStep::Done { .. } => body.truncate(dec.write),
+                DecodeStep::NeedMore => return Err("truncated chunked body".into()),
+            }
+        }
+    }
+    body.drain(..start);
+    Ok((head.status, body))
+}
+
+fn exchange<S: Read + Write>(mut s: S, req: &[u8]) -> Result<Vec<u8>, String> {
+    s.write_all(req).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                out.extend_from_slice(&chunk[..n]);
+                if out.len() > MAX_RESPONSE_BYTES {
+                    return Err("response too large".into());
+                }
+            }
+            // Servers that skip TLS close_notify end the stream this way.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !out.is_empty() => break,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: unit and integration tests on both I/O drivers
+# (io_uring, then epoll via MONOIO_FORCE_LEGACY_DRIVER=1), the official OpenAI
+# Python SDK against the real gateway, and a build of the benchmarks.
+# Installs what it needs (a Python venv in .venv); talks only to 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+echo "== build"
+cargo build --workspace --all-targets
+
+echo "== unit + integration tests (io_uring where available)"
+cargo test --workspace
+
+echo "== integration tests on the epoll driver"
+MONOIO_FORCE_LEGACY_DRIVER=1 cargo test --workspace --tests
+
+echo "== OpenAI SDK conformance"
+bash scripts/sdk-tests.sh

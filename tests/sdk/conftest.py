@@ -1,0 +1,273 @@
+"""Fixtures for the OpenAI-SDK conformance tests.
+
+They start the real binaries on 127.0.0.1 with ephemeral ports:
+
+* ``mock_provider``: one ``mock-provider`` (an OpenAI-shaped upstream) for the session;
+* ``gateway``: ``ringbridge`` with a temp config whose providers point at it, once per
+  I/O driver (``io_uring``, and ``epoll`` via ``MONOIO_FORCE_LEGACY_DRIVER=1``);
+* ``auth_gateway``: the same, with inbound keys set through ``RINGBRIDGE_API_KEYS``.
+
+Binaries come from ``$RINGBRIDGE_TARGET_DIR/debug`` (set by scripts/sdk-tests.sh), else
+``$CARGO_TARGET_DIR/debug``, else ``<repo>/target/debug``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import openai
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Variables that would change which providers the gateway enables, where they point,
+# or whether inbound auth is on. Cleared from every child's environment.
+PROVIDER_ENV = [
+    f"{kind}_{suffix}"
+    for kind in (
+        "OPENAI", "GROQ", "MISTRAL", "DEEPSEEK", "TOGETHER", "FIREWORKS",
+        "OPENROUTER", "XAI", "CEREBRAS", "PERPLEXITY",
+    )
+    for suffix in ("API_KEY", "BASE_URL")
+] + [
+    "OLLAMA_BASE_URL", "OLLAMA_HOST", "RINGBRIDGE_API_KEYS", "RINGBRIDGE_CONFIG",
+    "RINGBRIDGE_LISTEN", "RINGBRIDGE_WORKERS", "RINGBRIDGE_KEY", "MONOIO_FORCE_LEGACY_DRIVER",
+]
+
+# The SDK itself reads OPENAI_* variables (base URL, org, project...): keep the test
+# process deterministic too, and never send loopback traffic through a proxy.
+for _k in list(os.environ):
+    if _k.startswith("OPENAI_"):
+        del os.environ[_k]
+for _k in ("NO_PROXY", "no_proxy"):
+    os.environ[_k] = ",".join(x for x in (os.environ.get(_k), "127.0.0.1", "localhost") if x)
+
+UPSTREAM_KEY = "sk-test-key"
+CLIENT_KEY = "sk-client-not-forwarded"
+GATEWAY_KEYS = ("rb-key-one", "rb-key-two")
+DRIVERS = ["io_uring", "epoll"]
+START_TIMEOUT_S = 30.0
+
+
+def bin_dir() -> Path:
+    target = os.environ.get("RINGBRIDGE_TARGET_DIR") or os.environ.get("CARGO_TARGET_DIR")
+    base = Path(target) if target else REPO / "target"
+    if not base.is_absolute():
+        base = REPO / base
+    return base / "debug"
+
+
+def binary(name: str) -> str:
+    path = bin_dir() / name
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `cargo build --workspace` (or scripts/sdk-tests.sh)")
+    return str(path)
+
+
+@dataclass
+class Proc:
+    """A child process that announced its address on stdout."""
+
+    name: str
+    popen: subprocess.Popen
+    stderr_path: Path
+    host_port: str = ""
+    stdout_lines: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host_port}"
+
+    def stderr(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        p = self.popen
+        if p.poll() is None:
+            try:
+                os.kill(p.pid, signal.SIGTERM)
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+        if p.stdout:
+            p.stdout.close()
+
+
+def spawn(name: str, argv: list[str], marker: str, env_extra: dict[str, str], tmp: Path) -> Proc:
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_ENV}
+    env.setdefault("RINGBRIDGE_LOG", "info")
+    env.update(env_extra)
+    stderr_path = tmp / f"{name}.stderr"
+    with open(stderr_path, "wb") as err:
+        popen = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, env=env,
+            text=True, bufsize=1,
+        )
+    proc = Proc(name, popen, stderr_path)
+    announced = threading.Event()
+
+    def pump() -> None:
+        # Read until the announcement, then keep draining so the child never blocks.
+        assert popen.stdout is not None
+        for line in popen.stdout:
+            proc.stdout_lines.append(line.rstrip("\n"))
+            if not announced.is_set() and marker in line:
+                rest = line.split(marker, 1)[1].strip()
+                proc.host_port = rest.removeprefix("http://").rstrip("/")
+                announced.set()
+        announced.set()
+
+    threading.Thread(target=pump, name=f"{name}-stdout", daemon=True).start()
+    if not announced.wait(START_TIMEOUT_S) or not proc.host_port:
+        proc.stop()
+        pytest.fail(
+            f"{name} did not announce its address (exit={popen.poll()})\n"
+            f"stdout: {proc.stdout_lines}\nstderr:\n{proc.stderr()}"
+        )
+    return proc
+
+
+@pytest.fixture(scope="session")
+def tmp_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="ringbridge-sdk-") as d:
+        yield Path(d)
+
+
+@pytest.fixture(scope="session")
+def mock_provider(tmp_dir: Path) -> Iterator[Proc]:
+    proc = spawn(
+        "mock-provider",
+        [binary("mock-provider"), "--listen", "127.0.0.1:0", "--workers", "2"],
+        "LISTENING",
+        {},
+        tmp_dir,
+    )
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def closed_port() -> Iterator[int]:
+    """A port nobody listens on: bound (so no one else gets it) but not listening,
+    so a connect is refused."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    yield s.getsockname()[1]
+    s.close()
+
+
+@pytest.fixture(scope="session", params=DRIVERS)
+def driver(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def driver_env(driver: str) -> dict[str, str]:
+    return {"MONOIO_FORCE_LEGACY_DRIVER": "1"} if driver == "epoll" else {}
+
+
+def write_config(tmp: Path, name: str, mock_url: str, closed_port: int) -> Path:
+    # env_providers = false: only the providers below (plus the built-in `mock`).
+    # `openai`: the mock-provider; `down`: nothing listening; `slow`: a short
+    # first-byte timeout. No default_provider, so a bare model name is a 404.
+    text = f"""\
+env_providers = false
+
+[limits]
+shutdown_timeout_ms = 2000
+
+[providers.openai]
+base_url = "{mock_url}/v1"
+keys = ["{UPSTREAM_KEY}"]
+
+[providers.down]
+kind = "openai"
+base_url = "http://127.0.0.1:{closed_port}/v1"
+keys = ["{UPSTREAM_KEY}"]
+connect_timeout_ms = 2000
+
+[providers.slow]
+kind = "openai"
+base_url = "{mock_url}/v1"
+keys = ["{UPSTREAM_KEY}"]
+first_byte_timeout_ms = 300
+"""
+    path = tmp / name
+    path.write_text(text)
+    return path
+
+
+def start_gateway(name: str, driver: str, config: Path, tmp: Path, env_extra: dict[str, str]) -> Proc:
+    proc = spawn(
+        name,
+        [binary("ringbridge"), "--listen", "127.0.0.1:0", "--workers", "2", "--config", str(config)],
+        "ringbridge listening on",
+        {**driver_env(driver), **env_extra},
+        tmp,
+    )
+    # The startup log names the driver; the forced-legacy run must really be on epoll.
+    if driver == "epoll":
+        log = proc.stderr()
+        if "driver=" in log:
+            assert 'driver="epoll"' in log or "driver=epoll" in log, log
+    return proc
+
+
+@pytest.fixture(scope="session")
+def gateway(driver: str, mock_provider: Proc, closed_port: int, tmp_dir: Path) -> Iterator[Proc]:
+    cfg = write_config(tmp_dir, f"gateway-{driver}.toml", mock_provider.url, closed_port)
+    proc = start_gateway(f"ringbridge-{driver}", driver, cfg, tmp_dir, {})
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_gateway(driver: str, mock_provider: Proc, closed_port: int, tmp_dir: Path) -> Iterator[Proc]:
+    cfg = write_config(tmp_dir, f"auth-gateway-{driver}.toml", mock_provider.url, closed_port)
+    proc = start_gateway(
+        f"ringbridge-auth-{driver}", driver, cfg, tmp_dir,
+        {"RINGBRIDGE_API_KEYS": ",".join(GATEWAY_KEYS)},
+    )
+    yield proc
+    proc.stop()
+
+
+def make_client(gw: Proc, api_key: str = CLIENT_KEY, **kw) -> openai.OpenAI:
+    kw.setdefault("max_retries", 0)
+    kw.setdefault("timeout", 20.0)
+    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=api_key, **kw)
+
+
+@pytest.fixture
+def client(gateway: Proc) -> Iterator[openai.OpenAI]:
+    c = make_client(gateway)
+    yield c
+    c.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """On a failure, attach the tail of the gateway's stderr to the report."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call" and rep.failed:
+        funcargs = getattr(item, "funcargs", {})
+        for key in ("gateway", "auth_gateway"):
+            gw = funcargs.get(key)
+            if isinstance(gw, Proc):
+                tail = "\n".join(gw.stderr().splitlines()[-30:])
+                rep.sections.append((f"{gw.name} stderr (tail)", tail))
