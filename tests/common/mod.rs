@@ -34,6 +34,12 @@ const PROVIDER_ENV: &[&str] = &[
     "RINGBRIDGE_CONFIG", "RINGBRIDGE_LISTEN", "RINGBRIDGE_WORKERS",
 ];
 
+fn clean_env(cmd: &mut Command) {
+    for k in PROVIDER_ENV {
+        cmd.env_remove(k);
+    }
+}
+
 /// A child process that is killed when dropped; its stderr is collected.
 pub struct Proc {
     pub child: Child,
@@ -44,9 +50,6 @@ pub struct Proc {
 
 impl Proc {
     fn spawn(mut cmd: Command, marker: &str) -> Proc {
-        for k in PROVIDER_ENV {
-            cmd.env_remove(k);
-        }
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
         let mut child = cmd.spawn().expect("spawn child process");
         let stdout = child.stdout.take().unwrap();
@@ -131,6 +134,7 @@ pub fn mock_provider(args: &[&str]) -> Proc {
     );
     let mut cmd = Command::new(path);
     cmd.args(["--listen", "127.0.0.1:0"]).args(args);
+    clean_env(&mut cmd);
     Proc::spawn(cmd, "LISTENING ")
 }
 
@@ -146,6 +150,7 @@ pub struct GatewayOpts<'a> {
 /// Start `ringbridge` on an ephemeral port.
 pub fn gateway(opts: GatewayOpts<'_>) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringbridge"));
+    clean_env(&mut cmd);
     cmd.args(["--listen", "127.0.0.1:0"]);
     cmd.args(["--workers", &opts.workers.unwrap_or(2).to_string()]);
     if let Some(cfg) = &opts.config {
