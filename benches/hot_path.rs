@@ -30,7 +30,9 @@ fn request_head(body_len: usize) -> Vec<u8> {
 
 fn routes() -> Routes {
     let env = |k: &str| match k {
-        "GROQ_API_KEY" | "OPENAI_API_KEY" | "MISTRAL_API_KEY" | "DEEPSEEK_API_KEY" => Some("k".to_string()),
+        "GROQ_API_KEY" | "OPENAI_API_KEY" | "MISTRAL_API_KEY" | "DEEPSEEK_API_KEY" => {
+            Some("k".to_string())
+        }
         _ => None,
     };
     let settings = config::load(&LoadOptions::default(), &env).expect("zero config");
@@ -64,7 +66,12 @@ fn bench(c: &mut Criterion) {
     g.bench_function("peek_model", |b| b.iter(|| peek(black_box(&body)).unwrap()));
     let routes = routes();
     g.bench_function("resolve_route", |b| {
-        b.iter(|| routes.resolve(black_box("groq/llama-3.1-8b-instant")).unwrap().provider)
+        b.iter(|| {
+            routes
+                .resolve(black_box("groq/llama-3.1-8b-instant"))
+                .unwrap()
+                .provider
+        })
     });
     g.bench_function("peek_resolve_splice", |b| {
         let mut out = Vec::with_capacity(4096);
@@ -111,7 +118,9 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("response");
     let completion = br#"{"id":"chatcmpl-abc","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}},"system_fingerprint":"fp_1"}"#;
     g.throughput(Throughput::Bytes(completion.len() as u64));
-    g.bench_function("usage_scan_body", |b| b.iter(|| scan_usage(black_box(completion))));
+    g.bench_function("usage_scan_body", |b| {
+        b.iter(|| scan_usage(black_box(completion)))
+    });
     let mut stream = Vec::new();
     for i in 0..200 {
         let ev = format!("data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"tok{i} \"}}}}],\"usage\":null}}\n\n");

@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand};
 use ringbridge::config::{self, LoadOptions, ProviderKind};
 
 #[derive(Parser)]
-#[command(name = "ringbridge", version, about = "A fast OpenAI-compatible gateway in front of many LLM providers")]
+#[command(
+    name = "ringbridge",
+    version,
+    about = "A fast OpenAI-compatible gateway in front of many LLM providers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -50,7 +54,12 @@ fn main() -> ExitCode {
         Some(Command::CheckConfig { file }) => match config::check_file(&file, &env) {
             Ok(settings) => {
                 let names: Vec<&str> = settings.providers.iter().map(|p| p.name.as_str()).collect();
-                println!("{}: ok ({} providers: {})", file.display(), names.len(), names.join(", "));
+                println!(
+                    "{}: ok ({} providers: {})",
+                    file.display(),
+                    names.len(),
+                    names.join(", ")
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -88,7 +97,11 @@ fn serve(args: ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> ExitCode {
             }
         })
         .collect();
-    let auth = if settings.auth_keys.is_empty() { "off" } else { "on" };
+    let auth = if settings.auth_keys.is_empty() {
+        "off"
+    } else {
+        "on"
+    };
     tracing::info!(
         driver = ringbridge::runtime::driver_name(),
         workers = settings.workers,

@@ -69,10 +69,16 @@ fn malformed_requests_are_400() {
     ] {
         assert_openai_error(&roundtrip(gw.addr, raw), 400);
     }
-    let r = roundtrip(gw.addr, b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n");
+    let r = roundtrip(
+        gw.addr,
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+    );
     assert_openai_error(&r, 501);
     // Bad chunk framing in the body.
-    let r = roundtrip(gw.addr, format!("POST {CHAT} HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").as_bytes());
+    let r = roundtrip(
+        gw.addr,
+        format!("POST {CHAT} HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").as_bytes(),
+    );
     assert_openai_error(&r, 400);
 }
 
@@ -135,7 +141,10 @@ fn idle_keep_alive_connection_is_closed() {
     let mut b = [0u8; 1];
     assert!(matches!(c.stream.read(&mut b), Ok(0)));
     let idle = start.elapsed();
-    assert!(idle >= Duration::from_millis(500) && idle < Duration::from_secs(5), "{idle:?}");
+    assert!(
+        idle >= Duration::from_millis(500) && idle < Duration::from_secs(5),
+        "{idle:?}"
+    );
 }
 
 trait WriteIgnoringReset {
@@ -147,7 +156,14 @@ impl WriteIgnoringReset for std::net::TcpStream {
     fn write_all_ignoring_reset(&mut self, b: &[u8]) -> std::io::Result<()> {
         use std::io::Write;
         match self.write_all(b) {
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                Ok(())
+            }
             r => r,
         }
     }

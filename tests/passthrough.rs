@@ -19,7 +19,10 @@ fn non_stream_body_goes_upstream_byte_for_byte_apart_from_model() {
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(resp.text(), expected);
     assert_eq!(resp.header("x-mock-saw-path"), Some("/v1/chat/completions"));
-    assert_eq!(resp.header("x-mock-saw-authorization"), Some("Bearer sk-test-secret-0123456789"));
+    assert_eq!(
+        resp.header("x-mock-saw-authorization"),
+        Some("Bearer sk-test-secret-0123456789")
+    );
     assert_eq!(resp.header("x-ringbridge-provider"), Some("openai"));
 }
 
@@ -27,8 +30,14 @@ fn non_stream_body_goes_upstream_byte_for_byte_apart_from_model() {
 fn non_stream_response_is_relayed_as_received() {
     let mock = mock_provider(&[]);
     let gw = gateway_to(&mock, "");
-    let direct = roundtrip(mock.addr, &post(CHAT, r#"{"model":"gpt-4o-mini","messages":[]}"#, &[]));
-    let via = roundtrip(gw.addr, &post(CHAT, r#"{"model":"openai/gpt-4o-mini","messages":[]}"#, &[]));
+    let direct = roundtrip(
+        mock.addr,
+        &post(CHAT, r#"{"model":"gpt-4o-mini","messages":[]}"#, &[]),
+    );
+    let via = roundtrip(
+        gw.addr,
+        &post(CHAT, r#"{"model":"openai/gpt-4o-mini","messages":[]}"#, &[]),
+    );
     assert_eq!(via.status, 200);
     assert_eq!(via.body, direct.body);
     assert_eq!(via.header("content-type"), direct.header("content-type"));
@@ -39,14 +48,29 @@ fn stream_is_relayed_byte_exact_and_usage_counted() {
     let mock = mock_provider(&[]);
     let gw = gateway_to(&mock, "");
     let body = |model: &str| {
-        format!(r#"{{"model":"{model}","stream":true,"stream_options":{{"include_usage":true}},"messages":[{{"role":"user","content":"x"}}]}}"#)
+        format!(
+            r#"{{"model":"{model}","stream":true,"stream_options":{{"include_usage":true}},"messages":[{{"role":"user","content":"x"}}]}}"#
+        )
     };
-    let direct = roundtrip(mock.addr, &post(CHAT, &body("gpt-4o-mini"), &[("x-mock-chunks", "20")]));
-    let via = roundtrip(gw.addr, &post(CHAT, &body("openai/gpt-4o-mini"), &[("x-mock-chunks", "20")]));
+    let direct = roundtrip(
+        mock.addr,
+        &post(CHAT, &body("gpt-4o-mini"), &[("x-mock-chunks", "20")]),
+    );
+    let via = roundtrip(
+        gw.addr,
+        &post(
+            CHAT,
+            &body("openai/gpt-4o-mini"),
+            &[("x-mock-chunks", "20")],
+        ),
+    );
     assert_eq!(via.status, 200);
     assert!(via.chunked);
     assert_eq!(via.header("content-type"), Some("text/event-stream"));
-    assert_eq!(via.raw_body, direct.raw_body, "chunk framing and bytes relayed unchanged");
+    assert_eq!(
+        via.raw_body, direct.raw_body,
+        "chunk framing and bytes relayed unchanged"
+    );
     let events = sse_data(&via.body);
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
     assert_eq!(events.len(), 1 + 20 + 1 + 1 + 1);
@@ -78,10 +102,18 @@ fn stream_events_arrive_as_they_are_produced() {
     let mut first = [0u8; 1];
     use std::io::Read;
     c.stream.read_exact(&mut first).unwrap();
-    assert!(start.elapsed() < Duration::from_millis(1000), "first byte after {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(1000),
+        "first byte after {:?}",
+        start.elapsed()
+    );
     let rest = c.recv_after_prefix(first[0]).unwrap();
     assert_eq!(rest.status, 200);
-    assert!(start.elapsed() >= Duration::from_millis(1000), "stream ended after {:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(1000),
+        "stream ended after {:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -103,7 +135,10 @@ fn keep_alive_reuses_upstream_connections() {
     let stats = mock_stats(&mock);
     assert_eq!(stats["requests"], 40);
     let conns = stats["connections_accepted"].as_u64().unwrap();
-    assert!(conns <= 4, "upstream saw {conns} connections for 40 requests");
+    assert!(
+        conns <= 4,
+        "upstream saw {conns} connections for 40 requests"
+    );
 }
 
 #[test]
@@ -193,7 +228,10 @@ fn expect_100_continue_gets_an_interim_response() {
 fn upstream_errors_pass_through_with_status_and_body() {
     let mock = mock_provider(&[]);
     let gw = gateway_to(&mock, "");
-    let r = roundtrip(gw.addr, &post(CHAT, r#"{"model":"openai/m"}"#, &[("x-mock-status", "429")]));
+    let r = roundtrip(
+        gw.addr,
+        &post(CHAT, r#"{"model":"openai/m"}"#, &[("x-mock-status", "429")]),
+    );
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("1"));
     assert_eq!(r.json()["error"]["code"], "rate_limit_exceeded");
@@ -202,7 +240,11 @@ fn upstream_errors_pass_through_with_status_and_body() {
 #[test]
 fn upstream_down_is_502_naming_the_provider() {
     // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let gw = gateway(GatewayOpts {
         config: Some(format!(
             "[providers.groq]\nbase_url = \"http://127.0.0.1:{port}/openai/v1\"\nkeys = [\"k\"]\n"
@@ -225,7 +267,14 @@ fn upstream_slow_is_504() {
         )),
         ..Default::default()
     });
-    let r = roundtrip(gw.addr, &post(CHAT, r#"{"model":"openai/m"}"#, &[("x-mock-delay-ms", "3000")]));
+    let r = roundtrip(
+        gw.addr,
+        &post(
+            CHAT,
+            r#"{"model":"openai/m"}"#,
+            &[("x-mock-delay-ms", "3000")],
+        ),
+    );
     assert_eq!(r.status, 504);
     assert_eq!(r.json()["error"]["code"], "gateway_timeout");
 }
@@ -236,12 +285,22 @@ fn upstream_cut_mid_stream_ends_with_an_error_event() {
     let gw = gateway_to(&mock, "");
     let r = roundtrip(
         gw.addr,
-        &post(CHAT, r#"{"model":"openai/m","stream":true}"#, &[("x-mock-fail", "cut")]),
+        &post(
+            CHAT,
+            r#"{"model":"openai/m","stream":true}"#,
+            &[("x-mock-fail", "cut")],
+        ),
     );
     assert_eq!(r.status, 200);
     let events = sse_data(&r.body);
     let last: serde_json::Value = serde_json::from_str(events.last().unwrap()).unwrap();
-    assert!(last["error"]["message"].as_str().unwrap().contains("openai"), "{last}");
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("openai"),
+        "{last}"
+    );
 }
 
 #[test]
@@ -257,11 +316,15 @@ fn client_disconnect_mid_stream_closes_the_upstream_connection() {
     let mut buf = [0u8; 64];
     use std::io::Read;
     c.stream.read_exact(&mut buf).unwrap();
-    assert!(eventually(Duration::from_secs(5), || mock_stats(&mock)["connections_open"] == 2));
+    assert!(eventually(Duration::from_secs(5), || mock_stats(&mock)
+        ["connections_open"]
+        == 2));
     drop(c);
     // Only the /__stats probe's own connection may remain.
     assert!(
-        eventually(Duration::from_secs(10), || mock_stats(&mock)["connections_open"] == 1),
+        eventually(Duration::from_secs(10), || mock_stats(&mock)
+            ["connections_open"]
+            == 1),
         "upstream connection still open: {}",
         mock_stats(&mock)
     );

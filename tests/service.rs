@@ -15,19 +15,40 @@ fn zero_config_answers_with_the_mock_provider() {
     let gw = gateway(GatewayOpts::default());
     let r = roundtrip(
         gw.addr,
-        &post(CHAT, r#"{"model":"mock/echo","messages":[{"role":"user","content":"hello there"}]}"#, &[]),
+        &post(
+            CHAT,
+            r#"{"model":"mock/echo","messages":[{"role":"user","content":"hello there"}]}"#,
+            &[],
+        ),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!(v["object"], "chat.completion");
-    assert!(v["choices"][0]["message"]["content"].as_str().unwrap().contains("hello there"));
+    assert!(v["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("hello there"));
     assert_eq!(r.header("x-ringbridge-provider"), Some("mock"));
 
-    let s = roundtrip(gw.addr, &post(CHAT, r#"{"model":"mock/echo","stream":true,"messages":[{"role":"user","content":"a b"}]}"#, &[]));
+    let s = roundtrip(
+        gw.addr,
+        &post(
+            CHAT,
+            r#"{"model":"mock/echo","stream":true,"messages":[{"role":"user","content":"a b"}]}"#,
+            &[],
+        ),
+    );
     assert_eq!(s.status, 200);
     assert_eq!(sse_data(&s.body).last().map(String::as_str), Some("[DONE]"));
 
-    let e = roundtrip(gw.addr, &post("/v1/embeddings", r#"{"model":"mock/embed","input":"x"}"#, &[]));
+    let e = roundtrip(
+        gw.addr,
+        &post(
+            "/v1/embeddings",
+            r#"{"model":"mock/embed","input":"x"}"#,
+            &[],
+        ),
+    );
     assert_eq!(e.json()["data"][0]["object"], "embedding");
 }
 
@@ -46,17 +67,32 @@ fn health_ready_and_request_ids() {
 fn metrics_report_requests_overhead_and_driver() {
     let gw = gateway(GatewayOpts::default());
     for _ in 0..5 {
-        let r = roundtrip(gw.addr, &post(CHAT, r#"{"model":"mock/a","messages":[{"role":"user","content":"x"}]}"#, &[]));
+        let r = roundtrip(
+            gw.addr,
+            &post(
+                CHAT,
+                r#"{"model":"mock/a","messages":[{"role":"user","content":"x"}]}"#,
+                &[],
+            ),
+        );
         assert_eq!(r.status, 200);
     }
-    let expected_driver = if std::env::var_os("MONOIO_FORCE_LEGACY_DRIVER").is_some() { "epoll" } else { "io_uring" };
-    assert!(eventually(Duration::from_secs(5), || {
-        let m = roundtrip(gw.addr, &get("/metrics", &[])).text();
-        m.contains("ringbridge_requests_total{provider=\"mock\",model=\"a\",endpoint=\"chat_completions\",status=\"200\"} 5")
+    let expected_driver = if std::env::var_os("MONOIO_FORCE_LEGACY_DRIVER").is_some() {
+        "epoll"
+    } else {
+        "io_uring"
+    };
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            let m = roundtrip(gw.addr, &get("/metrics", &[])).text();
+            m.contains("ringbridge_requests_total{provider=\"mock\",model=\"a\",endpoint=\"chat_completions\",status=\"200\"} 5")
             && m.contains("ringbridge_gateway_overhead_seconds_bucket")
             && m.contains("ringbridge_gateway_overhead_quantile_seconds{quantile=\"0.99\"}")
             && m.contains(&format!("driver=\"{expected_driver}\""))
-    }), "{}", roundtrip(gw.addr, &get("/metrics", &[])).text());
+        }),
+        "{}",
+        roundtrip(gw.addr, &get("/metrics", &[])).text()
+    );
 }
 
 #[test]
@@ -67,10 +103,18 @@ fn models_list_has_mock_and_configured_models_and_aliases() {
     });
     assert!(eventually(Duration::from_secs(10), || {
         let v = roundtrip(gw.addr, &get("/v1/models", &[])).json();
-        let ids: Vec<String> = v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
+        let ids: Vec<String> = v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect();
         ids.iter().any(|i| i.starts_with("mock/")) && ids.contains(&"fast".to_string())
     }));
-    let r = roundtrip(gw.addr, &post(CHAT, r#"{"model":"fast","messages":[]}"#, &[]));
+    let r = roundtrip(
+        gw.addr,
+        &post(CHAT, r#"{"model":"fast","messages":[]}"#, &[]),
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["model"], "mock/quick");
 }
@@ -80,7 +124,9 @@ fn models_are_fetched_from_the_provider() {
     let mock = mock_provider(&[]);
     let gw = gateway_to(&mock, "");
     assert!(eventually(Duration::from_secs(10), || {
-        roundtrip(gw.addr, &get("/v1/models", &[])).text().contains("\"openai/mock-small\"")
+        roundtrip(gw.addr, &get("/v1/models", &[]))
+            .text()
+            .contains("\"openai/mock-small\"")
     }));
 }
 
@@ -92,9 +138,26 @@ fn inbound_auth_is_enforced_when_keys_are_set() {
     });
     let body = r#"{"model":"mock/a","messages":[]}"#;
     assert_eq!(roundtrip(gw.addr, &post(CHAT, body, &[])).status, 401);
-    assert_eq!(roundtrip(gw.addr, &post(CHAT, body, &[("Authorization", "Bearer wrong")])).status, 401);
-    assert_eq!(roundtrip(gw.addr, &post(CHAT, body, &[("Authorization", "Bearer gk-two")])).status, 200);
-    assert_eq!(roundtrip(gw.addr, &post(CHAT, body, &[("x-api-key", "gk-one")])).status, 200);
+    assert_eq!(
+        roundtrip(
+            gw.addr,
+            &post(CHAT, body, &[("Authorization", "Bearer wrong")])
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        roundtrip(
+            gw.addr,
+            &post(CHAT, body, &[("Authorization", "Bearer gk-two")])
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        roundtrip(gw.addr, &post(CHAT, body, &[("x-api-key", "gk-one")])).status,
+        200
+    );
     // Health stays open for probes.
     assert_eq!(roundtrip(gw.addr, &get("/health", &[])).status, 200);
 }
@@ -112,10 +175,23 @@ fn provider_keys_never_reach_logs_errors_or_metrics() {
         ..Default::default()
     });
     // The key is used upstream...
-    let ok = roundtrip(gw.addr, &post(CHAT, r#"{"model":"openai/m","messages":[]}"#, &[("x-mock-echo", "1")]));
-    assert_eq!(ok.header("x-mock-saw-authorization"), Some(&*format!("Bearer {secret}")));
+    let ok = roundtrip(
+        gw.addr,
+        &post(
+            CHAT,
+            r#"{"model":"openai/m","messages":[]}"#,
+            &[("x-mock-echo", "1")],
+        ),
+    );
+    assert_eq!(
+        ok.header("x-mock-saw-authorization"),
+        Some(&*format!("Bearer {secret}"))
+    );
     // ...and nowhere else, including failures.
-    let bad = roundtrip(gw.addr, &post(CHAT, r#"{"model":"openai/m"}"#, &[("x-mock-fail", "reset")]));
+    let bad = roundtrip(
+        gw.addr,
+        &post(CHAT, r#"{"model":"openai/m"}"#, &[("x-mock-fail", "reset")]),
+    );
     assert_eq!(bad.status, 502);
     assert!(!bad.text().contains(secret));
     let metrics = roundtrip(gw.addr, &get("/metrics", &[])).text();
@@ -133,15 +209,33 @@ fn config_errors_name_the_exact_path() {
     let dir = std::env::temp_dir();
     let cases = [
         ("[limits]\nmax_body_bytez = 1\n", "limits.max_body_bytez"),
-        ("[providers.groq]\nbase_url = \"ftp://x\"\nkeys=[\"k\"]\n", "providers.groq.base_url"),
-        ("[providers.groq]\nkeys = [\"env:RB_TEST_UNSET_VAR\"]\n", "providers.groq.keys[0]"),
+        (
+            "[providers.groq]\nbase_url = \"ftp://x\"\nkeys=[\"k\"]\n",
+            "providers.groq.base_url",
+        ),
+        (
+            "[providers.groq]\nkeys = [\"env:RB_TEST_UNSET_VAR\"]\n",
+            "providers.groq.keys[0]",
+        ),
         ("[aliases]\nfast = \"nope/x\"\n", "aliases.fast"),
     ];
     for (i, (cfg, path)) in cases.iter().enumerate() {
         let file = dir.join(format!("rb-bad-{}-{i}.toml", std::process::id()));
         std::fs::write(&file, cfg).unwrap();
-        for args in [vec!["check-config".to_string(), file.display().to_string()], vec!["--config".to_string(), file.display().to_string(), "--listen".into(), "127.0.0.1:0".into()]] {
-            let out = Command::new(env!("CARGO_BIN_EXE_ringbridge")).args(&args).env_remove("RB_TEST_UNSET_VAR").output().unwrap();
+        for args in [
+            vec!["check-config".to_string(), file.display().to_string()],
+            vec![
+                "--config".to_string(),
+                file.display().to_string(),
+                "--listen".into(),
+                "127.0.0.1:0".into(),
+            ],
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_ringbridge"))
+                .args(&args)
+                .env_remove("RB_TEST_UNSET_VAR")
+                .output()
+                .unwrap();
             assert_eq!(out.status.code(), Some(2), "{args:?}");
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(err.contains(&format!("`{path}`")), "{args:?}: {err}");
@@ -149,7 +243,10 @@ fn config_errors_name_the_exact_path() {
     }
     let good = dir.join(format!("rb-good-{}.toml", std::process::id()));
     std::fs::write(&good, "workers = 1\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ringbridge")).args(["check-config", &good.display().to_string()]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ringbridge"))
+        .args(["check-config", &good.display().to_string()])
+        .output()
+        .unwrap();
     assert!(out.status.success());
 }
 
@@ -178,9 +275,15 @@ fn a_busy_port_is_refused() {
 
 #[test]
 fn version_and_help() {
-    let out = Command::new(env!("CARGO_BIN_EXE_ringbridge")).arg("--version").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ringbridge"))
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
-    let out = Command::new(env!("CARGO_BIN_EXE_ringbridge")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ringbridge"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("check-config") && help.contains("--listen"));
 }

@@ -4,9 +4,23 @@ use super::connection::Client;
 use super::context::Worker;
 use super::respond::{self, RequestId};
 
-pub async fn ready(worker: &Worker, client: &mut Client, keep_alive: bool, id: Option<&RequestId>) -> bool {
+pub async fn ready(
+    worker: &Worker,
+    client: &mut Client,
+    keep_alive: bool,
+    id: Option<&RequestId>,
+) -> bool {
     if worker.gw.is_ready() {
-        respond::full(client, 200, b"application/json", b"{\"status\":\"ready\"}", keep_alive, id, &[]).await
+        respond::full(
+            client,
+            200,
+            b"application/json",
+            b"{\"status\":\"ready\"}",
+            keep_alive,
+            id,
+            &[],
+        )
+        .await
     } else {
         respond::full(
             client,
@@ -21,7 +35,12 @@ pub async fn ready(worker: &Worker, client: &mut Client, keep_alive: bool, id: O
     }
 }
 
-pub async fn metrics(worker: &Worker, client: &mut Client, keep_alive: bool, id: Option<&RequestId>) -> bool {
+pub async fn metrics(
+    worker: &Worker,
+    client: &mut Client,
+    keep_alive: bool,
+    id: Option<&RequestId>,
+) -> bool {
     // This core's numbers are published now; the others' are at most one
     // publish interval old.
     worker.metrics.publish();
@@ -39,7 +58,12 @@ pub async fn metrics(worker: &Worker, client: &mut Client, keep_alive: bool, id:
     .await
 }
 
-pub async fn models(worker: &Worker, client: &mut Client, keep_alive: bool, id: Option<&RequestId>) -> bool {
+pub async fn models(
+    worker: &Worker,
+    client: &mut Client,
+    keep_alive: bool,
+    id: Option<&RequestId>,
+) -> bool {
     let doc = worker.gw.models.load_full();
     respond::full(client, 200, b"application/json", &doc, keep_alive, id, &[]).await
 }

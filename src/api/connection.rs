@@ -128,7 +128,12 @@ async fn read_head(conn: &mut Downstream, limits: &Limits) -> Result<RequestHead
                 _ => return Err(timeout_408("request head")),
             },
         };
-        let (res, buf) = read_append_timeout(&mut conn.client.stream, std::mem::take(&mut conn.rbuf), wait).await;
+        let (res, buf) = read_append_timeout(
+            &mut conn.client.stream,
+            std::mem::take(&mut conn.rbuf),
+            wait,
+        )
+        .await;
         conn.rbuf = buf;
         match res {
             Ok(0) => return Err(Read::Gone),
@@ -142,7 +147,10 @@ async fn read_head(conn: &mut Downstream, limits: &Limits) -> Result<RequestHead
 }
 
 fn timeout_408(what: &str) -> Read {
-    Read::Reject(ApiError::new(408, format!("timed out waiting for the {what}")))
+    Read::Reject(ApiError::new(
+        408,
+        format!("timed out waiting for the {what}"),
+    ))
 }
 
 fn too_large(limit: usize) -> Read {
@@ -210,7 +218,12 @@ async fn read_more(conn: &mut Downstream, deadline: Instant) -> Result<(), Read>
     if left.is_zero() {
         return Err(timeout_408("request body"));
     }
-    let (res, buf) = read_append_timeout(&mut conn.client.stream, std::mem::take(&mut conn.rbuf), left).await;
+    let (res, buf) = read_append_timeout(
+        &mut conn.client.stream,
+        std::mem::take(&mut conn.rbuf),
+        left,
+    )
+    .await;
     conn.rbuf = buf;
     match res {
         Ok(0) => Err(Read::Gone),
@@ -228,4 +241,3 @@ async fn send_continue(conn: &mut Downstream) -> Result<(), Read> {
     conn.client.wbuf = out;
     res.map_err(|_| Read::Gone)
 }
-

@@ -52,8 +52,7 @@ impl Gateway {
     }
 
     pub fn is_ready(&self) -> bool {
-        self.workers_ready.load(Ordering::Acquire) >= self.settings.workers
-            && !self.shutting_down()
+        self.workers_ready.load(Ordering::Acquire) >= self.settings.workers && !self.shutting_down()
     }
 
     pub fn shutting_down(&self) -> bool {
@@ -64,7 +63,8 @@ impl Gateway {
     pub fn key_is_valid(&self, presented: &[u8]) -> bool {
         let mut ok = false;
         for key in &self.auth_keys {
-            let mut diff = (key.len() ^ presented.len()) as u8 | u8::from(key.len() != presented.len());
+            let mut diff =
+                (key.len() ^ presented.len()) as u8 | u8::from(key.len() != presented.len());
             for (i, &k) in key.iter().enumerate() {
                 diff |= k ^ presented.get(i).copied().unwrap_or(0);
             }

@@ -24,7 +24,10 @@ impl ApiError {
             408 => ("invalid_request_error", Some("request_timeout")),
             413 => ("invalid_request_error", Some("request_too_large")),
             429 => ("rate_limit_error", Some("rate_limit_exceeded")),
-            431 => ("invalid_request_error", Some("request_header_fields_too_large")),
+            431 => (
+                "invalid_request_error",
+                Some("request_header_fields_too_large"),
+            ),
             501 => ("invalid_request_error", Some("not_implemented")),
             502 => ("upstream_error", Some("bad_gateway")),
             503 => ("server_error", Some("service_unavailable")),

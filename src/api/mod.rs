@@ -73,21 +73,38 @@ fn target(method: Method, path: &[u8]) -> Target {
         b"/health" | b"/healthz" | b"/ready" | b"/readyz" | b"/metrics" | b"/v1/models" => {
             Target::WrongMethod("GET")
         }
-        b"/v1/chat/completions" | b"/chat/completions" | b"/v1/completions" | b"/completions"
-        | b"/v1/embeddings" | b"/embeddings" => Target::WrongMethod("POST"),
+        b"/v1/chat/completions"
+        | b"/chat/completions"
+        | b"/v1/completions"
+        | b"/completions"
+        | b"/v1/embeddings"
+        | b"/embeddings" => Target::WrongMethod("POST"),
         _ => Target::NotFound,
     }
 }
 
 /// Handle one request; returns whether the connection may be kept.
-pub(crate) async fn dispatch(worker: &Rc<Worker>, rbuf: &[u8], client: &mut Client, req: &Request) -> bool {
+pub(crate) async fn dispatch(
+    worker: &Rc<Worker>,
+    rbuf: &[u8],
+    client: &mut Client,
+    req: &Request,
+) -> bool {
     let keep_alive = req.head.keep_alive && !worker.gw.shutting_down();
     let request_id = RequestId::from_client_or_new(worker, req.head.header(rbuf, b"x-request-id"));
     let id = Some(&request_id);
     match target(req.head.method, req.head.path(rbuf)) {
         Target::Health => {
-            respond::full(client, 200, b"application/json", b"{\"status\":\"ok\"}", keep_alive, id, &[])
-                .await
+            respond::full(
+                client,
+                200,
+                b"application/json",
+                b"{\"status\":\"ok\"}",
+                keep_alive,
+                id,
+                &[],
+            )
+            .await
                 && keep_alive
         }
         Target::Ready => admin::ready(worker, client, keep_alive, id).await && keep_alive,
@@ -145,7 +162,8 @@ fn authorize(worker: &Worker, rbuf: &[u8], req: &Request) -> Result<(), ApiError
         .head
         .header(rbuf, b"authorization")
         .and_then(|v| {
-            (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ")).then(|| crate::http::trim_ows(&v[7..]))
+            (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer "))
+                .then(|| crate::http::trim_ows(&v[7..]))
         })
         .or_else(|| req.head.header(rbuf, b"x-api-key"));
     match presented {

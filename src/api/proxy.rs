@@ -77,7 +77,18 @@ pub(super) async fn forward(
     let body = &rbuf[req.body.clone()];
     let peeked = match peek(body) {
         Ok(p) => p,
-        Err(e) => return reject(worker, client, req, endpoint, id, keep_alive, ApiError::new(400, e.to_string())).await,
+        Err(e) => {
+            return reject(
+                worker,
+                client,
+                req,
+                endpoint,
+                id,
+                keep_alive,
+                ApiError::new(400, e.to_string()),
+            )
+            .await
+        }
     };
     let Some(model_range) = peeked.model.clone() else {
         return reject(
@@ -87,7 +98,10 @@ pub(super) async fn forward(
             endpoint,
             id,
             keep_alive,
-            ApiError::new(400, "missing required field `model` (a string such as \"openai/gpt-4o-mini\")"),
+            ApiError::new(
+                400,
+                "missing required field `model` (a string such as \"openai/gpt-4o-mini\")",
+            ),
         )
         .await;
     };
@@ -111,12 +125,33 @@ pub(super) async fn forward(
     };
     let provider = gw.routes.provider(route.provider);
     if provider.kind() == ProviderKind::Mock {
-        return answer_from_mock(worker, client, req, endpoint, id, keep_alive, provider, route.model, body).await;
+        return answer_from_mock(
+            worker,
+            client,
+            req,
+            endpoint,
+            id,
+            keep_alive,
+            provider,
+            route.model,
+            body,
+        )
+        .await;
     }
 
     let mut up = worker.take_buf();
     let key = worker.next_key(provider.auth_lines.len());
-    build_upstream_request(&mut up, provider, endpoint, rbuf, req, model_range, route.model, id, key);
+    build_upstream_request(
+        &mut up,
+        provider,
+        endpoint,
+        rbuf,
+        req,
+        model_range,
+        route.model,
+        id,
+        key,
+    );
     let timeouts = provider.settings.timeouts;
     let (res, up) = worker.pools.send(&provider.origin, up, &timeouts).await;
     worker.give_buf(up);
@@ -125,7 +160,10 @@ pub(super) async fn forward(
         Err(e) => {
             let status = if e.is_timeout() { 504 } else { 502 };
             tracing::warn!(provider = provider.name(), request_id = %String::from_utf8_lossy(id.as_bytes()), error = %e, "upstream request failed");
-            let err = ApiError::new(status, format!("upstream provider `{}` failed: {e}", provider.name()));
+            let err = ApiError::new(
+                status,
+                format!("upstream provider `{}` failed: {e}", provider.name()),
+            );
             let ok = respond::error(client, &err, keep_alive, Some(id)).await;
             record(
                 worker,
@@ -229,7 +267,11 @@ fn build_upstream_request(
         push_header(out, b"content-type", b"application/json");
     }
     push_header(out, b"x-request-id", id.as_bytes());
-    push_header_u64(out, b"content-length", spliced_len(body, &model_range, upstream_model) as u64);
+    push_header_u64(
+        out,
+        b"content-length",
+        spliced_len(body, &model_range, upstream_model) as u64,
+    );
     out.extend_from_slice(b"\r\n");
     splice_model(out, body, &model_range, upstream_model);
 }
@@ -319,7 +361,11 @@ async fn relay(
         }
     }
     push_header(&mut out, b"x-request-id", id.as_bytes());
-    push_header(&mut out, b"x-ringbridge-provider", provider.name().as_bytes());
+    push_header(
+        &mut out,
+        b"x-ringbridge-provider",
+        provider.name().as_bytes(),
+    );
     let mut state = match head.framing {
         ResponseFraming::Empty => {
             if head.status != 204 && head.status != 304 {
@@ -447,9 +493,11 @@ async fn relay(
     let client_reusable = match failure {
         None => {
             if done && upstream_reusable {
-                worker
-                    .pools
-                    .checkin(&provider.origin, conn, provider.settings.max_idle_connections);
+                worker.pools.checkin(
+                    &provider.origin,
+                    conn,
+                    provider.settings.max_idle_connections,
+                );
             } else {
                 worker.pools.discard(conn);
             }
@@ -462,7 +510,10 @@ async fn relay(
                 // End the stream with an error event rather than a silent truncation.
                 let err = ApiError::new(
                     if err.is_timeout() { 504 } else { 502 },
-                    format!("upstream provider `{}` stream interrupted: {err}", provider.name()),
+                    format!(
+                        "upstream provider `{}` stream interrupted: {err}",
+                        provider.name()
+                    ),
                 );
                 let mut event = Vec::with_capacity(256);
                 event.extend_from_slice(b"data: ");
@@ -510,14 +561,28 @@ async fn answer_from_mock(
     match &reply.body {
         MockBody::Full(bytes) => {
             usage = crate::schema::usage::scan_usage(bytes);
-            respond::push_head(&mut out, reply.status, reply.content_type.as_bytes(), Some(bytes.len()), keep_alive, Some(id));
+            respond::push_head(
+                &mut out,
+                reply.status,
+                reply.content_type.as_bytes(),
+                Some(bytes.len()),
+                keep_alive,
+                Some(id),
+            );
             push_header(&mut out, provider_header.0, provider_header.1);
             out.extend_from_slice(b"\r\n");
             out.extend_from_slice(bytes);
         }
         MockBody::Events(events) => {
             let mut tail = Tail::new();
-            respond::push_head(&mut out, reply.status, reply.content_type.as_bytes(), None, keep_alive, Some(id));
+            respond::push_head(
+                &mut out,
+                reply.status,
+                reply.content_type.as_bytes(),
+                None,
+                keep_alive,
+                Some(id),
+            );
             push_header(&mut out, provider_header.0, provider_header.1);
             out.extend_from_slice(b"\r\n");
             for e in events {

@@ -77,7 +77,14 @@ pub async fn full(
 ) -> bool {
     let mut out = std::mem::take(&mut conn.wbuf);
     out.clear();
-    push_head(&mut out, status, content_type, Some(body.len()), keep_alive, request_id);
+    push_head(
+        &mut out,
+        status,
+        content_type,
+        Some(body.len()),
+        keep_alive,
+        request_id,
+    );
     for (n, v) in extra_headers {
         push_header(&mut out, n, v);
     }
@@ -102,5 +109,14 @@ pub async fn error(
     } else {
         &[]
     };
-    full(conn, err.status, b"application/json", &body, keep_alive, request_id, retry).await
+    full(
+        conn,
+        err.status,
+        b"application/json",
+        &body,
+        keep_alive,
+        request_id,
+        retry,
+    )
+    .await
 }

@@ -199,7 +199,9 @@ impl ChunkedFramer {
 pub enum DecodeStep {
     NeedMore,
     /// Body complete; raw bytes after the body start at `leftover`.
-    Done { leftover: usize },
+    Done {
+        leftover: usize,
+    },
 }
 
 /// Decodes a chunked body in place inside a buffer: `buf[start..write]` is the
@@ -320,10 +322,17 @@ mod tests {
         for cut in 0..=msg.len() {
             let mut sc = ChunkedScanner::new();
             let mut payload = Vec::new();
-            let a = sc.scan(&msg[..cut], |p| payload.extend_from_slice(p)).unwrap();
+            let a = sc
+                .scan(&msg[..cut], |p| payload.extend_from_slice(p))
+                .unwrap();
             let end = match a {
                 Some(n) => n,
-                None => cut + sc.scan(&BODY[cut..], |p| payload.extend_from_slice(p)).unwrap().unwrap(),
+                None => {
+                    cut + sc
+                        .scan(&BODY[cut..], |p| payload.extend_from_slice(p))
+                        .unwrap()
+                        .unwrap()
+                }
             };
             assert_eq!(end, msg.len(), "cut {cut}");
             assert_eq!(payload, b"hello world");
@@ -332,7 +341,12 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for bad in [&b"zz\r\n"[..], b"5\r\nhelloXX", b"\r\n", b"fffffffffffffffff\r\n"] {
+        for bad in [
+            &b"zz\r\n"[..],
+            b"5\r\nhelloXX",
+            b"\r\n",
+            b"fffffffffffffffff\r\n",
+        ] {
             let mut sc = ChunkedScanner::new();
             assert!(sc.scan(bad, |_| {}).is_err(), "{bad:?}");
         }

@@ -15,7 +15,10 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 
 /// Append whatever the socket has to `buf`. `Ok(0)` is end of stream.
-pub async fn read_append<S: AsyncReadRent>(s: &mut S, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+pub async fn read_append<S: AsyncReadRent>(
+    s: &mut S,
+    mut buf: Vec<u8>,
+) -> (io::Result<usize>, Vec<u8>) {
     if buf.capacity() - buf.len() < READ_CHUNK_BYTES / 4 {
         buf.reserve(READ_CHUNK_BYTES);
     }

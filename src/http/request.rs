@@ -111,7 +111,12 @@ pub fn parse_request_head(
         Err(httparse::Error::TooManyHeaders) => {
             return Err((HeadError::TooLarge(max_head_bytes), headers))
         }
-        Err(_) => return Err((HeadError::Malformed("invalid request line or header"), headers)),
+        Err(_) => {
+            return Err((
+                HeadError::Malformed("invalid request line or header"),
+                headers,
+            ))
+        }
     };
     if head_len > max_head_bytes {
         return Err((HeadError::TooLarge(max_head_bytes), headers));
@@ -149,7 +154,10 @@ pub fn parse_request_head(
                 return Err((HeadError::Malformed("invalid content-length"), headers));
             };
             if saw_length && framing != BodyFraming::Length(n) {
-                return Err((HeadError::Malformed("conflicting content-length headers"), headers));
+                return Err((
+                    HeadError::Malformed("conflicting content-length headers"),
+                    headers,
+                ));
             }
             saw_length = true;
             framing = BodyFraming::Length(n);
@@ -247,14 +255,21 @@ mod tests {
 
     #[test]
     fn garbage_is_400() {
-        assert_eq!(parse(b"\x00\x01\x02 nonsense\r\n\r\n").unwrap_err().status(), 400);
+        assert_eq!(
+            parse(b"\x00\x01\x02 nonsense\r\n\r\n")
+                .unwrap_err()
+                .status(),
+            400
+        );
     }
 
     #[test]
     fn http10_closes_and_connection_close_is_honoured() {
         let h10 = parse(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
         assert!(!h10.keep_alive);
-        let close = parse(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap().unwrap();
+        let close = parse(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(!close.keep_alive);
         let expect = parse(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n")
             .unwrap()

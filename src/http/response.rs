@@ -60,8 +60,8 @@ pub fn parse_response_head(
             value: (vs as u32, (vs + h.value.len()) as u32),
         });
         if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_content_length(h.value)
-                .ok_or(ResponseHeadError("invalid content-length"))?;
+            let n =
+                parse_content_length(h.value).ok_or(ResponseHeadError("invalid content-length"))?;
             if length.is_some_and(|m| m != n) {
                 return Err(ResponseHeadError("conflicting content-length"));
             }
@@ -209,12 +209,19 @@ mod tests {
         assert!(h.event_stream && h.keep_alive);
         let len = b"HTTP/1.1 404 Not Found\r\nContent-Length: 12\r\nConnection: close\r\n\r\n";
         let h = parse_response_head(len, Vec::new()).unwrap().unwrap();
-        assert_eq!((h.status, h.framing, h.keep_alive), (404, ResponseFraming::Length(12), false));
+        assert_eq!(
+            (h.status, h.framing, h.keep_alive),
+            (404, ResponseFraming::Length(12), false)
+        );
         let close = b"HTTP/1.0 200 OK\r\n\r\n";
         let h = parse_response_head(close, Vec::new()).unwrap().unwrap();
         assert_eq!(h.framing, ResponseFraming::UntilClose);
         assert!(!h.keep_alive);
-        assert!(parse_response_head(b"HTTP/1.1 200 OK\r\nA: b\r\n", Vec::new()).unwrap().is_none());
+        assert!(
+            parse_response_head(b"HTTP/1.1 200 OK\r\nA: b\r\n", Vec::new())
+                .unwrap()
+                .is_none()
+        );
         assert!(parse_response_head(b"SMTP ready\r\n\r\n", Vec::new()).is_err());
     }
 
@@ -225,6 +232,9 @@ mod tests {
         assert_eq!(&out[..4], b"1a\r\n");
         let mut b = [0u8; 20];
         assert_eq!(fmt_u64(&mut b, 0), b"0");
-        assert_eq!(fmt_u64(&mut b, 18446744073709551615), b"18446744073709551615");
+        assert_eq!(
+            fmt_u64(&mut b, 18446744073709551615),
+            b"18446744073709551615"
+        );
     }
 }

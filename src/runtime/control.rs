@@ -64,11 +64,20 @@ fn refresh_models(gw: &Gateway) {
         if p.kind() == ProviderKind::Mock {
             let mut models = Vec::new();
             crate::providers::mock::models(&mut models);
-            ids.extend(models.into_iter().map(|m| (format!("{name}/{m}"), name.to_owned())));
+            ids.extend(
+                models
+                    .into_iter()
+                    .map(|m| (format!("{name}/{m}"), name.to_owned())),
+            );
             continue;
         }
         if !p.settings.models.is_empty() {
-            ids.extend(p.settings.models.iter().map(|m| (format!("{name}/{m}"), name.to_owned())));
+            ids.extend(
+                p.settings
+                    .models
+                    .iter()
+                    .map(|m| (format!("{name}/{m}"), name.to_owned())),
+            );
             continue;
         }
         let path = format!("{}/models", p.settings.base_url.path);
@@ -81,10 +90,15 @@ fn refresh_models(gw: &Gateway) {
             MODELS_FETCH_TIMEOUT,
         ) {
             Ok((200, body)) => match model_ids(&body) {
-                Some(list) => ids.extend(list.into_iter().map(|m| (format!("{name}/{m}"), name.to_owned()))),
+                Some(list) => ids.extend(
+                    list.into_iter()
+                        .map(|m| (format!("{name}/{m}"), name.to_owned())),
+                ),
                 None => tracing::warn!(provider = name, "model list is not an OpenAI-style list"),
             },
-            Ok((status, _)) => tracing::warn!(provider = name, status, "model list request refused"),
+            Ok((status, _)) => {
+                tracing::warn!(provider = name, status, "model list request refused")
+            }
             Err(e) => tracing::debug!(provider = name, error = %e, "model list unavailable"),
         }
     }

@@ -59,7 +59,9 @@ pub fn run(settings: Settings) -> Result<(), String> {
         handles.push(handle);
     }
     // Announce only once every worker accepts, so whoever reads this line can connect.
-    while gw.workers_ready.load(Ordering::Acquire) < workers && !handles.iter().any(|h| h.is_finished()) {
+    while gw.workers_ready.load(Ordering::Acquire) < workers
+        && !handles.iter().any(|h| h.is_finished())
+    {
         std::thread::sleep(Duration::from_millis(2));
     }
     if gw.workers_ready.load(Ordering::Acquire) == workers {
@@ -104,7 +106,8 @@ fn worker_thread(
         .build()
         .map_err(|e| format!("worker {index}: cannot build the runtime: {e}"))?;
     rt.block_on(async move {
-        let listener = listener::bind(addr).map_err(|e| format!("worker {index}: bind {addr}: {e}"))?;
+        let listener =
+            listener::bind(addr).map_err(|e| format!("worker {index}: bind {addr}: {e}"))?;
         let worker = Rc::new(Worker::new(gw.clone(), index));
         gw.workers_ready.fetch_add(1, Ordering::AcqRel);
         monoio::spawn(housekeeping(worker.clone()));
@@ -142,7 +145,10 @@ async fn drain(worker: &Worker) {
     }
     let left = worker.active_requests.get();
     if left > 0 {
-        tracing::warn!(requests = left, "shutdown deadline reached with requests in flight");
+        tracing::warn!(
+            requests = left,
+            "shutdown deadline reached with requests in flight"
+        );
     }
 }
 

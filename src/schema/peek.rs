@@ -221,7 +221,18 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for bad in [&b""[..], b"[]", b"{", b"{\"a\"", b"{\"a\":", b"{\"a\":\"x", b"{\"a\":[1,2", b"{\"a\":1 \"b\":2}", b"{\"a\\", b"{\"a\":}"] {
+        for bad in [
+            &b""[..],
+            b"[]",
+            b"{",
+            b"{\"a\"",
+            b"{\"a\":",
+            b"{\"a\":\"x",
+            b"{\"a\":[1,2",
+            b"{\"a\":1 \"b\":2}",
+            b"{\"a\\",
+            b"{\"a\":}",
+        ] {
             assert!(peek(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
     }
@@ -244,6 +255,9 @@ mod tests {
     fn json_string_writer_escapes() {
         let mut out = Vec::new();
         push_json_string(&mut out, "a\"b\\c\n\u{1}é");
-        assert_eq!(serde_json::from_slice::<String>(&out).unwrap(), "a\"b\\c\n\u{1}é");
+        assert_eq!(
+            serde_json::from_slice::<String>(&out).unwrap(),
+            "a\"b\\c\n\u{1}é"
+        );
     }
 }

@@ -38,11 +38,15 @@ pub fn get(
         }
     }
     let tcp = tcp.ok_or_else(|| format!("connect failed: {last}"))?;
-    tcp.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    tcp.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    tcp.set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
 
     let mut req = Vec::with_capacity(256);
-    req.extend_from_slice(format!("GET {path} HTTP/1.1\r\nhost: {}\r\n", origin.host_header).as_bytes());
+    req.extend_from_slice(
+        format!("GET {path} HTTP/1.1\r\nhost: {}\r\n", origin.host_header).as_bytes(),
+    );
     if let Some(line) = auth_line {
         req.extend_from_slice(line);
     }
@@ -56,7 +60,8 @@ pub fn get(
                 Err(_) => rustls::pki_types::ServerName::try_from(origin.host.clone())
                     .map_err(|e| e.to_string())?,
             };
-            let conn = rustls::ClientConnection::new(tls.clone(), name).map_err(|e| e.to_string())?;
+            let conn =
+                rustls::ClientConnection::new(tls.clone(), name).map_err(|e| e.to_string())?;
             exchange(rustls::StreamOwned::new(conn, tcp), &req)?
         }
     };

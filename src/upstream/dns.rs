@@ -73,8 +73,14 @@ mod tests {
             dns.lookup("127.0.0.1", 80),
             Some(vec!["127.0.0.1:80".parse().unwrap()])
         );
-        assert_eq!(dns.lookup("::1", 80), Some(vec!["[::1]:80".parse().unwrap()]));
-        assert_eq!(dns.lookup("localhost", 9), Some(vec!["127.0.0.1:9".parse().unwrap()]));
+        assert_eq!(
+            dns.lookup("::1", 80),
+            Some(vec!["[::1]:80".parse().unwrap()])
+        );
+        assert_eq!(
+            dns.lookup("localhost", 9),
+            Some(vec!["127.0.0.1:9".parse().unwrap()])
+        );
         assert_eq!(dns.lookup("api.example.invalid", 443), None);
     }
 }

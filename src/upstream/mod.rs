@@ -225,7 +225,11 @@ impl Pools {
             buf = b;
             match res {
                 Ok(0) if buf.is_empty() => break Err(UpstreamError::ClosedBeforeResponse),
-                Ok(0) => break Err(UpstreamError::BadResponse("connection closed inside the response head")),
+                Ok(0) => {
+                    break Err(UpstreamError::BadResponse(
+                        "connection closed inside the response head",
+                    ))
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                     break Err(UpstreamError::FirstByteTimeout)

@@ -26,12 +26,32 @@ fn bin_dir() -> PathBuf {
 /// Provider key variables cleared from every child so the host environment
 /// cannot change what a test sees.
 const PROVIDER_ENV: &[&str] = &[
-    "OPENAI_API_KEY", "GROQ_API_KEY", "MISTRAL_API_KEY", "DEEPSEEK_API_KEY", "TOGETHER_API_KEY",
-    "FIREWORKS_API_KEY", "OPENROUTER_API_KEY", "XAI_API_KEY", "CEREBRAS_API_KEY", "PERPLEXITY_API_KEY",
-    "OPENAI_BASE_URL", "GROQ_BASE_URL", "MISTRAL_BASE_URL", "DEEPSEEK_BASE_URL", "TOGETHER_BASE_URL",
-    "FIREWORKS_BASE_URL", "OPENROUTER_BASE_URL", "XAI_BASE_URL", "CEREBRAS_BASE_URL",
-    "PERPLEXITY_BASE_URL", "OLLAMA_BASE_URL", "OLLAMA_HOST", "RINGBRIDGE_API_KEYS",
-    "RINGBRIDGE_CONFIG", "RINGBRIDGE_LISTEN", "RINGBRIDGE_WORKERS",
+    "OPENAI_API_KEY",
+    "GROQ_API_KEY",
+    "MISTRAL_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "TOGETHER_API_KEY",
+    "FIREWORKS_API_KEY",
+    "OPENROUTER_API_KEY",
+    "XAI_API_KEY",
+    "CEREBRAS_API_KEY",
+    "PERPLEXITY_API_KEY",
+    "OPENAI_BASE_URL",
+    "GROQ_BASE_URL",
+    "MISTRAL_BASE_URL",
+    "DEEPSEEK_BASE_URL",
+    "TOGETHER_BASE_URL",
+    "FIREWORKS_BASE_URL",
+    "OPENROUTER_BASE_URL",
+    "XAI_BASE_URL",
+    "CEREBRAS_BASE_URL",
+    "PERPLEXITY_BASE_URL",
+    "OLLAMA_BASE_URL",
+    "OLLAMA_HOST",
+    "RINGBRIDGE_API_KEYS",
+    "RINGBRIDGE_CONFIG",
+    "RINGBRIDGE_LISTEN",
+    "RINGBRIDGE_WORKERS",
 ];
 
 fn clean_env(cmd: &mut Command) {
@@ -50,7 +70,9 @@ pub struct Proc {
 
 impl Proc {
     fn spawn(mut cmd: Command, marker: &str) -> Proc {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
         let mut child = cmd.spawn().expect("spawn child process");
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
@@ -80,7 +102,10 @@ impl Proc {
             Err(_) => {
                 let _ = child.kill();
                 let errs: Vec<String> = rx.try_iter().collect();
-                panic!("child did not announce its address; stderr:\n{}", errs.join("\n"));
+                panic!(
+                    "child did not announce its address; stderr:\n{}",
+                    errs.join("\n")
+                );
             }
         };
         Proc {
@@ -182,7 +207,9 @@ pub fn gateway_to(mock: &Proc, extra_config: &str) -> Proc {
         ..Default::default()
     });
     assert!(eventually(Duration::from_secs(10), || {
-        roundtrip(gw.addr, &get("/v1/models", &[])).text().contains("\"openai/")
+        roundtrip(gw.addr, &get("/v1/models", &[]))
+            .text()
+            .contains("\"openai/")
     }));
     roundtrip(mock.addr, &post("/__reset_stats", "", &[]));
     gw
@@ -266,7 +293,12 @@ impl Conn {
                 let headers: Vec<(String, String)> = r
                     .headers
                     .iter()
-                    .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+                    .map(|h| {
+                        (
+                            h.name.to_string(),
+                            String::from_utf8_lossy(h.value).into_owned(),
+                        )
+                    })
                     .collect();
                 if status == 100 {
                     self.buf.drain(..n);
