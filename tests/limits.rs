@@ -103,6 +103,25 @@ fn bad_json_and_bad_models_are_client_errors() {
 }
 
 #[test]
+fn head_requests_get_no_body() {
+    let gw = gateway(GatewayOpts::default());
+    let mut c = Conn::open(gw.addr);
+    c.send(b"HEAD /health HTTP/1.1\r\nHost: t\r\n\r\n");
+    c.send(&get("/health", &[]));
+    // Were a body sent after the HEAD response, it would be read as the next head.
+    let mut raw = Vec::new();
+    let mut b = [0u8; 4096];
+    while !String::from_utf8_lossy(&raw).contains("{\"status\":\"ok\"}") {
+        let n = c.stream.read(&mut b).unwrap();
+        assert!(n > 0);
+        raw.extend_from_slice(&b[..n]);
+    }
+    let text = String::from_utf8_lossy(&raw);
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
+    assert_eq!(text.matches("{\"status\":\"ok\"}").count(), 1, "{text}");
+}
+
+#[test]
 fn unknown_paths_and_methods() {
     let gw = gateway(GatewayOpts::default());
     assert_openai_error(&roundtrip(gw.addr, &get("/v2/nothing", &[])), 404);

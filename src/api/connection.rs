@@ -25,6 +25,8 @@ pub struct Client {
     pub stream: TcpStream,
     /// Response staging buffer, reused for every response.
     pub wbuf: Vec<u8>,
+    /// The current request is `HEAD`: write heads without bodies.
+    pub head_only: bool,
 }
 
 /// A client connection and the buffers it owns for life.
@@ -60,6 +62,7 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
         client: Client {
             stream,
             wbuf: Vec::with_capacity(READ_BUF_BYTES),
+            head_only: false,
         },
         rbuf: Vec::with_capacity(READ_BUF_BYTES),
         headers: Vec::with_capacity(32),

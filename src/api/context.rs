@@ -31,7 +31,12 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(settings: Settings, registry: Arc<Registry>, shutdown: Arc<AtomicBool>) -> Self {
+    pub fn new(
+        settings: Settings,
+        registry: Arc<Registry>,
+        shutdown: Arc<AtomicBool>,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Self {
         let routes = Routes::new(&settings);
         let auth_keys = settings
             .auth_keys
@@ -43,7 +48,7 @@ impl Gateway {
             models: ArcSwap::from_pointee(b"{\"object\":\"list\",\"data\":[]}".to_vec()),
             registry,
             dns: Arc::new(DnsCache::new()),
-            tls: crate::upstream::client_config(),
+            tls,
             auth_keys,
             workers_ready: AtomicUsize::new(0),
             shutdown,

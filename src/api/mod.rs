@@ -93,6 +93,7 @@ pub(crate) async fn dispatch(
     let keep_alive = req.head.keep_alive && !worker.gw.shutting_down();
     let request_id = RequestId::from_client_or_new(worker, req.head.header(rbuf, b"x-request-id"));
     let id = Some(&request_id);
+    client.head_only = req.head.method == Method::Head;
     match target(req.head.method, req.head.path(rbuf)) {
         Target::Health => {
             respond::full(

@@ -153,7 +153,10 @@ pub(super) async fn forward(
         key,
     );
     let timeouts = provider.settings.timeouts;
-    let (res, up) = worker.pools.send(&provider.origin, up, &timeouts).await;
+    let (res, up) = worker
+        .pools
+        .send(&provider.origin, up, worker.take_buf(), &timeouts)
+        .await;
     worker.give_buf(up);
     let resp = match res {
         Ok(r) => r,
@@ -183,8 +186,10 @@ pub(super) async fn forward(
     };
     let status = resp.head.status;
     let ttfb = resp.ttfb;
-    let mut tail = Tail::new();
+    let mut tail = Tail::with_buffer(worker.take_buf());
     let outcome = relay(worker, client, resp, provider, id, keep_alive, &mut tail).await;
+    let usage = tail.usage();
+    worker.give_buf(tail.into_buffer());
     record(
         worker,
         endpoint,
@@ -195,7 +200,7 @@ pub(super) async fn forward(
             status,
             upstream_wait: outcome.upstream_wait,
             ttfb: Some(ttfb),
-            usage: tail.usage(),
+            usage,
         },
     );
     outcome.client_reusable && keep_alive
@@ -530,6 +535,7 @@ async fn relay(
     };
     client.wbuf = out;
     worker.give_buf(buf);
+    worker.pools.recycle_headers(head.headers);
     RelayOutcome {
         client_reusable,
         upstream_wait,

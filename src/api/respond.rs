@@ -89,7 +89,9 @@ pub async fn full(
         push_header(&mut out, n, v);
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
+    if !conn.head_only {
+        out.extend_from_slice(body);
+    }
     let (res, out) = write_all(&mut conn.stream, out).await;
     conn.wbuf = out;
     res.is_ok()

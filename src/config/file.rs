@@ -46,6 +46,7 @@ pub(crate) const ENV_CONFIG: &str = "RINGBRIDGE_CONFIG";
 pub(crate) const ENV_LISTEN: &str = "RINGBRIDGE_LISTEN";
 /// Comma-separated inbound keys, appended to `auth.keys`.
 pub(crate) const ENV_API_KEYS: &str = "RINGBRIDGE_API_KEYS";
+pub(crate) const ENV_EXTRA_CA_FILE: &str = "RINGBRIDGE_EXTRA_CA_FILE";
 /// Ollama's own variable (`host[:port]` or a URL), read when `OLLAMA_BASE_URL` is unset.
 const ENV_OLLAMA_HOST: &str = "OLLAMA_HOST";
 
@@ -188,7 +189,27 @@ pub(crate) fn resolve(
         aliases,
         default_provider: file.default_provider,
         models_refresh: Duration::from_secs(models_refresh_secs),
+        extra_ca_file: resolve_extra_ca_file(file.extra_ca_file.as_deref(), env)?,
     })
+}
+
+/// File's `extra_ca_file` > `RINGBRIDGE_EXTRA_CA_FILE`; the file must be readable.
+fn resolve_extra_ca_file(
+    file: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<std::path::PathBuf>, ConfigError> {
+    let (value, path) = match (file, env_value(env, ENV_EXTRA_CA_FILE)) {
+        (Some(v), _) => (v.to_owned(), "extra_ca_file"),
+        (None, Some(v)) => (v, ENV_EXTRA_CA_FILE),
+        (None, None) => return Ok(None),
+    };
+    if let Err(e) = std::fs::metadata(&value) {
+        return Err(
+            ConfigError::invalid(path, format!("cannot read {value:?}: {e}"))
+                .with_hint("give a PEM file of CA certificates"),
+        );
+    }
+    Ok(Some(value.into()))
 }
 
 /// `opts.listen` > `RINGBRIDGE_LISTEN` > file > [`DEFAULT_LISTEN`].

@@ -33,6 +33,8 @@ pub struct Settings {
     pub default_provider: Option<String>,
     /// How often the control plane refreshes each provider's model list.
     pub models_refresh: Duration,
+    /// Extra CA certificates (PEM) trusted for upstream TLS.
+    pub extra_ca_file: Option<std::path::PathBuf>,
 }
 
 /// Downstream (client side) limits and timeouts.

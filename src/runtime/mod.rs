@@ -44,7 +44,8 @@ pub fn run(settings: Settings) -> Result<(), String> {
     let registry = Registry::new(workers);
     let driver = driver_name();
     registry.set_build_info(env!("CARGO_PKG_VERSION"), driver);
-    let gw = Arc::new(Gateway::new(settings, registry, shutdown.clone()));
+    let tls = crate::upstream::client_config(settings.extra_ca_file.as_deref())?;
+    let gw = Arc::new(Gateway::new(settings, registry, shutdown.clone(), tls));
 
     let control = control::spawn(gw.clone());
     let cores = core_affinity::get_core_ids().unwrap_or_default();

@@ -24,13 +24,17 @@ pub struct Tail {
 
 impl Tail {
     pub fn new() -> Self {
-        Self {
-            buf: Vec::with_capacity(2 * TAIL_BYTES),
-        }
+        Self::with_buffer(Vec::with_capacity(2 * TAIL_BYTES))
     }
 
-    pub fn clear(&mut self) {
-        self.buf.clear();
+    /// Use `buf` (cleared) as storage, so a caller can recycle it.
+    pub fn with_buffer(mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        Self { buf }
+    }
+
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buf
     }
 
     pub fn push(&mut self, data: &[u8]) {

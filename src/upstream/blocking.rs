@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{DnsCache, Origin};
 use crate::config::Scheme;
-use crate::http::chunked::{ChunkedDecoder, DecodeStep};
+use crate::http::chunked::{ChunkedDecoder, ChunkedScanner, DecodeStep};
 use crate::http::response::{parse_response_head, ResponseFraming};
 
 /// Largest response accepted (model lists of big aggregators run to a few MB).
@@ -86,6 +86,8 @@ pub fn get(
     Ok((head.status, body))
 }
 
+/// Write the request, then read until the response is complete (by its own
+/// framing, so a server that ignores `connection: close` does not stall us).
 fn exchange<S: Read + Write>(mut s: S, req: &[u8]) -> Result<Vec<u8>, String> {
     s.write_all(req).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
@@ -98,6 +100,9 @@ fn exchange<S: Read + Write>(mut s: S, req: &[u8]) -> Result<Vec<u8>, String> {
                 if out.len() > MAX_RESPONSE_BYTES {
                     return Err("response too large".into());
                 }
+                if is_complete(&out) {
+                    break;
+                }
             }
             // Servers that skip TLS close_notify end the stream this way.
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !out.is_empty() => break,
@@ -105,4 +110,17 @@ fn exchange<S: Read + Write>(mut s: S, req: &[u8]) -> Result<Vec<u8>, String> {
         }
     }
     Ok(out)
+}
+
+fn is_complete(raw: &[u8]) -> bool {
+    let Ok(Some(head)) = parse_response_head(raw, Vec::new()) else {
+        return false;
+    };
+    let body = &raw[head.head_len..];
+    match head.framing {
+        ResponseFraming::Empty => true,
+        ResponseFraming::Length(n) => body.len() as u64 >= n,
+        ResponseFraming::Chunked => matches!(ChunkedScanner::new().scan(body, |_| {}), Ok(Some(_))),
+        ResponseFraming::UntilClose => false,
+    }
 }

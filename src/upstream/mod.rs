@@ -30,6 +30,7 @@ pub use tls::client_config;
 
 use crate::config::{BaseUrl, Scheme, UpstreamTimeouts};
 use crate::http::io::{read_append_timeout, write_all};
+use crate::http::request::HeaderSpan;
 use crate::http::response::{parse_response_head, ResponseHead};
 use crate::telemetry::CoreMetrics;
 
@@ -147,6 +148,8 @@ pub struct Response {
 /// This core's upstream connections.
 pub struct Pools {
     idle: RefCell<HashMap<String, Vec<Conn>>>,
+    /// Recycled header-offset vectors for response heads.
+    spare_headers: RefCell<Vec<Vec<HeaderSpan>>>,
     idle_count: Cell<usize>,
     tls: monoio_rustls::TlsConnector,
     dns: Arc<DnsCache>,
@@ -161,6 +164,7 @@ impl Pools {
     ) -> Self {
         Self {
             idle: RefCell::new(HashMap::new()),
+            spare_headers: RefCell::new(Vec::new()),
             idle_count: Cell::new(0),
             tls: tls.into(),
             dns,
@@ -170,14 +174,17 @@ impl Pools {
 
     /// Send `request` (head and body, one buffer) and read the response head.
     /// The request buffer comes back for reuse.
+    /// The response is read into `response_buf`.
     pub async fn send(
         &self,
         origin: &Origin,
         request: Vec<u8>,
+        response_buf: Vec<u8>,
         timeouts: &UpstreamTimeouts,
     ) -> (Result<Response, UpstreamError>, Vec<u8>) {
         let started = Instant::now();
         let mut request = request;
+        let mut response_buf = Some(response_buf);
         let mut fresh_only = false;
         loop {
             let conn = match (!fresh_only).then(|| self.checkout(origin)).flatten() {
@@ -188,7 +195,8 @@ impl Pools {
                 },
             };
             let reused = conn.reused;
-            let (res, req) = self.exchange(conn, request, timeouts, started).await;
+            let buf = response_buf.take().unwrap_or_default();
+            let (res, req) = self.exchange(conn, request, buf, timeouts, started).await;
             request = req;
             match res {
                 Err(e) if reused && e.is_stale_connection() => {
@@ -204,6 +212,7 @@ impl Pools {
         &self,
         mut conn: Conn,
         request: Vec<u8>,
+        mut buf: Vec<u8>,
         timeouts: &UpstreamTimeouts,
         started: Instant,
     ) -> (Result<Response, UpstreamError>, Vec<u8>) {
@@ -214,7 +223,7 @@ impl Pools {
         }
         let sent = Instant::now();
         let deadline = sent + timeouts.first_byte;
-        let mut buf = Vec::with_capacity(16 * 1024);
+        buf.clear();
         let mut ttfb = None;
         let result = loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -240,7 +249,8 @@ impl Pools {
                 Err(e) => break Err(UpstreamError::Read(e)),
             }
             ttfb.get_or_insert_with(|| sent.elapsed());
-            match parse_response_head(&buf, Vec::new()) {
+            let spans = self.spare_headers.borrow_mut().pop().unwrap_or_default();
+            match parse_response_head(&buf, spans) {
                 Ok(Some(head)) if (100..200).contains(&head.status) && head.status != 101 => {
                     // Interim response (100 Continue, 103 Early Hints): drop it, keep reading.
                     buf.drain(..head.head_len);
@@ -287,6 +297,15 @@ impl Pools {
         }
         self.metrics.set_upstream_idle(self.idle_count.get());
         None
+    }
+
+    /// Give back a response head's header vector for reuse.
+    pub fn recycle_headers(&self, mut spans: Vec<HeaderSpan>) {
+        let mut spare = self.spare_headers.borrow_mut();
+        if spare.len() < 64 {
+            spans.clear();
+            spare.push(spans);
+        }
     }
 
     /// Return a connection whose last response was read completely.

@@ -25,6 +25,8 @@ UPSTREAM_MODEL = "gpt-4o-mini"
 MODEL = f"openai/{UPSTREAM_MODEL}"
 # The model field a client sees may be the upstream's or the routed name.
 MODEL_NAMES = {UPSTREAM_MODEL, MODEL}
+# The built-in mock provider quotes the last user message.
+MOCK_REPLY = "Mock reply to: Say hello."
 
 
 def stream_text(n: int) -> str:
@@ -78,18 +80,39 @@ def test_chat_forwards_request_body(client: openai.OpenAI) -> None:
 def test_chat_non_stream_builtin_mock(client: openai.OpenAI) -> None:
     r = client.chat.completions.create(model="mock/echo", messages=MESSAGES)
     assert r.object == "chat.completion"
-    assert r.model in {"echo", "mock/echo"}
+    assert r.model == "mock/echo"
+    assert r.id.startswith("chatcmpl-")
     assert len(r.choices) == 1
     assert r.choices[0].finish_reason == "stop"
     assert r.choices[0].message.role == "assistant"
-    content = r.choices[0].message.content
-    assert isinstance(content, str) and content
+    assert r.choices[0].message.content == MOCK_REPLY
     assert r.usage is not None
+    assert r.usage.completion_tokens == len(MOCK_REPLY.split())
+    assert r.usage.prompt_tokens == 2
     assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
-    assert r.usage.completion_tokens > 0
     # Deterministic: the same request gives the same answer.
     again = client.chat.completions.create(model="mock/echo", messages=MESSAGES)
-    assert again.choices[0].message.content == content
+    assert again.model_dump() == r.model_dump()
+
+
+def test_chat_builtin_mock_max_tokens_and_tools(client: openai.OpenAI) -> None:
+    r = client.chat.completions.create(model="mock/fast", messages=MESSAGES, max_tokens=2)
+    assert r.choices[0].finish_reason == "length"
+    assert r.choices[0].message.content == "Mock reply"
+    tools = [{
+        "type": "function",
+        "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
+    }]
+    r = client.chat.completions.create(
+        model="mock/echo", messages=MESSAGES, tools=tools,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+    )
+    assert r.choices[0].finish_reason == "tool_calls"
+    calls = r.choices[0].message.tool_calls
+    assert calls is not None and len(calls) == 1
+    assert calls[0].type == "function"
+    assert calls[0].function.name == "get_weather"
+    assert calls[0].function.arguments == "{}"
 
 
 # ---------------------------------------------------------------- chat, stream
@@ -156,17 +179,21 @@ def test_chat_stream_is_incremental(client: openai.OpenAI) -> None:
     assert end - arrivals[0] >= 2 * delay_s, f"first token at {arrivals[0]:.2f}s, end at {end:.2f}s"
 
 
-def test_chat_stream_builtin_mock_matches_non_stream(client: openai.OpenAI) -> None:
-    whole = client.chat.completions.create(model="mock/echo", messages=MESSAGES)
+def test_chat_stream_builtin_mock(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
         model="mock/echo", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
     )
     chunks = list(stream)
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == whole.choices[0].message.content
+    assert all(c.model == "mock/echo" for c in chunks)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    pieces = [c.choices[0].delta.content for c in chunks[1:] if c.choices and c.choices[0].delta.content]
+    assert len(pieces) == len(MOCK_REPLY.split()), "one chunk per word"
+    assert "".join(pieces) == MOCK_REPLY
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
-    assert chunks[-1].usage is not None and chunks[-1].choices == []
-    assert chunks[-1].usage.total_tokens == chunks[-1].usage.prompt_tokens + chunks[-1].usage.completion_tokens
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None
+    assert last.usage.completion_tokens == len(pieces)
+    assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
 
 
 # ---------------------------------------------------------------- legacy completions
@@ -250,16 +277,29 @@ def test_embeddings_explicit_base64(client: openai.OpenAI) -> None:
 
 def test_embeddings_builtin_mock(client: openai.OpenAI) -> None:
     f = client.embeddings.create(model="mock/embed", input=["one", "two"], encoding_format="float")
+    assert f.model == "mock/embed"
     assert [d.index for d in f.data] == [0, 1]
-    dim = len(f.data[0].embedding)
-    assert dim > 0 and len(f.data[1].embedding) == dim
-    assert f.usage.prompt_tokens > 0
+    assert [len(d.embedding) for d in f.data] == [16, 16]
+    for d in f.data:
+        assert math.isclose(math.fsum(x * x for x in d.embedding), 1.0, abs_tol=1e-4), "unit vectors"
+    assert f.data[0].embedding != f.data[1].embedding
+    assert f.usage.prompt_tokens == 2
+    # The SDK's default (base64 on the wire, decoded by the SDK) gives the same vectors.
     d = client.embeddings.create(model="mock/embed", input=["one", "two"])
-    assert [len(x.embedding) for x in d.data] == [dim, dim]
-    for a, b in zip(d.data[0].embedding, f.data[0].embedding):
-        assert math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
+    assert [len(x.embedding) for x in d.data] == [16, 16]
+    for i in range(2):
+        for a, b in zip(d.data[i].embedding, f.data[i].embedding):
+            assert math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7)
+    # Explicit base64: the SDK hands back the string; it decodes to float32s.
     b64 = client.embeddings.create(model="mock/embed", input="one", encoding_format="base64")
-    assert len(decode_b64(b64.data[0].embedding)) == dim
+    assert isinstance(b64.data[0].embedding, str)
+    vec = decode_b64(b64.data[0].embedding)
+    assert len(vec) == 16
+    for a, b in zip(vec, f.data[0].embedding):
+        assert math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7)
+    # `dimensions` is honoured.
+    r = client.embeddings.create(model="mock/embed", input="one", dimensions=64, encoding_format="float")
+    assert len(r.data[0].embedding) == 64
 
 
 # ---------------------------------------------------------------- models
@@ -272,12 +312,12 @@ def test_models_list(client: openai.OpenAI) -> None:
         page = client.models.list()
         models = list(page)
         ids = [m.id for m in models]
-        if any(i.startswith("mock/") for i in ids) and "openai/mock-small" in ids:
+        if {"mock/echo", "openai/mock-small"} <= set(ids):
             break
         if time.monotonic() > deadline:
-            pytest.fail(f"models.list() never listed mock/... and openai/mock-small; last: {ids}")
+            pytest.fail(f"models.list() never listed mock/echo and openai/mock-small; last: {ids}")
         time.sleep(0.2)
-    assert "openai/mock-large" in ids
+    assert {"mock/fast", "mock/embed", "openai/mock-large"} <= set(ids)
     assert len(ids) == len(set(ids)), f"duplicate ids: {ids}"
     for m in models:
         assert m.object == "model"
@@ -428,9 +468,8 @@ def test_concurrent_requests_share_one_client(client: openai.OpenAI) -> None:
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         results = list(pool.map(one, range(48)))
-    echo = client.chat.completions.create(model="mock/echo", messages=MESSAGES).choices[0].message.content
     for i, r in enumerate(results):
-        expected = stream_text(5) if i % 3 == 0 else HELLO if i % 3 == 1 else echo
+        expected = stream_text(5) if i % 3 == 0 else HELLO if i % 3 == 1 else MOCK_REPLY
         assert r == expected, (i, r)
 
 
@@ -457,7 +496,7 @@ def test_gateway_auth_right_key(auth_gateway: Proc, key: str) -> None:
     c = make_client(auth_gateway, api_key=key)
     try:
         r = c.chat.completions.create(model="mock/echo", messages=MESSAGES)
-        assert r.choices[0].message.content
+        assert r.choices[0].message.content == MOCK_REPLY
         raw = c.chat.completions.with_raw_response.create(model=MODEL, messages=MESSAGES)
         assert raw.parse().choices[0].message.content == HELLO
         saw = raw.headers.get("x-mock-saw-authorization")

@@ -51,6 +51,9 @@ pub(crate) struct FileConfig {
     pub(crate) env_providers: Option<bool>,
     /// Seconds between model-list refreshes. Default [`DEFAULT_MODELS_REFRESH_SECS`].
     pub(crate) models_refresh_secs: Option<u64>,
+    /// PEM file of CA certificates trusted for upstream TLS in addition to the
+    /// built-in Mozilla roots (private CAs, TLS-inspecting proxies). Default none.
+    pub(crate) extra_ca_file: Option<String>,
     pub(crate) limits: LimitsFile,
     pub(crate) timeouts: TimeoutsFile,
     pub(crate) auth: AuthFile,
