@@ -21,7 +21,7 @@
 # ringbridge is restarted before every run, so its RSS and its overhead quantile gauges
 # (cumulative since start) cover that run only (plus its warm-up).
 # Needs: cargo, wrk, curl, awk; installs nginx with apt-get when it is missing (run as root).
-set -euo pipefail
+set -eEuo pipefail
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
@@ -106,6 +106,7 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
+trap 'log "failed at line $LINENO: $BASH_COMMAND"' ERR
 trap 'log "interrupted"; exit 130' INT
 trap 'exit 143' TERM
 
@@ -465,7 +466,7 @@ cp "$RAW" "$RESULTS_DIR/proxy-$STAMP.tsv"
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 MEM_TOTAL=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 NGINX_VER=$(nginx -v 2>&1 | sed 's/^nginx version: //')
-WRK_VER=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')
+WRK_VER=$({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print $2 }')
 RB_VER=$("$BIN/ringbridge" --version 2>/dev/null || echo ringbridge)
 URING=$(awk '{ print $1 }' /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo n/a)
 

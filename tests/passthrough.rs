@@ -357,3 +357,27 @@ fn graceful_shutdown_finishes_an_in_flight_stream() {
     // New connections are refused once it has stopped.
     assert!(std::net::TcpStream::connect(gw.addr).is_err());
 }
+
+#[test]
+fn client_disconnect_while_waiting_cancels_the_upstream_request() {
+    let mock = mock_provider(&[]);
+    let gw = gateway_to(&mock, "");
+    let mut c = Conn::open(gw.addr);
+    c.send(&post(
+        CHAT,
+        r#"{"model":"openai/m"}"#,
+        &[("x-mock-fail", "hang")],
+    ));
+    assert!(eventually(Duration::from_secs(5), || mock_stats(&mock)
+        ["connections_open"]
+        == 2));
+    std::thread::sleep(Duration::from_millis(200));
+    drop(c);
+    assert!(
+        eventually(Duration::from_secs(5), || mock_stats(&mock)
+            ["connections_open"]
+            == 1),
+        "upstream request still running: {}",
+        mock_stats(&mock)
+    );
+}

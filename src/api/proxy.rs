@@ -24,6 +24,42 @@ use crate::schema::usage::{Tail, Usage};
 use crate::telemetry::RequestRecord;
 use crate::upstream::{Response, UpstreamError};
 
+/// Status recorded when the client hangs up before the answer (nginx's 499).
+const STATUS_CLIENT_CLOSED: u16 = 499;
+
+/// How long a request may wait on its upstream before the gateway also watches
+/// the client socket for a hang-up: a timer is nearly free, a poll operation
+/// per request is not, and short requests finish before the watch starts.
+const CLIENT_WATCH_AFTER: Duration = Duration::from_millis(500);
+
+/// Resolves when the client has closed its side of the connection.
+async fn client_hung_up(stream: &monoio::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    monoio::time::sleep(CLIENT_WATCH_AFTER).await;
+    loop {
+        if stream.readable(false).await.is_err() {
+            return;
+        }
+        let mut byte = 0u8;
+        // SAFETY: one byte of valid writable memory; the fd outlives this call.
+        let n = unsafe {
+            libc::recv(
+                stream.as_raw_fd(),
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        match n {
+            0 => return,
+            // A pipelined next request: the client is still there.
+            n if n > 0 => std::future::pending::<()>().await,
+            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock => {}
+            _ => return,
+        }
+    }
+}
+
 /// Everything known about a finished request, for metrics.
 struct Finished<'a> {
     provider: &'a str,
@@ -153,10 +189,31 @@ pub(super) async fn forward(
         key,
     );
     let timeouts = provider.settings.timeouts;
-    let (res, up) = worker
+    let sending = worker
         .pools
-        .send(&provider.origin, up, worker.take_buf(), &timeouts)
-        .await;
+        .send(&provider.origin, up, worker.take_buf(), &timeouts);
+    let (res, up) = monoio::select! {
+        r = sending => r,
+        _ = client_hung_up(&client.stream) => {
+            // Dropping the send future closed the upstream connection: the
+            // provider stops generating (and billing) for nobody.
+            tracing::debug!(provider = provider.name(), "client closed the connection before the upstream answered");
+            record(
+                worker,
+                endpoint,
+                req,
+                &Finished {
+                    provider: provider.name(),
+                    model: route.model,
+                    status: STATUS_CLIENT_CLOSED,
+                    upstream_wait: req.started.elapsed(),
+                    ttfb: None,
+                    usage: Usage::default(),
+                },
+            );
+            return false;
+        }
+    };
     worker.give_buf(up);
     let resp = match res {
         Ok(r) => r,

@@ -1,6 +1,7 @@
 //! One upstream connection, plain TCP or TLS, behind one read/write surface.
 
 use std::io;
+use std::rc::Rc;
 use std::time::Instant;
 
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
@@ -9,12 +10,16 @@ use monoio::net::TcpStream;
 use monoio::BufResult;
 use monoio_rustls::ClientTlsStream;
 
+use crate::telemetry::CoreMetrics;
+
 pub(crate) enum Io {
     Plain(TcpStream),
     Tls(Box<ClientTlsStream<TcpStream>>),
 }
 
-/// An upstream connection and what the pool needs to know about it.
+/// An upstream connection and what the pool needs to know about it. Dropping
+/// it closes the socket, wherever that happens (pool eviction, error,
+/// cancellation), and the connection gauges follow.
 pub struct Conn {
     pub(crate) io: Io,
     /// Came out of the pool (so a failure before the first response byte may be
@@ -23,13 +28,22 @@ pub struct Conn {
     pub(crate) idle_since: Instant,
     /// The TCP socket's fd, kept for the liveness probe (the TLS wrapper hides it).
     fd: i32,
+    metrics: Rc<CoreMetrics>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.metrics.upstream_connection_closed();
+    }
 }
 
 impl Conn {
-    pub(crate) fn new(io: Io, fd: i32) -> Self {
+    pub(crate) fn new(io: Io, fd: i32, metrics: Rc<CoreMetrics>) -> Self {
+        metrics.upstream_connection_opened();
         Self {
             io,
             fd,
+            metrics,
             reused: false,
             idle_since: Instant::now(),
         }

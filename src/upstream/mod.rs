@@ -218,7 +218,6 @@ impl Pools {
     ) -> (Result<Response, UpstreamError>, Vec<u8>) {
         let (res, request) = write_all(&mut conn, request).await;
         if let Err(e) = res {
-            self.metrics.upstream_connection_closed();
             return (Err(UpstreamError::Send(e)), request);
         }
         let sent = Instant::now();
@@ -242,9 +241,6 @@ impl Pools {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                     break Err(UpstreamError::FirstByteTimeout)
-                }
-                Err(e) if buf.is_empty() && e.kind() == io::ErrorKind::ConnectionReset => {
-                    break Err(UpstreamError::Read(e))
                 }
                 Err(e) => break Err(UpstreamError::Read(e)),
             }
@@ -274,10 +270,7 @@ impl Pools {
                 }),
                 request,
             ),
-            Err(e) => {
-                self.metrics.upstream_connection_closed();
-                (Err(e), request)
-            }
+            Err(e) => (Err(e), request),
         }
     }
 
@@ -293,7 +286,6 @@ impl Pools {
                 self.metrics.set_upstream_idle(self.idle_count.get());
                 return Some(conn);
             }
-            self.metrics.upstream_connection_closed();
         }
         self.metrics.set_upstream_idle(self.idle_count.get());
         None
@@ -316,13 +308,11 @@ impl Pools {
             None => idle.entry(origin.key.clone()).or_default(),
         };
         if max_idle == 0 {
-            self.metrics.upstream_connection_closed();
             return;
         }
         if list.len() >= max_idle {
             list.remove(0);
             self.idle_count.set(self.idle_count.get() - 1);
-            self.metrics.upstream_connection_closed();
         }
         conn.idle_since = Instant::now();
         list.push(conn);
@@ -333,7 +323,6 @@ impl Pools {
     /// Close a connection that cannot be reused (error, cancelled, cut).
     pub fn discard(&self, conn: Conn) {
         drop(conn);
-        self.metrics.upstream_connection_closed();
     }
 
     /// Close idle connections past their idle timeout; run from a per-core timer.
@@ -344,9 +333,6 @@ impl Pools {
             let before = list.len();
             list.retain(|c| c.idle_since.elapsed() < POOL_IDLE_TIMEOUT && c.is_quiet());
             closed += before - list.len();
-        }
-        for _ in 0..closed {
-            self.metrics.upstream_connection_closed();
         }
         self.idle_count.set(self.idle_count.get() - closed);
         self.metrics.set_upstream_idle(self.idle_count.get());
@@ -393,7 +379,6 @@ impl Pools {
                 Err(e) => return Err(UpstreamError::Tls(e.to_string())),
             },
         };
-        self.metrics.upstream_connection_opened();
-        Ok(Conn::new(io, fd))
+        Ok(Conn::new(io, fd, self.metrics.clone()))
     }
 }
