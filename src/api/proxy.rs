@@ -70,6 +70,20 @@ struct Finished<'a> {
     usage: Usage,
 }
 
+impl<'a> Finished<'a> {
+    /// A request that got no upstream answer (refused, failed, abandoned).
+    fn unanswered(provider: &'a str, model: &'a str, status: u16, upstream_wait: Duration) -> Self {
+        Finished {
+            provider,
+            model,
+            status,
+            upstream_wait,
+            ttfb: None,
+            usage: Usage::default(),
+        }
+    }
+}
+
 fn record(worker: &Worker, endpoint: Endpoint, req: &Request, f: &Finished<'_>) {
     worker.metrics.record(&RequestRecord {
         provider: f.provider,
@@ -90,14 +104,7 @@ pub(super) fn record_rejection(worker: &Worker, endpoint: Endpoint, req: &Reques
         worker,
         endpoint,
         req,
-        &Finished {
-            provider: "",
-            model: "",
-            status,
-            upstream_wait: Duration::ZERO,
-            ttfb: None,
-            usage: Usage::default(),
-        },
+        &Finished::unanswered("", "", status, Duration::ZERO),
     );
 }
 
@@ -202,14 +209,7 @@ pub(super) async fn forward(
                 worker,
                 endpoint,
                 req,
-                &Finished {
-                    provider: provider.name(),
-                    model: route.model,
-                    status: STATUS_CLIENT_CLOSED,
-                    upstream_wait: req.started.elapsed(),
-                    ttfb: None,
-                    usage: Usage::default(),
-                },
+                &Finished::unanswered(provider.name(), route.model, STATUS_CLIENT_CLOSED, req.started.elapsed()),
             );
             return false;
         }
@@ -229,14 +229,7 @@ pub(super) async fn forward(
                 worker,
                 endpoint,
                 req,
-                &Finished {
-                    provider: provider.name(),
-                    model: route.model,
-                    status,
-                    upstream_wait: req.started.elapsed(),
-                    ttfb: None,
-                    usage: Usage::default(),
-                },
+                &Finished::unanswered(provider.name(), route.model, status, req.started.elapsed()),
             );
             return ok && keep_alive;
         }
