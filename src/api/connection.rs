@@ -19,6 +19,8 @@ use crate::http::request::{parse_request_head, BodyFraming, HeaderSpan, RequestH
 
 /// Initial read buffer per connection; grows for large bodies.
 const READ_BUF_BYTES: usize = 16 * 1024;
+/// Above this, the read buffer is shrunk back after the request.
+const MAX_IDLE_READ_BUF_BYTES: usize = 256 * 1024;
 
 /// The writing side of a client connection: its socket and response buffer.
 pub struct Client {
@@ -71,6 +73,7 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
         match read_request(&mut conn, &limits).await {
             Read::Gone => return,
             Read::Reject(err) => {
+                conn.client.head_only = false;
                 respond::error(&mut conn.client, &err, false, None).await;
                 return;
             }
@@ -81,6 +84,10 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
                 worker.active_requests.set(worker.active_requests.get() - 1);
                 conn.headers = req.head.headers;
                 conn.rbuf.drain(..req.end);
+                if conn.rbuf.capacity() > MAX_IDLE_READ_BUF_BYTES {
+                    // A large body grew the buffer; don't keep it for an idle connection.
+                    conn.rbuf.shrink_to(READ_BUF_BYTES.max(conn.rbuf.len()));
+                }
                 if !keep_alive || worker.gw.shutting_down() {
                     return;
                 }
