@@ -122,18 +122,31 @@ fn worker_thread(
 
 async fn accept_loop(worker: &Rc<Worker>, listener: &monoio::net::TcpListener) {
     while !worker.gw.shutting_down() {
-        monoio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    monoio::spawn(serve_connection(worker.clone(), stream));
+        // One accept operation lives until it completes: dropping it on io_uring
+        // could discard a connection the kernel had already accepted, which would
+        // then never be served. The timer only wakes us to look at the flag.
+        let accept = listener.accept();
+        let mut accept = std::pin::pin!(accept);
+        let accepted = loop {
+            monoio::select! {
+                accepted = &mut accept => break Some(accepted),
+                _ = monoio::time::sleep(SHUTDOWN_POLL) => {
+                    if worker.gw.shutting_down() {
+                        break None;
+                    }
                 }
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    monoio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            _ = monoio::time::sleep(SHUTDOWN_POLL) => {}
+            }
+        };
+        match accepted {
+            None => return,
+            Some(Ok((stream, _peer))) => {
+                monoio::spawn(serve_connection(worker.clone(), stream));
+            }
+            Some(Err(e)) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                monoio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
     }
 }

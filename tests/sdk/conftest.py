@@ -248,7 +248,7 @@ def auth_gateway(driver: str, mock_provider: Proc, closed_port: int, tmp_dir: Pa
 
 def make_client(gw: Proc, api_key: str = CLIENT_KEY, **kw) -> openai.OpenAI:
     kw.setdefault("max_retries", 0)
-    kw.setdefault("timeout", 20.0)
+    kw.setdefault("timeout", 10.0)
     return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=api_key, **kw)
 
 
