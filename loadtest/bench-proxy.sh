@@ -17,9 +17,14 @@
 #   NOISE_MAX=0.15      a run during which processes other than wrk, the mock and the target
 #                       used more than this many cores is noisy ...
 #   NOISE_RETRIES=2     ... and is repeated up to this many times; the least noisy attempt is kept
+#   PROFILE=auto        after the runs, profile ringbridge 1w and nginx 1w under load with
+#                       `perf record -e cpu-clock` (separate runs, not measured) and add the
+#                       top symbols to the report; auto = when perf works, 0 = never, 1 = must
+#   PROFILE_SECS=5      length of each profile; PROFILE_CONNS=64 its wrk connections
 #   SKIP_BUILD=0        1 = use the existing target/release binaries
 #   RESULTS_DIR=loadtest/results
 #   KEEP_TMP=0          1 = keep the temp dir (logs, configs, raw wrk output)
+#   REPORT_FROM=FILE    only rebuild the Markdown report from a raw proxy-*.tsv of an earlier run
 #
 # ringbridge is restarted before every run, so its RSS and its overhead quantile gauges
 # (cumulative since start) cover that run only (plus its warm-up).
@@ -36,6 +41,9 @@ QUIET_MAX_WAIT=${QUIET_MAX_WAIT:-30}
 NOISE_MAX=${NOISE_MAX:-0.15}
 NOISE_RETRIES=${NOISE_RETRIES:-2}
 SKIP_BUILD=${SKIP_BUILD:-0}
+PROFILE=${PROFILE:-auto}
+PROFILE_SECS=${PROFILE_SECS:-5}
+PROFILE_CONNS=${PROFILE_CONNS:-64}
 KEEP_TMP=${KEEP_TMP:-0}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -78,6 +86,7 @@ LONG_PIDS=() # mock, nginx master
 NGX_PID=""
 RB_PID=""
 WRK_PID=""
+PERF_PID=""
 
 kill_wait() { # kill_wait SECONDS PID... : TERM, wait up to SECONDS, then KILL
     local grace=$1 p deadline alive
@@ -101,7 +110,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     local pids=() p
-    for p in "$WRK_PID" "$RB_PID" $(nginx_workers) "${LONG_PIDS[@]}"; do
+    for p in "$PERF_PID" "$WRK_PID" "$RB_PID" $(nginx_workers) "${LONG_PIDS[@]}"; do
         [[ -n $p ]] && pids+=("$p")
     done
     ((${#pids[@]})) && kill_wait 5 "${pids[@]}"
@@ -215,6 +224,179 @@ wait_quiet() {
         fi
     done
 }
+
+# ---------------------------------------------------------------- report
+# write_report RAW_TSV STAMP: writes RESULTS_DIR/proxy-STAMP.md (+ .tsv copy) and prints it.
+write_report() {
+    local RAW=$1 STAMP=$2
+    ROUNDS=$(awk -F'\t' 'NR > 1 && $1 + 0 > m { m = $1 + 0 } END { print m + 0 }' "$RAW")
+    mkdir -p "$RESULTS_DIR"
+    REPORT=$RESULTS_DIR/proxy-$STAMP.md
+    cp "$RAW" "$RESULTS_DIR/proxy-$STAMP.tsv"
+
+    CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+    MEM_TOTAL=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+    NGINX_VER=$(nginx -v 2>&1 | sed 's/^nginx version: //')
+    WRK_VER=$({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print $2 }')
+    RB_VER=$("$BIN/ringbridge" --version 2>/dev/null || echo ringbridge)
+    URING=$(awk '{ print $1 }' /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo n/a)
+
+    {
+        echo "# Proxy benchmark: ringbridge vs nginx"
+        echo
+        echo "- Date: $START_DATE"
+        echo "- Machine: $(nproc) vCPU ($CPU_MODEL), $MEM_TOTAL RAM, kernel $(uname -r) (io_uring_disabled=$URING)"
+        echo "- Versions: $RB_VER (release build), $NGINX_VER, wrk $WRK_VER"
+        echo "- Command (effective settings): \`$CMDLINE\`"
+        echo "- Load: \`wrk -t1 -c{$(echo "$CONNS" | tr ' ' ,)} -d${DUR_S}s --latency\`, a POST \`/v1/chat/completions\` with a $(
+            awk -F"'" '/wrk.body/ { print length($2) }' "$LUA_DIRECT")-byte JSON body (\`loadtest/bench/chat.lua\`; \`chat_gateway.lua\` with model \`openai/gpt-4o-mini\` for ringbridge)."
+        echo "  ${WARMUP_S}s unmeasured warm-up at the same concurrency before each run, then a wait until the machine is idle (>${QUIET_IDLE_PCT}% over 1 s, at most ${QUIET_MAX_WAIT} s)."
+        echo "- Upstream: \`mock-provider --workers 1\` (answers instantly, 339-byte JSON body)."
+        echo "- Targets: **direct** = the mock itself; **nginx** = 1 worker (\`master_process on\`, upstream \`keepalive 64\`, \`proxy_http_version 1.1\`, \`keepalive_requests 1000000\` both sides, access_log off);"
+        echo "  **rb1** / **rb2** = ringbridge \`--workers 1\` / \`--workers 2\`, restarted before every run (\`RINGBRIDGE_LOG=warn\`, \`env_providers = false\`, one \`openai\` provider pointing at the mock)."
+        echo "- wrk, the proxy and the mock share the same $(nproc) vCPUs. ringbridge pins worker i to core i; nginx and the mock are not pinned."
+        echo "- Rounds: $ROUNDS; in each round every target runs once per concurrency, and the target order rotates between rounds."
+        echo
+        awk -F'\t' -v rounds="$ROUNDS" -v conns="$CONNS" -v targets="$TARGETS" -v noise_max="$NOISE_MAX" -v retries="$NOISE_RETRIES" '
+            function median(key, n, i, j, a, t, m) {
+                n = cnt[key]
+                for (i = 1; i <= n; i++) a[i] = val[key, i]
+                for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+                if (n == 0) return ""
+                m = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+                return m
+            }
+            function maxof(key, n, i, m) {
+                n = cnt[key]; m = ""
+                for (i = 1; i <= n; i++) if (m == "" || val[key, i] > m) m = val[key, i]
+                return m
+            }
+            function add(c, t, name, v) {
+                if (v == "-" || v == "") return
+                k = c SUBSEP t SUBSEP name
+                cnt[k]++; val[k, cnt[k]] = v + 0
+            }
+            function ratio(a, b) { return (b > 0 && a != "") ? sprintf("%.2f", a / b) : "-" }
+            function fmt(v, f) { return (v == "") ? "-" : sprintf(f, v) }
+            function pct(a, b) { return (b > 0) ? sprintf("%+.1f%%", 100 * (a - b) / b) : "-" }
+            NR == 1 { next }
+            {
+                c = $2; t = $3
+                add(c, t, "rps", $4); add(c, t, "p50", $5); add(c, t, "p99", $8)
+                add(c, t, "err", $10 + $11); add(c, t, "rss_start", $12); add(c, t, "rss_idle", $13); add(c, t, "rss_load", $14)
+                add(c, t, "o50", $15); add(c, t, "o99", $16); add(c, t, "cpu", $17); add(c, t, "other", $20)
+                if ($4 > 0) add(c, t, "cpureq", $17 * 1e6 / $4)
+                R[c, $1, t, "rps"] = $4; R[c, $1, t, "p50"] = $5; R[c, $1, t, "p99"] = $8
+                if ($21 ~ /!/ || $20 > noise_max) noisy++
+                runs++
+                if (t ~ /^rb/) {
+                    if ($12 > rb_start_max[t]) rb_start_max[t] = $12
+                    if ($13 > rb_idle_max[t]) rb_idle_max[t] = $13
+                    if ($14 > rb_load_max[t]) rb_load_max[t] = $14
+                }
+            }
+            END {
+                nc = split(conns, C, " "); nt = split(targets, T, " ")
+                name["direct"] = "direct (mock)"; name["nginx"] = "nginx 1w"; name["rb1"] = "ringbridge 1w"; name["rb2"] = "ringbridge 2w"
+                for (ci = 1; ci <= nc; ci++) {
+                    c = C[ci]
+                    printf "## %d connections (median of %d rounds)\n\n", c, rounds
+                    print "| target | req/s | p50 ms | p99 ms | req/s ÷ nginx | p50 ÷ nginx | p99 ÷ nginx | errors | RSS idle MiB | RSS load MiB | overhead p50 µs | overhead p99 µs | CPU target | CPU µs/req | CPU other |"
+                    print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+                    nr = median(c SUBSEP "nginx" SUBSEP "rps"); n50 = median(c SUBSEP "nginx" SUBSEP "p50"); n99 = median(c SUBSEP "nginx" SUBSEP "p99")
+                    for (ti = 1; ti <= nt; ti++) {
+                        t = T[ti]; k = c SUBSEP t SUBSEP
+                        r = median(k "rps"); p5 = median(k "p50"); p9 = median(k "p99")
+                        M[c, t, "rps"] = r; M[c, t, "p50"] = p5; M[c, t, "p99"] = p9
+                        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                            name[t], fmt(r, "%.0f"), fmt(p5, "%.3f"), fmt(p9, "%.3f"),
+                            ratio(r, nr), ratio(p5, n50), ratio(p9, n99), fmt(maxof(k "err"), "%d"),
+                            fmt(median(k "rss_idle") / 1024, "%.1f"), fmt(median(k "rss_load") / 1024, "%.1f"),
+                            fmt(median(k "o50"), "%.1f"), fmt(median(k "o99"), "%.1f"),
+                            fmt(median(k "cpu"), "%.2f"), fmt(median(k "cpureq"), "%.1f"), fmt(median(k "other"), "%.2f")
+                    }
+                    print ""
+                }
+                print "Errors = the largest count over the rounds of non-2xx responses plus socket errors. RSS = VmRSS (nginx: master + worker), idle just before the run (after the warm-up), load = the largest 100 ms sample during the run. Overhead = ringbridge'"'"'s `ringbridge_gateway_overhead_quantile_seconds` (request time minus upstream wait), read after the run; it covers that run and its warm-up, since ringbridge is restarted per run. CPU = cores used during the run (ticks / wall time): the target (nginx: master + worker); CPU µs/req = target CPU time per request; CPU other = task time (user + system + steal, irq/softirq excluded) of everything that was neither target, mock nor wrk: noise from other work on the machine."
+                print ""
+                print "## Paired ratios (each ringbridge run ÷ the nginx run of the same round)"
+                print ""
+                print "Slow drift of the machine moves whole rounds; a ratio within one round cancels most of it."
+                print ""
+                print "| conns | target | req/s ÷ nginx per round | median | p50 ÷ nginx per round | median | p99 ÷ nginx per round | median |"
+                print "|---|---|---|---:|---|---:|---|---:|"
+                for (ci = 1; ci <= nc; ci++) {
+                    c = C[ci]
+                    for (ti = 1; ti <= nt; ti++) {
+                        t = T[ti]
+                        if (t == "nginx") continue
+                        line = "| " c " | " name[t]
+                        for (mi = 1; mi <= 3; mi++) {
+                            m = (mi == 1) ? "rps" : (mi == 2) ? "p50" : "p99"
+                            list = ""; key = c SUBSEP t SUBSEP "pr_" m
+                            for (rr = 1; rr <= rounds; rr++) {
+                                a = R[c, rr, t, m]; b = R[c, rr, "nginx", m]
+                                if (a == "" || b == "" || b + 0 <= 0) continue
+                                list = list (list == "" ? "" : " ") sprintf("%.2f", a / b)
+                                add(c, t, "pr_" m, a / b)
+                            }
+                            P[c, t, m] = median(key)
+                            line = line " | " (list == "" ? "-" : list) " | " fmt(P[c, t, m], "%.2f")
+                        }
+                        print line " |"
+                    }
+                }
+                print ""
+                print "## Targets (ringbridge 1 worker vs nginx 1 worker)"
+                print ""
+                print "Verdicts use the medians of the tables above; the paired median ratio is given alongside."
+                print ""
+                for (ci = 1; ci <= nc; ci++) {
+                    c = C[ci]
+                    if (M[c, "rb1", "rps"] == "" || M[c, "nginx", "rps"] == "") continue
+                    r = M[c, "rb1", "rps"]; n = M[c, "nginx", "rps"]
+                    printf "- c=%d req/s ≥ nginx: **%s** (%.0f vs %.0f, %s; paired median ratio %s)\n", c, (r >= n) ? "met" : "missed", r, n, pct(r, n), fmt(P[c, "rb1", "rps"], "%.2f")
+                    r = M[c, "rb1", "p50"]; n = M[c, "nginx", "p50"]
+                    printf "- c=%d p50 ≤ nginx: **%s** (%.3f vs %.3f ms, %s; paired median ratio %s)\n", c, (r <= n) ? "met" : "missed", r, n, pct(r, n), fmt(P[c, "rb1", "p50"], "%.2f")
+                    r = M[c, "rb1", "p99"]; n = M[c, "nginx", "p99"]
+                    printf "- c=%d p99 ≤ nginx: **%s** (%.3f vs %.3f ms, %s; paired median ratio %s)\n", c, (r <= n) ? "met" : "missed", r, n, pct(r, n), fmt(P[c, "rb1", "p99"], "%.2f")
+                }
+                for (ti = 1; ti <= nt; ti++) {
+                    t = T[ti]
+                    if (!(t in rb_idle_max)) continue
+                    printf "- %s RSS idle < 15 MiB: **%s** (worst run %.1f MiB; %.1f MiB right after start)\n", name[t],
+                        (rb_idle_max[t] < 15 * 1024) ? "met" : "missed", rb_idle_max[t] / 1024, rb_start_max[t] / 1024
+                    printf "- %s RSS under load < 40 MiB: **%s** (worst run %.1f MiB)\n", name[t],
+                        (rb_load_max[t] < 40 * 1024) ? "met" : "missed", rb_load_max[t] / 1024
+                }
+                print ""
+                if (noisy) printf "**Noise:** %d of %d kept runs are noisy: the machine was not quiet before the run (`!` in idle before), or other processes used more than %s cores during it (CPU other) in every one of its %d attempts; the least noisy attempt was kept.\n\n", noisy, runs, noise_max, retries + 1
+                else printf "No kept run is noisy (machine idle before every run; other processes used at most %s cores during each; noisy attempts were repeated, up to %d times).\n\n", noise_max, retries
+            }' "$RAW"
+        if [[ -s ${PROFILE_MD:-} ]]; then
+            cat "$PROFILE_MD"
+            echo
+        fi
+        echo "## All runs"
+        echo
+        echo "| round | conns | target | req/s | p50 ms | p75 ms | p90 ms | p99 ms | requests | non-2xx | socket err | RSS start KiB | RSS idle KiB | RSS load KiB | ovh p50 µs | ovh p99 µs | CPU target | CPU mock | CPU wrk | CPU other | idle before % | attempts |"
+        echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        awk -F'\t' 'NR > 1 { line = "|"; for (i = 1; i <= NF; i++) line = line " " $i " |"; print line }' "$RAW"
+        echo
+        echo "Raw TSV: \`loadtest/results/proxy-$STAMP.tsv\`."
+    } >"$REPORT"
+
+    cat "$REPORT"
+    log "report written to $REPORT"
+}
+
+if [[ -n ${REPORT_FROM:-} ]]; then # regenerate a report from an earlier raw TSV
+    [[ -r $REPORT_FROM ]] || die "cannot read $REPORT_FROM"
+    START_DATE="(regenerated from $(basename "$REPORT_FROM"))"
+    CMDLINE="REPORT_FROM=$REPORT_FROM loadtest/bench-proxy.sh (the TSV does not record the original command)"
+    write_report "$REPORT_FROM" "$(date -u +%Y%m%d-%H%M%S)"
+    exit 0
+fi
 
 # ---------------------------------------------------------------- build and tools
 if [[ $SKIP_BUILD != 1 ]]; then
@@ -483,127 +665,75 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
 done
 
-# ---------------------------------------------------------------- report
-mkdir -p "$RESULTS_DIR"
-STAMP=$(date -u +%Y%m%d-%H%M%S)
-REPORT=$RESULTS_DIR/proxy-$STAMP.md
-cp "$RAW" "$RESULTS_DIR/proxy-$STAMP.tsv"
-
-CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-MEM_TOTAL=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-NGINX_VER=$(nginx -v 2>&1 | sed 's/^nginx version: //')
-WRK_VER=$({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print $2 }')
-RB_VER=$("$BIN/ringbridge" --version 2>/dev/null || echo ringbridge)
-URING=$(awk '{ print $1 }' /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo n/a)
-
-{
-    echo "# Proxy benchmark: ringbridge vs nginx"
-    echo
-    echo "- Date: $START_DATE"
-    echo "- Machine: $(nproc) vCPU ($CPU_MODEL), $MEM_TOTAL RAM, kernel $(uname -r) (io_uring_disabled=$URING)"
-    echo "- Versions: $RB_VER (release build), $NGINX_VER, wrk $WRK_VER"
-    echo "- Command: \`$CMDLINE\`"
-    echo "- Load: \`wrk -t1 -c{$(echo "$CONNS" | tr ' ' ,)} -d${DUR_S}s --latency\`, a POST \`/v1/chat/completions\` with a $(
-        awk -F"'" '/wrk.body/ { print length($2) }' "$LUA_DIRECT")-byte JSON body (\`loadtest/bench/chat.lua\`; \`chat_gateway.lua\` with model \`openai/gpt-4o-mini\` for ringbridge)."
-    echo "  ${WARMUP_S}s unmeasured warm-up at the same concurrency before each run, then a wait until the machine is idle (>${QUIET_IDLE_PCT}% over 1 s, at most ${QUIET_MAX_WAIT} s)."
-    echo "- Upstream: \`mock-provider --workers 1\` (answers instantly, 339-byte JSON body)."
-    echo "- Targets: **direct** = the mock itself; **nginx** = 1 worker (\`master_process on\`, upstream \`keepalive 64\`, \`proxy_http_version 1.1\`, \`keepalive_requests 1000000\` both sides, access_log off);"
-    echo "  **rb1** / **rb2** = ringbridge \`--workers 1\` / \`--workers 2\`, restarted before every run (\`RINGBRIDGE_LOG=warn\`, \`env_providers = false\`, one \`openai\` provider pointing at the mock)."
-    echo "- wrk, the proxy and the mock share the same $(nproc) vCPUs. ringbridge pins worker i to core i; nginx and the mock are not pinned."
-    echo "- Rounds: $ROUNDS; in each round every target runs once per concurrency, and the target order rotates between rounds."
-    echo
-    awk -F'\t' -v rounds="$ROUNDS" -v conns="$CONNS" -v targets="$TARGETS" -v noise_max="$NOISE_MAX" -v retries="$NOISE_RETRIES" '
-        function median(key, n, i, j, a, t, m) {
-            n = cnt[key]
-            for (i = 1; i <= n; i++) a[i] = val[key, i]
-            for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-            if (n == 0) return ""
-            m = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-            return m
-        }
-        function maxof(key, n, i, m) {
-            n = cnt[key]; m = ""
-            for (i = 1; i <= n; i++) if (m == "" || val[key, i] > m) m = val[key, i]
-            return m
-        }
-        function add(c, t, name, v) {
-            if (v == "-" || v == "") return
-            k = c SUBSEP t SUBSEP name
-            cnt[k]++; val[k, cnt[k]] = v + 0
-        }
-        function ratio(a, b) { return (b > 0 && a != "") ? sprintf("%.2f", a / b) : "-" }
-        function fmt(v, f) { return (v == "") ? "-" : sprintf(f, v) }
-        function pct(a, b) { return (b > 0) ? sprintf("%+.1f%%", 100 * (a - b) / b) : "-" }
-        NR == 1 { next }
+# ---------------------------------------------------------------- profile (optional)
+perf_works() {
+    command -v perf >/dev/null &&
+        perf record -q -e cpu-clock -o "$TMP/perf-probe.data" -- true >/dev/null 2>&1
+}
+# profile_target TARGET: perf record of TARGET under wrk load -> appends to PROFILE_MD
+profile_target() {
+    local target=$1 port lua pids=() deadline list
+    case $target in
+        nginx) port=$NGX_PORT lua=$LUA_DIRECT pids=("$NGX_PID" $(nginx_workers)) ;;
+        rb1)
+            start_rb 1
+            port=$RB_PORT lua=$LUA_GATEWAY pids=("$RB_PID")
+            ;;
+    esac
+    wait_quiet
+    log "profiling $target (c=$PROFILE_CONNS, ${PROFILE_SECS}s)"
+    wrk -t1 -c"$PROFILE_CONNS" -d"$((PROFILE_SECS + 2))s" -s "$lua" \
+        "http://127.0.0.1:$port/v1/chat/completions" >"$TMP/profile-$target.wrk" 2>&1 &
+    WRK_PID=$!
+    nap 1
+    list=$(IFS=,; echo "${pids[*]}")
+    perf record -q -F 999 -e cpu-clock -o "$TMP/perf-$target.data" -p "$list" \
+        -- sleep "$PROFILE_SECS" >/dev/null 2>"$TMP/perf-$target.err" &
+    PERF_PID=$!
+    deadline=$((SECONDS + PROFILE_SECS + 30))
+    while kill -0 "$PERF_PID" 2>/dev/null || kill -0 "$WRK_PID" 2>/dev/null; do
+        if ((SECONDS > deadline)); then
+            log "profile overran; stopping it"
+            kill -TERM "$PERF_PID" "$WRK_PID" 2>/dev/null || true
+            break
+        fi
+        nap 0.2
+    done
+    wait "$PERF_PID" 2>/dev/null || true
+    wait "$WRK_PID" 2>/dev/null || true
+    PERF_PID="" WRK_PID=""
+    [[ $target == rb1 ]] && stop_rb
+    {
+        echo "### $target: $(awk '/Requests\/sec:/ { printf "%.0f req/s while profiled", $2 }' "$TMP/profile-$target.wrk")"
+        echo
+        echo '```'
+        perf report -i "$TMP/perf-$target.data" --stdio --no-children --sort dso 2>/dev/null |
+            awk 'n < 5 && /^ +[0-9.]+%/ { sub(/ +$/, ""); print; n++ }'
+        echo
+        perf report -i "$TMP/perf-$target.data" --stdio --no-children --sort symbol 2>/dev/null |
+            awk 'n < 20 && /^ +[0-9.]+%/ { sub(/[ -]+$/, ""); print substr($0, 1, 120); n++ }'
+        echo '```'
+        echo
+    } >>"$PROFILE_MD"
+}
+PROFILE_MD=""
+if [[ $PROFILE != 0 ]]; then
+    if perf_works; then
+        PROFILE_MD=$TMP/profile.md
         {
-            c = $2; t = $3
-            add(c, t, "rps", $4); add(c, t, "p50", $5); add(c, t, "p99", $8)
-            add(c, t, "err", $10 + $11); add(c, t, "rss_start", $12); add(c, t, "rss_idle", $13); add(c, t, "rss_load", $14)
-            add(c, t, "o50", $15); add(c, t, "o99", $16); add(c, t, "cpu", $17); add(c, t, "other", $20)
-            if ($21 ~ /!/ || $20 > noise_max) noisy++
-            runs++
-            if (t ~ /^rb/) {
-                if ($12 > rb_start_max[t]) rb_start_max[t] = $12
-                if ($13 > rb_idle_max[t]) rb_idle_max[t] = $13
-                if ($14 > rb_load_max[t]) rb_load_max[t] = $14
-            }
-        }
-        END {
-            nc = split(conns, C, " "); nt = split(targets, T, " ")
-            name["direct"] = "direct (mock)"; name["nginx"] = "nginx 1w"; name["rb1"] = "ringbridge 1w"; name["rb2"] = "ringbridge 2w"
-            for (ci = 1; ci <= nc; ci++) {
-                c = C[ci]
-                printf "## %d connections (median of %d rounds)\n\n", c, rounds
-                print "| target | req/s | p50 ms | p99 ms | req/s ÷ nginx | p50 ÷ nginx | p99 ÷ nginx | errors | RSS idle MiB | RSS load MiB | overhead p50 µs | overhead p99 µs | CPU target | CPU other |"
-                print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-                nr = median(c SUBSEP "nginx" SUBSEP "rps"); n50 = median(c SUBSEP "nginx" SUBSEP "p50"); n99 = median(c SUBSEP "nginx" SUBSEP "p99")
-                for (ti = 1; ti <= nt; ti++) {
-                    t = T[ti]; k = c SUBSEP t SUBSEP
-                    r = median(k "rps"); p5 = median(k "p50"); p9 = median(k "p99")
-                    M[c, t, "rps"] = r; M[c, t, "p50"] = p5; M[c, t, "p99"] = p9
-                    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-                        name[t], fmt(r, "%.0f"), fmt(p5, "%.3f"), fmt(p9, "%.3f"),
-                        ratio(r, nr), ratio(p5, n50), ratio(p9, n99), fmt(maxof(k "err"), "%d"),
-                        fmt(median(k "rss_idle") / 1024, "%.1f"), fmt(median(k "rss_load") / 1024, "%.1f"),
-                        fmt(median(k "o50"), "%.1f"), fmt(median(k "o99"), "%.1f"),
-                        fmt(median(k "cpu"), "%.2f"), fmt(median(k "other"), "%.2f")
-                }
-                print ""
-            }
-            print "Errors = the largest count over the rounds of non-2xx responses plus socket errors. RSS = VmRSS (nginx: master + worker), idle just before the run (after the warm-up), load = the largest 100 ms sample during the run. Overhead = ringbridge'"'"'s `ringbridge_gateway_overhead_quantile_seconds` (request time minus upstream wait), read after the run; it covers that run and its warm-up, since ringbridge is restarted per run. CPU = cores used during the run (ticks / wall time): the target (nginx: master + worker), and "other" = task time (user + system + steal, irq/softirq excluded) of everything that was neither target, mock nor wrk: noise from other work on the machine."
-            print ""
-            print "## Targets (ringbridge 1 worker vs nginx 1 worker)"
-            print ""
-            for (ci = 1; ci <= nc; ci++) {
-                c = C[ci]
-                if (M[c, "rb1", "rps"] == "" || M[c, "nginx", "rps"] == "") continue
-                r = M[c, "rb1", "rps"]; n = M[c, "nginx", "rps"]
-                printf "- c=%d req/s ≥ nginx: **%s** (%.0f vs %.0f, %s)\n", c, (r >= n) ? "met" : "missed", r, n, pct(r, n)
-                r = M[c, "rb1", "p50"]; n = M[c, "nginx", "p50"]
-                printf "- c=%d p50 ≤ nginx: **%s** (%.3f vs %.3f ms, %s)\n", c, (r <= n) ? "met" : "missed", r, n, pct(r, n)
-                r = M[c, "rb1", "p99"]; n = M[c, "nginx", "p99"]
-                printf "- c=%d p99 ≤ nginx: **%s** (%.3f vs %.3f ms, %s)\n", c, (r <= n) ? "met" : "missed", r, n, pct(r, n)
-            }
-            for (ti = 1; ti <= nt; ti++) {
-                t = T[ti]
-                if (!(t in rb_idle_max)) continue
-                printf "- %s RSS idle < 15 MiB: **%s** (worst run %.1f MiB; %.1f MiB right after start)\n", name[t],
-                    (rb_idle_max[t] < 15 * 1024) ? "met" : "missed", rb_idle_max[t] / 1024, rb_start_max[t] / 1024
-                printf "- %s RSS under load < 40 MiB: **%s** (worst run %.1f MiB)\n", name[t],
-                    (rb_load_max[t] < 40 * 1024) ? "met" : "missed", rb_load_max[t] / 1024
-            }
-            print ""
-            if (noisy) printf "**Noise:** %d of %d kept runs are noisy: the machine was not quiet before the run (`!` in idle before), or other processes used more than %s cores during it (CPU other) in every one of its %d attempts; the least noisy attempt was kept.\n\n", noisy, runs, noise_max, retries + 1
-            else printf "No kept run is noisy (machine idle before every run; other processes used at most %s cores during each; noisy attempts were repeated, up to %d times).\n\n", noise_max, retries
-        }' "$RAW"
-    echo "## All runs"
-    echo
-    echo "| round | conns | target | req/s | p50 ms | p75 ms | p90 ms | p99 ms | requests | non-2xx | socket err | RSS start KiB | RSS idle KiB | RSS load KiB | ovh p50 µs | ovh p99 µs | CPU target | CPU mock | CPU wrk | CPU other | idle before % | attempts |"
-    echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    awk -F'\t' 'NR > 1 { line = "|"; for (i = 1; i <= NF; i++) line = line " " $i " |"; print line }' "$RAW"
-    echo
-    echo "Raw TSV: \`loadtest/results/proxy-$STAMP.tsv\`."
-} >"$REPORT"
+            echo "## Profile (perf record -e cpu-clock -F 999, c=$PROFILE_CONNS, ${PROFILE_SECS} s; separate runs, not measured)"
+            echo
+            echo "Flat profiles of the proxy process only (nginx: master + worker); \`[k]\` = kernel, \`[.]\` = user space."
+            echo
+        } >"$PROFILE_MD"
+        for t in $TARGETS; do
+            case $t in rb1 | nginx) profile_target "$t" ;; esac
+        done
+    elif [[ $PROFILE == 1 ]]; then
+        die "PROFILE=1 but perf does not work here (apt-get install -y linux-perf)"
+    else
+        log "perf not available; skipping the profile (PROFILE=0 to silence)"
+    fi
+fi
 
-cat "$REPORT"
-log "report written to $REPORT"
+write_report "$RAW" "$(date -u +%Y%m%d-%H%M%S)"

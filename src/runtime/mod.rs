@@ -101,10 +101,8 @@ fn worker_thread(
             tracing::debug!(worker = index, "could not pin to core {}", core.id);
         }
     }
-    let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
-        .with_entries(URING_ENTRIES)
-        .enable_timer()
-        .build()
+    let mut rt = build_runtime(true)
+        .or_else(|_| build_runtime(false))
         .map_err(|e| format!("worker {index}: cannot build the runtime: {e}"))?;
     rt.block_on(async move {
         let listener =
@@ -118,6 +116,27 @@ fn worker_thread(
         worker.metrics.publish();
         Ok(())
     })
+}
+
+type Runtime = monoio::FusionRuntime<
+    monoio::time::TimeDriver<monoio::IoUringDriver>,
+    monoio::time::TimeDriver<monoio::LegacyDriver>,
+>;
+
+/// One worker's runtime. With `cooperative`, io_uring completions are not
+/// announced by an interrupt to the thread (IORING_SETUP_COOP_TASKRUN, Linux
+/// 5.19+): the worker collects them when it next enters the kernel anyway, which
+/// a busy worker does constantly. Older kernels refuse the flag; then the
+/// caller builds again without it.
+fn build_runtime(cooperative: bool) -> std::io::Result<Runtime> {
+    let mut builder =
+        monoio::RuntimeBuilder::<monoio::FusionDriver>::new().with_entries(URING_ENTRIES);
+    if cooperative {
+        let mut uring = io_uring::IoUring::builder();
+        uring.setup_coop_taskrun();
+        builder = builder.uring_builder(uring);
+    }
+    builder.enable_timer().build()
 }
 
 async fn accept_loop(worker: &Rc<Worker>, listener: &monoio::net::TcpListener) {

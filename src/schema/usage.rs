@@ -5,6 +5,8 @@
 //! it in `x_groq` on the last chunk). So the relay keeps only the last
 //! [`TAIL_BYTES`] of the decoded body and reads the numbers once, at the end.
 
+use std::sync::LazyLock;
+
 use memchr::memmem;
 
 /// How much of a response's end is kept for the usage scan.
@@ -57,14 +59,25 @@ impl Tail {
     }
 }
 
+const PROMPT_KEY: &[u8] = b"\"prompt_tokens\"";
+const COMPLETION_KEY: &[u8] = b"\"completion_tokens\"";
+
+// Searchers are built once: building one costs more than a short search.
+static USAGE_FINDER: LazyLock<memmem::FinderRev<'static>> =
+    LazyLock::new(|| memmem::FinderRev::new(b"\"usage\""));
+static PROMPT_FINDER: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(PROMPT_KEY));
+static COMPLETION_FINDER: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(COMPLETION_KEY));
+
 /// Find the last `"usage":{...}` with token counts in `bytes`.
 pub fn scan_usage(bytes: &[u8]) -> Usage {
-    let finder = memmem::FinderRev::new(b"\"usage\"");
+    let finder = &*USAGE_FINDER;
     let mut end = bytes.len();
     while let Some(at) = finder.rfind(&bytes[..end]) {
         let obj = &bytes[at..];
-        let prompt = number_after(obj, b"\"prompt_tokens\"");
-        let completion = number_after(obj, b"\"completion_tokens\"");
+        let prompt = number_after(obj, PROMPT_KEY);
+        let completion = number_after(obj, COMPLETION_KEY);
         if prompt.is_some() || completion.is_some() {
             return Usage {
                 prompt_tokens: prompt.unwrap_or(0),
@@ -81,7 +94,12 @@ fn number_after(obj: &[u8], key: &[u8]) -> Option<u64> {
     // Bound the search to this usage object: up to its first closing brace
     // that ends it (usage objects nest at most one level: *_tokens_details).
     let limit = object_end(obj).unwrap_or(obj.len());
-    let at = memmem::find(&obj[..limit], key)?;
+    let finder = if key == PROMPT_KEY {
+        &*PROMPT_FINDER
+    } else {
+        &*COMPLETION_FINDER
+    };
+    let at = finder.find(&obj[..limit])?;
     let mut i = at + key.len();
     while matches!(obj.get(i), Some(b' ' | b'\t' | b'\n' | b'\r' | b':')) {
         i += 1;

@@ -37,6 +37,8 @@ use crate::telemetry::CoreMetrics;
 /// A pooled connection idle longer than this is closed instead of reused
 /// (shorter than the common 120 s idle timeouts of provider load balancers).
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// A pooled connection idle for less than this is reused without the liveness probe.
+const POOL_TRUST_UNPROBED: Duration = Duration::from_millis(500);
 /// Largest upstream response head accepted.
 const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
 
@@ -280,7 +282,11 @@ impl Pools {
         let list = idle.get_mut(origin.key.as_str())?;
         while let Some(mut conn) = list.pop() {
             self.idle_count.set(self.idle_count.get() - 1);
-            if conn.idle_since.elapsed() < POOL_IDLE_TIMEOUT && conn.is_quiet() {
+            let idle = conn.idle_since.elapsed();
+            // A connection back in the pool moments ago is trusted without the
+            // probe syscall: if the upstream closed it anyway, the failure comes
+            // before any response byte and the request is retried on a fresh one.
+            if idle < POOL_TRUST_UNPROBED || (idle < POOL_IDLE_TIMEOUT && conn.is_quiet()) {
                 conn.reused = true;
                 self.metrics.upstream_connection_reused();
                 self.metrics.set_upstream_idle(self.idle_count.get());
