@@ -18,10 +18,10 @@ use serde::Deserialize;
 
 use crate::proto::{self, Chunked, Fail, Head, Method, Route, Span};
 use crate::render::{self, Event, Len, Saw, CT_JSON, CT_SSE};
+use crate::sim::{Defaults, Dist, FailKind};
 use crate::stats;
 
 const READ_CHUNK: usize = 16 * 1024;
-const DEFAULT_CHUNKS: u32 = 5;
 
 /// Socket plus its write buffer (kept apart from the read-side buffers so
 /// responses can be rendered from borrowed request bytes).
@@ -115,6 +115,7 @@ struct Conn {
     model: Vec<u8>,
     scratch: Vec<u8>,
     idle: Option<Duration>,
+    defaults: &'static Defaults,
 }
 
 fn body_slice<'a>(rbuf: &'a [u8], decoded: &'a [u8], loc: BodyLoc) -> &'a [u8] {
@@ -149,7 +150,7 @@ fn set_linger_zero(stream: &TcpStream) {
 }
 
 /// Serves one accepted connection until it closes.
-pub async fn serve(stream: TcpStream, idle: Option<Duration>) {
+pub async fn serve(stream: TcpStream, idle: Option<Duration>, defaults: &'static Defaults) {
     let _open = stats::OpenGuard::new();
     let _ = stream.set_nodelay(true);
     let mut conn = Conn {
@@ -162,6 +163,7 @@ pub async fn serve(stream: TcpStream, idle: Option<Duration>) {
         model: Vec::with_capacity(64),
         scratch: Vec::with_capacity(1024),
         idle,
+        defaults,
     };
     match conn.run().await {
         Next::Reset => set_linger_zero(&conn.sock.stream),
@@ -293,7 +295,7 @@ impl Conn {
             Some(saw(&self.rbuf, head)),
             extra,
         );
-        if head.mock.fail == Some(Fail::Cut) {
+        if matches!(head.mock.fail, Some(Fail::Cut | Fail::CutMid)) {
             w.extend_from_slice(&body[..body.len() / 2]);
             let _ = self.sock.flush().await;
             return Next::Close;
@@ -319,18 +321,42 @@ impl Conn {
 
     async fn respond(&mut self, head: &Head, body: BodyLoc) -> Next {
         let route = proto::route(head.method, &self.rbuf[head.target.0..head.target.1]);
-        if !route.is_control() {
+        // CLI defaults (latency, fail mix) do not apply to the control routes.
+        let control = route.is_control();
+        if !control {
             stats::REQUESTS.fetch_add(1, Relaxed);
         }
-        let mock = head.mock;
+        let mut mock = head.mock;
+        if !control {
+            let mix = mock.fail_mix.unwrap_or(self.defaults.fail_mix);
+            // Every request draws once; explicit x-mock-fail / x-mock-status win.
+            if let Some(kind) = mix.draw() {
+                if mock.fail.is_none() && mock.status.is_none() {
+                    stats::count_injected(kind);
+                    match kind {
+                        FailKind::Reset => mock.fail = Some(Fail::Reset),
+                        FailKind::Close => mock.fail = Some(Fail::Close),
+                        FailKind::Cut => mock.fail = Some(Fail::CutMid),
+                        FailKind::Hang => mock.fail = Some(Fail::Hang),
+                        _ => mock.status = kind.status(),
+                    }
+                }
+            }
+        }
+        let head = &Head { mock, ..*head };
         match mock.fail {
             Some(Fail::Close) => return Next::Close,
             Some(Fail::Reset) => return Next::Reset,
             Some(Fail::Hang) => return Next::Hang,
-            Some(Fail::Cut) | None => {}
+            Some(Fail::Cut | Fail::CutMid) | None => {}
         }
-        if mock.delay_ms > 0 {
-            monoio::time::sleep(Duration::from_millis(mock.delay_ms)).await;
+        let latency = match mock.latency {
+            Some(d) => Some(d),
+            None if !control => self.defaults.latency,
+            None => None,
+        };
+        if let Some(d) = latency.map(Dist::sample).filter(|d| !d.is_zero()) {
+            monoio::time::sleep(d).await;
         }
         if let Some(status) = mock.status.filter(|s| *s >= 400) {
             self.scratch.clear();
@@ -412,19 +438,31 @@ impl Conn {
             return self.stream(head, chat, include_usage).await;
         }
         self.scratch.clear();
+        let filler = head.mock.body_bytes.or(self.defaults.body_bytes);
         if chat {
-            render::chat_completion(&mut self.scratch, &self.model, head.mock.body_bytes);
+            render::chat_completion(&mut self.scratch, &self.model, filler);
         } else {
-            render::text_completion(&mut self.scratch, &self.model, head.mock.body_bytes);
+            render::text_completion(&mut self.scratch, &self.model, filler);
         }
         self.send(head, 200, "", Src::Scratch).await
     }
 
     /// Streams an SSE answer; every event is its own HTTP chunk and write.
+    /// Content chunk i is due at start + ttft + i × inter-token (each delay
+    /// drawn afresh), so timer rounding does not accumulate.
     async fn stream(&mut self, head: &Head, chat: bool, include_usage: bool) -> Next {
-        let n = head.mock.chunks.unwrap_or(DEFAULT_CHUNKS);
-        let delay = Duration::from_millis(head.mock.chunk_delay_ms);
-        let cut = head.mock.fail == Some(Fail::Cut);
+        let m = head.mock;
+        let d = self.defaults;
+        let n = m.chunks.unwrap_or(d.chunks);
+        let ttft = m.ttft.or(m.chunk_delay).or(d.ttft);
+        let inter = m.inter_token.or(m.chunk_delay).or(d.inter_token);
+        // Index of the last event sent before a cut.
+        let cut_after = match m.fail {
+            Some(Fail::Cut) => Some(1),
+            Some(Fail::CutMid) => Some(chat as usize + (n as usize / 2).max(1) - 1),
+            _ => None,
+        };
+        let mut due = monoio::time::Instant::now();
         render::head(
             &mut self.sock.wbuf,
             200,
@@ -442,11 +480,17 @@ impl Conn {
             .chain(include_usage.then_some(Event::Usage(n)))
             .chain(std::iter::once(Event::Done));
         for (sent, ev) in events.enumerate() {
-            if matches!(ev, Event::Token(_)) && !delay.is_zero() {
-                if self.sock.flush().await.is_err() {
-                    return Next::Close;
+            if let Event::Token(i) = ev {
+                let dist = if i == 0 { ttft } else { inter };
+                if let Some(delay) = dist.map(Dist::sample).filter(|d| !d.is_zero()) {
+                    if self.sock.flush().await.is_err() {
+                        return Next::Close;
+                    }
+                    due += delay;
+                    if due > monoio::time::Instant::now() {
+                        monoio::time::sleep_until(due).await;
+                    }
                 }
-                monoio::time::sleep(delay).await;
             }
             self.scratch.clear();
             render::stream_event(&mut self.scratch, chat, &self.model, ev, include_usage);
@@ -457,7 +501,7 @@ impl Conn {
             if self.sock.flush().await.is_err() {
                 return Next::Close;
             }
-            if cut && sent == 1 {
+            if cut_after == Some(sent) {
                 return Next::Close;
             }
         }

@@ -5,6 +5,7 @@
 mod conn;
 mod proto;
 mod render;
+mod sim;
 mod stats;
 
 use std::io::{self, Write};
@@ -14,6 +15,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use monoio::net::{ListenerOpts, TcpListener};
+
+use sim::{Defaults, Dist, FailMix};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,6 +33,38 @@ struct Args {
     /// Close keep-alive connections idle for this many milliseconds.
     #[arg(long, value_name = "N")]
     idle_close_ms: Option<u64>,
+    /// Delay before the response head: fixed:MS | uniform:MIN_MS,MAX_MS |
+    /// lognormal:MEDIAN_MS,SIGMA (header x-mock-latency wins).
+    #[arg(long, value_name = "DIST", value_parser = Dist::parse)]
+    latency: Option<Dist>,
+    /// Stream: delay before the first content chunk (header x-mock-ttft wins).
+    #[arg(long, value_name = "DIST", value_parser = Dist::parse)]
+    ttft: Option<Dist>,
+    /// Stream: delay between content chunks (header x-mock-inter-token wins).
+    #[arg(long, value_name = "DIST", value_parser = Dist::parse)]
+    inter_token: Option<Dist>,
+    /// Stream: number of content chunks, one token each (header x-mock-chunks wins).
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(0..=proto::MAX_CHUNKS as i64))]
+    chunks: u32,
+    /// Non-stream completion content size in bytes (header x-mock-body-bytes wins).
+    #[arg(long, value_name = "N", value_parser = parse_body_bytes)]
+    body_bytes: Option<usize>,
+    /// Injected failures: KIND:FRACTION,... with KIND in 500, 502, 503, 429,
+    /// reset, close, cut, hang; sum <= 1 (header x-mock-fail-mix wins).
+    #[arg(long, value_name = "SPEC", value_parser = FailMix::parse)]
+    fail_mix: Option<FailMix>,
+    /// Seed for the per-worker PRNGs (failure draws, latency samples).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
+}
+
+fn parse_body_bytes(s: &str) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n <= proto::MAX_BODY_BYTES)
+        .ok_or_else(|| format!("expected a byte count in 0..={}", proto::MAX_BODY_BYTES))
 }
 
 fn main() {
@@ -38,6 +73,15 @@ fn main() {
         .idle_close_ms
         .filter(|ms| *ms > 0)
         .map(Duration::from_millis);
+    let defaults: &'static Defaults = Box::leak(Box::new(Defaults {
+        latency: args.latency,
+        ttft: args.ttft,
+        inter_token: args.inter_token,
+        chunks: args.chunks,
+        body_bytes: args.body_bytes,
+        fail_mix: args.fail_mix.unwrap_or_default(),
+    }));
+    let seed = args.seed;
     let (tx, rx) = mpsc::channel::<io::Result<SocketAddr>>();
     let mut addr = args.listen;
     let mut threads = Vec::with_capacity(args.workers as usize);
@@ -45,7 +89,10 @@ fn main() {
         let tx = tx.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("mock-worker-{i}"))
-            .spawn(move || worker(addr, idle, tx));
+            .spawn(move || {
+                sim::seed_worker(seed, u64::from(i));
+                worker(addr, idle, defaults, tx)
+            });
         match spawned {
             Ok(t) => threads.push(t),
             Err(e) => fail(&format!("cannot spawn worker thread: {e}")),
@@ -80,7 +127,12 @@ fn fail(msg: &str) -> ! {
     std::process::exit(1);
 }
 
-fn worker(addr: SocketAddr, idle: Option<Duration>, ready: mpsc::Sender<io::Result<SocketAddr>>) {
+fn worker(
+    addr: SocketAddr,
+    idle: Option<Duration>,
+    defaults: &'static Defaults,
+    ready: mpsc::Sender<io::Result<SocketAddr>>,
+) {
     let rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
         .with_entries(1024)
         .enable_timer()
@@ -109,7 +161,7 @@ fn worker(addr: SocketAddr, idle: Option<Duration>, ready: mpsc::Sender<io::Resu
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
-                    monoio::spawn(conn::serve(stream, idle));
+                    monoio::spawn(conn::serve(stream, idle, defaults));
                 }
                 Err(e) => {
                     eprintln!("mock-provider: accept: {e}");

@@ -3,6 +3,8 @@
 
 use httparse::Status;
 
+use crate::sim::{Dist, FailMix};
+
 /// Largest request head we buffer before answering 431.
 pub const MAX_HEAD: usize = 64 * 1024;
 /// Largest request body we accept before answering 413.
@@ -28,25 +30,34 @@ pub enum Method {
 pub enum Fail {
     Close,
     Reset,
+    /// `x-mock-fail: cut`: a stream stops after 2 events.
     Cut,
+    /// Injected `cut` (fail mix): a stream stops after half its content chunks.
+    CutMid,
     Hang,
 }
 
-/// The `x-mock-*` behaviour headers of one request.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+/// The `x-mock-*` behaviour headers of one request. `None` means "use the
+/// CLI default".
+#[derive(Clone, Copy, Default, PartialEq, Debug)]
 pub struct Mock {
     pub echo: bool,
     pub status: Option<u16>,
-    pub delay_ms: u64,
+    /// `x-mock-latency`, or `x-mock-delay-ms: N` as `fixed:N`.
+    pub latency: Option<Dist>,
     pub chunks: Option<u32>,
-    pub chunk_delay_ms: u64,
+    /// `x-mock-chunk-delay-ms: N` as `fixed:N` (ttft and inter-token).
+    pub chunk_delay: Option<Dist>,
+    pub ttft: Option<Dist>,
+    pub inter_token: Option<Dist>,
     pub body_bytes: Option<usize>,
     pub fail: Option<Fail>,
+    pub fail_mix: Option<FailMix>,
 }
 
 /// A parsed request head. Strings are kept as spans into the read buffer so
 /// parsing never allocates.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Debug)]
 pub struct Head {
     pub head_len: usize,
     pub method: Method,
@@ -168,9 +179,34 @@ fn parse_mock(suffix: &[u8], value: &[u8], m: &mut Mock) -> Result<(), Reject> {
             .ok_or(reject(400, "invalid x-mock-status (200..=599)"))?;
         m.status = Some(s);
     } else if is("delay-ms") {
-        m.delay_ms = parse_num(v)
+        let ms = parse_num(v)
             .filter(|d| *d <= MAX_DELAY_MS)
             .ok_or(reject(400, "invalid x-mock-delay-ms"))?;
+        m.latency = Some(Dist::fixed_ms(ms));
+    } else if is("latency") {
+        m.latency = Some(parse_dist(v).ok_or(reject(
+            400,
+            "invalid x-mock-latency (fixed:MS|uniform:MIN_MS,MAX_MS|lognormal:MEDIAN_MS,SIGMA)",
+        ))?);
+    } else if is("ttft") {
+        m.ttft = Some(parse_dist(v).ok_or(reject(
+            400,
+            "invalid x-mock-ttft (fixed:MS|uniform:MIN_MS,MAX_MS|lognormal:MEDIAN_MS,SIGMA)",
+        ))?);
+    } else if is("inter-token") {
+        m.inter_token = Some(parse_dist(v).ok_or(reject(
+            400,
+            "invalid x-mock-inter-token (fixed:MS|uniform:MIN_MS,MAX_MS|lognormal:MEDIAN_MS,SIGMA)",
+        ))?);
+    } else if is("fail-mix") {
+        let mix = std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| FailMix::parse(s).ok())
+            .ok_or(reject(
+                400,
+                "invalid x-mock-fail-mix (KIND:FRACTION,... with KIND in 500|502|503|429|reset|close|cut|hang, sum <= 1)",
+            ))?;
+        m.fail_mix = Some(mix);
     } else if is("chunks") {
         m.chunks = Some(
             parse_num(v)
@@ -178,9 +214,10 @@ fn parse_mock(suffix: &[u8], value: &[u8], m: &mut Mock) -> Result<(), Reject> {
                 .ok_or(reject(400, "invalid x-mock-chunks (0..=100000)"))?,
         );
     } else if is("chunk-delay-ms") {
-        m.chunk_delay_ms = parse_num(v)
+        let ms = parse_num(v)
             .filter(|d| *d <= MAX_DELAY_MS)
             .ok_or(reject(400, "invalid x-mock-chunk-delay-ms"))?;
+        m.chunk_delay = Some(Dist::fixed_ms(ms));
     } else if is("body-bytes") {
         m.body_bytes = Some(
             parse_num(v)
@@ -201,6 +238,10 @@ fn parse_mock(suffix: &[u8], value: &[u8], m: &mut Mock) -> Result<(), Reject> {
         });
     }
     Ok(())
+}
+
+fn parse_dist(v: &[u8]) -> Option<Dist> {
+    Dist::parse(std::str::from_utf8(v).ok()?).ok()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -313,6 +354,38 @@ mod tests {
         assert_eq!(h.mock.chunks, Some(7));
         assert_eq!(h.mock.fail, Some(Fail::Cut));
         assert!(h.mock.echo);
+        assert_eq!(h.mock.latency, None);
+    }
+
+    #[test]
+    fn timing_and_fail_mix_headers() {
+        let req = b"POST /v1/chat/completions HTTP/1.1\r\nx-mock-latency: uniform:1,2\r\n\
+            X-Mock-TTFT: lognormal:50,0.2\r\nx-mock-inter-token: fixed:0.5\r\n\
+            x-mock-fail-mix: 500:0.5, reset:0.25\r\nx-mock-chunk-delay-ms: 7\r\n\r\n";
+        let m = parse_head(req).unwrap().unwrap().mock;
+        assert_eq!(m.latency, Some(Dist::Uniform(1000, 2000)));
+        assert_eq!(m.ttft, Some(Dist::LogNormal(50_000.0, 0.2)));
+        assert_eq!(m.inter_token, Some(Dist::Fixed(500)));
+        assert_eq!(m.chunk_delay, Some(Dist::Fixed(7000)));
+        assert_eq!(
+            m.fail_mix,
+            Some(FailMix::parse("500:0.5,reset:0.25").unwrap())
+        );
+        let delay = parse_head(b"GET / HTTP/1.1\r\nx-mock-delay-ms: 150\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(delay.mock.latency, Some(Dist::Fixed(150_000)));
+        for bad in [
+            "x-mock-latency: fixed:-1",
+            "x-mock-latency: 5",
+            "x-mock-ttft: uniform:3,1",
+            "x-mock-inter-token: lognormal:1",
+            "x-mock-fail-mix: 500:0.7,503:0.7",
+            "x-mock-fail-mix: 404:0.1",
+        ] {
+            let req = format!("GET / HTTP/1.1\r\n{bad}\r\n\r\n");
+            assert_eq!(parse_head(req.as_bytes()).unwrap_err().status, 400, "{bad}");
+        }
     }
 
     #[test]

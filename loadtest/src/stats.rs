@@ -2,10 +2,18 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::sim::FailKind;
+
 pub static CONNECTIONS_ACCEPTED: AtomicU64 = AtomicU64::new(0);
 pub static CONNECTIONS_OPEN: AtomicU64 = AtomicU64::new(0);
 pub static REQUESTS: AtomicU64 = AtomicU64::new(0);
 pub static BYTES_RECEIVED: AtomicU64 = AtomicU64::new(0);
+/// Injected failures (`--fail-mix` / `x-mock-fail-mix`), indexed by `FailKind::index`.
+static FAILED_INJECTED: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+
+pub fn count_injected(kind: FailKind) {
+    FAILED_INJECTED[kind.index()].fetch_add(1, Relaxed);
+}
 
 /// Counts a connection as accepted and open until dropped.
 pub struct OpenGuard(());
@@ -29,6 +37,9 @@ pub fn reset() {
     CONNECTIONS_ACCEPTED.store(0, Relaxed);
     REQUESTS.store(0, Relaxed);
     BYTES_RECEIVED.store(0, Relaxed);
+    for c in &FAILED_INJECTED {
+        c.store(0, Relaxed);
+    }
 }
 
 pub fn render(out: &mut Vec<u8>) {
@@ -41,5 +52,15 @@ pub fn render(out: &mut Vec<u8>) {
     push_u64(out, REQUESTS.load(Relaxed));
     out.extend_from_slice(br#","bytes_received":"#);
     push_u64(out, BYTES_RECEIVED.load(Relaxed));
-    out.push(b'}');
+    out.extend_from_slice(br#","requests_failed_injected":{"#);
+    for (i, kind) in FailKind::ALL.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(kind.name().as_bytes());
+        out.extend_from_slice(b"\":");
+        push_u64(out, FAILED_INJECTED[kind.index()].load(Relaxed));
+    }
+    out.extend_from_slice(b"}}");
 }

@@ -653,3 +653,369 @@ fn forced_legacy_driver_smoke() {
     let r = c.request("POST", CHAT, &[("x-mock-echo", "1")], b"abc");
     assert_eq!(r.body, b"abc");
 }
+
+// ---------------------------------------------------------------------------
+// Latency distributions, stream pacing, failure mix, sizes, CLI validation.
+// Timing bounds are deliberately loose: the test box is shared and noisy.
+
+fn median_ms(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v[v.len() / 2].as_secs_f64() * 1000.0
+}
+
+#[test]
+fn lognormal_latency_roughly_centred() {
+    let srv = Server::start(&["--latency", "lognormal:50,0.2"]);
+    let mut c = srv.connect();
+    let body = chat_body("m", false, false);
+    let samples: Vec<Duration> = (0..50)
+        .map(|_| {
+            let t = Instant::now();
+            let r = c.request("POST", CHAT, &[], &body);
+            assert_eq!(r.status, 200);
+            t.elapsed()
+        })
+        .collect();
+    let med = median_ms(samples);
+    assert!((20.0..=200.0).contains(&med), "median {med} ms");
+    // The header wins over the flag; the control routes ignore the default.
+    let t = Instant::now();
+    let r = c.request("POST", CHAT, &[("x-mock-latency", "fixed:300")], &body);
+    assert_eq!(r.status, 200);
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+    let r = c.request("GET", "/v1/models", &[("x-mock-latency", "bogus")], b"");
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("x-mock-latency"));
+}
+
+#[test]
+fn uniform_latency_header_and_fractional_ms() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let t = Instant::now();
+    for _ in 0..5 {
+        let r = c.request(
+            "GET",
+            "/v1/models",
+            &[("x-mock-latency", "uniform:20.5,40.25")],
+            b"",
+        );
+        assert_eq!(r.status, 200);
+    }
+    assert!(
+        t.elapsed() >= Duration::from_millis(100),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+/// Sends a stream request and records when each SSE event arrives.
+fn timed_stream(c: &mut Client, headers: &[(&str, &str)]) -> (Instant, Vec<(Duration, String)>) {
+    let t0 = Instant::now();
+    c.send(&build_request(
+        "POST",
+        CHAT,
+        headers,
+        &chat_body("m", true, false),
+    ));
+    loop {
+        if c.line().unwrap().is_empty() {
+            break;
+        }
+    }
+    let mut events = Vec::new();
+    loop {
+        let size = usize::from_str_radix(&c.line().unwrap(), 16).unwrap();
+        if size == 0 {
+            assert_eq!(c.line().unwrap(), "");
+            break;
+        }
+        let mut chunk = vec![0; size + 2];
+        c.r.read_exact(&mut chunk).unwrap();
+        chunk.truncate(size);
+        events.push((t0.elapsed(), String::from_utf8(chunk).unwrap()));
+    }
+    (t0, events)
+}
+
+#[test]
+fn ttft_and_inter_token_pacing() {
+    let srv = Server::start(&[
+        "--ttft",
+        "fixed:100",
+        "--inter-token",
+        "fixed:20",
+        "--chunks",
+        "10",
+    ]);
+    let mut c = srv.connect();
+    let (_, ev) = timed_stream(&mut c, &[]);
+    // role, 10 tokens, finish, [DONE]
+    assert_eq!(ev.len(), 13);
+    let tokens: Vec<_> = ev.iter().filter(|(_, e)| e.contains("\"tok")).collect();
+    assert_eq!(tokens.len(), 10);
+    assert!(tokens[0].1.contains("tok0 ") && tokens[9].1.contains("tok9 "));
+    let first = tokens[0].0;
+    let last = tokens[9].0;
+    assert!(
+        first >= Duration::from_millis(100),
+        "first chunk at {first:?}"
+    );
+    // ttft + 9 gaps of 20 ms; and at least chunks × inter-token overall.
+    assert!(last >= Duration::from_millis(280), "last chunk at {last:?}");
+    assert!(last >= Duration::from_millis(10 * 20));
+    assert!(last < Duration::from_secs(5), "{last:?}");
+
+    // Headers win: no ttft, 30 ms between 4 tokens.
+    let (_, ev) = timed_stream(
+        &mut c,
+        &[
+            ("x-mock-ttft", "fixed:0"),
+            ("x-mock-inter-token", "fixed:30"),
+            ("x-mock-chunks", "4"),
+        ],
+    );
+    let tokens: Vec<_> = ev.iter().filter(|(_, e)| e.contains("\"tok")).collect();
+    assert_eq!(tokens.len(), 4);
+    assert!(
+        tokens[3].0 >= Duration::from_millis(90),
+        "{:?}",
+        tokens[3].0
+    );
+
+    // x-mock-chunk-delay-ms still paces every content chunk (ttft included).
+    let (_, ev) = timed_stream(
+        &mut c,
+        &[("x-mock-chunk-delay-ms", "25"), ("x-mock-chunks", "4")],
+    );
+    let last = ev
+        .iter()
+        .rev()
+        .find(|(_, e)| e.contains("\"tok"))
+        .unwrap()
+        .0;
+    assert!(last >= Duration::from_millis(100), "{last:?}");
+}
+
+#[test]
+fn fail_mix_all_500() {
+    let srv = Server::start(&["--fail-mix", "500:1"]);
+    srv.reset_stats();
+    let mut c = srv.connect();
+    let body = chat_body("m", false, false);
+    for _ in 0..10 {
+        let r = c.request("POST", CHAT, &[], &body);
+        assert_eq!(r.status, 500);
+        assert_eq!(r.json()["error"]["type"], "server_error");
+        assert_eq!(r.header("x-mock-saw-path"), Some(CHAT));
+    }
+    // Streams fail the same way.
+    let r = c.request("POST", CHAT, &[], &chat_body("m", true, false));
+    assert_eq!(r.status, 500);
+    // Header overrides the flag; explicit x-mock-status wins over a draw.
+    let r = c.request("POST", CHAT, &[("x-mock-fail-mix", "500:0")], &body);
+    assert_eq!(r.status, 200);
+    let r = c.request("POST", CHAT, &[("x-mock-status", "404")], &body);
+    assert_eq!(r.status, 404);
+    let r = c.request("POST", CHAT, &[("x-mock-fail-mix", "429:1")], &body);
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    let r = c.request("POST", CHAT, &[("x-mock-fail-mix", "503:1")], &body);
+    assert_eq!(r.status, 503);
+    let r = c.request("POST", CHAT, &[("x-mock-fail-mix", "502:1")], &body);
+    assert_eq!(r.status, 502);
+    let r = c.request(
+        "POST",
+        CHAT,
+        &[("x-mock-fail-mix", "500:0.7,503:0.7")],
+        &body,
+    );
+    assert_eq!(r.status, 400);
+    // /__stats is never failed and counts the injected failures by kind.
+    let s = srv.stats();
+    let inj = &s["requests_failed_injected"];
+    assert_eq!(inj["500"], 11, "{s}");
+    assert_eq!(inj["429"], 1, "{s}");
+    assert_eq!(inj["502"], 1, "{s}");
+    assert_eq!(inj["503"], 1, "{s}");
+    assert_eq!(inj["reset"], 0, "{s}");
+    assert_eq!(inj.as_object().unwrap().len(), 8, "{s}");
+    srv.reset_stats();
+    assert_eq!(srv.stats()["requests_failed_injected"]["500"], 0);
+}
+
+#[test]
+fn fail_mix_reset_close_hang() {
+    let srv = Server::start(&["--fail-mix", "reset:1"]);
+    let body = chat_body("m", false, false);
+    for _ in 0..3 {
+        let mut c = srv.connect();
+        c.send(&build_request("POST", CHAT, &[], &body));
+        let mut buf = [0u8; 64];
+        let err = c.r.read(&mut buf).expect_err("expected RST");
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+    }
+    assert_eq!(srv.stats()["requests_failed_injected"]["reset"], 3);
+
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    c.send(&build_request(
+        "POST",
+        CHAT,
+        &[("x-mock-fail-mix", "close:1")],
+        &body,
+    ));
+    assert_eq!(c.read_to_end(), Vec::<u8>::new());
+
+    let mut c = srv.connect();
+    c.w.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    c.send(&build_request(
+        "POST",
+        CHAT,
+        &[("x-mock-fail-mix", "hang:1")],
+        &body,
+    ));
+    let mut buf = [0u8; 64];
+    let err = c.r.read(&mut buf).expect_err("hang must not answer");
+    assert!(
+        matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn fail_mix_cut_stops_half_way() {
+    let srv = Server::start(&[]);
+    let mut s = TcpStream::connect(&srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&build_request(
+        "POST",
+        CHAT,
+        &[("x-mock-fail-mix", "cut:1"), ("x-mock-chunks", "10")],
+        &chat_body("m", true, false),
+    ))
+    .unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8(all).unwrap();
+    assert!(text.contains("tok4 ") && !text.contains("tok5 "), "{text}");
+    assert!(!text.contains("[DONE]"));
+
+    // Non-stream: full Content-Length, half the body, then EOF.
+    let mut c = srv.connect();
+    c.send(&build_request(
+        "POST",
+        CHAT,
+        &[("x-mock-fail-mix", "cut:1")],
+        &chat_body("m", false, false),
+    ));
+    let err = c.read_response().expect_err("cut body must not complete");
+    assert_eq!(err.kind(), ErrorKind::UnexpectedEof);
+}
+
+/// Outcome of `n` sequential chat requests (status codes) on one connection.
+fn statuses(srv: &Server, n: usize) -> Vec<u16> {
+    let mut c = srv.connect();
+    let body = chat_body("m", false, false);
+    (0..n)
+        .map(|_| c.request("POST", CHAT, &[], &body).status)
+        .collect()
+}
+
+#[test]
+fn fail_mix_half_is_roughly_half_and_seeded() {
+    let srv = Server::start(&["--fail-mix", "500:0.5"]);
+    let a = statuses(&srv, 200);
+    let fails = a.iter().filter(|s| **s == 500).count();
+    assert!((60..=140).contains(&fails), "{fails} failures");
+    assert!(a.iter().all(|s| *s == 200 || *s == 500));
+    assert_eq!(srv.stats()["requests_failed_injected"]["500"], fails as u64);
+    // Same seed (default 1) → same sequence; another seed → another one.
+    let again = Server::start(&["--fail-mix", "500:0.5", "--seed", "1"]);
+    assert_eq!(statuses(&again, 200), a);
+    let other = Server::start(&["--fail-mix", "500:0.5", "--seed", "2"]);
+    assert_ne!(statuses(&other, 200), a);
+}
+
+#[test]
+fn one_megabyte_request_bodies() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let big: Vec<u8> = (0..1_048_576u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let r = c.request("POST", CHAT, &[("x-mock-echo", "1")], &big);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, big);
+    // A chat request with a 1 MB prompt.
+    let prompt = String::from_utf8(big).unwrap();
+    let body = serde_json::json!({
+        "model": "big-prompt",
+        "messages": [{"role": "user", "content": prompt}],
+    })
+    .to_string();
+    assert!(body.len() > 1_048_576);
+    let r = c.request("POST", CHAT, &[], body.as_bytes());
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["model"], "big-prompt");
+}
+
+#[test]
+fn body_bytes_and_chunks_defaults() {
+    let srv = Server::start(&["--body-bytes", "1000", "--chunks", "3"]);
+    let mut c = srv.connect();
+    let content = |r: &Resp| {
+        r.json()["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .len()
+    };
+    let r = c.request("POST", CHAT, &[], &chat_body("m", false, false));
+    assert_eq!(content(&r), 1000);
+    let r = c.request(
+        "POST",
+        CHAT,
+        &[("x-mock-body-bytes", "10")],
+        &chat_body("m", false, false),
+    );
+    assert_eq!(content(&r), 10);
+    let r = c.request("POST", CHAT, &[], &chat_body("m", true, false));
+    assert_eq!(sse_events(&r).len(), 3 + 3);
+    let r = c.request(
+        "POST",
+        CHAT,
+        &[("x-mock-chunks", "1")],
+        &chat_body("m", true, false),
+    );
+    assert_eq!(sse_events(&r).len(), 1 + 3);
+}
+
+#[test]
+fn invalid_flags_exit_2_naming_the_flag() {
+    for (flag, value) in [
+        ("--latency", "gamma:1"),
+        ("--latency", "uniform:5,1"),
+        ("--ttft", "fixed:-3"),
+        ("--inter-token", "lognormal:10"),
+        ("--fail-mix", "500:0.6,503:0.6"),
+        ("--fail-mix", "404:0.1"),
+        ("--chunks", "100001"),
+        ("--body-bytes", "x"),
+        ("--seed", "x"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_mock-provider"))
+            .args([flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag} {value}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}
