@@ -2,11 +2,13 @@
 //! inbound auth, health/readiness/metrics, and turning errors into responses.
 
 mod admin;
+mod body;
 pub mod connection;
 pub mod context;
 pub mod error;
 mod proxy;
 pub mod respond;
+mod translate;
 
 use std::rc::Rc;
 

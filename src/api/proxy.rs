@@ -5,13 +5,14 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::body::BodyState;
 use super::connection::{Client, Request};
 use super::context::Worker;
 use super::error::ApiError;
 use super::respond::{self, RequestId};
 use super::Endpoint;
 use crate::config::ProviderKind;
-use crate::http::chunked::{ChunkError, ChunkedScanner};
+use crate::http::chunked::ChunkedScanner;
 use crate::http::io::{read_append_timeout, write_all};
 use crate::http::is_hop_by_hop;
 use crate::http::response::{
@@ -182,6 +183,19 @@ pub(super) async fn forward(
         .await;
     }
 
+    if super::translate::translates(provider) {
+        let routed = Routed {
+            worker,
+            req,
+            endpoint,
+            id,
+            keep_alive,
+            provider,
+            model: route.model,
+        };
+        return super::translate::forward(&routed, rbuf, client, model).await;
+    }
+
     let mut up = worker.take_buf();
     let key = worker.next_key(provider.auth_lines.len());
     build_upstream_request(
@@ -195,44 +209,18 @@ pub(super) async fn forward(
         id,
         key,
     );
-    let timeouts = provider.settings.timeouts;
-    let sending = worker
-        .pools
-        .send(&provider.origin, up, worker.take_buf(), &timeouts);
-    let (res, up) = monoio::select! {
-        r = sending => r,
-        _ = client_hung_up(&client.stream) => {
-            // Dropping the send future closed the upstream connection: the
-            // provider stops generating (and billing) for nobody.
-            tracing::debug!(provider = provider.name(), "client closed the connection before the upstream answered");
-            record(
-                worker,
-                endpoint,
-                req,
-                &Finished::unanswered(provider.name(), route.model, STATUS_CLIENT_CLOSED, req.started.elapsed()),
-            );
-            return false;
-        }
+    let routed = Routed {
+        worker,
+        req,
+        endpoint,
+        id,
+        keep_alive,
+        provider,
+        model: route.model,
     };
-    worker.give_buf(up);
-    let resp = match res {
+    let resp = match send(&routed, client, up).await {
         Ok(r) => r,
-        Err(e) => {
-            let status = if e.is_timeout() { 504 } else { 502 };
-            tracing::warn!(provider = provider.name(), request_id = %String::from_utf8_lossy(id.as_bytes()), error = %e, "upstream request failed");
-            let err = ApiError::new(
-                status,
-                format!("upstream provider `{}` failed: {e}", provider.name()),
-            );
-            let ok = respond::error(client, &err, keep_alive, Some(id)).await;
-            record(
-                worker,
-                endpoint,
-                req,
-                &Finished::unanswered(provider.name(), route.model, status, req.started.elapsed()),
-            );
-            return ok && keep_alive;
-        }
+        Err(keep) => return keep,
     };
     let status = resp.head.status;
     let ttfb = resp.ttfb;
@@ -240,20 +228,99 @@ pub(super) async fn forward(
     let outcome = relay(worker, client, resp, provider, id, keep_alive, &mut tail).await;
     let usage = tail.usage();
     worker.give_buf(tail.into_buffer());
-    record(
-        worker,
-        endpoint,
-        req,
-        &Finished {
-            provider: provider.name(),
-            model: route.model,
-            status,
-            upstream_wait: outcome.upstream_wait,
-            ttfb: Some(ttfb),
-            usage,
-        },
-    );
+    routed.record(status, outcome.upstream_wait, Some(ttfb), usage);
     outcome.client_reusable && keep_alive
+}
+
+/// A routed request: what every step after routing needs.
+pub(super) struct Routed<'a> {
+    pub worker: &'a Worker,
+    pub req: &'a Request,
+    pub endpoint: Endpoint,
+    pub id: &'a RequestId,
+    pub keep_alive: bool,
+    pub provider: &'a Provider,
+    /// Model name as sent upstream.
+    pub model: &'a str,
+}
+
+impl Routed<'_> {
+    pub fn record_unanswered(&self, status: u16) {
+        record(
+            self.worker,
+            self.endpoint,
+            self.req,
+            &Finished::unanswered(
+                self.provider.name(),
+                self.model,
+                status,
+                self.req.started.elapsed(),
+            ),
+        );
+    }
+
+    pub fn record(
+        &self,
+        status: u16,
+        upstream_wait: Duration,
+        ttfb: Option<Duration>,
+        usage: Usage,
+    ) {
+        record(
+            self.worker,
+            self.endpoint,
+            self.req,
+            &Finished {
+                provider: self.provider.name(),
+                model: self.model,
+                status,
+                upstream_wait,
+                ttfb,
+                usage,
+            },
+        );
+    }
+}
+
+/// Send `request` (head and body) upstream and wait for the response head,
+/// giving up if the client hangs up meanwhile. On failure the client has been
+/// answered (502/504) and the request recorded; `Err` carries whether the
+/// client connection may be kept.
+pub(super) async fn send(
+    ctx: &Routed<'_>,
+    client: &mut Client,
+    request: Vec<u8>,
+) -> Result<Response, bool> {
+    let (worker, provider) = (ctx.worker, ctx.provider);
+    let timeouts = provider.settings.timeouts;
+    let sending = worker
+        .pools
+        .send(&provider.origin, request, worker.take_buf(), &timeouts);
+    let (res, request) = monoio::select! {
+        r = sending => r,
+        _ = client_hung_up(&client.stream) => {
+            // Dropping the send future closed the upstream connection: the
+            // provider stops generating (and billing) for nobody.
+            tracing::debug!(provider = provider.name(), "client closed the connection before the upstream answered");
+            ctx.record_unanswered(STATUS_CLIENT_CLOSED);
+            return Err(false);
+        }
+    };
+    worker.give_buf(request);
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            let status = if e.is_timeout() { 504 } else { 502 };
+            tracing::warn!(provider = provider.name(), request_id = %String::from_utf8_lossy(ctx.id.as_bytes()), error = %e, "upstream request failed");
+            let err = ApiError::new(
+                status,
+                format!("upstream provider `{}` failed: {e}", provider.name()),
+            );
+            let ok = respond::error(client, &err, ctx.keep_alive, Some(ctx.id)).await;
+            ctx.record_unanswered(status);
+            Err(ok && ctx.keep_alive)
+        }
+    }
 }
 
 async fn reject(
@@ -337,52 +404,6 @@ struct RelayOutcome {
     upstream_wait: Duration,
 }
 
-/// Where the relay is within the response body.
-enum BodyState {
-    Done,
-    Length(u64),
-    Chunked(ChunkedScanner),
-    UntilClose,
-}
-
-impl BodyState {
-    /// Take the part of `data` that belongs to this response: (bytes, finished).
-    fn consume(&mut self, data: &[u8], tail: &mut Tail) -> Result<(usize, bool), ChunkError> {
-        match self {
-            BodyState::Done => Ok((0, true)),
-            BodyState::Length(left) => {
-                let take = (*left).min(data.len() as u64) as usize;
-                tail.push(&data[..take]);
-                *left -= take as u64;
-                if *left == 0 {
-                    *self = BodyState::Done;
-                }
-                Ok((take, matches!(self, BodyState::Done)))
-            }
-            BodyState::Chunked(scanner) => match scanner.scan(data, |p| tail.push(p))? {
-                Some(end) => {
-                    *self = BodyState::Done;
-                    Ok((end, true))
-                }
-                None => Ok((data.len(), false)),
-            },
-            BodyState::UntilClose => {
-                tail.push(data);
-                Ok((data.len(), false))
-            }
-        }
-    }
-
-    /// An error event can be added as a whole chunk here.
-    fn can_append_chunk(&self) -> bool {
-        match self {
-            BodyState::Chunked(s) => s.at_chunk_boundary(),
-            BodyState::UntilClose => true,
-            _ => false,
-        }
-    }
-}
-
 async fn relay(
     worker: &Worker,
     client: &mut Client,
@@ -452,7 +473,7 @@ async fn relay(
 
     let mut upstream_reusable = head.keep_alive;
     let first = &buf[head.head_len..];
-    let (mut done, failure) = match state.consume(first, tail) {
+    let (mut done, failure) = match state.consume(first, |p| tail.push(p)) {
         Ok((n, done)) => {
             if matches!(state, BodyState::UntilClose) {
                 push_chunk(&mut out, &first[..n]);
@@ -511,7 +532,7 @@ async fn relay(
                 continue;
             }
         }
-        let (n, finished) = match state.consume(&buf, tail) {
+        let (n, finished) = match state.consume(&buf, |p| tail.push(p)) {
             Ok(r) => r,
             Err(e) => {
                 failure = Some(UpstreamError::BadResponse(e.0));

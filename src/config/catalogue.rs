@@ -15,6 +15,8 @@ pub enum ProviderKind {
     XAi,
     Cerebras,
     Perplexity,
+    /// Anthropic's Messages API (translated from and to the OpenAI dialect).
+    Anthropic,
     /// A local Ollama server (keyless by default).
     Ollama,
     /// Any server speaking the OpenAI API; needs an explicit `base_url`.
@@ -35,6 +37,7 @@ pub const BUILTIN_KINDS: &[ProviderKind] = &[
     ProviderKind::XAi,
     ProviderKind::Cerebras,
     ProviderKind::Perplexity,
+    ProviderKind::Anthropic,
     ProviderKind::Ollama,
     ProviderKind::OpenAiCompatible,
     ProviderKind::Mock,
@@ -111,6 +114,13 @@ impl ProviderKind {
                 Some("PERPLEXITY_API_KEY"),
                 Some("PERPLEXITY_BASE_URL"),
             ),
+            // The Anthropic SDKs' base URL has no `/v1`; request paths add it.
+            Self::Anthropic => (
+                "anthropic",
+                Some("https://api.anthropic.com"),
+                Some("ANTHROPIC_API_KEY"),
+                Some("ANTHROPIC_BASE_URL"),
+            ),
             Self::Ollama => (
                 "ollama",
                 Some("http://localhost:11434/v1"),
@@ -163,6 +173,25 @@ impl ProviderKind {
     pub fn requires_key(self) -> bool {
         self.key_env().is_some()
     }
+
+    /// The wire format this kind's upstream speaks.
+    pub fn wire_format(self) -> WireFormat {
+        match self {
+            Self::Anthropic => WireFormat::Anthropic,
+            Self::Mock => WireFormat::Mock,
+            _ => WireFormat::OpenAi,
+        }
+    }
+}
+
+/// What a provider's upstream speaks, which decides the request path taken:
+/// OpenAI-compatible upstreams get the pass-through splice, others a translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireFormat {
+    OpenAi,
+    Anthropic,
+    /// Answered in-process.
+    Mock,
 }
 
 #[cfg(test)]
@@ -181,7 +210,7 @@ mod tests {
     #[test]
     fn hosted_kinds_require_a_key_and_have_env_vars() {
         let hosted: Vec<_> = BUILTIN_KINDS.iter().filter(|k| k.requires_key()).collect();
-        assert_eq!(hosted.len(), 10);
+        assert_eq!(hosted.len(), 11);
         for kind in hosted {
             let upper = kind.name().to_ascii_uppercase();
             assert_eq!(kind.key_env(), Some(format!("{upper}_API_KEY").as_str()));

@@ -9,7 +9,7 @@ mod secret;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use catalogue::{ProviderKind, BUILTIN_KINDS};
+pub use catalogue::{ProviderKind, WireFormat, BUILTIN_KINDS};
 pub use file::{check_file, load, ConfigError, LoadOptions};
 pub use secret::Secret;
 

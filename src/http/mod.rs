@@ -7,6 +7,7 @@ pub mod chunked;
 pub mod io;
 pub mod request;
 pub mod response;
+pub mod sse;
 
 pub use chunked::{ChunkedDecoder, ChunkedScanner, DecodeStep};
 pub use request::{parse_request_head, BodyFraming, HeadError, RequestHead};

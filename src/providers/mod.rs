@@ -1,5 +1,6 @@
-//! Providers: what differs per provider family. The OpenAI-compatible family is
-//! served by the pass-through path (config catalogue: `config::ProviderKind`);
-//! `mock` is answered in-process.
+//! Providers: what differs per provider family. OpenAI-compatible upstreams
+//! take the pass-through path (their catalogue is `config::ProviderKind`);
+//! Anthropic is translated; `mock` is answered in-process.
 
+pub mod anthropic;
 pub mod mock;

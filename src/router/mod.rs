@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::config::{ProviderKind, ProviderSettings, Settings};
+use crate::config::{ProviderKind, ProviderSettings, Settings, WireFormat};
 use crate::upstream::Origin;
 
 /// One provider, ready for the data plane.
@@ -12,7 +12,8 @@ use crate::upstream::Origin;
 pub struct Provider {
     pub settings: ProviderSettings,
     pub origin: Origin,
-    /// Pre-rendered auth header lines (`Authorization: Bearer …\r\n`), one per key.
+    /// Pre-rendered auth header lines (`Authorization: Bearer …\r\n`, or
+    /// Anthropic's `x-api-key` and version), one entry per key.
     pub auth_lines: Vec<Vec<u8>>,
 }
 
@@ -23,6 +24,18 @@ impl Provider {
     pub fn kind(&self) -> ProviderKind {
         self.settings.kind
     }
+}
+
+/// The header lines that authenticate a request to a provider of `kind`.
+fn auth_lines(kind: ProviderKind, key: &str) -> Vec<u8> {
+    match kind.wire_format() {
+        WireFormat::Anthropic => format!(
+            "x-api-key: {key}\r\nanthropic-version: {}\r\n",
+            crate::providers::anthropic::ANTHROPIC_VERSION
+        ),
+        WireFormat::OpenAi | WireFormat::Mock => format!("Authorization: Bearer {key}\r\n"),
+    }
+    .into_bytes()
 }
 
 /// The routing table.
@@ -87,7 +100,7 @@ impl Routes {
                 auth_lines: p
                     .keys
                     .iter()
-                    .map(|k| format!("Authorization: Bearer {}\r\n", k.expose()).into_bytes())
+                    .map(|k| auth_lines(p.kind, k.expose()))
                     .collect(),
                 settings: p.clone(),
             })

@@ -80,7 +80,12 @@ fn refresh_models(gw: &Gateway) {
             );
             continue;
         }
-        let path = format!("{}/models", p.settings.base_url.path);
+        // Anthropic's list is at /v1/models below its (v1-less) base URL.
+        let models_path = match p.kind().wire_format() {
+            crate::config::WireFormat::Anthropic => "/v1/models",
+            _ => "/models",
+        };
+        let path = format!("{}{models_path}", p.settings.base_url.path);
         match blocking::get(
             &gw.dns,
             &gw.tls,

@@ -35,7 +35,7 @@ PROVIDER_ENV = [
     f"{kind}_{suffix}"
     for kind in (
         "OPENAI", "GROQ", "MISTRAL", "DEEPSEEK", "TOGETHER", "FIREWORKS",
-        "OPENROUTER", "XAI", "CEREBRAS", "PERPLEXITY",
+        "OPENROUTER", "XAI", "CEREBRAS", "PERPLEXITY", "ANTHROPIC",
     )
     for suffix in ("API_KEY", "BASE_URL")
 ] + [

@@ -1,0 +1,505 @@
+//! The translating path, for providers whose upstream does not speak the
+//! OpenAI dialect (today: Anthropic). The request body is parsed and rewritten
+//! once; the response is converted whole (non-stream) or event by event
+//! (stream), with only one event's worth of state kept.
+
+use std::time::{Duration, Instant};
+
+use super::body::BodyState;
+use super::connection::{Client, Request};
+use super::error::ApiError;
+use super::proxy::{send, Routed};
+use super::respond;
+use super::Endpoint;
+use crate::http::io::{read_append_timeout, write_all};
+use crate::http::response::{push_chunk, push_header, push_header_u64, LAST_CHUNK};
+use crate::http::sse::{EventTooLarge, SseParser};
+use crate::providers::anthropic::{self, StreamTranslator, TranslateError};
+use crate::router::Provider;
+use crate::schema::usage::Usage;
+use crate::upstream::{Response, UpstreamError};
+
+/// Largest non-stream upstream body the gateway will buffer to translate.
+const MAX_TRANSLATED_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Client headers worth passing to Anthropic (beta feature flags).
+const FORWARDED_TO_ANTHROPIC: [&[u8]; 1] = [b"anthropic-beta"];
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn forward(
+    ctx: &Routed<'_>,
+    rbuf: &[u8],
+    client: &mut Client,
+    client_model: &str,
+) -> bool {
+    let (worker, provider, req) = (ctx.worker, ctx.provider, ctx.req);
+    if ctx.endpoint != Endpoint::ChatCompletions {
+        let err = ApiError::new(
+            400,
+            format!(
+                "provider `{}` ({}) serves /v1/chat/completions only",
+                provider.name(),
+                provider.kind().name()
+            ),
+        );
+        ctx.record_unanswered(400);
+        return respond::error(client, &err, ctx.keep_alive, Some(ctx.id)).await && ctx.keep_alive;
+    }
+    let mut body = worker.take_buf();
+    let info = match anthropic::translate_request(&rbuf[req.body.clone()], ctx.model, &mut body) {
+        Ok(info) => info,
+        Err(e) => {
+            worker.give_buf(body);
+            let err = ApiError::new(400, e.to_string());
+            ctx.record_unanswered(400);
+            return respond::error(client, &err, ctx.keep_alive, Some(ctx.id)).await
+                && ctx.keep_alive;
+        }
+    };
+    let mut up = worker.take_buf();
+    build_anthropic_request(&mut up, ctx, rbuf, req, &body, info.stream);
+    worker.give_buf(body);
+
+    let resp = match send(ctx, client, up).await {
+        Ok(r) => r,
+        Err(keep) => return keep,
+    };
+    let ttfb = resp.ttfb;
+    let status = resp.head.status;
+    let (outcome, usage) = if !(200..300).contains(&status) || !info.stream {
+        whole(ctx, client, resp, client_model).await
+    } else {
+        stream(ctx, client, resp, client_model, info.include_usage).await
+    };
+    ctx.record(outcome.status, outcome.upstream_wait, Some(ttfb), usage);
+    outcome.client_reusable && ctx.keep_alive
+}
+
+fn build_anthropic_request(
+    out: &mut Vec<u8>,
+    ctx: &Routed<'_>,
+    rbuf: &[u8],
+    req: &Request,
+    body: &[u8],
+    stream: bool,
+) {
+    let provider = ctx.provider;
+    out.clear();
+    out.extend_from_slice(b"POST ");
+    out.extend_from_slice(provider.settings.base_url.path.as_bytes());
+    out.extend_from_slice(b"/v1/messages HTTP/1.1\r\n");
+    push_header(out, b"host", provider.origin.host_header.as_bytes());
+    let key = ctx.worker.next_key(provider.auth_lines.len());
+    if let Some(lines) = provider.auth_lines.get(key) {
+        out.extend_from_slice(lines);
+    }
+    push_header(out, b"content-type", b"application/json");
+    push_header(
+        out,
+        b"accept",
+        if stream {
+            &b"text/event-stream"[..]
+        } else {
+            b"application/json"
+        },
+    );
+    for h in &req.head.headers {
+        let name = h.name(rbuf);
+        if FORWARDED_TO_ANTHROPIC
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(name))
+        {
+            push_header(out, name, h.value(rbuf));
+        }
+    }
+    push_header(out, b"x-request-id", ctx.id.as_bytes());
+    push_header_u64(out, b"content-length", body.len() as u64);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+struct Outcome {
+    status: u16,
+    client_reusable: bool,
+    upstream_wait: Duration,
+}
+
+/// Read the rest of a response body into `payload` (without framing).
+/// Returns whether the upstream connection can be pooled.
+async fn read_to_end(
+    resp: &mut Response,
+    payload: &mut Vec<u8>,
+    stream_idle: Duration,
+    upstream_wait: &mut Duration,
+) -> Result<bool, UpstreamError> {
+    let mut state = BodyState::new(resp.head.framing);
+    let first = resp.buf.split_off(resp.head.head_len);
+    let (n, mut done) = state
+        .consume(&first, |p| payload.extend_from_slice(p))
+        .map_err(|e| UpstreamError::BadResponse(e.0))?;
+    let mut reusable = resp.head.keep_alive && n == first.len();
+    let mut buf = first;
+    while !done {
+        buf.clear();
+        let waited = Instant::now();
+        let (res, b) = read_append_timeout(&mut resp.conn, buf, stream_idle).await;
+        buf = b;
+        *upstream_wait += waited.elapsed();
+        match res {
+            Ok(0) if matches!(state, BodyState::UntilClose) => return Ok(false),
+            Ok(0) => return Err(UpstreamError::Truncated),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                return Err(UpstreamError::StreamIdleTimeout)
+            }
+            Err(e) => return Err(UpstreamError::Read(e)),
+        }
+        let (n, finished) = state
+            .consume(&buf, |p| payload.extend_from_slice(p))
+            .map_err(|e| UpstreamError::BadResponse(e.0))?;
+        reusable &= n == buf.len();
+        done = finished;
+        if payload.len() > MAX_TRANSLATED_BODY_BYTES {
+            return Err(UpstreamError::BadResponse(
+                "response body too large to translate",
+            ));
+        }
+    }
+    Ok(reusable)
+}
+
+/// Non-stream answers and every error answer: buffer, translate, write.
+async fn whole(
+    ctx: &Routed<'_>,
+    client: &mut Client,
+    mut resp: Response,
+    client_model: &str,
+) -> (Outcome, Usage) {
+    let (worker, provider) = (ctx.worker, ctx.provider);
+    let mut upstream_wait = resp.upstream_wait;
+    let mut payload = worker.take_buf();
+    let read = read_to_end(
+        &mut resp,
+        &mut payload,
+        provider.settings.timeouts.stream_idle,
+        &mut upstream_wait,
+    )
+    .await;
+    let upstream_status = resp.head.status;
+    let retry_after = resp
+        .head
+        .headers
+        .iter()
+        .find(|h| h.name(&resp.buf).eq_ignore_ascii_case(b"retry-after"))
+        .map(|h| h.value(&resp.buf).to_vec());
+    let reusable = match read {
+        Ok(reusable) => reusable,
+        Err(e) => {
+            worker.pools.discard(resp.conn);
+            worker.give_buf(payload);
+            return failed(ctx, client, &e, upstream_wait).await;
+        }
+    };
+    if reusable {
+        worker.pools.checkin(
+            &provider.origin,
+            resp.conn,
+            provider.settings.max_idle_connections,
+        );
+    } else {
+        worker.pools.discard(resp.conn);
+    }
+    let mut out = worker.take_buf();
+    let (status, usage) = if (200..300).contains(&upstream_status) {
+        match anthropic::translate_response(&payload, client_model, &mut out) {
+            Ok(u) => (
+                200,
+                Usage {
+                    prompt_tokens: u.prompt_tokens,
+                    completion_tokens: u.completion_tokens,
+                },
+            ),
+            Err(e) => {
+                worker.give_buf(out);
+                worker.give_buf(payload);
+                return failed(
+                    ctx,
+                    client,
+                    &UpstreamError::BadResponse(static_reason(&e)),
+                    upstream_wait,
+                )
+                .await;
+            }
+        }
+    } else {
+        (
+            anthropic::translate_error(upstream_status, &payload, &mut out),
+            Usage::default(),
+        )
+    };
+    worker.give_buf(payload);
+    let extra: Vec<(&[u8], &[u8])> = match &retry_after {
+        Some(v) => vec![
+            (b"retry-after", v.as_slice()),
+            (b"x-ringbridge-provider", provider.name().as_bytes()),
+        ],
+        None => vec![(b"x-ringbridge-provider", provider.name().as_bytes())],
+    };
+    let ok = respond::full(
+        client,
+        status,
+        b"application/json",
+        &out,
+        ctx.keep_alive,
+        Some(ctx.id),
+        &extra,
+    )
+    .await;
+    worker.give_buf(out);
+    (
+        Outcome {
+            status,
+            client_reusable: ok,
+            upstream_wait,
+        },
+        usage,
+    )
+}
+
+fn static_reason(e: &TranslateError) -> &'static str {
+    match e {
+        TranslateError::BadRequest(_) => "request could not be translated",
+        TranslateError::BadResponse(_) => "response could not be translated",
+    }
+}
+
+/// The upstream failed after its head arrived but before anything was sent to the client.
+async fn failed(
+    ctx: &Routed<'_>,
+    client: &mut Client,
+    e: &UpstreamError,
+    upstream_wait: Duration,
+) -> (Outcome, Usage) {
+    let status = if e.is_timeout() { 504 } else { 502 };
+    tracing::warn!(provider = ctx.provider.name(), request_id = %String::from_utf8_lossy(ctx.id.as_bytes()), error = %e, "upstream response failed");
+    let err = ApiError::new(
+        status,
+        format!("upstream provider `{}` failed: {e}", ctx.provider.name()),
+    );
+    let ok = respond::error(client, &err, ctx.keep_alive, Some(ctx.id)).await;
+    (
+        Outcome {
+            status,
+            client_reusable: ok,
+            upstream_wait,
+        },
+        Usage::default(),
+    )
+}
+
+/// Why translating a stream stopped.
+enum StreamError {
+    Upstream(UpstreamError),
+    Translate(TranslateError),
+}
+
+impl From<EventTooLarge> for StreamError {
+    fn from(_: EventTooLarge) -> Self {
+        StreamError::Upstream(UpstreamError::BadResponse("server-sent event too large"))
+    }
+}
+
+impl From<TranslateError> for StreamError {
+    fn from(e: TranslateError) -> Self {
+        StreamError::Translate(e)
+    }
+}
+
+/// A 2xx event stream: translate event by event, writing each batch of OpenAI
+/// chunks as it is produced.
+async fn stream(
+    ctx: &Routed<'_>,
+    client: &mut Client,
+    resp: Response,
+    client_model: &str,
+    include_usage: bool,
+) -> (Outcome, Usage) {
+    let (worker, provider) = (ctx.worker, ctx.provider);
+    let stream_idle = provider.settings.timeouts.stream_idle;
+    let Response {
+        mut conn,
+        mut buf,
+        head,
+        mut upstream_wait,
+        ..
+    } = resp;
+
+    let mut out = std::mem::take(&mut client.wbuf);
+    out.clear();
+    respond::push_head(
+        &mut out,
+        200,
+        b"text/event-stream",
+        None,
+        ctx.keep_alive,
+        Some(ctx.id),
+    );
+    push_header(&mut out, b"cache-control", b"no-cache");
+    push_header(
+        &mut out,
+        b"x-ringbridge-provider",
+        provider.name().as_bytes(),
+    );
+    out.extend_from_slice(b"\r\n");
+
+    let mut state = BodyState::new(head.framing);
+    let mut parser = SseParser::new();
+    let mut translator = StreamTranslator::new(client_model, include_usage);
+    let mut payload = worker.take_buf();
+    let mut frames = worker.take_buf();
+    let mut reusable = head.keep_alive;
+    let mut start = head.head_len;
+    let mut client_alive = true;
+    let mut failure: Option<StreamError> = None;
+    loop {
+        payload.clear();
+        frames.clear();
+        let done = match state.consume(&buf[start..], |p| payload.extend_from_slice(p)) {
+            Ok((n, done)) => {
+                reusable &= start + n == buf.len();
+                done
+            }
+            Err(e) => {
+                failure = Some(StreamError::Upstream(UpstreamError::BadResponse(e.0)));
+                true
+            }
+        };
+        if failure.is_none() {
+            let fed = parser.feed(&payload, |ev| {
+                translator
+                    .on_event(ev.name, ev.data, &mut frames)
+                    .map_err(StreamError::from)
+            });
+            let fed = fed.and_then(|()| {
+                if done {
+                    parser.finish(|ev| {
+                        translator
+                            .on_event(ev.name, ev.data, &mut frames)
+                            .map_err(StreamError::from)
+                    })
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = fed {
+                failure = Some(e);
+            }
+        }
+        let end = done || failure.is_some();
+        if end {
+            match &failure {
+                None => translator.finish(&mut frames),
+                Some(e) => push_error_frame(&mut frames, ctx, e),
+            }
+        }
+        if !frames.is_empty() {
+            push_chunk(&mut out, &frames);
+        }
+        if end {
+            out.extend_from_slice(LAST_CHUNK);
+        }
+        if !out.is_empty() {
+            let (res, o) = write_all(&mut client.stream, std::mem::take(&mut out)).await;
+            out = o;
+            out.clear();
+            if res.is_err() {
+                client_alive = false;
+                break;
+            }
+        }
+        if end {
+            break;
+        }
+        buf.clear();
+        start = 0;
+        let waited = Instant::now();
+        let (res, b) = read_append_timeout(&mut conn, buf, stream_idle).await;
+        buf = b;
+        upstream_wait += waited.elapsed();
+        let err = match res {
+            Ok(0) if matches!(state, BodyState::UntilClose) => {
+                state = BodyState::Done;
+                reusable = false;
+                None
+            }
+            Ok(0) => Some(UpstreamError::Truncated),
+            Ok(_) => None,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                Some(UpstreamError::StreamIdleTimeout)
+            }
+            Err(e) => Some(UpstreamError::Read(e)),
+        };
+        if let Some(e) = err {
+            // Let the translator close what it can, then end with the error.
+            failure = Some(StreamError::Upstream(e));
+            buf.clear();
+            state = BodyState::Done;
+        }
+    }
+    if let Some(StreamError::Upstream(e)) = &failure {
+        tracing::warn!(provider = provider.name(), request_id = %String::from_utf8_lossy(ctx.id.as_bytes()), error = %e, "upstream stream broke off");
+    }
+    if client_alive && failure.is_none() && reusable && matches!(state, BodyState::Done) {
+        worker.pools.checkin(
+            &provider.origin,
+            conn,
+            provider.settings.max_idle_connections,
+        );
+    } else {
+        worker.pools.discard(conn);
+    }
+    client.wbuf = out;
+    worker.give_buf(buf);
+    worker.give_buf(payload);
+    worker.give_buf(frames);
+    worker.pools.recycle_headers(head.headers);
+    let u = translator.usage();
+    (
+        Outcome {
+            status: 200,
+            client_reusable: client_alive && failure.is_none(),
+            upstream_wait,
+        },
+        Usage {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+        },
+    )
+}
+
+fn push_error_frame(frames: &mut Vec<u8>, ctx: &Routed<'_>, e: &StreamError) {
+    let (status, message) = match e {
+        StreamError::Upstream(e) => (
+            if e.is_timeout() { 504 } else { 502 },
+            format!(
+                "upstream provider `{}` stream interrupted: {e}",
+                ctx.provider.name()
+            ),
+        ),
+        StreamError::Translate(e) => (
+            502,
+            format!(
+                "upstream provider `{}` sent a stream that could not be translated: {e}",
+                ctx.provider.name()
+            ),
+        ),
+    };
+    frames.extend_from_slice(b"data: ");
+    ApiError::new(status, message).push_body(frames);
+    frames.extend_from_slice(b"\n\n");
+}
+
+/// Whether this provider takes the translating path.
+pub(super) fn translates(provider: &Provider) -> bool {
+    provider.kind().wire_format() == crate::config::WireFormat::Anthropic
+}

@@ -1,0 +1,63 @@
+//! Anthropic Messages API: pure translations between the OpenAI chat-completions
+//! dialect (downstream) and Anthropic's Messages wire format (upstream).
+//!
+//! Bytes in, bytes out; nothing here touches a socket. Every function borrows
+//! from its input (`Cow<str>`, `&RawValue`) and appends to a caller-owned buffer.
+//!
+//! - [`translate_request`]: OpenAI chat request → Anthropic `POST /v1/messages` body.
+//! - [`translate_response`]: Anthropic message → OpenAI `chat.completion`.
+//! - [`translate_error`]: Anthropic error body → OpenAI error body and status.
+//! - [`StreamTranslator`]: Anthropic SSE events → OpenAI `chat.completion.chunk` frames.
+//!
+//! Wire reference: <https://docs.anthropic.com/en/api/messages> and
+//! <https://docs.anthropic.com/en/docs/build-with-claude/streaming>.
+
+mod error;
+mod request;
+mod response;
+mod stream;
+
+#[cfg(test)]
+mod golden_tests;
+
+pub use error::translate_error;
+pub use request::translate_request;
+pub use response::translate_response;
+pub use stream::StreamTranslator;
+
+/// `max_tokens` sent upstream when the client sends neither `max_tokens` nor
+/// `max_completion_tokens`; Anthropic requires the field.
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+/// Value of the `anthropic-version` request header.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// Why a translation failed, and so which side is to blame.
+#[derive(Debug, thiserror::Error)]
+pub enum TranslateError {
+    /// The client's request cannot be expressed upstream (answer 400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Upstream sent something that is not the Messages API (answer 502, or
+    /// end the stream with an error frame).
+    #[error("invalid upstream response: {0}")]
+    BadResponse(String),
+}
+
+/// Token counts for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Input tokens, including cache reads and cache writes.
+    pub prompt_tokens: u64,
+    /// Output tokens (thinking included).
+    pub completion_tokens: u64,
+}
+
+/// What the client asked for beyond the body that goes upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// `stream: true`.
+    pub stream: bool,
+    /// `stream_options.include_usage: true`.
+    pub include_usage: bool,
+}
