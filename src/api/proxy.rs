@@ -371,7 +371,16 @@ fn build_upstream_request(
     out.reserve(1024 + body.len());
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(provider.settings.base_url.path.as_bytes());
-    out.extend_from_slice(endpoint.upstream_path().as_bytes());
+    if provider.kind() == ProviderKind::Azure {
+        // Azure routes by deployment in the path; the body's `model` is ignored there.
+        out.extend_from_slice(b"/openai/deployments/");
+        push_path_segment(out, upstream_model);
+        out.extend_from_slice(endpoint.upstream_path().as_bytes());
+        out.extend_from_slice(b"?api-version=");
+        out.extend_from_slice(provider.settings.api_version.as_bytes());
+    } else {
+        out.extend_from_slice(endpoint.upstream_path().as_bytes());
+    }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     push_header(out, b"host", provider.origin.host_header.as_bytes());
     if let Some(line) = provider.auth_lines.get(key) {
@@ -396,6 +405,17 @@ fn build_upstream_request(
     );
     out.extend_from_slice(b"\r\n");
     splice_model(out, body, &model_range, upstream_model);
+}
+
+/// Append `segment` percent-encoded as one URL path segment (RFC 3986 unreserved kept).
+fn push_path_segment(out: &mut Vec<u8>, segment: &str) {
+    for &b in segment.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
 }
 
 struct RelayOutcome {

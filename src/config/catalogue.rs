@@ -17,6 +17,9 @@ pub enum ProviderKind {
     Perplexity,
     /// Anthropic's Messages API (translated from and to the OpenAI dialect).
     Anthropic,
+    /// Azure OpenAI: OpenAI's wire format behind per-deployment URLs and an
+    /// `api-key` header.
+    Azure,
     /// A local Ollama server (keyless by default).
     Ollama,
     /// Any server speaking the OpenAI API; needs an explicit `base_url`.
@@ -38,6 +41,7 @@ pub const BUILTIN_KINDS: &[ProviderKind] = &[
     ProviderKind::Cerebras,
     ProviderKind::Perplexity,
     ProviderKind::Anthropic,
+    ProviderKind::Azure,
     ProviderKind::Ollama,
     ProviderKind::OpenAiCompatible,
     ProviderKind::Mock,
@@ -120,6 +124,13 @@ impl ProviderKind {
                 Some("https://api.anthropic.com"),
                 Some("ANTHROPIC_API_KEY"),
                 Some("ANTHROPIC_BASE_URL"),
+            ),
+            // Each Azure resource has its own endpoint; there is no default.
+            Self::Azure => (
+                "azure",
+                None,
+                Some("AZURE_OPENAI_API_KEY"),
+                Some("AZURE_OPENAI_ENDPOINT"),
             ),
             Self::Ollama => (
                 "ollama",
@@ -209,7 +220,10 @@ mod tests {
 
     #[test]
     fn hosted_kinds_require_a_key_and_have_env_vars() {
-        let hosted: Vec<_> = BUILTIN_KINDS.iter().filter(|k| k.requires_key()).collect();
+        let hosted: Vec<_> = BUILTIN_KINDS
+            .iter()
+            .filter(|k| k.requires_key() && **k != ProviderKind::Azure)
+            .collect();
         assert_eq!(hosted.len(), 11);
         for kind in hosted {
             let upper = kind.name().to_ascii_uppercase();
@@ -220,6 +234,15 @@ mod tests {
             );
             assert!(kind.default_base_url().is_some());
         }
+    }
+
+    #[test]
+    fn azure_uses_the_azure_sdk_variables_and_has_no_default_endpoint() {
+        let azure = ProviderKind::Azure;
+        assert!(azure.requires_key());
+        assert_eq!(azure.key_env(), Some("AZURE_OPENAI_API_KEY"));
+        assert_eq!(azure.base_url_env(), Some("AZURE_OPENAI_ENDPOINT"));
+        assert_eq!(azure.default_base_url(), None);
     }
 
     #[test]

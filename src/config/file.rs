@@ -47,6 +47,7 @@ pub(crate) const ENV_LISTEN: &str = "RINGBRIDGE_LISTEN";
 /// Comma-separated inbound keys, appended to `auth.keys`.
 pub(crate) const ENV_API_KEYS: &str = "RINGBRIDGE_API_KEYS";
 pub(crate) const ENV_EXTRA_CA_FILE: &str = "RINGBRIDGE_EXTRA_CA_FILE";
+pub(crate) const ENV_OPENAI_API_VERSION: &str = "OPENAI_API_VERSION";
 /// Ollama's own variable (`host[:port]` or a URL), read when `OLLAMA_BASE_URL` is unset.
 const ENV_OLLAMA_HOST: &str = "OLLAMA_HOST";
 
@@ -481,6 +482,29 @@ fn resolve_file_provider(
         0,
         MAX_MAX_IDLE_CONNECTIONS,
     )? as usize;
+    let api_version = match (&file.api_version, kind) {
+        (Some(v), ProviderKind::Azure) => {
+            if v.is_empty()
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            {
+                return Err(ConfigError::invalid(
+                    at("api_version"),
+                    format!("invalid api-version {v:?}"),
+                )
+                .with_hint("for example \"2024-10-21\" or \"2025-01-01-preview\""));
+            }
+            v.clone()
+        }
+        (Some(_), _) => {
+            return Err(ConfigError::invalid(
+                at("api_version"),
+                format!("only used by kind `azure`, not `{}`", kind.name()),
+            ))
+        }
+        (None, _) => default_api_version(kind, env),
+    };
 
     Ok(ProviderSettings {
         name: name.to_owned(),
@@ -490,7 +514,17 @@ fn resolve_file_provider(
         models: file.models.clone(),
         timeouts,
         max_idle_connections,
+        api_version,
     })
+}
+
+/// Azure's `api-version`: `OPENAI_API_VERSION` (as the Azure OpenAI SDKs read
+/// it), else the default; empty for every other kind.
+fn default_api_version(kind: ProviderKind, env: &dyn Fn(&str) -> Option<String>) -> String {
+    if kind != ProviderKind::Azure {
+        return String::new();
+    }
+    env_value(env, ENV_OPENAI_API_VERSION).unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned())
 }
 
 /// A built-in enabled because its key variable is set (or, for Ollama, always).
@@ -500,11 +534,17 @@ fn resolve_env_provider(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ProviderSettings, ConfigError> {
     let Some(base_url) = env_base_url(kind, env)? else {
-        // Only kinds with a built-in default are auto-enabled.
+        // A key variable is set for a kind with no default base URL (Azure).
+        let key_var = kind.key_env().unwrap_or("the key variable");
+        let url_var = kind.base_url_env().unwrap_or("the base-URL variable");
         return Err(ConfigError::invalid(
-            format!("providers.{}.base_url", kind.name()),
-            "missing",
-        ));
+            url_var,
+            format!(
+                "missing: {key_var} is set, so `{}` is enabled, but it has no endpoint",
+                kind.name()
+            ),
+        )
+        .with_hint(format!("set {url_var}, or unset {key_var}")));
     };
     Ok(ProviderSettings {
         name: kind.name().to_owned(),
@@ -514,6 +554,7 @@ fn resolve_env_provider(
         models: Vec::new(),
         timeouts: *timeouts,
         max_idle_connections: DEFAULT_MAX_IDLE_CONNECTIONS as usize,
+        api_version: default_api_version(kind, env),
     })
 }
 
@@ -533,6 +574,7 @@ fn mock_provider(timeouts: &UpstreamTimeouts) -> ProviderSettings {
         models: Vec::new(),
         timeouts: *timeouts,
         max_idle_connections: DEFAULT_MAX_IDLE_CONNECTIONS as usize,
+        api_version: String::new(),
     }
 }
 

@@ -68,6 +68,8 @@ pub struct ProviderSettings {
     pub timeouts: UpstreamTimeouts,
     /// Idle connections kept per core for this provider's origin.
     pub max_idle_connections: usize,
+    /// Azure's `api-version` query parameter; empty for other kinds.
+    pub api_version: String,
 }
 
 /// Upstream timeouts, per provider.

@@ -28,6 +28,9 @@ impl Provider {
 
 /// The header lines that authenticate a request to a provider of `kind`.
 fn auth_lines(kind: ProviderKind, key: &str) -> Vec<u8> {
+    if kind == ProviderKind::Azure {
+        return format!("api-key: {key}\r\n").into_bytes();
+    }
     match kind.wire_format() {
         WireFormat::Anthropic => format!(
             "x-api-key: {key}\r\nanthropic-version: {}\r\n",

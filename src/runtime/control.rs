@@ -71,6 +71,11 @@ fn refresh_models(gw: &Gateway) {
             );
             continue;
         }
+        if p.kind() == ProviderKind::Azure && p.settings.models.is_empty() {
+            // Azure serves deployments, which its API does not list with a key;
+            // configure `models` (deployment names) to have them listed.
+            continue;
+        }
         if !p.settings.models.is_empty() {
             ids.extend(
                 p.settings

@@ -121,7 +121,13 @@ pub(crate) struct ProviderFile {
     pub(crate) stream_idle_timeout_ms: Option<u64>,
     /// Per core. Default 256.
     pub(crate) max_idle_connections: Option<u64>,
+    /// Azure only: the `api-version` query parameter. Default `OPENAI_API_VERSION`,
+    /// then [`DEFAULT_AZURE_API_VERSION`].
+    pub(crate) api_version: Option<String>,
 }
+
+/// Azure OpenAI's `api-version` when neither the file nor `OPENAI_API_VERSION` sets one.
+pub(crate) const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 
 /// A TOML table kept as `(key, value)` pairs in file order. A `HashMap` would lose
 /// the order, which decides provider order in `Settings`. TOML itself refuses a
