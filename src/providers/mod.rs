@@ -3,4 +3,5 @@
 //! Anthropic is translated; `mock` is answered in-process.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod mock;

@@ -1,0 +1,91 @@
+//! AWS Bedrock Converse API: pure translations between the OpenAI
+//! chat-completions dialect (downstream) and Bedrock's Converse /
+//! ConverseStream wire format (upstream), plus the two AWS wire pieces they
+//! need: the `application/vnd.amazon.eventstream` framing of stream bodies
+//! and SigV4 request signing.
+//!
+//! Bytes in, bytes out; nothing here touches a socket or reads a clock.
+//!
+//! - [`request_path`]: `/model/{id}/converse` or `/converse-stream`.
+//! - [`translate_request`]: OpenAI chat request → Converse request body.
+//! - [`translate_response`]: Converse response → OpenAI `chat.completion`.
+//! - [`translate_error`]: Bedrock error body → OpenAI error body and status.
+//! - [`eventstream::Decoder`]: body bytes → event-stream messages.
+//! - [`StreamTranslator`]: ConverseStream messages → OpenAI chunk frames.
+//! - [`sigv4::sign`]: the `Authorization` and `X-Amz-*` headers.
+//!
+//! Wire reference: <https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html>
+//! and `API_runtime_ConverseStream.html` beside it.
+
+mod crc32;
+mod error;
+pub mod eventstream;
+mod request;
+mod response;
+pub mod sigv4;
+mod stream;
+
+#[cfg(test)]
+mod golden_tests;
+
+pub use super::anthropic::{RequestInfo, TranslateError, Usage};
+pub use error::{error_type_status, translate_error};
+pub use request::translate_request;
+pub use response::translate_response;
+pub use stream::StreamTranslator;
+
+/// SigV4 service name for the Bedrock runtime.
+pub const SIGNING_SERVICE: &str = "bedrock";
+
+/// Upstream host for `region`: `bedrock-runtime.<region>.amazonaws.com`.
+pub fn runtime_host(region: &str) -> String {
+    format!("bedrock-runtime.{region}.amazonaws.com")
+}
+
+/// The request path for `model`: `/model/{id}/converse`, or
+/// `/model/{id}/converse-stream` when `stream`.
+///
+/// The model id (or inference-profile ARN) is percent-encoded as one path
+/// segment, so `:` becomes `%3A` and `/` becomes `%2F`; [`sigv4::sign`]
+/// encodes it once more for the canonical request, as AWS expects.
+pub fn request_path(model: &str, stream: bool) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut path = String::with_capacity(model.len() + 32);
+    path.push_str("/model/");
+    for &b in model.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            path.push(b as char);
+        } else {
+            path.push('%');
+            path.push(HEX[(b >> 4) as usize] as char);
+            path.push(HEX[(b & 0xF) as usize] as char);
+        }
+    }
+    path.push_str(if stream {
+        "/converse-stream"
+    } else {
+        "/converse"
+    });
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_path_encodes_model_id_as_one_segment() {
+        assert_eq!(
+            request_path("anthropic.claude-3-haiku-20240307-v1:0", true),
+            "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse-stream"
+        );
+        assert_eq!(
+            request_path("arn:aws:bedrock:us-east-1:123:inference-profile/x", false),
+            "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123%3Ainference-profile%2Fx/converse"
+        );
+        assert_eq!(
+            runtime_host("eu-west-1"),
+            "bedrock-runtime.eu-west-1.amazonaws.com"
+        );
+    }
+}
