@@ -36,10 +36,8 @@ case "$target_dir" in
     /*) ;;
     *) target_dir="$repo/$target_dir" ;;
 esac
-if [[ ! -x "$target_dir/debug/ringbridge" || ! -x "$target_dir/debug/mock-provider" ]]; then
-    echo "sdk-tests: building binaries (cargo build --workspace)" >&2
-    cargo build --workspace </dev/null
-fi
+# Always build: a no-op when up to date, and a stale binary would test old code.
+cargo build --workspace --quiet </dev/null
 export RINGBRIDGE_TARGET_DIR="$target_dir"
 
 set +e

@@ -17,7 +17,7 @@ use monoio::net::TcpStream;
 use serde::Deserialize;
 
 use crate::proto::{self, Chunked, Fail, Head, Method, Route, Span};
-use crate::render::{self, Event, Len, Saw, CT_JSON, CT_SSE};
+use crate::render::{self, Event, Len, MsgEvent, Saw, CT_JSON, CT_SSE};
 use crate::sim::{Defaults, Dist, FailKind};
 use crate::stats;
 
@@ -108,11 +108,41 @@ struct StreamOptions {
     include_usage: Option<bool>,
 }
 
+/// The fields of an Anthropic Messages request the mock looks at.
+#[derive(Deserialize)]
+struct MsgRequest<'a> {
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    max_tokens: Option<serde_json::Value>,
+    messages: Option<serde_json::Value>,
+    stream: Option<bool>,
+    #[serde(borrow)]
+    tools: Option<Vec<ToolDef<'a>>>,
+    #[serde(borrow)]
+    tool_choice: Option<ToolChoice<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ToolDef<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ToolChoice<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+}
+
 struct Conn {
     sock: Sock,
     rbuf: Vec<u8>,
     body: Vec<u8>,
     model: Vec<u8>,
+    /// Forced tool name (Messages route) as a quoted JSON string.
+    tool: Vec<u8>,
     scratch: Vec<u8>,
     idle: Option<Duration>,
     defaults: &'static Defaults,
@@ -161,6 +191,7 @@ pub async fn serve(stream: TcpStream, idle: Option<Duration>, defaults: &'static
         rbuf: Vec::with_capacity(READ_CHUNK),
         body: Vec::new(),
         model: Vec::with_capacity(64),
+        tool: Vec::new(),
         scratch: Vec::with_capacity(1024),
         idle,
         defaults,
@@ -342,6 +373,9 @@ impl Conn {
                     }
                 }
             }
+            if mock.fail.is_none() && mock.status.is_none() {
+                mock.status = self.defaults.status;
+            }
         }
         let head = &Head { mock, ..*head };
         match mock.fail {
@@ -360,7 +394,11 @@ impl Conn {
         }
         if let Some(status) = mock.status.filter(|s| *s >= 400) {
             self.scratch.clear();
-            render::mock_error_body(&mut self.scratch, status);
+            if route == Route::Messages {
+                render::anthropic_mock_error_body(&mut self.scratch, status);
+            } else {
+                render::mock_error_body(&mut self.scratch, status);
+            }
             let extra = if status == 429 {
                 "Retry-After: 1\r\n"
             } else {
@@ -375,6 +413,7 @@ impl Conn {
             Route::Chat | Route::Completions => {
                 self.generate(head, body, route == Route::Chat).await
             }
+            Route::Messages => self.messages(head, body).await,
             Route::Embeddings => self.embeddings(head, body).await,
             Route::Models => {
                 self.send(head, 200, "", Src::Static(render::MODELS_BODY))
@@ -496,6 +535,202 @@ impl Conn {
             render::stream_event(&mut self.scratch, chat, &self.model, ev, include_usage);
             render::chunk(&mut self.sock.wbuf, &self.scratch);
             if ev == Event::Done {
+                self.sock.wbuf.extend_from_slice(b"0\r\n\r\n");
+            }
+            if self.sock.flush().await.is_err() {
+                return Next::Close;
+            }
+            if cut_after == Some(sent) {
+                return Next::Close;
+            }
+        }
+        if head.keep_alive {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    async fn send_anthropic_error(
+        &mut self,
+        head: &Head,
+        status: u16,
+        kind: &str,
+        message: &[&[u8]],
+    ) -> Next {
+        self.scratch.clear();
+        render::anthropic_error_body(&mut self.scratch, kind, message);
+        self.send(head, status, "", Src::Scratch).await
+    }
+
+    /// Anthropic Messages API (`POST …/v1/messages`).
+    async fn messages(&mut self, head: &Head, body: BodyLoc) -> Next {
+        let present = |s: Option<Span>| s.is_some_and(|(a, b)| b > a);
+        if !present(head.api_key) {
+            return self
+                .send_anthropic_error(
+                    head,
+                    401,
+                    "authentication_error",
+                    &[b"x-api-key header is required"],
+                )
+                .await;
+        }
+        if !present(head.anthropic_version) {
+            return self
+                .send_anthropic_error(
+                    head,
+                    400,
+                    "invalid_request_error",
+                    &[b"anthropic-version: header is required"],
+                )
+                .await;
+        }
+        let parsed = {
+            let bytes = body_slice(&self.rbuf, &self.body, body);
+            match serde_json::from_slice::<MsgRequest<'_>>(bytes) {
+                Ok(req) => {
+                    let max_ok = req
+                        .max_tokens
+                        .as_ref()
+                        .and_then(serde_json::Value::as_u64)
+                        .is_some_and(|n| n >= 1);
+                    match req.model {
+                        None => Err(&b"model: Field required"[..]),
+                        Some(_) if !max_ok => {
+                            Err(&b"max_tokens: Field required (an integer >= 1)"[..])
+                        }
+                        Some(_) if !req.messages.as_ref().is_some_and(|m| m.is_array()) => {
+                            Err(&b"messages: Field required (an array)"[..])
+                        }
+                        Some(model) => {
+                            self.model.clear();
+                            render::push_json_str(&mut self.model, model.as_bytes());
+                            let tools = req.tools.unwrap_or_default();
+                            let forced = match req.tool_choice {
+                                Some(ToolChoice { kind: Some(k), .. })
+                                    if k == "any" && !tools.is_empty() =>
+                                {
+                                    Ok(tools[0].name.clone())
+                                }
+                                Some(ToolChoice {
+                                    kind: Some(k),
+                                    name,
+                                }) if k == "tool" && !tools.is_empty() => match name {
+                                    Some(n) => Ok(Some(n)),
+                                    None => Err(&b"tool_choice.name: Field required"[..]),
+                                },
+                                _ => Ok(None),
+                            };
+                            forced.map(|name| {
+                                self.tool.clear();
+                                if let Some(n) = &name {
+                                    render::push_json_str(&mut self.tool, n.as_bytes());
+                                }
+                                (req.stream.unwrap_or(false), name.is_some())
+                            })
+                        }
+                    }
+                }
+                Err(_) => Err(&b"There was an error parsing the body of your request as JSON."[..]),
+            }
+        };
+        let (stream, tool) = match parsed {
+            Ok(p) => p,
+            Err(msg) => {
+                return self
+                    .send_anthropic_error(head, 400, "invalid_request_error", &[msg])
+                    .await
+            }
+        };
+        if stream {
+            return self.stream_messages(head, tool).await;
+        }
+        self.scratch.clear();
+        let filler = head.mock.body_bytes.or(self.defaults.body_bytes);
+        render::anthropic_message(
+            &mut self.scratch,
+            &self.model,
+            tool.then_some(&self.tool[..]),
+            filler,
+        );
+        self.send(head, 200, "", Src::Scratch).await
+    }
+
+    /// Anthropic SSE stream: message_start, content_block_start, ping, the
+    /// content deltas (N text tokens, or the forced tool's two JSON
+    /// fragments), content_block_stop, message_delta, message_stop. Each
+    /// event is its own HTTP chunk and write; pacing as in [`Conn::stream`].
+    async fn stream_messages(&mut self, head: &Head, tool: bool) -> Next {
+        let m = head.mock;
+        let d = self.defaults;
+        let n = m.chunks.unwrap_or(d.chunks);
+        let ttft = m.ttft.or(m.chunk_delay).or(d.ttft);
+        let inter = m.inter_token.or(m.chunk_delay).or(d.inter_token);
+        let content_n = if tool {
+            render::TOOL_INPUT_PARTS.len()
+        } else {
+            n as usize
+        };
+        // Index of the last event sent before a cut (3 = the first content delta).
+        let cut_after = match m.fail {
+            Some(Fail::Cut) => Some(3),
+            Some(Fail::CutMid) => Some(3 + (content_n / 2).max(1) - 1),
+            _ => None,
+        };
+        let mut due = monoio::time::Instant::now();
+        render::head(
+            &mut self.sock.wbuf,
+            200,
+            CT_SSE,
+            Len::Chunked,
+            head.keep_alive,
+            Some(saw(&self.rbuf, head)),
+            "Cache-Control: no-cache\r\n",
+        );
+        let content = (0..content_n).map(move |i| {
+            if tool {
+                MsgEvent::Json(i)
+            } else {
+                MsgEvent::Text(i as u32)
+            }
+        });
+        let output_tokens = if tool { 5 } else { n };
+        let events = [MsgEvent::Start, MsgEvent::BlockStart, MsgEvent::Ping]
+            .into_iter()
+            .chain(content)
+            .chain([
+                MsgEvent::BlockStop,
+                MsgEvent::Delta(output_tokens),
+                MsgEvent::Stop,
+            ]);
+        for (sent, ev) in events.enumerate() {
+            let nth = match ev {
+                MsgEvent::Text(i) => Some(i as usize),
+                MsgEvent::Json(i) => Some(i),
+                _ => None,
+            };
+            if let Some(i) = nth {
+                let dist = if i == 0 { ttft } else { inter };
+                if let Some(delay) = dist.map(Dist::sample).filter(|d| !d.is_zero()) {
+                    if self.sock.flush().await.is_err() {
+                        return Next::Close;
+                    }
+                    due += delay;
+                    if due > monoio::time::Instant::now() {
+                        monoio::time::sleep_until(due).await;
+                    }
+                }
+            }
+            self.scratch.clear();
+            render::anthropic_event(
+                &mut self.scratch,
+                &self.model,
+                tool.then_some(&self.tool[..]),
+                ev,
+            );
+            render::chunk(&mut self.sock.wbuf, &self.scratch);
+            if ev == MsgEvent::Stop {
                 self.sock.wbuf.extend_from_slice(b"0\r\n\r\n");
             }
             if self.sock.flush().await.is_err() {

@@ -21,7 +21,7 @@ use sim::{Defaults, Dist, FailMix};
 #[derive(Parser, Debug)]
 #[command(
     name = "mock-provider",
-    about = "OpenAI-shaped mock upstream for ringbridge tests"
+    about = "OpenAI- and Anthropic-shaped mock upstream for ringbridge tests"
 )]
 struct Args {
     /// Address to listen on (port 0 picks a free port).
@@ -54,6 +54,11 @@ struct Args {
     /// reset, close, cut, hang; sum <= 1 (header x-mock-fail-mix wins).
     #[arg(long, value_name = "SPEC", value_parser = FailMix::parse)]
     fail_mix: Option<FailMix>,
+    /// Answer every request (except /__stats and /__reset_stats) with this
+    /// error status, 400..=599 (x-mock-status, x-mock-fail or a drawn failure wins).
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(400..=599))]
+    status: Option<u16>,
     /// Seed for the per-worker PRNGs (failure draws, latency samples).
     #[arg(long, value_name = "N", default_value_t = 1)]
     seed: u64,
@@ -80,6 +85,7 @@ fn main() {
         chunks: args.chunks,
         body_bytes: args.body_bytes,
         fail_mix: args.fail_mix.unwrap_or_default(),
+        status: args.status,
     }));
     let seed = args.seed;
     let (tx, rx) = mpsc::channel::<io::Result<SocketAddr>>();

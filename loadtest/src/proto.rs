@@ -63,6 +63,10 @@ pub struct Head {
     pub method: Method,
     pub target: Span,
     pub auth: Option<Span>,
+    /// `x-api-key` (Anthropic), trimmed.
+    pub api_key: Option<Span>,
+    /// `anthropic-version`, trimmed.
+    pub anthropic_version: Option<Span>,
     pub content_length: Option<usize>,
     pub chunked: bool,
     pub keep_alive: bool,
@@ -120,6 +124,8 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, Reject> {
         method,
         target,
         auth: None,
+        api_key: None,
+        anthropic_version: None,
         content_length: None,
         chunked: false,
         keep_alive: req.version == Some(1),
@@ -149,6 +155,10 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, Reject> {
             }
         } else if name.eq_ignore_ascii_case(b"authorization") {
             head.auth = Some(span(trim(value)));
+        } else if name.eq_ignore_ascii_case(b"x-api-key") {
+            head.api_key = Some(span(trim(value)));
+        } else if name.eq_ignore_ascii_case(b"anthropic-version") {
+            head.anthropic_version = Some(span(trim(value)));
         } else if name.eq_ignore_ascii_case(b"expect") {
             head.expect_continue = trim(value).eq_ignore_ascii_case(b"100-continue");
         } else if name.len() > 7 && name[..7].eq_ignore_ascii_case(b"x-mock-") {
@@ -298,6 +308,8 @@ pub fn decode_chunked(src: &[u8], out: &mut Vec<u8>) -> Chunked {
 pub enum Route {
     Chat,
     Completions,
+    /// Anthropic Messages API.
+    Messages,
     Embeddings,
     Models,
     Stats,
@@ -313,7 +325,8 @@ impl Route {
 }
 
 /// Maps method + request target to a route. Any prefix before
-/// `/chat/completions`, `/completions`, `/embeddings` and `/models` is accepted.
+/// `/chat/completions`, `/completions`, `/v1/messages`, `/embeddings` and
+/// `/models` is accepted.
 pub fn route(method: Method, target: &[u8]) -> Route {
     let path = match memchr::memchr(b'?', target) {
         Some(i) => &target[..i],
@@ -327,6 +340,7 @@ pub fn route(method: Method, target: &[u8]) -> Route {
         (Method::Post, b"/__reset_stats") => Route::ResetStats,
         (Method::Post, p) if p.ends_with(b"/chat/completions") => Route::Chat,
         (Method::Post, p) if p.ends_with(b"/completions") => Route::Completions,
+        (Method::Post, p) if p.ends_with(b"/v1/messages") => Route::Messages,
         (Method::Post, p) if p.ends_with(b"/embeddings") => Route::Embeddings,
         (Method::Get, p) if p.ends_with(b"/models") => Route::Models,
         _ => Route::NotFound,
@@ -355,6 +369,15 @@ mod tests {
         assert_eq!(h.mock.fail, Some(Fail::Cut));
         assert!(h.mock.echo);
         assert_eq!(h.mock.latency, None);
+        assert_eq!(h.api_key, None);
+
+        let req = b"POST /v1/messages HTTP/1.1\r\nX-Api-Key: sk-ant \r\n\
+            Anthropic-Version: 2023-06-01\r\n\r\n";
+        let h = parse_head(req).unwrap().unwrap();
+        let k = h.api_key.unwrap();
+        assert_eq!(&req[k.0..k.1], b"sk-ant");
+        let v = h.anthropic_version.unwrap();
+        assert_eq!(&req[v.0..v.1], b"2023-06-01");
     }
 
     #[test]
@@ -438,6 +461,16 @@ mod tests {
             Route::Chat
         );
         assert_eq!(route(Method::Post, b"/v1/completions"), Route::Completions);
+        assert_eq!(route(Method::Post, b"/v1/messages"), Route::Messages);
+        assert_eq!(
+            route(Method::Post, b"/anthropic/v1/messages?beta=true"),
+            Route::Messages
+        );
+        assert_eq!(
+            route(Method::Post, b"/v1/messages/batches"),
+            Route::NotFound
+        );
+        assert_eq!(route(Method::Get, b"/v1/messages"), Route::NotFound);
         assert_eq!(route(Method::Post, b"/v1/embeddings"), Route::Embeddings);
         assert_eq!(route(Method::Get, b"/v1/models"), Route::Models);
         assert_eq!(route(Method::Get, b"/__stats"), Route::Stats);

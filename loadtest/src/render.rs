@@ -332,6 +332,187 @@ pub fn stream_event(out: &mut Vec<u8>, chat: bool, model_json: &[u8], ev: Event,
     out.extend_from_slice(b"\n\n");
 }
 
+// ---------------------------------------------------------------------------
+// Anthropic Messages API shapes.
+
+/// Anthropic error type for a status (`x-mock-status`, `--status`, fail mix).
+pub fn anthropic_error_kind(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        529 => "overloaded_error",
+        500..=599 => "api_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// `{"type":"error","error":{"type":K,"message":M}}`; `message` parts are
+/// concatenated and escaped.
+pub fn anthropic_error_body(out: &mut Vec<u8>, kind: &str, message: &[&[u8]]) {
+    out.extend_from_slice(br#"{"type":"error","error":{"type":""#);
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(br#"","message":""#);
+    for part in message {
+        push_json_escaped(out, part);
+    }
+    out.extend_from_slice(br#""}}"#);
+}
+
+/// Anthropic-shaped `mock error NNN`.
+pub fn anthropic_mock_error_body(out: &mut Vec<u8>, status: u16) {
+    let mut num = Vec::with_capacity(3);
+    push_u64(&mut num, status as u64);
+    anthropic_error_body(out, anthropic_error_kind(status), &[b"mock error ", &num]);
+}
+
+/// Id of the mock `tool_use` block.
+pub const TOOL_USE_ID: &str = "toolu_mock_1";
+/// Input of the mock `tool_use` block, and the two fragments it streams as.
+pub const TOOL_INPUT: &str = r#"{"arg":"value"}"#;
+pub const TOOL_INPUT_PARTS: [&str; 2] = [r#"{"arg":"#, r#""value"}"#];
+
+const MSG_USAGE_TAIL: &[u8] = br#","cache_creation_input_tokens":0,"cache_read_input_tokens":0}"#;
+
+/// Non-stream Anthropic `message`. `tool_json` (an already-quoted name) makes
+/// it a `tool_use` answer; `filler` replaces the text with that many bytes.
+pub fn anthropic_message(
+    out: &mut Vec<u8>,
+    model_json: &[u8],
+    tool_json: Option<&[u8]>,
+    filler: Option<usize>,
+) {
+    out.extend_from_slice(br#"{"id":"msg_mock","type":"message","role":"assistant","model":"#);
+    out.extend_from_slice(model_json);
+    out.extend_from_slice(br#","content":[{"type":""#);
+    match tool_json {
+        Some(name) => {
+            out.extend_from_slice(br#"tool_use","id":""#);
+            out.extend_from_slice(TOOL_USE_ID.as_bytes());
+            out.extend_from_slice(br#"","name":"#);
+            out.extend_from_slice(name);
+            out.extend_from_slice(br#","input":"#);
+            out.extend_from_slice(TOOL_INPUT.as_bytes());
+            out.extend_from_slice(br#"}],"stop_reason":"tool_use""#);
+        }
+        None => {
+            out.extend_from_slice(br#"text","text":""#);
+            match filler {
+                Some(n) => push_filler(out, n),
+                None => out.extend_from_slice(HELLO.as_bytes()),
+            }
+            out.extend_from_slice(br#""}],"stop_reason":"end_turn""#);
+        }
+    }
+    out.extend_from_slice(br#","stop_sequence":null,"usage":{"input_tokens":"#);
+    push_u64(out, PROMPT_TOKENS);
+    out.extend_from_slice(br#","output_tokens":5"#);
+    out.extend_from_slice(MSG_USAGE_TAIL);
+    out.push(b'}');
+}
+
+/// One event of an Anthropic stream.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum MsgEvent {
+    /// `message_start` (usage input 12, output 1).
+    Start,
+    /// `content_block_start` at index 0: text, or tool_use when a tool is forced.
+    BlockStart,
+    Ping,
+    /// `text_delta` "tok{i} ".
+    Text(u32),
+    /// `input_json_delta` with fragment `i` of [`TOOL_INPUT_PARTS`].
+    Json(usize),
+    BlockStop,
+    /// `message_delta` with the stop reason and `output_tokens`.
+    Delta(u32),
+    Stop,
+}
+
+impl MsgEvent {
+    pub fn name(self) -> &'static str {
+        match self {
+            MsgEvent::Start => "message_start",
+            MsgEvent::BlockStart => "content_block_start",
+            MsgEvent::Ping => "ping",
+            MsgEvent::Text(_) | MsgEvent::Json(_) => "content_block_delta",
+            MsgEvent::BlockStop => "content_block_stop",
+            MsgEvent::Delta(_) => "message_delta",
+            MsgEvent::Stop => "message_stop",
+        }
+    }
+}
+
+/// Renders one Anthropic SSE event (`event: X\ndata: {json}\n\n`).
+/// `tool_json` is the forced tool's quoted name, if any.
+pub fn anthropic_event(
+    out: &mut Vec<u8>,
+    model_json: &[u8],
+    tool_json: Option<&[u8]>,
+    ev: MsgEvent,
+) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(ev.name().as_bytes());
+    out.extend_from_slice(b"\ndata: {\"type\":\"");
+    out.extend_from_slice(ev.name().as_bytes());
+    out.push(b'"');
+    match ev {
+        MsgEvent::Start => {
+            out.extend_from_slice(
+                br#","message":{"id":"msg_mock","type":"message","role":"assistant","model":"#,
+            );
+            out.extend_from_slice(model_json);
+            out.extend_from_slice(br#","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":"#);
+            push_u64(out, PROMPT_TOKENS);
+            out.extend_from_slice(br#","output_tokens":1"#);
+            out.extend_from_slice(MSG_USAGE_TAIL);
+            out.push(b'}');
+        }
+        MsgEvent::BlockStart => {
+            out.extend_from_slice(br#","index":0,"content_block":"#);
+            match tool_json {
+                Some(name) => {
+                    out.extend_from_slice(br#"{"type":"tool_use","id":""#);
+                    out.extend_from_slice(TOOL_USE_ID.as_bytes());
+                    out.extend_from_slice(br#"","name":"#);
+                    out.extend_from_slice(name);
+                    out.extend_from_slice(br#","input":{}}"#);
+                }
+                None => out.extend_from_slice(br#"{"type":"text","text":""}"#),
+            }
+        }
+        MsgEvent::Ping => {}
+        MsgEvent::Text(i) => {
+            out.extend_from_slice(br#","index":0,"delta":{"type":"text_delta","text":"tok"#);
+            push_u64(out, i as u64);
+            out.extend_from_slice(br#" "}"#);
+        }
+        MsgEvent::Json(i) => {
+            out.extend_from_slice(
+                br#","index":0,"delta":{"type":"input_json_delta","partial_json":"#,
+            );
+            push_json_str(out, TOOL_INPUT_PARTS[i].as_bytes());
+            out.push(b'}');
+        }
+        MsgEvent::BlockStop => out.extend_from_slice(br#","index":0"#),
+        MsgEvent::Delta(n) => {
+            out.extend_from_slice(br#","delta":{"stop_reason":"#);
+            out.extend_from_slice(if tool_json.is_some() {
+                br#""tool_use""#
+            } else {
+                br#""end_turn""#
+            });
+            out.extend_from_slice(br#","stop_sequence":null},"usage":{"output_tokens":"#);
+            push_u64(out, n as u64);
+            out.push(b'}');
+        }
+        MsgEvent::Stop => {}
+    }
+    out.extend_from_slice(b"}\n\n");
+}
+
 fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
     for &b in bytes {
         h ^= b as u64;
@@ -479,6 +660,83 @@ mod tests {
         let mut out = Vec::new();
         chunk(&mut out, b"data: [DONE]\n\n");
         assert_eq!(out, b"e\r\ndata: [DONE]\n\n\r\n");
+    }
+
+    #[test]
+    fn anthropic_shapes() {
+        let mut out = Vec::new();
+        anthropic_message(&mut out, b"\"claude\"", None, None);
+        let v = parse(&out);
+        assert_eq!(v["type"], "message");
+        assert_eq!(v["model"], "claude");
+        assert_eq!(v["content"][0]["text"], HELLO);
+        assert_eq!(v["stop_reason"], "end_turn");
+        assert!(v["stop_sequence"].is_null());
+        assert_eq!(v["usage"]["input_tokens"], 12);
+        assert_eq!(v["usage"]["output_tokens"], 5);
+        assert_eq!(v["usage"]["cache_read_input_tokens"], 0);
+        out.clear();
+        anthropic_message(&mut out, b"\"c\"", Some(b"\"get_w\""), None);
+        let v = parse(&out);
+        assert_eq!(v["stop_reason"], "tool_use");
+        assert_eq!(v["content"][0]["type"], "tool_use");
+        assert_eq!(v["content"][0]["id"], TOOL_USE_ID);
+        assert_eq!(v["content"][0]["name"], "get_w");
+        assert_eq!(
+            v["content"][0]["input"],
+            serde_json::json!({"arg": "value"})
+        );
+        assert_eq!(TOOL_INPUT_PARTS.concat(), TOOL_INPUT);
+
+        for tool in [None, Some(&b"\"t\""[..])] {
+            for ev in [
+                MsgEvent::Start,
+                MsgEvent::BlockStart,
+                MsgEvent::Ping,
+                MsgEvent::Text(2),
+                MsgEvent::Json(0),
+                MsgEvent::Json(1),
+                MsgEvent::BlockStop,
+                MsgEvent::Delta(7),
+                MsgEvent::Stop,
+            ] {
+                let mut out = Vec::new();
+                anthropic_event(&mut out, b"\"m\"", tool, ev);
+                let text = std::str::from_utf8(&out).unwrap();
+                let (line, data) = text.split_once('\n').unwrap();
+                assert_eq!(line, format!("event: {}", ev.name()));
+                let data = data.strip_prefix("data: ").unwrap();
+                let data = data.strip_suffix("\n\n").unwrap();
+                let v = parse(data.as_bytes());
+                assert_eq!(v["type"], ev.name());
+                if ev == MsgEvent::Delta(7) {
+                    assert_eq!(v["usage"]["output_tokens"], 7);
+                    let want = if tool.is_some() {
+                        "tool_use"
+                    } else {
+                        "end_turn"
+                    };
+                    assert_eq!(v["delta"]["stop_reason"], want);
+                }
+            }
+        }
+
+        let mut out = Vec::new();
+        anthropic_mock_error_body(&mut out, 529);
+        let v = parse(&out);
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["error"]["type"], "overloaded_error");
+        assert_eq!(v["error"]["message"], "mock error 529");
+        for (s, k) in [
+            (400, "invalid_request_error"),
+            (401, "authentication_error"),
+            (404, "not_found_error"),
+            (429, "rate_limit_error"),
+            (500, "api_error"),
+            (503, "api_error"),
+        ] {
+            assert_eq!(anthropic_error_kind(s), k);
+        }
     }
 
     #[test]

@@ -309,6 +309,9 @@ pub struct Defaults {
     pub chunks: u32,
     pub body_bytes: Option<usize>,
     pub fail_mix: FailMix,
+    /// `--status N`: answer every non-control request with this error status
+    /// (an explicit `x-mock-status` / `x-mock-fail` or a drawn failure wins).
+    pub status: Option<u16>,
 }
 
 #[cfg(test)]

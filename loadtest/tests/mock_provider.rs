@@ -1019,3 +1019,436 @@ fn invalid_flags_exit_2_naming_the_flag() {
         assert!(out.stdout.is_empty());
     }
 }
+
+// ---------------------------------------------------------------------------
+// Anthropic Messages API (`POST …/v1/messages`).
+
+const MESSAGES: &str = "/v1/messages";
+const ANTHROPIC_HEADERS: [(&str, &str); 2] = [
+    ("x-api-key", "sk-ant-test"),
+    ("anthropic-version", "2023-06-01"),
+];
+
+fn messages_body(model: &str, stream: bool, tools: &[&str], choice: Value) -> Vec<u8> {
+    let mut v = serde_json::json!({
+        "model": model,
+        "max_tokens": 64,
+        "system": "be brief",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": stream,
+    });
+    if !tools.is_empty() {
+        v["tools"] = tools
+            .iter()
+            .map(|n| serde_json::json!({"name": n, "input_schema": {"type": "object"}}))
+            .collect();
+    }
+    if !choice.is_null() {
+        v["tool_choice"] = choice;
+    }
+    v.to_string().into_bytes()
+}
+
+/// Anthropic SSE: each HTTP chunk is one `event: X\ndata: {json}\n\n`.
+fn anthropic_events(r: &Resp) -> Vec<(String, Value)> {
+    r.chunks
+        .iter()
+        .map(|c| {
+            let s = std::str::from_utf8(c).unwrap();
+            let rest = s.strip_prefix("event: ").unwrap_or_else(|| panic!("{s:?}"));
+            let (name, rest) = rest.split_once('\n').unwrap();
+            let data = rest
+                .strip_prefix("data: ")
+                .and_then(|d| d.strip_suffix("\n\n"))
+                .unwrap_or_else(|| panic!("{s:?}"));
+            let v: Value = serde_json::from_str(data).unwrap();
+            assert_eq!(v["type"], name, "{s:?}");
+            (name.to_string(), v)
+        })
+        .collect()
+}
+
+fn anthropic_error(r: &Resp) -> (String, String) {
+    let v = r.json();
+    assert_eq!(v["type"], "error", "{v}");
+    (
+        v["error"]["type"].as_str().unwrap().to_string(),
+        v["error"]["message"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn messages_non_stream_shape_and_tools() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let r = c.request(
+        "POST",
+        "/anthropic/v1/messages",
+        &ANTHROPIC_HEADERS,
+        &messages_body("claude-test", false, &[], Value::Null),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("x-mock-saw-path"), Some("/anthropic/v1/messages"));
+    assert_eq!(
+        r.json(),
+        serde_json::json!({
+            "id": "msg_mock", "type": "message", "role": "assistant", "model": "claude-test",
+            "content": [{"type": "text", "text": "Hello from mock-provider."}],
+            "stop_reason": "end_turn", "stop_sequence": null,
+            "usage": {"input_tokens": 12, "output_tokens": 5,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+        })
+    );
+
+    // tool_choice any → the first tool; tool → the named one; auto → text.
+    for (choice, want) in [
+        (serde_json::json!({"type": "any"}), Some("alpha")),
+        (
+            serde_json::json!({"type": "tool", "name": "beta"}),
+            Some("beta"),
+        ),
+        (serde_json::json!({"type": "auto"}), None),
+        (Value::Null, None),
+    ] {
+        let r = c.request(
+            "POST",
+            MESSAGES,
+            &ANTHROPIC_HEADERS,
+            &messages_body("c", false, &["alpha", "beta"], choice.clone()),
+        );
+        assert_eq!(r.status, 200, "{choice}");
+        let v = r.json();
+        match want {
+            Some(name) => {
+                assert_eq!(v["stop_reason"], "tool_use");
+                assert_eq!(
+                    v["content"],
+                    serde_json::json!([{"type": "tool_use", "id": "toolu_mock_1",
+                        "name": name, "input": {"arg": "value"}}])
+                );
+            }
+            None => {
+                assert_eq!(v["stop_reason"], "end_turn");
+                assert_eq!(v["content"][0]["type"], "text");
+            }
+        }
+    }
+    // tool_choice any without tools → text.
+    let r = c.request(
+        "POST",
+        MESSAGES,
+        &ANTHROPIC_HEADERS,
+        &messages_body("c", false, &[], serde_json::json!({"type": "any"})),
+    );
+    assert_eq!(r.json()["stop_reason"], "end_turn");
+
+    // Required fields.
+    for (body, what) in [
+        (r#"{"max_tokens":5,"messages":[]}"#, "model"),
+        (r#"{"model":"c","messages":[]}"#, "max_tokens"),
+        (
+            r#"{"model":"c","max_tokens":0,"messages":[]}"#,
+            "max_tokens",
+        ),
+        (r#"{"model":"c","max_tokens":5}"#, "messages"),
+        (
+            r#"{"model":"c","max_tokens":5,"messages":"hi"}"#,
+            "messages",
+        ),
+        ("{not json", "JSON"),
+    ] {
+        let r = c.request("POST", MESSAGES, &ANTHROPIC_HEADERS, body.as_bytes());
+        assert_eq!(r.status, 400, "{body}");
+        let (kind, msg) = anthropic_error(&r);
+        assert_eq!(kind, "invalid_request_error");
+        assert!(msg.contains(what), "{body}: {msg}");
+    }
+}
+
+#[test]
+fn messages_auth_and_version_headers() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let body = messages_body("c", false, &[], Value::Null);
+    for headers in [
+        &[("anthropic-version", "2023-06-01")][..],
+        &[("x-api-key", ""), ("anthropic-version", "2023-06-01")][..],
+    ] {
+        let r = c.request("POST", MESSAGES, headers, &body);
+        assert_eq!(r.status, 401, "{headers:?}");
+        assert_eq!(anthropic_error(&r).0, "authentication_error");
+    }
+    let r = c.request("POST", MESSAGES, &[("x-api-key", "k")], &body);
+    assert_eq!(r.status, 400);
+    let (kind, msg) = anthropic_error(&r);
+    assert_eq!(kind, "invalid_request_error");
+    assert!(msg.contains("anthropic-version"), "{msg}");
+    // An OpenAI-style Authorization header alone is not enough.
+    let r = c.request(
+        "POST",
+        MESSAGES,
+        &[
+            ("Authorization", "Bearer k"),
+            ("anthropic-version", "2023-06-01"),
+        ],
+        &body,
+    );
+    assert_eq!(r.status, 401);
+    // Still on the same keep-alive connection.
+    let r = c.request("POST", MESSAGES, &ANTHROPIC_HEADERS, &body);
+    assert_eq!(r.status, 200);
+    assert_eq!(srv.stats()["connections_accepted"], 2);
+}
+
+#[test]
+fn messages_stream_event_order() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let mut headers = ANTHROPIC_HEADERS.to_vec();
+    headers.push(("x-mock-chunks", "3"));
+    let r = c.request(
+        "POST",
+        MESSAGES,
+        &headers,
+        &messages_body("claude-s", true, &[], Value::Null),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    let ev = anthropic_events(&r);
+    let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "ping",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop",
+        ]
+    );
+    let start = &ev[0].1["message"];
+    assert_eq!(start["model"], "claude-s");
+    assert_eq!(start["id"], "msg_mock");
+    assert_eq!(start["content"], serde_json::json!([]));
+    assert_eq!(start["usage"]["input_tokens"], 12);
+    assert_eq!(start["usage"]["output_tokens"], 1);
+    assert_eq!(
+        ev[1].1["content_block"],
+        serde_json::json!({"type": "text", "text": ""})
+    );
+    let text: String = ev[3..6]
+        .iter()
+        .map(|(_, v)| {
+            assert_eq!(v["index"], 0);
+            assert_eq!(v["delta"]["type"], "text_delta");
+            v["delta"]["text"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(text, "tok0 tok1 tok2 ");
+    assert_eq!(ev[6].1["index"], 0);
+    assert_eq!(
+        ev[7].1,
+        serde_json::json!({"type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+            "usage": {"output_tokens": 3}})
+    );
+
+    // Default 5 tokens, on the same connection, paced by x-mock-chunk-delay-ms.
+    let mut headers = ANTHROPIC_HEADERS.to_vec();
+    headers.push(("x-mock-chunk-delay-ms", "40"));
+    let t = Instant::now();
+    let r = c.request(
+        "POST",
+        MESSAGES,
+        &headers,
+        &messages_body("c", true, &[], Value::Null),
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        t.elapsed()
+    );
+    let ev = anthropic_events(&r);
+    assert_eq!(ev.len(), 3 + 5 + 3);
+    assert_eq!(ev[7].1["delta"]["text"], "tok4 ");
+    assert_eq!(ev[9].1["usage"]["output_tokens"], 5);
+    assert_eq!(srv.stats()["connections_accepted"], 2);
+}
+
+#[test]
+fn messages_tool_use_stream() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let r = c.request(
+        "POST",
+        MESSAGES,
+        &ANTHROPIC_HEADERS,
+        &messages_body(
+            "c",
+            true,
+            &["alpha", "beta"],
+            serde_json::json!({"type": "tool", "name": "beta"}),
+        ),
+    );
+    assert_eq!(r.status, 200);
+    let ev = anthropic_events(&r);
+    let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "ping",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop",
+        ]
+    );
+    assert_eq!(
+        ev[1].1["content_block"],
+        serde_json::json!({"type": "tool_use", "id": "toolu_mock_1", "name": "beta", "input": {}})
+    );
+    let parts: Vec<&str> = ev[3..5]
+        .iter()
+        .map(|(_, v)| {
+            assert_eq!(v["delta"]["type"], "input_json_delta");
+            v["delta"]["partial_json"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(parts, [r#"{"arg":"#, r#""value"}"#]);
+    let input: Value = serde_json::from_str(&parts.concat()).unwrap();
+    assert_eq!(input, serde_json::json!({"arg": "value"}));
+    assert_eq!(ev[6].1["delta"]["stop_reason"], "tool_use");
+
+    // tool_choice any → the first tool.
+    let r = c.request(
+        "POST",
+        MESSAGES,
+        &ANTHROPIC_HEADERS,
+        &messages_body("c", true, &["alpha"], serde_json::json!({"type": "any"})),
+    );
+    assert_eq!(anthropic_events(&r)[1].1["content_block"]["name"], "alpha");
+}
+
+#[test]
+fn messages_error_statuses_and_cuts() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let body = messages_body("c", false, &[], Value::Null);
+    for (status, kind) in [
+        ("400", "invalid_request_error"),
+        ("401", "authentication_error"),
+        ("404", "not_found_error"),
+        ("429", "rate_limit_error"),
+        ("500", "api_error"),
+        ("503", "api_error"),
+        ("529", "overloaded_error"),
+    ] {
+        let mut headers = ANTHROPIC_HEADERS.to_vec();
+        headers.push(("x-mock-status", status));
+        let r = c.request("POST", MESSAGES, &headers, &body);
+        assert_eq!(r.status.to_string(), status);
+        let (k, msg) = anthropic_error(&r);
+        assert_eq!(k, kind, "{status}");
+        assert_eq!(msg, format!("mock error {status}"));
+        assert_eq!(
+            r.header("retry-after"),
+            (status == "429").then_some("1"),
+            "{status}"
+        );
+    }
+    // A drawn 429 is Anthropic-shaped too.
+    let mut headers = ANTHROPIC_HEADERS.to_vec();
+    headers.push(("x-mock-fail-mix", "429:1"));
+    let r = c.request("POST", MESSAGES, &headers, &body);
+    assert_eq!(r.status, 429);
+    assert_eq!(anthropic_error(&r).0, "rate_limit_error");
+
+    // x-mock-fail: cut → the first content delta, then FIN, no message_stop.
+    let cut = |extra: (&str, &str)| {
+        let mut s = TcpStream::connect(&srv.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut headers = ANTHROPIC_HEADERS.to_vec();
+        headers.push(extra);
+        headers.push(("x-mock-chunks", "10"));
+        s.write_all(&build_request(
+            "POST",
+            MESSAGES,
+            &headers,
+            &messages_body("c", true, &[], Value::Null),
+        ))
+        .unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        String::from_utf8(all).unwrap()
+    };
+    let text = cut(("x-mock-fail", "cut"));
+    assert!(
+        text.contains("event: ping") && text.contains("tok0 "),
+        "{text}"
+    );
+    assert!(
+        !text.contains("tok1 ") && !text.contains("message_stop"),
+        "{text}"
+    );
+    assert!(!text.ends_with("0\r\n\r\n"));
+    // Fail-mix cut → half the content deltas.
+    let text = cut(("x-mock-fail-mix", "cut:1"));
+    assert!(text.contains("tok4 ") && !text.contains("tok5 "), "{text}");
+    assert!(!text.contains("message_stop") && !text.contains("message_delta"));
+}
+
+#[test]
+fn status_flag_answers_every_request_with_that_status() {
+    let srv = Server::start(&["--status", "529"]);
+    let mut c = srv.connect();
+    let r = c.request(
+        "POST",
+        MESSAGES,
+        &ANTHROPIC_HEADERS,
+        &messages_body("c", true, &[], Value::Null),
+    );
+    assert_eq!(r.status, 529);
+    assert_eq!(anthropic_error(&r).0, "overloaded_error");
+    // Other routes keep the OpenAI shape.
+    let r = c.request("POST", CHAT, &[], &chat_body("m", false, false));
+    assert_eq!(r.status, 529);
+    assert_eq!(r.json()["error"]["type"], "server_error");
+    // An explicit header wins; control routes are exempt.
+    let mut headers = ANTHROPIC_HEADERS.to_vec();
+    headers.push(("x-mock-status", "429"));
+    let r = c.request(
+        "POST",
+        MESSAGES,
+        &headers,
+        &messages_body("c", false, &[], Value::Null),
+    );
+    assert_eq!(r.status, 429);
+    assert_eq!(srv.stats()["requests"], 3);
+    // A drawn failure wins over --status as well.
+    let srv = Server::start(&["--status", "500", "--fail-mix", "close:1"]);
+    let mut c = srv.connect();
+    c.send(&build_request(
+        "POST",
+        CHAT,
+        &[],
+        &chat_body("m", false, false),
+    ));
+    assert_eq!(c.read_to_end(), Vec::<u8>::new());
+
+    for bad in ["200", "600", "x"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_mock-provider"))
+            .args(["--status", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--status {bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--status"));
+    }
+}

@@ -1,7 +1,7 @@
 //! The translating path, for providers whose upstream does not speak the
-//! OpenAI dialect (today: Anthropic). The request body is parsed and rewritten
-//! once; the response is converted whole (non-stream) or event by event
-//! (stream), with only one event's worth of state kept.
+//! OpenAI dialect (Anthropic, Gemini, Cohere). The request body is parsed and
+//! rewritten once; the response is converted whole (non-stream) or event by
+//! event (stream), with only one event's worth of state kept.
 
 use std::time::{Duration, Instant};
 
@@ -11,10 +11,12 @@ use super::error::ApiError;
 use super::proxy::{send, Routed};
 use super::respond;
 use super::Endpoint;
+use crate::config::WireFormat;
 use crate::http::io::{read_append_timeout, write_all};
 use crate::http::response::{push_chunk, push_header, push_header_u64, LAST_CHUNK};
 use crate::http::sse::{EventTooLarge, SseParser};
-use crate::providers::anthropic::{self, StreamTranslator, TranslateError};
+use crate::providers::anthropic::{self, TranslateError};
+use crate::providers::{cohere, gemini};
 use crate::router::Provider;
 use crate::schema::usage::Usage;
 use crate::upstream::{Response, UpstreamError};
@@ -25,7 +27,179 @@ const MAX_TRANSLATED_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// Client headers worth passing to Anthropic (beta feature flags).
 const FORWARDED_TO_ANTHROPIC: [&[u8]; 1] = [b"anthropic-beta"];
 
-#[allow(clippy::too_many_arguments)]
+/// The translated upstream dialects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Anthropic,
+    Gemini,
+    Cohere,
+}
+
+impl Family {
+    fn of(provider: &Provider) -> Option<Family> {
+        match provider.kind().wire_format() {
+            WireFormat::Anthropic => Some(Family::Anthropic),
+            WireFormat::Gemini => Some(Family::Gemini),
+            WireFormat::Cohere => Some(Family::Cohere),
+            WireFormat::OpenAi | WireFormat::Mock => None,
+        }
+    }
+
+    fn serves(self, endpoint: Endpoint) -> bool {
+        match self {
+            Family::Anthropic => endpoint == Endpoint::ChatCompletions,
+            Family::Gemini | Family::Cohere => endpoint != Endpoint::Completions,
+        }
+    }
+}
+
+/// The translated request: where it goes and what the answer needs.
+struct Prepared {
+    /// Path below the provider's base URL, query included.
+    path: String,
+    stream: bool,
+    include_usage: bool,
+    /// Embeddings asked as base64 (translated upstreams answer floats).
+    base64: bool,
+}
+
+/// Translate the client's body into `out`.
+fn prepare(
+    family: Family,
+    endpoint: Endpoint,
+    body: &[u8],
+    model: &str,
+    out: &mut Vec<u8>,
+) -> Result<Prepared, TranslateError> {
+    let chat = |path: String, stream: bool, include_usage: bool| Prepared {
+        path,
+        stream,
+        include_usage,
+        base64: false,
+    };
+    let embed = |path: String, base64: bool| Prepared {
+        path,
+        stream: false,
+        include_usage: false,
+        base64,
+    };
+    Ok(match (family, endpoint) {
+        (Family::Anthropic, _) => {
+            let i = anthropic::translate_request(body, model, out)?;
+            chat("/v1/messages".into(), i.stream, i.include_usage)
+        }
+        (Family::Gemini, Endpoint::Embeddings) => {
+            let i = gemini::translate_embeddings_request(body, model, out)?;
+            embed(gemini::embeddings_path(model), i.base64)
+        }
+        (Family::Gemini, _) => {
+            let i = gemini::translate_request(body, out)?;
+            chat(
+                gemini::request_path(model, i.stream),
+                i.stream,
+                i.include_usage,
+            )
+        }
+        (Family::Cohere, Endpoint::Embeddings) => {
+            let i = cohere::translate_embeddings_request(body, model, out)?;
+            embed("/v2/embed".into(), i.base64)
+        }
+        (Family::Cohere, _) => {
+            let i = cohere::translate_request(body, model, out)?;
+            chat("/v2/chat".into(), i.stream, i.include_usage)
+        }
+    })
+}
+
+/// Convert a complete 2xx answer.
+fn translate_answer(
+    family: Family,
+    endpoint: Endpoint,
+    prepared: &Prepared,
+    payload: &[u8],
+    model: &str,
+    out: &mut Vec<u8>,
+) -> Result<anthropic::Usage, TranslateError> {
+    match (family, endpoint) {
+        (Family::Anthropic, _) => anthropic::translate_response(payload, model, out),
+        (Family::Gemini, Endpoint::Embeddings) => gemini::translate_embeddings_response(
+            payload,
+            model,
+            gemini::EmbeddingsInfo {
+                base64: prepared.base64,
+            },
+            out,
+        ),
+        (Family::Gemini, _) => gemini::translate_response(payload, model, out),
+        (Family::Cohere, Endpoint::Embeddings) => {
+            cohere::translate_embeddings_response(payload, model, prepared.base64, out)
+        }
+        (Family::Cohere, _) => cohere::translate_response(payload, model, out),
+    }
+}
+
+/// Convert an error answer; returns the client's status and a retry hint in seconds.
+fn translate_error(
+    family: Family,
+    status: u16,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) -> (u16, Option<u64>) {
+    match family {
+        Family::Anthropic => (anthropic::translate_error(status, payload, out), None),
+        Family::Gemini => gemini::translate_error(status, payload, out),
+        Family::Cohere => (cohere::translate_error(status, payload, out), None),
+    }
+}
+
+/// One family's stream state.
+enum StreamTranslator {
+    Anthropic(anthropic::StreamTranslator),
+    Gemini(gemini::StreamTranslator),
+    Cohere(cohere::StreamTranslator),
+}
+
+impl StreamTranslator {
+    fn new(family: Family, model: &str, include_usage: bool) -> Self {
+        match family {
+            Family::Anthropic => {
+                Self::Anthropic(anthropic::StreamTranslator::new(model, include_usage))
+            }
+            Family::Gemini => Self::Gemini(gemini::StreamTranslator::new(model, include_usage)),
+            Family::Cohere => Self::Cohere(cohere::StreamTranslator::new(model, include_usage)),
+        }
+    }
+
+    fn on_event(
+        &mut self,
+        name: &str,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        match self {
+            Self::Anthropic(t) => t.on_event(name, data, out),
+            Self::Gemini(t) => t.on_event(name, data, out),
+            Self::Cohere(t) => t.on_event(name, data, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        match self {
+            Self::Anthropic(t) => t.finish(out),
+            Self::Gemini(t) => t.finish(out),
+            Self::Cohere(t) => t.finish(out),
+        }
+    }
+
+    fn usage(&self) -> anthropic::Usage {
+        match self {
+            Self::Anthropic(t) => t.usage(),
+            Self::Gemini(t) => t.usage(),
+            Self::Cohere(t) => t.usage(),
+        }
+    }
+}
+
 pub(super) async fn forward(
     ctx: &Routed<'_>,
     rbuf: &[u8],
@@ -33,21 +207,31 @@ pub(super) async fn forward(
     client_model: &str,
 ) -> bool {
     let (worker, provider, req) = (ctx.worker, ctx.provider, ctx.req);
-    if ctx.endpoint != Endpoint::ChatCompletions {
+    let Some(family) = Family::of(provider) else {
+        unreachable!("forward is only called for translated providers")
+    };
+    if !family.serves(ctx.endpoint) {
         let err = ApiError::new(
             400,
             format!(
-                "provider `{}` ({}) serves /v1/chat/completions only",
+                "provider `{}` ({}) does not serve /v1/{}",
                 provider.name(),
-                provider.kind().name()
+                provider.kind().name(),
+                ctx.endpoint.upstream_path().trim_start_matches('/')
             ),
         );
         ctx.record_unanswered(400);
         return respond::error(client, &err, ctx.keep_alive, Some(ctx.id)).await && ctx.keep_alive;
     }
     let mut body = worker.take_buf();
-    let info = match anthropic::translate_request(&rbuf[req.body.clone()], ctx.model, &mut body) {
-        Ok(info) => info,
+    let prepared = match prepare(
+        family,
+        ctx.endpoint,
+        &rbuf[req.body.clone()],
+        ctx.model,
+        &mut body,
+    ) {
+        Ok(p) => p,
         Err(e) => {
             worker.give_buf(body);
             let err = ApiError::new(400, e.to_string());
@@ -57,7 +241,7 @@ pub(super) async fn forward(
         }
     };
     let mut up = worker.take_buf();
-    build_anthropic_request(&mut up, ctx, rbuf, req, &body, info.stream);
+    build_request(&mut up, ctx, family, rbuf, req, &body, &prepared);
     worker.give_buf(body);
 
     let resp = match send(ctx, client, up).await {
@@ -66,28 +250,39 @@ pub(super) async fn forward(
     };
     let ttfb = resp.ttfb;
     let status = resp.head.status;
-    let (outcome, usage) = if !(200..300).contains(&status) || !info.stream {
-        whole(ctx, client, resp, client_model).await
+    let (outcome, usage) = if !(200..300).contains(&status) || !prepared.stream {
+        whole(ctx, client, resp, client_model, family, &prepared).await
     } else {
-        stream(ctx, client, resp, client_model, info.include_usage).await
+        stream(
+            ctx,
+            client,
+            resp,
+            client_model,
+            family,
+            prepared.include_usage,
+        )
+        .await
     };
     ctx.record(outcome.status, outcome.upstream_wait, Some(ttfb), usage);
     outcome.client_reusable && ctx.keep_alive
 }
 
-fn build_anthropic_request(
+fn build_request(
     out: &mut Vec<u8>,
     ctx: &Routed<'_>,
+    family: Family,
     rbuf: &[u8],
     req: &Request,
     body: &[u8],
-    stream: bool,
+    prepared: &Prepared,
 ) {
     let provider = ctx.provider;
+    let stream = prepared.stream;
     out.clear();
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(provider.settings.base_url.path.as_bytes());
-    out.extend_from_slice(b"/v1/messages HTTP/1.1\r\n");
+    out.extend_from_slice(prepared.path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
     push_header(out, b"host", provider.origin.host_header.as_bytes());
     let key = ctx.worker.next_key(provider.auth_lines.len());
     if let Some(lines) = provider.auth_lines.get(key) {
@@ -105,9 +300,10 @@ fn build_anthropic_request(
     );
     for h in &req.head.headers {
         let name = h.name(rbuf);
-        if FORWARDED_TO_ANTHROPIC
-            .iter()
-            .any(|f| f.eq_ignore_ascii_case(name))
+        if family == Family::Anthropic
+            && FORWARDED_TO_ANTHROPIC
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(name))
         {
             push_header(out, name, h.value(rbuf));
         }
@@ -174,6 +370,8 @@ async fn whole(
     client: &mut Client,
     mut resp: Response,
     client_model: &str,
+    family: Family,
+    prepared: &Prepared,
 ) -> (Outcome, Usage) {
     let (worker, provider) = (ctx.worker, ctx.provider);
     let mut upstream_wait = resp.upstream_wait;
@@ -186,7 +384,7 @@ async fn whole(
     )
     .await;
     let upstream_status = resp.head.status;
-    let retry_after = resp
+    let mut retry_after = resp
         .head
         .headers
         .iter()
@@ -211,7 +409,14 @@ async fn whole(
     }
     let mut out = worker.take_buf();
     let (status, usage) = if (200..300).contains(&upstream_status) {
-        match anthropic::translate_response(&payload, client_model, &mut out) {
+        match translate_answer(
+            family,
+            ctx.endpoint,
+            prepared,
+            &payload,
+            client_model,
+            &mut out,
+        ) {
             Ok(u) => (
                 200,
                 Usage {
@@ -232,10 +437,11 @@ async fn whole(
             }
         }
     } else {
-        (
-            anthropic::translate_error(upstream_status, &payload, &mut out),
-            Usage::default(),
-        )
+        let (status, retry) = translate_error(family, upstream_status, &payload, &mut out);
+        if retry_after.is_none() {
+            retry_after = retry.map(|s| s.to_string().into_bytes());
+        }
+        (status, Usage::default())
     };
     worker.give_buf(payload);
     let extra: Vec<(&[u8], &[u8])> = match &retry_after {
@@ -322,6 +528,7 @@ async fn stream(
     client: &mut Client,
     resp: Response,
     client_model: &str,
+    family: Family,
     include_usage: bool,
 ) -> (Outcome, Usage) {
     let (worker, provider) = (ctx.worker, ctx.provider);
@@ -354,7 +561,7 @@ async fn stream(
 
     let mut state = BodyState::new(head.framing);
     let mut parser = SseParser::new();
-    let mut translator = StreamTranslator::new(client_model, include_usage);
+    let mut translator = StreamTranslator::new(family, client_model, include_usage);
     let mut payload = worker.take_buf();
     let mut frames = worker.take_buf();
     let mut reusable = head.keep_alive;
@@ -501,5 +708,5 @@ fn push_error_frame(frames: &mut Vec<u8>, ctx: &Routed<'_>, e: &StreamError) {
 
 /// Whether this provider takes the translating path.
 pub(super) fn translates(provider: &Provider) -> bool {
-    provider.kind().wire_format() == crate::config::WireFormat::Anthropic
+    Family::of(provider).is_some()
 }

@@ -20,6 +20,10 @@ pub enum ProviderKind {
     /// Azure OpenAI: OpenAI's wire format behind per-deployment URLs and an
     /// `api-key` header.
     Azure,
+    /// Google Gemini API (AI Studio), translated.
+    Gemini,
+    /// Cohere v2 chat and embed, translated.
+    Cohere,
     /// A local Ollama server (keyless by default).
     Ollama,
     /// Any server speaking the OpenAI API; needs an explicit `base_url`.
@@ -42,6 +46,8 @@ pub const BUILTIN_KINDS: &[ProviderKind] = &[
     ProviderKind::Perplexity,
     ProviderKind::Anthropic,
     ProviderKind::Azure,
+    ProviderKind::Gemini,
+    ProviderKind::Cohere,
     ProviderKind::Ollama,
     ProviderKind::OpenAiCompatible,
     ProviderKind::Mock,
@@ -132,6 +138,18 @@ impl ProviderKind {
                 Some("AZURE_OPENAI_API_KEY"),
                 Some("AZURE_OPENAI_ENDPOINT"),
             ),
+            Self::Gemini => (
+                "gemini",
+                Some("https://generativelanguage.googleapis.com/v1beta"),
+                Some("GEMINI_API_KEY"),
+                Some("GEMINI_BASE_URL"),
+            ),
+            Self::Cohere => (
+                "cohere",
+                Some("https://api.cohere.com"),
+                Some("COHERE_API_KEY"),
+                Some("COHERE_BASE_URL"),
+            ),
             Self::Ollama => (
                 "ollama",
                 Some("http://localhost:11434/v1"),
@@ -189,6 +207,8 @@ impl ProviderKind {
     pub fn wire_format(self) -> WireFormat {
         match self {
             Self::Anthropic => WireFormat::Anthropic,
+            Self::Gemini => WireFormat::Gemini,
+            Self::Cohere => WireFormat::Cohere,
             Self::Mock => WireFormat::Mock,
             _ => WireFormat::OpenAi,
         }
@@ -201,6 +221,8 @@ impl ProviderKind {
 pub enum WireFormat {
     OpenAi,
     Anthropic,
+    Gemini,
+    Cohere,
     /// Answered in-process.
     Mock,
 }
@@ -224,7 +246,7 @@ mod tests {
             .iter()
             .filter(|k| k.requires_key() && **k != ProviderKind::Azure)
             .collect();
-        assert_eq!(hosted.len(), 11);
+        assert_eq!(hosted.len(), 13);
         for kind in hosted {
             let upper = kind.name().to_ascii_uppercase();
             assert_eq!(kind.key_env(), Some(format!("{upper}_API_KEY").as_str()));

@@ -4,4 +4,6 @@
 
 pub mod anthropic;
 pub mod bedrock;
+pub mod cohere;
+pub mod gemini;
 pub mod mock;

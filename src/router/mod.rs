@@ -36,7 +36,10 @@ fn auth_lines(kind: ProviderKind, key: &str) -> Vec<u8> {
             "x-api-key: {key}\r\nanthropic-version: {}\r\n",
             crate::providers::anthropic::ANTHROPIC_VERSION
         ),
-        WireFormat::OpenAi | WireFormat::Mock => format!("Authorization: Bearer {key}\r\n"),
+        WireFormat::Gemini => format!("x-goog-api-key: {key}\r\n"),
+        WireFormat::OpenAi | WireFormat::Cohere | WireFormat::Mock => {
+            format!("Authorization: Bearer {key}\r\n")
+        }
     }
     .into_bytes()
 }

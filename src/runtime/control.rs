@@ -87,7 +87,9 @@ fn refresh_models(gw: &Gateway) {
         }
         // Anthropic's list is at /v1/models below its (v1-less) base URL.
         let models_path = match p.kind().wire_format() {
-            crate::config::WireFormat::Anthropic => "/v1/models",
+            crate::config::WireFormat::Anthropic | crate::config::WireFormat::Cohere => {
+                "/v1/models"
+            }
             _ => "/models",
         };
         let path = format!("{}{models_path}", p.settings.base_url.path);
@@ -133,15 +135,36 @@ fn refresh_models(gw: &Gateway) {
     gw.models.store(Arc::new(doc));
 }
 
+/// Model ids from a list in OpenAI's shape (`data[].id`, also Anthropic's), or
+/// Google's and Cohere's (`models[].name`, Google's prefixed `models/`).
 fn model_ids(body: &[u8]) -> Option<Vec<String>> {
     #[derive(serde::Deserialize)]
     struct List {
-        data: Vec<Entry>,
+        data: Option<Vec<Entry>>,
+        models: Option<Vec<Named>>,
     }
     #[derive(serde::Deserialize)]
     struct Entry {
         id: String,
     }
+    #[derive(serde::Deserialize)]
+    struct Named {
+        name: String,
+    }
     let list: List = serde_json::from_slice(body).ok()?;
-    Some(list.data.into_iter().map(|e| e.id).collect())
+    match (list.data, list.models) {
+        (Some(data), _) => Some(data.into_iter().map(|e| e.id).collect()),
+        (None, Some(models)) => Some(
+            models
+                .into_iter()
+                .map(|m| {
+                    m.name
+                        .strip_prefix("models/")
+                        .map(str::to_owned)
+                        .unwrap_or(m.name)
+                })
+                .collect(),
+        ),
+        (None, None) => None,
+    }
 }

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod replay;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -39,6 +41,10 @@ const PROVIDER_ENV: &[&str] = &[
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_BASE_URL",
     "AZURE_OPENAI_API_KEY",
+    "GEMINI_API_KEY",
+    "GEMINI_BASE_URL",
+    "COHERE_API_KEY",
+    "COHERE_BASE_URL",
     "AZURE_OPENAI_ENDPOINT",
     "OPENAI_API_VERSION",
     "OPENAI_BASE_URL",

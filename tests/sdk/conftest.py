@@ -6,6 +6,9 @@ They start the real binaries on 127.0.0.1 with ephemeral ports:
 * ``gateway``: ``ringbridge`` with a temp config whose providers point at it, once per
   I/O driver (``io_uring``, and ``epoll`` via ``MONOIO_FORCE_LEGACY_DRIVER=1``);
 * ``auth_gateway``: the same, with inbound keys set through ``RINGBRIDGE_API_KEYS``.
+* ``anthropic_gateway``: ``ringbridge`` whose ``anthropic`` (and ``anthropic-429``,
+  ``anthropic-529``, ``anthropic-cut``) providers point at ``anthropic_mocks``, one
+  ``mock-provider`` per provider, started with flags that force the failure mode.
 
 Binaries come from ``$RINGBRIDGE_TARGET_DIR/debug`` (set by scripts/sdk-tests.sh), else
 ``$CARGO_TARGET_DIR/debug``, else ``<repo>/target/debug``.
@@ -246,6 +249,62 @@ def auth_gateway(driver: str, mock_provider: Proc, closed_port: int, tmp_dir: Pa
     proc.stop()
 
 
+# ---------------------------------------------------------------- Anthropic upstreams
+
+ANTHROPIC_KEY = "sk-ant-test"
+
+# Provider name -> extra mock-provider flags. The gateway forwards no `x-mock-*`
+# headers to Anthropic upstreams, so each failure mode gets its own mock instance
+# whose defaults force it.
+ANTHROPIC_MOCKS: dict[str, list[str]] = {
+    "anthropic": [],
+    "anthropic-429": ["--fail-mix", "429:1"],
+    "anthropic-529": ["--status", "529"],
+    "anthropic-cut": ["--fail-mix", "cut:1", "--chunks", "10"],
+}
+
+
+@pytest.fixture(scope="session")
+def anthropic_mocks(tmp_dir: Path) -> Iterator[dict[str, Proc]]:
+    """One mock-provider per entry of ANTHROPIC_MOCKS, keyed by provider name."""
+    procs: dict[str, Proc] = {}
+    try:
+        for name, flags in ANTHROPIC_MOCKS.items():
+            procs[name] = spawn(
+                f"mock-{name}",
+                [binary("mock-provider"), "--listen", "127.0.0.1:0", *flags],
+                "LISTENING",
+                {},
+                tmp_dir,
+            )
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+def write_anthropic_config(tmp: Path, name: str, mocks: dict[str, Proc]) -> Path:
+    parts = ["env_providers = false\n\n[limits]\nshutdown_timeout_ms = 2000\n"]
+    for provider, proc in mocks.items():
+        kind = "" if provider == "anthropic" else 'kind = "anthropic"\n'
+        parts.append(
+            f'[providers.{provider}]\n{kind}base_url = "{proc.url}"\nkeys = ["{ANTHROPIC_KEY}"]\n'
+        )
+    path = tmp / name
+    path.write_text("\n".join(parts))
+    return path
+
+
+@pytest.fixture(scope="session")
+def anthropic_gateway(driver: str, anthropic_mocks: dict[str, Proc], tmp_dir: Path) -> Iterator[Proc]:
+    """ringbridge with `anthropic` (and the failure-mode `anthropic-*`) providers
+    pointing at mock-provider's Messages API route, once per I/O driver."""
+    cfg = write_anthropic_config(tmp_dir, f"anthropic-gateway-{driver}.toml", anthropic_mocks)
+    proc = start_gateway(f"ringbridge-anthropic-{driver}", driver, cfg, tmp_dir, {})
+    yield proc
+    proc.stop()
+
+
 def make_client(gw: Proc, api_key: str = CLIENT_KEY, **kw) -> openai.OpenAI:
     kw.setdefault("max_retries", 0)
     kw.setdefault("timeout", 10.0)
@@ -266,7 +325,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     rep = outcome.get_result()
     if rep.when == "call" and rep.failed:
         funcargs = getattr(item, "funcargs", {})
-        for key in ("gateway", "auth_gateway"):
+        for key in ("gateway", "auth_gateway", "anthropic_gateway"):
             gw = funcargs.get(key)
             if isinstance(gw, Proc):
                 tail = "\n".join(gw.stderr().splitlines()[-30:])

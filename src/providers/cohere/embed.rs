@@ -1,0 +1,398 @@
+//! OpenAI `/v1/embeddings` ↔ Cohere `POST /v2/embed`.
+//!
+//! Cohere needs an `input_type`; OpenAI has none. We send `search_document`
+//! (text to be stored and searched over), Cohere's choice for indexing, unless
+//! the client passes Cohere's own `input_type` field (`search_query`,
+//! `classification`, `clustering`), which is forwarded. Only float
+//! embeddings are asked for; `encoding_format: "base64"` is produced here by
+//! packing them as little-endian `f32`, as OpenAI does.
+//! See <https://docs.cohere.com/reference/embed>.
+
+use std::borrow::Cow;
+use std::io::Write as _;
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::response::UpstreamUsage;
+use super::{EmbeddingsInfo, TranslateError, Usage};
+
+/// Most texts Cohere embeds in one call.
+pub const MAX_EMBED_TEXTS: usize = 96;
+
+/// `input_type` sent when the client gives none.
+const DEFAULT_INPUT_TYPE: &str = "search_document";
+
+const HANDLED_FIELDS: &[&str] = &[
+    "model",
+    "input",
+    "encoding_format",
+    "dimensions",
+    "input_type",
+];
+
+#[derive(Deserialize)]
+struct EmbeddingsRequest<'a> {
+    #[serde(borrow, default)]
+    input: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    encoding_format: Option<Cow<'a, str>>,
+    #[serde(default)]
+    dimensions: Option<u32>,
+    #[serde(borrow, default)]
+    input_type: Option<Cow<'a, str>>,
+}
+
+#[derive(Serialize)]
+struct EmbedRequest<'a> {
+    model: &'a str,
+    texts: Vec<Cow<'a, str>>,
+    input_type: Cow<'a, str>,
+    embedding_types: [&'static str; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_dimension: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct EmbedResponse<'a> {
+    #[serde(borrow)]
+    embeddings: Embeddings<'a>,
+    #[serde(default)]
+    meta: Option<Meta>,
+}
+
+#[derive(Deserialize)]
+struct Embeddings<'a> {
+    /// One JSON array of numbers per input text, kept raw.
+    #[serde(borrow)]
+    float: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    #[serde(flatten)]
+    usage: UpstreamUsage,
+}
+
+fn bad_request(msg: impl Into<String>) -> TranslateError {
+    TranslateError::BadRequest(msg.into())
+}
+
+fn bad_response(msg: impl Into<String>) -> TranslateError {
+    TranslateError::BadResponse(msg.into())
+}
+
+/// Translates an OpenAI embeddings request into a Cohere `POST /v2/embed`
+/// body for upstream model `model`, appended to `out`.
+///
+/// Fails with [`TranslateError::BadRequest`] when `input` is missing, empty,
+/// token arrays (Cohere embeds text only), more than [`MAX_EMBED_TEXTS`]
+/// strings, or `encoding_format` is neither `float` nor `base64`. `out` is
+/// unchanged on failure.
+pub fn translate_embeddings_request(
+    openai_body: &[u8],
+    model: &str,
+    out: &mut Vec<u8>,
+) -> Result<EmbeddingsInfo, TranslateError> {
+    let req: EmbeddingsRequest<'_> = serde_json::from_slice(openai_body)
+        .map_err(|e| bad_request(format!("invalid embeddings request: {e}")))?;
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        if let Ok(map) = serde_json::from_slice::<
+            std::collections::BTreeMap<Cow<'_, str>, IgnoredAny>,
+        >(openai_body)
+        {
+            for key in map.keys().filter(|k| !HANDLED_FIELDS.contains(&k.as_ref())) {
+                tracing::debug!(field = %key, "dropping embeddings field cohere does not take");
+            }
+        }
+    }
+    let raw = req
+        .input
+        .ok_or_else(|| bad_request("'input' is required"))?;
+    let texts: Vec<Cow<'_, str>> = match raw.get().as_bytes().first() {
+        Some(b'"') => vec![serde_json::from_str(raw.get())
+            .map_err(|e| bad_request(format!("invalid input: {e}")))?],
+        Some(b'[') => serde_json::from_str(raw.get()).map_err(|_| {
+            bad_request("'input' must be a string or an array of strings; cohere does not take token arrays")
+        })?,
+        _ => return Err(bad_request("'input' must be a string or an array of strings")),
+    };
+    if texts.is_empty() {
+        return Err(bad_request("'input' must not be empty"));
+    }
+    if texts.len() > MAX_EMBED_TEXTS {
+        return Err(bad_request(format!(
+            "'input' has {} texts; cohere embeds at most {MAX_EMBED_TEXTS} per request",
+            texts.len()
+        )));
+    }
+    let base64 = match req.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return Err(bad_request(format!(
+                "unknown encoding_format '{other}' (expected float or base64)"
+            )))
+        }
+    };
+    let body = EmbedRequest {
+        model,
+        texts,
+        input_type: req.input_type.unwrap_or(Cow::Borrowed(DEFAULT_INPUT_TYPE)),
+        embedding_types: ["float"],
+        output_dimension: req.dimensions,
+    };
+    let mark = out.len();
+    if let Err(e) = serde_json::to_writer(&mut *out, &body) {
+        out.truncate(mark);
+        return Err(bad_request(format!("cannot encode request: {e}")));
+    }
+    Ok(EmbeddingsInfo { base64 })
+}
+
+/// Translates a Cohere `/v2/embed` response into an OpenAI embeddings list
+/// appended to `out`: each vector as the numbers Cohere sent, or, if
+/// `base64`, as base64 of little-endian `f32`. Usage is
+/// `meta.tokens.input_tokens` (else `meta.billed_units.input_tokens`).
+///
+/// Fails with [`TranslateError::BadResponse`] if the body has no
+/// `embeddings.float` list of number arrays (`out` is then left as it was).
+pub fn translate_embeddings_response(
+    body: &[u8],
+    model: &str,
+    base64: bool,
+    out: &mut Vec<u8>,
+) -> Result<Usage, TranslateError> {
+    let resp: EmbedResponse<'_> = serde_json::from_slice(body)
+        .map_err(|e| bad_response(format!("embed response body: {e}")))?;
+    let usage = resp.meta.map(|m| m.usage.usage()).unwrap_or_default();
+    let mark = out.len();
+    let result = write_list(&resp.embeddings.float, model, base64, usage, out);
+    if result.is_err() {
+        out.truncate(mark);
+    }
+    // Embeddings produce no completion tokens.
+    result.map(|()| Usage {
+        prompt_tokens: usage.prompt_tokens,
+        completion_tokens: 0,
+    })
+}
+
+fn write_list(
+    vectors: &[&RawValue],
+    model: &str,
+    base64: bool,
+    usage: Usage,
+    out: &mut Vec<u8>,
+) -> Result<(), TranslateError> {
+    out.extend_from_slice(br#"{"object":"list","data":["#);
+    let mut floats: Vec<f32> = Vec::new();
+    let mut bytes: Vec<u8> = Vec::new();
+    for (index, raw) in vectors.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"object":"embedding","index":"#);
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{index}");
+        out.extend_from_slice(br#","embedding":"#);
+        if base64 {
+            floats.clear();
+            floats.extend(
+                serde_json::from_str::<Vec<f32>>(raw.get())
+                    .map_err(|e| bad_response(format!("embedding {index}: {e}")))?,
+            );
+            bytes.clear();
+            bytes.extend(floats.iter().flat_map(|f| f.to_le_bytes()));
+            out.push(b'"');
+            encode_base64(&bytes, out);
+            out.push(b'"');
+        } else {
+            if !raw.get().starts_with('[') {
+                return Err(bad_response(format!("embedding {index} is not an array")));
+            }
+            out.extend_from_slice(raw.get().as_bytes());
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(br#"],"model":"#);
+    serde_json::to_writer(&mut *out, model)
+        .map_err(|e| bad_response(format!("writing embeddings: {e}")))?;
+    let n = usage.prompt_tokens;
+    out.extend_from_slice(
+        format!(r#","usage":{{"prompt_tokens":{n},"total_tokens":{n}}}}}"#).as_bytes(),
+    );
+    Ok(())
+}
+
+const BASE64_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 (RFC 4648 §4, with `=` padding), appended to `out`.
+fn encode_base64(input: &[u8], out: &mut Vec<u8>) {
+    let sextet = |n: u32, shift: u32| BASE64_ALPHABET[((n >> shift) & 0x3f) as usize];
+    let mut chunks = input.chunks_exact(3);
+    for c in &mut chunks {
+        let n = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
+        out.extend_from_slice(&[sextet(n, 18), sextet(n, 12), sextet(n, 6), sextet(n, 0)]);
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.extend_from_slice(&[sextet(n, 18), sextet(n, 12), b'=', b'=']);
+        }
+        [a, b] => {
+            let n = u32::from(a) << 16 | u32::from(b) << 8;
+            out.extend_from_slice(&[sextet(n, 18), sextet(n, 12), sextet(n, 6), b'=']);
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn request(body: Value) -> Result<(Value, EmbeddingsInfo), TranslateError> {
+        let mut out = Vec::new();
+        let info =
+            translate_embeddings_request(body.to_string().as_bytes(), "embed-v4.0", &mut out)?;
+        Ok((serde_json::from_slice(&out).unwrap(), info))
+    }
+
+    const RESPONSE: &str = r#"{"id":"e1","embeddings":{"float":[[1.0,-0.5],[0.25,2]]},
+        "texts":["a","b"],"meta":{"api_version":{"version":"2"},"billed_units":{"input_tokens":4}},
+        "response_type":"embeddings_by_type"}"#;
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            let mut out = Vec::new();
+            encode_base64(input.as_bytes(), &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn request_sends_texts_search_document_float_and_dimension() {
+        let (v, info) =
+            request(json!({"model":"cohere/embed","input":["a","b"],"dimensions":256,"user":"u"}))
+                .unwrap();
+        assert_eq!(
+            v,
+            json!({"model":"embed-v4.0","texts":["a","b"],"input_type":"search_document",
+                "embedding_types":["float"],"output_dimension":256})
+        );
+        assert_eq!(info, EmbeddingsInfo { base64: false });
+        let (v, info) =
+            request(json!({"input":"one","encoding_format":"base64","input_type":"search_query"}))
+                .unwrap();
+        assert_eq!(v["texts"], json!(["one"]));
+        assert_eq!(v["input_type"], "search_query");
+        assert!(v.get("output_dimension").is_none());
+        assert_eq!(info, EmbeddingsInfo { base64: true });
+    }
+
+    #[test]
+    fn request_rejects_tokens_empty_oversized_and_unknown_format() {
+        let too_many: Vec<String> = (0..=MAX_EMBED_TEXTS).map(|i| i.to_string()).collect();
+        for body in [
+            json!({"input":[1,2,3]}),
+            json!({"input":[[1,2]]}),
+            json!({"input":[]}),
+            json!({"input":5}),
+            json!({}),
+            json!({"input":too_many}),
+            json!({"input":"a","encoding_format":"int8"}),
+        ] {
+            let err = request(body.clone()).unwrap_err();
+            assert!(matches!(err, TranslateError::BadRequest(_)), "{body}");
+        }
+    }
+
+    #[test]
+    fn float_response_becomes_openai_list() {
+        let mut out = Vec::new();
+        let usage =
+            translate_embeddings_response(RESPONSE.as_bytes(), "cohere/embed", false, &mut out)
+                .unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v,
+            json!({"object":"list","data":[
+                {"object":"embedding","index":0,"embedding":[1.0,-0.5]},
+                {"object":"embedding","index":1,"embedding":[0.25,2]}],
+                "model":"cohere/embed","usage":{"prompt_tokens":4,"total_tokens":4}})
+        );
+        assert_eq!(
+            usage,
+            Usage {
+                prompt_tokens: 4,
+                completion_tokens: 0
+            }
+        );
+    }
+
+    #[test]
+    fn base64_response_packs_little_endian_f32() {
+        let mut out = Vec::new();
+        translate_embeddings_response(RESPONSE.as_bytes(), "m", true, &mut out).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        // 1.0f32 = 00 00 80 3f, -0.5f32 = 00 00 00 bf
+        assert_eq!(v["data"][0]["embedding"], "AACAPwAAAL8=");
+        // 0.25f32 = 00 00 80 3e, 2.0f32 = 00 00 00 40
+        assert_eq!(v["data"][1]["embedding"], "AACAPgAAAEA=");
+    }
+
+    #[test]
+    fn request_then_response_round_trip_keeps_order_and_format() {
+        let mut up = Vec::new();
+        let info = translate_embeddings_request(
+            br#"{"model":"x","input":["a","b"],"encoding_format":"base64"}"#,
+            "embed-v4.0",
+            &mut up,
+        )
+        .unwrap();
+        let sent: Value = serde_json::from_slice(&up).unwrap();
+        assert_eq!(sent["texts"], json!(["a", "b"]));
+        let mut out = Vec::new();
+        translate_embeddings_response(RESPONSE.as_bytes(), "x", info.base64, &mut out).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        let data = v["data"].as_array().unwrap();
+        assert_eq!(data.len(), 2);
+        assert!(data.iter().all(|d| d["embedding"].is_string()));
+    }
+
+    #[test]
+    fn bad_embed_responses_are_errors_and_leave_out_unchanged() {
+        for body in [
+            &b"not json"[..],
+            b"{}",
+            br#"{"embeddings":{}}"#,
+            br#"{"embeddings":{"float":[5]}}"#,
+            br#"{"embeddings":{"float":[["x"]]}}"#,
+        ] {
+            for base64 in [false, true] {
+                let mut out = b"keep".to_vec();
+                let r = translate_embeddings_response(body, "m", base64, &mut out);
+                // A non-number inside an array is only seen when decoding.
+                if r.is_ok() {
+                    assert!(!base64, "{body:?}");
+                    continue;
+                }
+                assert!(matches!(r, Err(TranslateError::BadResponse(_))));
+                assert_eq!(out, b"keep");
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Cohere error bodies → OpenAI error bodies, for whole responses and for a
+//! stream that ends in `finish_reason` `ERROR`/`TIMEOUT`.
+//!
+//! Cohere: `{"message":"..."}`, sometimes `{"id":"...","message":"..."}`
+//! (<https://docs.cohere.com/reference/errors>); it has no error type, so the
+//! OpenAI `type`/`code` is derived from the status. OpenAI:
+//! `{"error":{"message","type","param","code"}}`.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+/// At most this much of an unparsable upstream error body is quoted back.
+const MAX_QUOTED_BODY_BYTES: usize = 512;
+
+/// Cohere's "invalid token" status; not a standard HTTP code.
+const STATUS_INVALID_TOKEN: u16 = 498;
+/// Cohere documents 499 for a token that was revoked or cancelled.
+const STATUS_TOKEN_CANCELLED: u16 = 499;
+
+#[derive(Deserialize)]
+struct UpstreamError<'a> {
+    #[serde(borrow)]
+    message: Cow<'a, str>,
+}
+
+#[derive(Serialize)]
+struct OutEnvelope<'a> {
+    error: OutError<'a>,
+}
+
+#[derive(Serialize)]
+struct OutError<'a> {
+    message: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    param: Option<()>,
+    code: &'a str,
+}
+
+/// Appends `{"error":{"message","type","param":null,"code"}}` to `out`.
+pub(super) fn write_openai_error(message: &str, kind: &str, out: &mut Vec<u8>) {
+    let body = OutEnvelope {
+        error: OutError {
+            message,
+            kind,
+            param: None,
+            code: kind,
+        },
+    };
+    // Serialising plain strings into a Vec cannot fail.
+    if let Err(e) = serde_json::to_writer(&mut *out, &body) {
+        tracing::error!(error = %e, "writing error body");
+    }
+}
+
+/// The OpenAI error type for the status the client gets.
+fn error_type(client_status: u16) -> &'static str {
+    match client_status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    }
+}
+
+/// Translates a Cohere error response (any status) into an OpenAI error body
+/// appended to `out`, and returns the status the client should get: 498 and
+/// 499 (invalid or cancelled token) as 401, other 4xx/5xx as is (429 stays
+/// 429), anything else as 502.
+///
+/// A body that is not Cohere's error shape is quoted (first
+/// `MAX_QUOTED_BODY_BYTES`) in the message with type `upstream_error`.
+pub fn translate_error(status: u16, body: &[u8], out: &mut Vec<u8>) -> u16 {
+    let client_status = match status {
+        STATUS_INVALID_TOKEN | STATUS_TOKEN_CANCELLED => 401,
+        400..=599 => status,
+        _ => 502,
+    };
+    match serde_json::from_slice::<UpstreamError<'_>>(body) {
+        Ok(e) => write_openai_error(&e.message, error_type(client_status), out),
+        Err(_) => {
+            let quoted = &body[..body.len().min(MAX_QUOTED_BODY_BYTES)];
+            let message = format!(
+                "upstream returned status {status}: {}",
+                String::from_utf8_lossy(quoted)
+            );
+            write_openai_error(&message, "upstream_error", out);
+        }
+    }
+    client_status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn translate(status: u16, body: &str) -> (u16, Value) {
+        let mut out = Vec::new();
+        let s = translate_error(status, body.as_bytes(), &mut out);
+        (s, serde_json::from_slice(&out).unwrap())
+    }
+
+    #[test]
+    fn rate_limit_429_keeps_status_and_message() {
+        let (s, v) = translate(
+            429,
+            r#"{"id":"a1b2","message":"You are using a Trial key, which is limited to 10 API calls / minute."}"#,
+        );
+        assert_eq!(s, 429);
+        assert_eq!(
+            v,
+            json!({"error":{"message":"You are using a Trial key, which is limited to 10 API calls / minute.",
+                "type":"rate_limit_error","param":null,"code":"rate_limit_error"}})
+        );
+    }
+
+    #[test]
+    fn invalid_token_498_and_499_become_401() {
+        for status in [498, 499] {
+            let (s, v) = translate(status, r#"{"message":"invalid api token"}"#);
+            assert_eq!(s, 401);
+            assert_eq!(v["error"]["type"], "authentication_error");
+            assert_eq!(v["error"]["message"], "invalid api token");
+        }
+    }
+
+    #[test]
+    fn other_statuses_pass_through_with_a_type_from_the_status() {
+        for (status, kind) in [
+            (400, "invalid_request_error"),
+            (404, "not_found_error"),
+            (422, "invalid_request_error"),
+            (500, "api_error"),
+            (503, "api_error"),
+        ] {
+            let (s, v) = translate(status, r#"{"message":"m"}"#);
+            assert_eq!((s, v["error"]["type"].as_str().unwrap()), (status, kind));
+        }
+    }
+
+    #[test]
+    fn unparsable_body_is_quoted_and_capped() {
+        let body = "<html>".repeat(1000);
+        let (s, v) = translate(502, &body);
+        assert_eq!(s, 502);
+        assert_eq!(v["error"]["type"], "upstream_error");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.starts_with("upstream returned status 502: <html>"));
+        assert!(msg.len() < MAX_QUOTED_BODY_BYTES + 64);
+    }
+
+    #[test]
+    fn non_error_status_becomes_502() {
+        let (s, _) = translate(200, "{}");
+        assert_eq!(s, 502);
+    }
+}

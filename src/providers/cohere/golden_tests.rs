@@ -1,0 +1,386 @@
+//! Replays the recorded Cohere traffic in `$RINGBRIDGE_FIXTURES/cohere/`
+//! (read in place, never copied) through the translators and checks what an
+//! OpenAI client would reassemble against what the recording says.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use super::*;
+
+fn fixtures_dir() -> PathBuf {
+    let dir = std::env::var_os("RINGBRIDGE_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
+        })
+        .join("cohere");
+    assert!(
+        dir.is_dir(),
+        "fixture directory {} is missing; set RINGBRIDGE_FIXTURES to the shared fixtures",
+        dir.display()
+    );
+    dir
+}
+
+fn read_fixture(name: &str) -> Vec<u8> {
+    let path = fixtures_dir().join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The events of a `.chunks.txt` fixture (one data payload per line) as
+/// (event name, data); the name is the JSON `type`, as an SSE `event:` line
+/// would carry it.
+fn fixture_events(name: &str) -> Vec<(String, String)> {
+    let text = String::from_utf8(read_fixture(name)).unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["type"].as_str().unwrap().to_owned(), l.to_owned())
+        })
+        .collect()
+}
+
+/// What a client should end up with, from the recording or our output.
+#[derive(Debug, Default, PartialEq)]
+struct Assembled {
+    content: String,
+    reasoning: String,
+    /// (id, name, arguments as JSON)
+    tools: Vec<(String, String, Value)>,
+    finish_reason: Option<String>,
+    usage: Option<Value>,
+}
+
+/// Reads the recording the way Cohere's stream reference describes it.
+fn expected_from_recording(events: &[(String, String)]) -> Assembled {
+    let mut a = Assembled::default();
+    let mut args: Vec<String> = Vec::new();
+    for (_, data) in events {
+        let v: Value = serde_json::from_str(data).unwrap();
+        let m = &v["delta"]["message"];
+        match v["type"].as_str().unwrap() {
+            "content-delta" => a.content.push_str(m["content"]["text"].as_str().unwrap()),
+            "tool-plan-delta" => a.reasoning.push_str(m["tool_plan"].as_str().unwrap()),
+            "tool-call-start" => {
+                let c = &m["tool_calls"];
+                a.tools.push((
+                    c["id"].as_str().unwrap().into(),
+                    c["function"]["name"].as_str().unwrap().into(),
+                    Value::Null,
+                ));
+                args.push(c["function"]["arguments"].as_str().unwrap().into());
+            }
+            "tool-call-delta" => args
+                .last_mut()
+                .unwrap()
+                .push_str(m["tool_calls"]["function"]["arguments"].as_str().unwrap()),
+            "message-end" => {
+                let d = &v["delta"];
+                a.finish_reason = Some(
+                    match d["finish_reason"].as_str().unwrap() {
+                        "COMPLETE" | "STOP_SEQUENCE" => "stop",
+                        "MAX_TOKENS" => "length",
+                        "TOOL_CALL" => "tool_calls",
+                        other => panic!("recording has finish_reason {other}"),
+                    }
+                    .to_owned(),
+                );
+                let (input, output) = (
+                    d["usage"]["tokens"]["input_tokens"].as_u64().unwrap(),
+                    d["usage"]["tokens"]["output_tokens"].as_u64().unwrap(),
+                );
+                a.usage = Some(json!({"prompt_tokens":input,"completion_tokens":output,
+                    "total_tokens":input + output,
+                    "prompt_tokens_details":{"cached_tokens":d["usage"]["cached_tokens"]}}));
+            }
+            _ => {}
+        }
+    }
+    for (tool, args) in a.tools.iter_mut().zip(args) {
+        tool.2 = serde_json::from_str(&args).unwrap();
+    }
+    a
+}
+
+/// Parses our frames, checking the chunk envelope on the way.
+fn assemble_output(out: &[u8], model: &str, upstream_id: &str) -> Assembled {
+    let text = std::str::from_utf8(out).unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"), "no [DONE]: {text}");
+    let mut a = Assembled::default();
+    let mut args: Vec<String> = Vec::new();
+    let frames: Vec<&str> = text.split_terminator("\n\n").collect();
+    for frame in &frames[..frames.len() - 1] {
+        let json = frame
+            .strip_prefix("data: ")
+            .expect("frame starts with data: ");
+        let v: Value = serde_json::from_str(json).unwrap();
+        assert_eq!(v["object"], "chat.completion.chunk");
+        assert_eq!(v["model"], model);
+        assert!(v["created"].is_u64());
+        assert_eq!(v["id"], format!("chatcmpl-{upstream_id}"));
+        if let Some(u) = v.get("usage") {
+            assert_eq!(v["choices"], json!([]));
+            assert!(a.usage.replace(u.clone()).is_none(), "two usage chunks");
+            continue;
+        }
+        let choice = &v["choices"][0];
+        assert_eq!(choice["index"], 0);
+        assert_eq!(choice["logprobs"], Value::Null);
+        if let Some(r) = choice["finish_reason"].as_str() {
+            assert!(a.finish_reason.replace(r.to_owned()).is_none());
+        }
+        let d = &choice["delta"];
+        if let Some(s) = d["content"].as_str() {
+            a.content.push_str(s);
+        }
+        if let Some(s) = d["reasoning_content"].as_str() {
+            a.reasoning.push_str(s);
+        }
+        for call in d["tool_calls"].as_array().into_iter().flatten() {
+            let i = call["index"].as_u64().unwrap() as usize;
+            if let Some(call_id) = call["id"].as_str() {
+                assert_eq!(i, a.tools.len(), "tool indexes count from 0");
+                assert_eq!(call["type"], "function");
+                let name = call["function"]["name"].as_str().unwrap();
+                a.tools.push((call_id.into(), name.into(), Value::Null));
+                args.push(String::new());
+            }
+            args[i].push_str(call["function"]["arguments"].as_str().unwrap());
+        }
+    }
+    for (tool, args) in a.tools.iter_mut().zip(args) {
+        tool.2 = serde_json::from_str(&args)
+            .unwrap_or_else(|e| panic!("arguments {args:?} are not JSON: {e}"));
+    }
+    a
+}
+
+const STREAM_FIXTURES: &[&str] = &[
+    "chat-v2-stream-text.chunks.txt",
+    "chat-v2-stream-tool-call.chunks.txt",
+];
+
+#[test]
+fn every_recorded_stream_is_listed() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".sse") || n.ends_with(".chunks.txt"))
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<&str> = STREAM_FIXTURES.to_vec();
+    listed.sort();
+    assert_eq!(on_disk, listed);
+}
+
+fn replay(name: &str, include_usage: bool) -> (Vec<u8>, StreamTranslator) {
+    let mut t = StreamTranslator::new("cohere/command-a", include_usage);
+    let mut out = Vec::new();
+    for (event, data) in fixture_events(name) {
+        t.on_event(&event, data.as_bytes(), &mut out)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    t.finish(&mut out);
+    (out, t)
+}
+
+#[test]
+fn recorded_streams_translate_to_the_same_content_tools_and_usage() {
+    for name in STREAM_FIXTURES {
+        let events = fixture_events(name);
+        let expected = expected_from_recording(&events);
+        let id: Value = serde_json::from_str(&events[0].1).unwrap();
+        let (out, t) = replay(name, true);
+        let got = assemble_output(&out, "cohere/command-a", id["id"].as_str().unwrap());
+        assert_eq!(got, expected, "{name}");
+        let u = expected.usage.as_ref().unwrap();
+        assert_eq!(
+            t.usage(),
+            Usage {
+                prompt_tokens: u["prompt_tokens"].as_u64().unwrap(),
+                completion_tokens: u["completion_tokens"].as_u64().unwrap(),
+            },
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn recorded_text_stream_says_paris_and_stops() {
+    let (out, t) = replay("chat-v2-stream-text.chunks.txt", false);
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        !text.contains("\"usage\""),
+        "usage chunk without include_usage"
+    );
+    let got = assemble_output(
+        text.as_bytes(),
+        "cohere/command-a",
+        "321d178c-2c12-44d3-ae42-2f5510f6b1cc",
+    );
+    assert_eq!(got.content, "The capital of France is Paris.");
+    assert_eq!(got.reasoning, "");
+    assert!(got.tools.is_empty());
+    assert_eq!(got.finish_reason.as_deref(), Some("stop"));
+    assert_eq!(
+        t.usage(),
+        Usage {
+            prompt_tokens: 507,
+            completion_tokens: 10
+        }
+    );
+}
+
+#[test]
+fn recorded_tool_stream_gives_plan_as_reasoning_and_two_indexed_calls() {
+    let (out, _) = replay("chat-v2-stream-tool-call.chunks.txt", true);
+    let got = assemble_output(
+        &out,
+        "cohere/command-a",
+        "2941521a-b87a-45f6-9b0d-235fd66c3025",
+    );
+    assert_eq!(got.content, "");
+    assert!(got.reasoning.starts_with("I will use the weather tool"));
+    assert_eq!(
+        got.tools,
+        vec![
+            (
+                "weather_e8p4pn45zt0t".to_owned(),
+                "weather".to_owned(),
+                json!({"location":"San Francisco"})
+            ),
+            (
+                "cityAttractions_pyxssbwnq9fq".to_owned(),
+                "cityAttractions".to_owned(),
+                json!({"city":"San Francisco"})
+            ),
+        ]
+    );
+    assert_eq!(got.finish_reason.as_deref(), Some("tool_calls"));
+    assert_eq!(
+        got.usage,
+        Some(
+            json!({"prompt_tokens":1549,"completion_tokens":95,"total_tokens":1644,
+            "prompt_tokens_details":{"cached_tokens":1504}})
+        )
+    );
+}
+
+#[test]
+fn recorded_text_response_translates() {
+    let mut out = Vec::new();
+    let usage = translate_response(
+        &read_fixture("chat-v2-text.json"),
+        "cohere/command-a",
+        &mut out,
+    )
+    .unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["id"], "chatcmpl-e7592632-1e3d-424f-b129-bd5f9f980f7b");
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["model"], "cohere/command-a");
+    assert!(v["created"].as_u64().unwrap() > 1_700_000_000);
+    let choice = &v["choices"][0];
+    assert_eq!(
+        choice,
+        &json!({"index":0,"message":{"role":"assistant","content":"The capital of France is Paris."},
+            "finish_reason":"stop","logprobs":null})
+    );
+    assert_eq!(
+        v["usage"],
+        json!({"prompt_tokens":507,"completion_tokens":10,"total_tokens":517,
+            "prompt_tokens_details":{"cached_tokens":448}})
+    );
+    assert_eq!(
+        usage,
+        Usage {
+            prompt_tokens: 507,
+            completion_tokens: 10
+        }
+    );
+}
+
+#[test]
+fn recorded_tool_call_response_translates() {
+    let mut out = Vec::new();
+    let usage = translate_response(&read_fixture("chat-v2-tool-call.json"), "m", &mut out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let choice = &v["choices"][0];
+    assert_eq!(choice["finish_reason"], "tool_calls");
+    let msg = &choice["message"];
+    assert_eq!(msg["content"], Value::Null);
+    assert!(msg["reasoning_content"]
+        .as_str()
+        .unwrap()
+        .starts_with("I will use the weather tool"));
+    let calls = msg["tool_calls"].as_array().unwrap();
+    let got: Vec<(&str, &str, Value)> = calls
+        .iter()
+        .map(|c| {
+            assert_eq!(c["type"], "function");
+            (
+                c["id"].as_str().unwrap(),
+                c["function"]["name"].as_str().unwrap(),
+                serde_json::from_str(c["function"]["arguments"].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "weather_dqgshstja6p9",
+                "weather",
+                json!({"location":"San Francisco"})
+            ),
+            (
+                "cityAttractions_dcxfx4myvx68",
+                "cityAttractions",
+                json!({"city":"San Francisco"})
+            ),
+        ]
+    );
+    assert_eq!(
+        usage,
+        Usage {
+            prompt_tokens: 1549,
+            completion_tokens: 103
+        }
+    );
+    assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"], 992);
+}
+
+#[test]
+fn truncated_recorded_events_never_panic() {
+    for name in STREAM_FIXTURES {
+        let events = fixture_events(name);
+        for cut_event in 0..events.len() {
+            let data = events[cut_event].1.as_bytes();
+            for cut in (0..data.len()).step_by(7) {
+                let mut t = StreamTranslator::new("m", true);
+                let mut out = Vec::new();
+                for (event, data) in &events[..cut_event] {
+                    t.on_event(event, data.as_bytes(), &mut out).unwrap();
+                }
+                let _ = t.on_event(&events[cut_event].0, &data[..cut], &mut out);
+                t.finish(&mut out);
+                assert!(std::str::from_utf8(&out).is_ok(), "{name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn truncated_recorded_responses_are_errors_not_panics() {
+    for name in ["chat-v2-text.json", "chat-v2-tool-call.json"] {
+        let body = read_fixture(name);
+        for cut in 0..body.len() - 1 {
+            let mut out = Vec::new();
+            if translate_response(&body[..cut], "m", &mut out).is_err() {
+                assert!(out.is_empty(), "{name} cut at {cut}");
+            }
+        }
+    }
+}

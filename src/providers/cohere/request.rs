@@ -1,0 +1,574 @@
+//! OpenAI chat-completions request → Cohere `POST /v2/chat` request.
+//!
+//! Cohere v2 messages are close to OpenAI's (roles system/user/assistant/tool,
+//! `tool_calls` with string `arguments`, `tool_call_id`), so messages map one
+//! to one. The body is parsed once, borrowing strings (`Cow<str>`) and passing
+//! client JSON that needs no change (`function` of a tool, sampling numbers)
+//! through as `&RawValue`.
+
+use std::borrow::Cow;
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::{RequestInfo, TranslateError};
+
+/// Top-level request fields this module reads; anything else is dropped
+/// (logged at debug level).
+const HANDLED_FIELDS: &[&str] = &[
+    "model",
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "response_format",
+    "stream",
+    "stream_options",
+    "tools",
+    "tool_choice",
+    "reasoning_effort",
+];
+
+// ---- OpenAI side (input) ----
+
+#[derive(Deserialize)]
+struct ChatRequest<'a> {
+    #[serde(borrow, default)]
+    messages: Option<Vec<ChatMessage<'a>>>,
+    #[serde(default)]
+    max_tokens: Option<u32>,
+    #[serde(default)]
+    max_completion_tokens: Option<u32>,
+    #[serde(borrow, default)]
+    temperature: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    top_p: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    stop: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    seed: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    frequency_penalty: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    presence_penalty: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    response_format: Option<ChatResponseFormat<'a>>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    stream_options: Option<StreamOptions>,
+    #[serde(borrow, default)]
+    tools: Option<Vec<ChatTool<'a>>>,
+    #[serde(borrow, default)]
+    tool_choice: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    reasoning_effort: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: Option<bool>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Role {
+    System,
+    Developer,
+    User,
+    Assistant,
+    Tool,
+}
+
+#[derive(Deserialize)]
+struct ChatMessage<'a> {
+    role: Role,
+    /// A string, an array of parts, or null.
+    #[serde(borrow, default)]
+    content: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    tool_calls: Option<Vec<ChatToolCall<'a>>>,
+    #[serde(borrow, default)]
+    tool_call_id: Option<Cow<'a, str>>,
+    /// What a gateway like this one returned as `reasoning_content` for an
+    /// earlier turn; sent back as Cohere's `tool_plan` next to tool calls.
+    #[serde(borrow, default)]
+    reasoning_content: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ChatPart<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    image_url: Option<ImageUrl<'a>>,
+}
+
+#[derive(Deserialize, Serialize)]
+struct ImageUrl<'a> {
+    #[serde(borrow)]
+    url: Cow<'a, str>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    detail: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ChatToolCall<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    function: ChatFunctionCall<'a>,
+}
+
+#[derive(Deserialize)]
+struct ChatFunctionCall<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    /// JSON text inside a JSON string.
+    #[serde(borrow, default)]
+    arguments: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ChatTool<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    function: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ChatToolChoiceObject<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct ChatResponseFormat<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    json_schema: Option<ChatJsonSchema<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ChatJsonSchema<'a> {
+    #[serde(borrow, default)]
+    schema: Option<&'a RawValue>,
+}
+
+// ---- Cohere side (output) ----
+
+#[derive(Serialize)]
+struct CohereChatRequest<'a> {
+    model: &'a str,
+    messages: Vec<Message<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<Tool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    stop_sequences: Vec<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency_penalty: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence_penalty: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<ResponseFormat<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<Thinking>,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    role: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<Content<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_plan: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCall<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Content<'a> {
+    Text(Cow<'a, str>),
+    Parts(Vec<Part<'a>>),
+}
+
+impl Content<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            Content::Text(t) => t.is_empty(),
+            Content::Parts(p) => p.is_empty(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Part<'a> {
+    Text { text: Cow<'a, str> },
+    ImageUrl { image_url: ImageUrl<'a> },
+}
+
+#[derive(Serialize)]
+struct ToolCall<'a> {
+    id: Cow<'a, str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: FunctionCall<'a>,
+}
+
+#[derive(Serialize)]
+struct FunctionCall<'a> {
+    name: Cow<'a, str>,
+    arguments: Cow<'a, str>,
+}
+
+/// Cohere v2 takes OpenAI's function tool shape as is.
+#[derive(Serialize)]
+struct Tool<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: &'a RawValue,
+}
+
+#[derive(Serialize)]
+struct ResponseFormat<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    json_schema: Option<&'a RawValue>,
+}
+
+#[derive(Serialize)]
+struct Thinking {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+fn bad_request(msg: impl Into<String>) -> TranslateError {
+    TranslateError::BadRequest(msg.into())
+}
+
+fn invalid(what: &str, e: serde_json::Error) -> TranslateError {
+    TranslateError::BadRequest(format!("invalid {what}: {e}"))
+}
+
+/// Translates an OpenAI chat-completions request body into a Cohere
+/// `POST /v2/chat` body for upstream model `model`, appended to `out`.
+///
+/// Fails with [`TranslateError::BadRequest`] when the body is not a chat
+/// request, has no messages, or uses something Cohere cannot express (unknown
+/// content part or tool type, a named-function `tool_choice`, a
+/// `response_format` other than text/json_object/json_schema). `out` is
+/// unchanged on failure.
+pub fn translate_request(
+    openai_body: &[u8],
+    model: &str,
+    out: &mut Vec<u8>,
+) -> Result<RequestInfo, TranslateError> {
+    let req: ChatRequest<'_> =
+        serde_json::from_slice(openai_body).map_err(|e| invalid("chat request", e))?;
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        log_dropped_fields(openai_body);
+    }
+
+    let chat_messages = req.messages.unwrap_or_default();
+    if chat_messages.is_empty() {
+        return Err(bad_request(
+            "'messages' must be a non-empty array of chat messages",
+        ));
+    }
+    let messages = chat_messages
+        .into_iter()
+        .map(message)
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let tools = req
+        .tools
+        .unwrap_or_default()
+        .into_iter()
+        .map(tool)
+        .collect::<Result<Vec<_>, _>>()?;
+    let tool_choice = tool_choice(req.tool_choice, !tools.is_empty())?;
+
+    let body = CohereChatRequest {
+        model,
+        messages,
+        tools,
+        tool_choice,
+        stream: req.stream.unwrap_or(false),
+        max_tokens: req.max_completion_tokens.or(req.max_tokens),
+        temperature: req.temperature,
+        p: req.top_p,
+        stop_sequences: stop_sequences(req.stop)?,
+        seed: req.seed,
+        frequency_penalty: req.frequency_penalty,
+        presence_penalty: req.presence_penalty,
+        response_format: req.response_format.map(response_format).transpose()?,
+        thinking: thinking(req.reasoning_effort.as_deref())?,
+    };
+    let mark = out.len();
+    if let Err(e) = serde_json::to_writer(&mut *out, &body) {
+        out.truncate(mark);
+        return Err(bad_request(format!("cannot encode request: {e}")));
+    }
+    Ok(RequestInfo {
+        stream: body.stream,
+        include_usage: req
+            .stream_options
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false),
+    })
+}
+
+fn log_dropped_fields(body: &[u8]) {
+    if let Ok(map) =
+        serde_json::from_slice::<std::collections::BTreeMap<Cow<'_, str>, IgnoredAny>>(body)
+    {
+        for key in map.keys().filter(|k| !HANDLED_FIELDS.contains(&k.as_ref())) {
+            tracing::debug!(field = %key, "dropping chat field cohere does not take");
+        }
+    }
+}
+
+fn message(msg: ChatMessage<'_>) -> Result<Message<'_>, TranslateError> {
+    let mut out = Message {
+        role: "user",
+        content: None,
+        tool_plan: None,
+        tool_calls: Vec::new(),
+        tool_call_id: None,
+    };
+    match msg.role {
+        Role::System | Role::Developer => {
+            out.role = "system";
+            out.content = content(msg.content, true)?;
+        }
+        Role::User => out.content = content(msg.content, false)?,
+        Role::Assistant => {
+            out.role = "assistant";
+            // An assistant turn that only calls tools has content null or "";
+            // Cohere rejects empty content, and it carries nothing anyway.
+            out.content = content(msg.content, true)?.filter(|c| !c.is_empty());
+            out.tool_calls = msg
+                .tool_calls
+                .unwrap_or_default()
+                .into_iter()
+                .map(tool_call)
+                .collect();
+            if !out.tool_calls.is_empty() {
+                out.tool_plan = msg.reasoning_content.filter(|p| !p.is_empty());
+            }
+        }
+        Role::Tool => {
+            out.role = "tool";
+            out.tool_call_id = Some(
+                msg.tool_call_id
+                    .ok_or_else(|| bad_request("tool message without 'tool_call_id'"))?,
+            );
+            out.content = Some(content(msg.content, true)?.unwrap_or(Content::Text("".into())));
+        }
+    }
+    Ok(out)
+}
+
+/// An OpenAI `content` (string, parts or null) as Cohere content.
+/// `text_only`: system, assistant and tool messages take no images.
+fn content(
+    content: Option<&RawValue>,
+    text_only: bool,
+) -> Result<Option<Content<'_>>, TranslateError> {
+    let Some(raw) = content else {
+        return Ok(None);
+    };
+    match raw.get().as_bytes().first() {
+        Some(b'"') => Ok(Some(Content::Text(
+            serde_json::from_str(raw.get()).map_err(|e| invalid("content", e))?,
+        ))),
+        Some(b'[') => {
+            let parts: Vec<ChatPart<'_>> =
+                serde_json::from_str(raw.get()).map_err(|e| invalid("content parts", e))?;
+            let parts = parts
+                .into_iter()
+                .map(|p| part(p, text_only))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(Content::Parts(parts)))
+        }
+        Some(b'n') => Ok(None),
+        _ => Err(bad_request("'content' must be a string, an array or null")),
+    }
+}
+
+fn part(part: ChatPart<'_>, text_only: bool) -> Result<Part<'_>, TranslateError> {
+    match part.kind.as_ref() {
+        "text" => Ok(Part::Text {
+            text: part
+                .text
+                .ok_or_else(|| bad_request("text content part without 'text'"))?,
+        }),
+        "image_url" if !text_only => Ok(Part::ImageUrl {
+            image_url: part
+                .image_url
+                .ok_or_else(|| bad_request("image_url content part without 'image_url'"))?,
+        }),
+        other => Err(bad_request(format!(
+            "content part type '{other}' is not supported {}for cohere models",
+            if text_only {
+                "in system, assistant or tool messages "
+            } else {
+                ""
+            }
+        ))),
+    }
+}
+
+fn tool_call(call: ChatToolCall<'_>) -> ToolCall<'_> {
+    let arguments = call.function.arguments.unwrap_or_default();
+    ToolCall {
+        id: call.id,
+        kind: "function",
+        function: FunctionCall {
+            name: call.function.name,
+            // Models often call parameterless tools with "" as arguments;
+            // Cohere parses `arguments` as JSON.
+            arguments: if arguments.trim().is_empty() {
+                Cow::Borrowed("{}")
+            } else {
+                arguments
+            },
+        },
+    }
+}
+
+fn tool(t: ChatTool<'_>) -> Result<Tool<'_>, TranslateError> {
+    if t.kind != "function" {
+        return Err(bad_request(format!(
+            "tool type '{}' is not supported for cohere models",
+            t.kind
+        )));
+    }
+    let function = t
+        .function
+        .ok_or_else(|| bad_request("function tool without 'function'"))?;
+    Ok(Tool {
+        kind: "function",
+        function,
+    })
+}
+
+/// OpenAI `tool_choice` → Cohere's: `"auto"` is Cohere's default (omitted),
+/// `"required"` → `"REQUIRED"`, `"none"` → `"NONE"`. Cohere cannot force a
+/// named function.
+fn tool_choice(
+    raw: Option<&RawValue>,
+    have_tools: bool,
+) -> Result<Option<&'static str>, TranslateError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    if !have_tools {
+        tracing::debug!("dropping tool_choice: no tools in request");
+        return Ok(None);
+    }
+    if raw.get().starts_with('"') {
+        let s: Cow<'_, str> =
+            serde_json::from_str(raw.get()).map_err(|e| invalid("tool_choice", e))?;
+        return match s.as_ref() {
+            "auto" => Ok(None),
+            "required" => Ok(Some("REQUIRED")),
+            "none" => Ok(Some("NONE")),
+            other => Err(bad_request(format!("unknown tool_choice '{other}'"))),
+        };
+    }
+    let obj: ChatToolChoiceObject<'_> =
+        serde_json::from_str(raw.get()).map_err(|e| invalid("tool_choice", e))?;
+    Err(bad_request(format!(
+        "tool_choice type '{}' is not supported for cohere models: Cohere cannot force a \
+         named function; use \"required\" with only that tool in 'tools'",
+        obj.kind
+    )))
+}
+
+/// `json_object` as is; `json_schema` becomes `json_object` with the schema
+/// (<https://docs.cohere.com/docs/structured-outputs>).
+fn response_format(f: ChatResponseFormat<'_>) -> Result<ResponseFormat<'_>, TranslateError> {
+    match f.kind.as_ref() {
+        "text" => Ok(ResponseFormat {
+            kind: "text",
+            json_schema: None,
+        }),
+        "json_object" => Ok(ResponseFormat {
+            kind: "json_object",
+            json_schema: None,
+        }),
+        "json_schema" => Ok(ResponseFormat {
+            kind: "json_object",
+            json_schema: Some(
+                f.json_schema
+                    .and_then(|s| s.schema)
+                    .ok_or_else(|| bad_request("response_format json_schema without 'schema'"))?,
+            ),
+        }),
+        other => Err(bad_request(format!(
+            "response_format type '{other}' is not supported for cohere models"
+        ))),
+    }
+}
+
+/// Cohere's reasoning models take `thinking: {type: enabled|disabled}`; there
+/// is no effort level, so any effort enables thinking and `"none"` disables it.
+fn thinking(effort: Option<&str>) -> Result<Option<Thinking>, TranslateError> {
+    let kind = match effort {
+        None => return Ok(None),
+        Some("none") => "disabled",
+        Some("minimal" | "low" | "medium" | "high") => "enabled",
+        Some(other) => {
+            return Err(bad_request(format!(
+                "unknown reasoning_effort '{other}' (expected none, minimal, low, medium or high)"
+            )))
+        }
+    };
+    Ok(Some(Thinking { kind }))
+}
+
+fn stop_sequences(raw: Option<&RawValue>) -> Result<Vec<Cow<'_, str>>, TranslateError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    match raw.get().as_bytes().first() {
+        Some(b'"') => Ok(vec![
+            serde_json::from_str(raw.get()).map_err(|e| invalid("stop", e))?
+        ]),
+        Some(b'n') => Ok(Vec::new()),
+        _ => serde_json::from_str(raw.get()).map_err(|e| invalid("stop", e)),
+    }
+}
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;

@@ -1,0 +1,352 @@
+//! Cohere v2 non-stream chat response → OpenAI `chat.completion`, plus the
+//! pieces the stream translator shares with it (usage, finish reasons).
+
+use std::borrow::Cow;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::{TranslateError, Usage};
+
+/// Cohere `usage` (chat) and `meta` (embed): `tokens` counts what the model
+/// read and wrote, `billed_units` what is billed (used only if `tokens` is
+/// absent). Cohere types every count as a JSON number, not an integer.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+pub(super) struct UpstreamUsage {
+    #[serde(default)]
+    billed_units: Option<Units>,
+    #[serde(default)]
+    tokens: Option<Units>,
+    /// Prompt tokens read from cache; already inside `tokens.input_tokens`.
+    #[serde(default)]
+    cached_tokens: Option<f64>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+struct Units {
+    #[serde(default)]
+    input_tokens: Option<f64>,
+    #[serde(default)]
+    output_tokens: Option<f64>,
+}
+
+/// A Cohere count as a whole number; negative or NaN counts become 0 (`as`
+/// saturates).
+fn count(n: f64) -> u64 {
+    n as u64
+}
+
+impl UpstreamUsage {
+    fn pick(&self, field: fn(&Units) -> Option<f64>) -> u64 {
+        self.tokens
+            .as_ref()
+            .and_then(field)
+            .or_else(|| self.billed_units.as_ref().and_then(field))
+            .map_or(0, count)
+    }
+
+    pub(super) fn usage(&self) -> Usage {
+        Usage {
+            prompt_tokens: self.pick(|u| u.input_tokens),
+            completion_tokens: self.pick(|u| u.output_tokens),
+        }
+    }
+
+    pub(super) fn to_openai(self) -> OpenAiUsage {
+        let u = self.usage();
+        OpenAiUsage {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            total_tokens: u.prompt_tokens.saturating_add(u.completion_tokens),
+            prompt_tokens_details: PromptTokensDetails {
+                cached_tokens: self.cached_tokens.map_or(0, count),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(super) struct OpenAiUsage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    prompt_tokens_details: PromptTokensDetails,
+}
+
+#[derive(Serialize)]
+struct PromptTokensDetails {
+    cached_tokens: u64,
+}
+
+/// Cohere `finish_reason` → OpenAI `finish_reason`; `None` for `ERROR` and
+/// `TIMEOUT`, which OpenAI has no reason for (the stream ends in an error
+/// frame, a whole response reports `stop`).
+pub(super) fn finish_reason(reason: &str) -> Option<&'static str> {
+    match reason {
+        "COMPLETE" | "STOP_SEQUENCE" => Some("stop"),
+        "MAX_TOKENS" => Some("length"),
+        "TOOL_CALL" => Some("tool_calls"),
+        "ERROR" | "TIMEOUT" => None,
+        other => {
+            tracing::debug!(
+                finish_reason = other,
+                "unknown cohere finish_reason, reporting stop"
+            );
+            Some("stop")
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, for `created`.
+pub(super) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[derive(Deserialize)]
+struct ChatResponse<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    message: ResponseMessage<'a>,
+    #[serde(borrow, default)]
+    finish_reason: Option<Cow<'a, str>>,
+    #[serde(default)]
+    usage: UpstreamUsage,
+}
+
+#[derive(Deserialize)]
+struct ResponseMessage<'a> {
+    #[serde(borrow, default)]
+    content: Vec<ContentItem<'a>>,
+    #[serde(borrow, default)]
+    tool_plan: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    tool_calls: Vec<ToolCall<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ContentItem<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    thinking: Option<Cow<'a, str>>,
+}
+
+/// Cohere's tool call already has OpenAI's shape; read and written as is.
+#[derive(Deserialize, Serialize)]
+struct ToolCall<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow, rename = "type", default = "function_type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    function: FunctionCall<'a>,
+}
+
+fn function_type<'a>() -> Cow<'a, str> {
+    Cow::Borrowed("function")
+}
+
+#[derive(Deserialize, Serialize)]
+struct FunctionCall<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    arguments: Cow<'a, str>,
+}
+
+#[derive(Serialize)]
+struct Completion<'a> {
+    id: String,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: [Choice<'a>; 1],
+    usage: OpenAiUsage,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    index: u32,
+    message: OutMessage<'a>,
+    finish_reason: Option<&'static str>,
+    logprobs: Option<()>,
+}
+
+#[derive(Serialize)]
+struct OutMessage<'a> {
+    role: &'static str,
+    content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCall<'a>>,
+}
+
+/// Translates a Cohere v2 non-stream chat response body into an OpenAI
+/// `chat.completion` body appended to `out`; `model` is reported as given.
+///
+/// `finish_reason` `ERROR` or `TIMEOUT` is reported as `stop` (logged at warn
+/// level): the body still holds whatever the model produced.
+///
+/// Fails with [`TranslateError::BadResponse`] if the body is not a Cohere
+/// chat response (`out` is then left as it was).
+pub fn translate_response(
+    body: &[u8],
+    model: &str,
+    out: &mut Vec<u8>,
+) -> Result<Usage, TranslateError> {
+    let resp: ChatResponse<'_> = serde_json::from_slice(body)
+        .map_err(|e| TranslateError::BadResponse(format!("chat response body: {e}")))?;
+
+    let mut content: Option<String> = None;
+    let mut reasoning: Option<String> = resp
+        .message
+        .tool_plan
+        .filter(|p| !p.is_empty())
+        .map(Cow::into_owned);
+    for item in &resp.message.content {
+        match item.kind.as_ref() {
+            "text" => content
+                .get_or_insert_with(String::new)
+                .push_str(item.text.as_deref().unwrap_or_default()),
+            "thinking" => reasoning
+                .get_or_insert_with(String::new)
+                .push_str(item.thinking.as_deref().unwrap_or_default()),
+            other => tracing::debug!(content = other, "cohere content item not forwarded"),
+        }
+    }
+    let mut tool_calls = resp.message.tool_calls;
+    for call in &mut tool_calls {
+        // Parameterless calls may come with "" arguments; OpenAI clients parse
+        // `arguments` as JSON.
+        if call.function.arguments.trim().is_empty() {
+            call.function.arguments = Cow::Borrowed("{}");
+        }
+    }
+
+    let finish = resp.finish_reason.as_deref().map(|r| {
+        finish_reason(r).unwrap_or_else(|| {
+            tracing::warn!(finish_reason = r, "cohere response ended abnormally");
+            "stop"
+        })
+    });
+    let completion = Completion {
+        id: format!("chatcmpl-{}", resp.id),
+        object: "chat.completion",
+        created: unix_now(),
+        model,
+        choices: [Choice {
+            index: 0,
+            message: OutMessage {
+                role: "assistant",
+                content,
+                reasoning_content: reasoning,
+                tool_calls,
+            },
+            finish_reason: finish,
+            logprobs: None,
+        }],
+        usage: resp.usage.to_openai(),
+    };
+    let mark = out.len();
+    if let Err(e) = serde_json::to_writer(&mut *out, &completion) {
+        out.truncate(mark);
+        return Err(TranslateError::BadResponse(format!(
+            "writing completion: {e}"
+        )));
+    }
+    Ok(resp.usage.usage())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn translate(body: &str) -> (Value, Usage) {
+        let mut out = Vec::new();
+        let usage = translate_response(body.as_bytes(), "cohere/m", &mut out).unwrap();
+        (serde_json::from_slice(&out).unwrap(), usage)
+    }
+
+    #[test]
+    fn finish_reasons_map_to_openai_finish_reasons() {
+        for (from, to) in [
+            ("COMPLETE", Some("stop")),
+            ("STOP_SEQUENCE", Some("stop")),
+            ("MAX_TOKENS", Some("length")),
+            ("TOOL_CALL", Some("tool_calls")),
+            ("ERROR", None),
+            ("TIMEOUT", None),
+            ("SOMETHING_NEW", Some("stop")),
+        ] {
+            assert_eq!(finish_reason(from), to, "{from}");
+        }
+    }
+
+    #[test]
+    fn error_finish_is_reported_as_stop_in_a_whole_response() {
+        let (v, _) = translate(
+            r#"{"id":"x","message":{"role":"assistant","content":[{"type":"text","text":"par"}]},
+            "finish_reason":"ERROR"}"#,
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "stop");
+        assert_eq!(v["choices"][0]["message"]["content"], "par");
+    }
+
+    #[test]
+    fn thinking_content_becomes_reasoning_and_empty_arguments_an_object() {
+        let (v, _) = translate(
+            r#"{"id":"x","message":{"role":"assistant","content":[
+            {"type":"thinking","thinking":"hmm"},{"type":"text","text":"a"},{"type":"text","text":"b"}],
+            "tool_calls":[{"id":"t1","type":"function","function":{"name":"now","arguments":""}}]},
+            "finish_reason":"TOOL_CALL"}"#,
+        );
+        let msg = &v["choices"][0]["message"];
+        assert_eq!(msg["reasoning_content"], "hmm");
+        assert_eq!(msg["content"], "ab");
+        assert_eq!(
+            msg["tool_calls"],
+            json!([{"id":"t1","type":"function","function":{"name":"now","arguments":"{}"}}])
+        );
+    }
+
+    #[test]
+    fn usage_falls_back_to_billed_units_and_accepts_float_counts() {
+        let (v, usage) = translate(
+            r#"{"id":"x","message":{"content":[]},"finish_reason":"COMPLETE",
+            "usage":{"billed_units":{"input_tokens":12.0,"output_tokens":7}}}"#,
+        );
+        assert_eq!(
+            usage,
+            Usage {
+                prompt_tokens: 12,
+                completion_tokens: 7
+            }
+        );
+        assert_eq!(v["usage"]["total_tokens"], 19);
+        assert_eq!(v["choices"][0]["message"]["content"], Value::Null);
+    }
+
+    #[test]
+    fn non_chat_body_is_bad_response() {
+        let mut out = Vec::new();
+        for body in [
+            &b"not json"[..],
+            b"{}",
+            b"[1]",
+            b"",
+            br#"{"id":"x"}"#,
+            br#"{"id":"x","message":{"tool_calls":[{"id":"t"}]}}"#,
+        ] {
+            let err = translate_response(body, "m", &mut out).unwrap_err();
+            assert!(matches!(err, TranslateError::BadResponse(_)), "{err}");
+        }
+        assert!(out.is_empty());
+    }
+}

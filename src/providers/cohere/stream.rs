@@ -1,0 +1,798 @@
+//! Cohere v2 chat stream events → OpenAI `chat.completion.chunk` frames, one
+//! event at a time.
+//!
+//! Cohere types each event in its JSON `type` field (`message-start`,
+//! `content-start/delta/end`, `tool-plan-delta`, `tool-call-start/delta/end`,
+//! `citation-start/end`, `message-end`); see
+//! <https://docs.cohere.com/reference/chat-stream>. `message-end` is the last
+//! event and carries the finish reason and usage.
+//!
+//! State is bounded: the chunk prefix (id, created, model), the usage, and the
+//! one content block or tool call that is open. Cohere streams them one after
+//! the other, so a delta for any other index is rejected rather than guessed
+//! at. Tool calls get OpenAI indexes by order of arrival, from 0.
+//!
+//! Text, plan and tool-argument fragments are spliced into the output as the
+//! JSON string tokens upstream sent (`&RawValue`), never unescaped and
+//! re-escaped.
+
+use std::borrow::Cow;
+use std::io::Write as _;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::error::write_openai_error;
+use super::response::{finish_reason, unix_now, UpstreamUsage};
+use super::{TranslateError, Usage};
+
+/// One Cohere stream event's `data`. A flat struct rather than a tagged enum:
+/// serde's internally tagged enums buffer their content and cannot hold
+/// `&RawValue`.
+#[derive(Deserialize)]
+struct Event<'a> {
+    #[serde(borrow, rename = "type", default)]
+    kind: Option<Cow<'a, str>>,
+    /// Only on `message-start`.
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    index: Option<u32>,
+    #[serde(borrow, default)]
+    delta: Option<Delta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(borrow, default)]
+    message: Option<DeltaMessage<'a>>,
+    #[serde(borrow, default)]
+    finish_reason: Option<Cow<'a, str>>,
+    #[serde(default)]
+    usage: Option<UpstreamUsage>,
+    #[serde(borrow, default)]
+    error: Option<Cow<'a, str>>,
+}
+
+/// `delta.message`: `content` and `tool_calls` are arrays in `message-start`
+/// but single objects in the block events, so they stay raw until the event
+/// type says which.
+#[derive(Deserialize)]
+struct DeltaMessage<'a> {
+    #[serde(borrow, default)]
+    content: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    tool_plan: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    tool_calls: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ContentDelta<'a> {
+    #[serde(borrow, rename = "type", default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    text: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    thinking: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallDelta<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    function: Option<FunctionDelta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FunctionDelta<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    arguments: Option<&'a RawValue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Nothing may arrive before `message-start`.
+    AwaitingStart,
+    Streaming,
+    /// `message-end` with a normal finish reason seen: the stream ended well.
+    Ended,
+    /// An error frame went out; no `[DONE]` follows.
+    Errored,
+    /// `finish` has run.
+    Finished,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpenBlock {
+    None,
+    Text {
+        index: u32,
+    },
+    Thinking {
+        index: u32,
+    },
+    /// A content type the client does not see.
+    Hidden {
+        index: u32,
+    },
+    /// `tool_index` counts tool calls from 0 in order of arrival.
+    Tool {
+        index: u32,
+        tool_index: u32,
+        sent_arguments: bool,
+    },
+}
+
+/// Translates one Cohere v2 chat stream into OpenAI chunk frames.
+#[derive(Debug)]
+pub struct StreamTranslator {
+    model: String,
+    created: u64,
+    include_usage: bool,
+    /// `data: {"id":…,"object":"chat.completion.chunk","created":…,"model":…,`
+    /// built once at `message-start`.
+    prefix: Vec<u8>,
+    phase: Phase,
+    block: OpenBlock,
+    next_tool_index: u32,
+    usage: UpstreamUsage,
+}
+
+fn bad(msg: &str) -> TranslateError {
+    TranslateError::BadResponse(msg.to_owned())
+}
+
+/// A `&RawValue` that must be a JSON string, to be spliced as one.
+fn json_string(raw: &RawValue) -> Result<&str, TranslateError> {
+    let s = raw.get();
+    if s.starts_with('"') {
+        Ok(s)
+    } else {
+        Err(bad("expected a JSON string in delta"))
+    }
+}
+
+/// Writes `s` as a JSON string token.
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // Serialising a str into a Vec cannot fail.
+    if let Err(e) = serde_json::to_writer(&mut *out, s) {
+        tracing::error!(error = %e, "writing chunk string");
+    }
+}
+
+/// `delta.message.<field>` of an event, parsed as `T`.
+fn message_field<'a, T: Deserialize<'a>>(
+    ev: &Event<'a>,
+    field: fn(&DeltaMessage<'a>) -> Option<&'a RawValue>,
+    what: &str,
+) -> Result<T, TranslateError> {
+    let raw = ev
+        .delta
+        .as_ref()
+        .and_then(|d| d.message.as_ref())
+        .and_then(field)
+        .ok_or_else(|| TranslateError::BadResponse(format!("{what} without delta.message")))?;
+    serde_json::from_str(raw.get()).map_err(|e| TranslateError::BadResponse(format!("{what}: {e}")))
+}
+
+impl StreamTranslator {
+    /// A translator reporting `model` in every chunk, and a usage-only chunk at
+    /// the end if `include_usage`.
+    pub fn new(model: &str, include_usage: bool) -> Self {
+        StreamTranslator {
+            model: model.to_owned(),
+            created: unix_now(),
+            include_usage,
+            prefix: Vec::new(),
+            phase: Phase::AwaitingStart,
+            block: OpenBlock::None,
+            next_tool_index: 0,
+            usage: UpstreamUsage::default(),
+        }
+    }
+
+    /// Token counts (zero until `message-end` has arrived).
+    pub fn usage(&self) -> Usage {
+        self.usage.usage()
+    }
+
+    /// Translates one SSE event: `event` is the `event:` name (may be empty;
+    /// the data's `type` wins), `data` the joined `data:` payload. Appends
+    /// zero or more complete `data: {json}\n\n` frames to `out`.
+    ///
+    /// An event that is not valid JSON or breaks the stream order fails with
+    /// [`TranslateError::BadResponse`]; nothing is appended for it, and
+    /// [`finish`](Self::finish) will then end the stream with an error frame.
+    /// Events after `message-end` are ignored.
+    pub fn on_event(
+        &mut self,
+        event: &str,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        if matches!(self.phase, Phase::Ended | Phase::Errored | Phase::Finished) {
+            return Ok(());
+        }
+        let ev: Event<'_> = serde_json::from_slice(data)
+            .map_err(|e| TranslateError::BadResponse(format!("stream event: {e}")))?;
+        let kind = match ev.kind.as_deref() {
+            Some(k) => k,
+            None if !event.is_empty() => event,
+            None => return Err(bad("stream event without a type")),
+        };
+        let mark = out.len();
+        let result = self.dispatch(kind, &ev, out);
+        if result.is_err() {
+            // Never leave half a frame behind.
+            out.truncate(mark);
+        }
+        result
+    }
+
+    fn dispatch(
+        &mut self,
+        kind: &str,
+        ev: &Event<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        match kind {
+            "message-start" => self.on_message_start(ev, out),
+            _ if self.phase != Phase::Streaming => Err(bad("stream event before message-start")),
+            "content-start" => self.on_content_start(ev, out),
+            "content-delta" => self.on_content_delta(ev, out),
+            "content-end" => self.on_block_end(ev, out, false),
+            "tool-plan-delta" => {
+                let plan = ev
+                    .delta
+                    .as_ref()
+                    .and_then(|d| d.message.as_ref())
+                    .and_then(|m| m.tool_plan)
+                    .ok_or_else(|| bad("tool-plan-delta without delta.message.tool_plan"))?;
+                self.write_text(out, b"reasoning_content", plan)
+            }
+            "tool-call-start" => self.on_tool_call_start(ev, out),
+            "tool-call-delta" => self.on_tool_call_delta(ev, out),
+            "tool-call-end" => self.on_block_end(ev, out, true),
+            "message-end" => self.on_message_end(ev, out),
+            // Citations point into the text already sent; OpenAI chat has no
+            // place for them. `debug` events carry nothing for the client.
+            other => {
+                tracing::debug!(event = other, "ignoring cohere stream event");
+                Ok(())
+            }
+        }
+    }
+
+    fn on_message_start(
+        &mut self,
+        ev: &Event<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        if self.phase != Phase::AwaitingStart {
+            return Err(bad("second message-start"));
+        }
+        let id = ev
+            .id
+            .as_deref()
+            .ok_or_else(|| bad("message-start without id"))?;
+        let mut prefix = Vec::with_capacity(96 + id.len() + self.model.len());
+        prefix.extend_from_slice(b"data: {\"id\":");
+        write_json_str(&mut prefix, &format!("chatcmpl-{id}"));
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            prefix,
+            ",\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":",
+            self.created
+        );
+        write_json_str(&mut prefix, &self.model);
+        prefix.push(b',');
+        self.prefix = prefix;
+        self.phase = Phase::Streaming;
+        self.write_chunk(out, |o| {
+            o.extend_from_slice(br#"{"role":"assistant","content":""}"#)
+        })
+    }
+
+    fn on_content_start(
+        &mut self,
+        ev: &Event<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        if self.block != OpenBlock::None {
+            return Err(bad("content-start while another block is open"));
+        }
+        let index = ev.index.ok_or_else(|| bad("content-start without index"))?;
+        let content: ContentDelta<'_> = message_field(ev, |m| m.content, "content-start content")?;
+        match content.kind.as_deref() {
+            Some("text") => {
+                self.block = OpenBlock::Text { index };
+                if let Some(text) = content.text {
+                    self.write_text(out, b"content", text)?;
+                }
+            }
+            Some("thinking") => {
+                self.block = OpenBlock::Thinking { index };
+                if let Some(thinking) = content.thinking {
+                    self.write_text(out, b"reasoning_content", thinking)?;
+                }
+            }
+            other => {
+                tracing::debug!(content = ?other, "cohere content block not forwarded");
+                self.block = OpenBlock::Hidden { index };
+            }
+        }
+        Ok(())
+    }
+
+    fn on_content_delta(
+        &mut self,
+        ev: &Event<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        let content: ContentDelta<'_> = message_field(ev, |m| m.content, "content-delta content")?;
+        match (self.block, ev.index) {
+            (OpenBlock::Hidden { index }, Some(i)) if i == index => Ok(()),
+            (OpenBlock::Text { index } | OpenBlock::Thinking { index }, Some(i)) if i == index => {
+                match (content.text, content.thinking) {
+                    (Some(text), _) => self.write_text(out, b"content", text),
+                    (None, Some(thinking)) => self.write_text(out, b"reasoning_content", thinking),
+                    (None, None) => Err(bad("content-delta without text or thinking")),
+                }
+            }
+            _ => Err(bad("content-delta for a block that is not open")),
+        }
+    }
+
+    fn on_tool_call_start(
+        &mut self,
+        ev: &Event<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        if self.block != OpenBlock::None {
+            return Err(bad("tool-call-start while another block is open"));
+        }
+        let index = ev
+            .index
+            .ok_or_else(|| bad("tool-call-start without index"))?;
+        let call: ToolCallDelta<'_> =
+            message_field(ev, |m| m.tool_calls, "tool-call-start tool_calls")?;
+        let function = call.function.as_ref();
+        let (Some(id), Some(name)) = (&call.id, function.and_then(|f| f.name.as_ref())) else {
+            return Err(bad("tool-call-start without id or function name"));
+        };
+        let arguments = match function.and_then(|f| f.arguments) {
+            Some(raw) => json_string(raw)?,
+            None => "\"\"",
+        };
+        let tool_index = self.next_tool_index;
+        self.write_chunk(out, |o| {
+            let _ = write!(o, "{{\"tool_calls\":[{{\"index\":{tool_index},\"id\":");
+            write_json_str(o, id);
+            o.extend_from_slice(br#","type":"function","function":{"name":"#);
+            write_json_str(o, name);
+            o.extend_from_slice(br#","arguments":"#);
+            o.extend_from_slice(arguments.as_bytes());
+            o.extend_from_slice(b"}}]}");
+        })?;
+        self.next_tool_index += 1;
+        self.block = OpenBlock::Tool {
+            index,
+            tool_index,
+            sent_arguments: arguments != "\"\"",
+        };
+        Ok(())
+    }
+
+    fn on_tool_call_delta(
+        &mut self,
+        ev: &Event<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        let OpenBlock::Tool {
+            index, tool_index, ..
+        } = self.block
+        else {
+            return Err(bad("tool-call-delta without an open tool call"));
+        };
+        if ev.index != Some(index) {
+            return Err(bad("tool-call-delta for a tool call that is not open"));
+        }
+        let call: ToolCallDelta<'_> =
+            message_field(ev, |m| m.tool_calls, "tool-call-delta tool_calls")?;
+        let fragment = json_string(
+            call.function
+                .and_then(|f| f.arguments)
+                .ok_or_else(|| bad("tool-call-delta without function.arguments"))?,
+        )?;
+        if fragment == "\"\"" {
+            return Ok(());
+        }
+        self.write_arguments(out, tool_index, fragment)?;
+        self.block = OpenBlock::Tool {
+            index,
+            tool_index,
+            sent_arguments: true,
+        };
+        Ok(())
+    }
+
+    /// `content-end` (`tool == false`) or `tool-call-end` (`tool == true`).
+    fn on_block_end(
+        &mut self,
+        ev: &Event<'_>,
+        out: &mut Vec<u8>,
+        tool: bool,
+    ) -> Result<(), TranslateError> {
+        match (self.block, tool) {
+            (
+                OpenBlock::Tool {
+                    index,
+                    tool_index,
+                    sent_arguments,
+                },
+                true,
+            ) if ev.index == Some(index) => {
+                if !sent_arguments {
+                    // A tool without parameters streams no fragments; OpenAI
+                    // clients parse `arguments` as JSON, so "" would fail
+                    // where {} works.
+                    self.write_arguments(out, tool_index, "\"{}\"")?;
+                }
+            }
+            (
+                OpenBlock::Text { index }
+                | OpenBlock::Thinking { index }
+                | OpenBlock::Hidden { index },
+                false,
+            ) if ev.index == Some(index) => {}
+            _ => return Err(bad("end event for a block that is not open")),
+        }
+        self.block = OpenBlock::None;
+        Ok(())
+    }
+
+    fn on_message_end(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), TranslateError> {
+        let delta = ev.delta.as_ref();
+        if let Some(u) = delta.and_then(|d| d.usage) {
+            self.usage = u;
+        }
+        let reason = delta.and_then(|d| d.finish_reason.as_deref());
+        match reason.map(finish_reason) {
+            Some(None) => {
+                // ERROR or TIMEOUT: the answer is cut short; say so instead of
+                // letting the client take it for a complete one.
+                let message = match delta.and_then(|d| d.error.as_deref()) {
+                    Some(e) => format!("upstream stream ended with {}: {e}", reason.unwrap_or("")),
+                    None => format!("upstream stream ended with {}", reason.unwrap_or("")),
+                };
+                write_error_frame(&message, "upstream_error", out);
+                self.phase = Phase::Errored;
+            }
+            Some(Some(finish)) => {
+                self.write_finish(out, finish);
+                self.phase = Phase::Ended;
+            }
+            None => {
+                tracing::debug!("cohere message-end without finish_reason, reporting stop");
+                self.write_finish(out, "stop");
+                self.phase = Phase::Ended;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the stream: the usage chunk (if asked for) and `[DONE]` after a
+    /// clean `message-end`; an error frame and no `[DONE]` if upstream ended
+    /// early; nothing more after an error frame. Runs once.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        match self.phase {
+            Phase::Finished | Phase::Errored => {}
+            Phase::Ended => {
+                if self.include_usage {
+                    out.extend_from_slice(&self.prefix);
+                    out.extend_from_slice(b"\"choices\":[],\"usage\":");
+                    if let Err(e) = serde_json::to_writer(&mut *out, &self.usage.to_openai()) {
+                        tracing::error!(error = %e, "writing usage chunk");
+                    }
+                    out.extend_from_slice(b"}\n\n");
+                }
+                out.extend_from_slice(b"data: [DONE]\n\n");
+            }
+            Phase::AwaitingStart | Phase::Streaming => write_error_frame(
+                "upstream stream ended before message-end",
+                "upstream_error",
+                out,
+            ),
+        }
+        self.phase = Phase::Finished;
+    }
+
+    /// A chunk whose delta is `{"<field>": <raw JSON string>}`; empty strings
+    /// send nothing.
+    fn write_text(
+        &self,
+        out: &mut Vec<u8>,
+        field: &[u8],
+        raw: &RawValue,
+    ) -> Result<(), TranslateError> {
+        let text = json_string(raw)?;
+        if text == "\"\"" {
+            return Ok(());
+        }
+        self.write_chunk(out, |o| {
+            o.extend_from_slice(b"{\"");
+            o.extend_from_slice(field);
+            o.extend_from_slice(b"\":");
+            o.extend_from_slice(text.as_bytes());
+            o.push(b'}');
+        })
+    }
+
+    fn write_arguments(
+        &self,
+        out: &mut Vec<u8>,
+        tool_index: u32,
+        fragment: &str,
+    ) -> Result<(), TranslateError> {
+        self.write_chunk(out, |o| {
+            let _ = write!(
+                o,
+                "{{\"tool_calls\":[{{\"index\":{tool_index},\"function\":{{\"arguments\":"
+            );
+            o.extend_from_slice(fragment.as_bytes());
+            o.extend_from_slice(b"}}]}");
+        })
+    }
+
+    /// One `chat.completion.chunk` frame whose `delta` object `write_delta`
+    /// writes, `finish_reason` null. Always `Ok`; the `Result` lets callers
+    /// end with it.
+    fn write_chunk(
+        &self,
+        out: &mut Vec<u8>,
+        write_delta: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), TranslateError> {
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(b"\"choices\":[{\"index\":0,\"delta\":");
+        write_delta(out);
+        out.extend_from_slice(b",\"finish_reason\":null,\"logprobs\":null}]}\n\n");
+        Ok(())
+    }
+
+    /// The chunk with an empty delta and `finish_reason`.
+    fn write_finish(&self, out: &mut Vec<u8>, finish: &str) {
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(b"\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"");
+        out.extend_from_slice(finish.as_bytes());
+        out.extend_from_slice(b"\",\"logprobs\":null}]}\n\n");
+    }
+}
+
+fn write_error_frame(message: &str, kind: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"data: ");
+    write_openai_error(message, kind, out);
+    out.extend_from_slice(b"\n\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const START: &str = r#"{"id":"c1","type":"message-start","delta":{"message":{"role":"assistant","content":[],"tool_plan":"","tool_calls":[],"citations":[]}}}"#;
+    const TEXT_START: &str = r#"{"type":"content-start","index":0,"delta":{"message":{"content":{"type":"text","text":""}}}}"#;
+    const END_COMPLETE: &str = r#"{"type":"message-end","delta":{"finish_reason":"COMPLETE","usage":{"tokens":{"input_tokens":3,"output_tokens":9},"cached_tokens":1}}}"#;
+
+    fn feed(t: &mut StreamTranslator, events: &[&str]) -> String {
+        let mut out = Vec::new();
+        for e in events {
+            t.on_event("", e.as_bytes(), &mut out).unwrap();
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    fn last_frame(text: &str) -> serde_json::Value {
+        let last = text.trim_end().rsplit("\n\n").next().unwrap();
+        serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn first_chunk_carries_role_and_envelope() {
+        let mut t = StreamTranslator::new("cohere/m", false);
+        let out = feed(&mut t, &[START]);
+        let v = last_frame(&out);
+        assert_eq!(v["id"], "chatcmpl-c1");
+        assert_eq!(v["object"], "chat.completion.chunk");
+        assert_eq!(v["model"], "cohere/m");
+        assert_eq!(
+            v["choices"],
+            serde_json::json!([{"index":0,"delta":{"role":"assistant","content":""},
+                "finish_reason":null,"logprobs":null}])
+        );
+    }
+
+    #[test]
+    fn thinking_content_streams_as_reasoning_content() {
+        let mut t = StreamTranslator::new("m", false);
+        let out = feed(
+            &mut t,
+            &[
+                START,
+                r#"{"type":"content-start","index":0,"delta":{"message":{"content":{"type":"thinking","thinking":""}}}}"#,
+                r#"{"type":"content-delta","index":0,"delta":{"message":{"content":{"thinking":"hm\"m"}}}}"#,
+            ],
+        );
+        assert_eq!(
+            last_frame(&out)["choices"][0]["delta"],
+            serde_json::json!({"reasoning_content":"hm\"m"})
+        );
+    }
+
+    #[test]
+    fn garbage_events_are_errors_not_panics() {
+        let garbage: &[&[u8]] = &[
+            b"",
+            b"not json",
+            b"{",
+            b"[]",
+            b"{}",
+            b"\xff\xfe",
+            br#"{"type":"content-delta","index":0,"delta":{"message":{"content":{"text":"x"}}}}"#,
+            br#"{"type":"message-start"}"#,
+            br#"{"type":"message-start","id":5}"#,
+            br#"{"type":"message-end","delta":{"finish_reason":"COMPLETE"}}"#,
+        ];
+        for data in garbage {
+            let mut t = StreamTranslator::new("m", true);
+            let mut out = Vec::new();
+            assert!(t.on_event("", data, &mut out).is_err(), "{data:?}");
+            assert!(out.is_empty());
+            t.finish(&mut out);
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.starts_with("data: {\"error\":"), "{text}");
+            assert!(!text.contains("[DONE]"));
+        }
+    }
+
+    #[test]
+    fn out_of_order_blocks_are_errors() {
+        let cases: &[&[&str]] = &[
+            // delta for a block that was never started
+            &[r#"{"type":"content-delta","index":0,"delta":{"message":{"content":{"text":"x"}}}}"#],
+            // delta for another index than the open block
+            &[
+                TEXT_START,
+                r#"{"type":"content-delta","index":1,"delta":{"message":{"content":{"text":"x"}}}}"#,
+            ],
+            // text that is not a string
+            &[
+                TEXT_START,
+                r#"{"type":"content-delta","index":0,"delta":{"message":{"content":{"text":5}}}}"#,
+            ],
+            // tool call while text is open
+            &[
+                TEXT_START,
+                r#"{"type":"tool-call-start","index":0,"delta":{"message":{"tool_calls":{"id":"t","type":"function","function":{"name":"f","arguments":""}}}}}"#,
+            ],
+            // tool call without a name
+            &[
+                r#"{"type":"tool-call-start","index":0,"delta":{"message":{"tool_calls":{"id":"t","function":{}}}}}"#,
+            ],
+            // argument fragment with no open tool call
+            &[
+                r#"{"type":"tool-call-delta","index":0,"delta":{"message":{"tool_calls":{"function":{"arguments":"{"}}}}}"#,
+            ],
+            // tool-call-end closing a text block
+            &[TEXT_START, r#"{"type":"tool-call-end","index":0}"#],
+        ];
+        for events in cases {
+            let mut t = StreamTranslator::new("m", false);
+            let mut out = Vec::new();
+            t.on_event("", START.as_bytes(), &mut out).unwrap();
+            let (last, init) = events.split_last().unwrap();
+            for e in init {
+                t.on_event("", e.as_bytes(), &mut out).unwrap();
+            }
+            let before = out.len();
+            assert!(t.on_event("", last.as_bytes(), &mut out).is_err(), "{last}");
+            assert_eq!(out.len(), before, "partial frame left behind");
+        }
+    }
+
+    #[test]
+    fn tool_without_argument_fragments_gets_empty_object() {
+        let mut t = StreamTranslator::new("m", false);
+        let out = feed(
+            &mut t,
+            &[
+                START,
+                r#"{"type":"tool-call-start","index":0,"delta":{"message":{"tool_calls":{"id":"t","type":"function","function":{"name":"now","arguments":""}}}}}"#,
+                r#"{"type":"tool-call-end","index":0}"#,
+            ],
+        );
+        assert_eq!(
+            last_frame(&out)["choices"][0]["delta"],
+            serde_json::json!({"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]})
+        );
+    }
+
+    #[test]
+    fn error_finish_reason_ends_stream_with_error_frame_and_no_done() {
+        for reason in ["ERROR", "TIMEOUT"] {
+            let mut t = StreamTranslator::new("m", true);
+            let end = format!(
+                r#"{{"type":"message-end","delta":{{"finish_reason":"{reason}","error":"boom"}}}}"#
+            );
+            let mut out = feed(&mut t, &[START, TEXT_START, &end]).into_bytes();
+            t.finish(&mut out);
+            let text = String::from_utf8(out).unwrap();
+            let v = last_frame(&text);
+            assert_eq!(v["error"]["type"], "upstream_error");
+            let msg = v["error"]["message"].as_str().unwrap();
+            assert!(msg.contains(reason) && msg.contains("boom"), "{msg}");
+            assert!(!text.contains("[DONE]"));
+        }
+    }
+
+    #[test]
+    fn stream_without_message_end_ends_in_error_frame() {
+        let mut t = StreamTranslator::new("m", true);
+        let mut out = feed(&mut t, &[START, TEXT_START]).into_bytes();
+        t.finish(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.ends_with("\n\n") && text.contains("message-end"),
+            "{text}"
+        );
+        assert!(!text.contains("[DONE]"));
+    }
+
+    #[test]
+    fn finish_runs_once_and_usage_chunk_follows_message_end() {
+        let mut t = StreamTranslator::new("m", true);
+        let mut out = feed(&mut t, &[START, END_COMPLETE]).into_bytes();
+        assert!(
+            t.on_event("", b"not json after the end", &mut out).is_ok(),
+            "ignored after message-end"
+        );
+        t.finish(&mut out);
+        let len = out.len();
+        t.finish(&mut out);
+        assert_eq!(out.len(), len);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(r#""finish_reason":"stop""#));
+        assert!(text.contains(
+            r#""choices":[],"usage":{"prompt_tokens":3,"completion_tokens":9,"total_tokens":12,"prompt_tokens_details":{"cached_tokens":1}}}"#
+        ));
+        assert!(text.ends_with("data: [DONE]\n\n"));
+        assert_eq!(
+            t.usage(),
+            Usage {
+                prompt_tokens: 3,
+                completion_tokens: 9
+            }
+        );
+    }
+
+    #[test]
+    fn event_name_is_used_when_data_has_no_type() {
+        let mut t = StreamTranslator::new("m", false);
+        let mut out = Vec::new();
+        t.on_event("message-start", br#"{"id":"c1"}"#, &mut out)
+            .unwrap();
+        t.on_event("citation-start", b"{}", &mut out).unwrap();
+        t.on_event(
+            "message-end",
+            br#"{"delta":{"finish_reason":"MAX_TOKENS"}}"#,
+            &mut out,
+        )
+        .unwrap();
+        t.finish(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(r#""finish_reason":"length""#), "{text}");
+        assert!(text.ends_with("data: [DONE]\n\n"));
+    }
+}

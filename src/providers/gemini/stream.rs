@@ -1,0 +1,528 @@
+//! Gemini `streamGenerateContent?alt=sse` chunks → OpenAI
+//! `chat.completion.chunk` frames, one SSE event at a time.
+//!
+//! Each Gemini chunk is a whole `GenerateContentResponse`: new parts, the
+//! running `usageMetadata` (repeated on every chunk; the last wins), and on
+//! the last chunk a `finishReason`. There is no `event:` line and no end
+//! marker, so a stream that stops before a `finishReason` is an error.
+//! A `functionCall` arrives whole in one part, so each becomes one complete
+//! tool-call delta with a synthesised id (see `tool_id`).
+//!
+//! State is bounded: the chunk prefix (id, created, model), the response id
+//! for tool-call ids, the tool-call count and the last usage. Text is spliced
+//! into the output as the JSON string token upstream sent (`&RawValue`),
+//! never unescaped and re-escaped.
+
+use std::io::Write as _;
+
+use serde_json::value::RawValue;
+
+use super::error::{write_openai_error, Status};
+use super::response::{
+    compact_json, finish_reason, response_id, unix_now, GenerateContentResponse, Part,
+    UsageMetadata,
+};
+use super::{tool_id, TranslateError, Usage};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No chunk yet: the prefix and role chunk come with the first one.
+    AwaitingFirst,
+    Streaming,
+    /// A `finishReason` (or a blocked prompt) was seen: the stream ended well.
+    /// Later chunks may still update usage.
+    Stopped,
+    /// A chunk could not be translated; `finish` writes an error frame.
+    Broken,
+    /// An upstream error frame went out; no `[DONE]` follows.
+    Errored,
+    /// `finish` has run.
+    Finished,
+}
+
+/// Translates one Gemini SSE stream; create one per response.
+#[derive(Debug)]
+pub struct StreamTranslator {
+    model: String,
+    created: u64,
+    include_usage: bool,
+    /// `data: {"id":…,"object":"chat.completion.chunk","created":…,"model":…,`
+    /// built once at the first chunk.
+    prefix: Vec<u8>,
+    /// `responseId` of the first chunk (or a made-up one), seeding tool ids.
+    response_id: String,
+    phase: Phase,
+    next_tool_index: u32,
+    usage: UsageMetadata,
+}
+
+fn bad(msg: &str) -> TranslateError {
+    TranslateError::BadResponse(msg.to_owned())
+}
+
+/// A `&RawValue` that must be a JSON string, to be spliced as one.
+fn json_string(raw: &RawValue) -> Result<&str, TranslateError> {
+    let s = raw.get();
+    if s.starts_with('"') {
+        Ok(s)
+    } else {
+        Err(bad("expected a JSON string as part text"))
+    }
+}
+
+fn write_json_str(out: &mut Vec<u8>, s: &str) -> Result<(), TranslateError> {
+    serde_json::to_writer(&mut *out, s)
+        .map_err(|e| TranslateError::BadResponse(format!("writing chunk: {e}")))
+}
+
+impl StreamTranslator {
+    /// A translator reporting `model` in every chunk, and a usage-only chunk at
+    /// the end if `include_usage`.
+    pub fn new(model: &str, include_usage: bool) -> Self {
+        StreamTranslator {
+            model: model.to_owned(),
+            created: unix_now(),
+            include_usage,
+            prefix: Vec::new(),
+            response_id: String::new(),
+            phase: Phase::AwaitingFirst,
+            next_tool_index: 0,
+            usage: UsageMetadata::default(),
+        }
+    }
+
+    /// Token counts from the last `usageMetadata` seen (final once the chunk
+    /// with `finishReason` has arrived).
+    pub fn usage(&self) -> Usage {
+        self.usage.usage()
+    }
+
+    /// Translates one SSE event: `event` is the `event:` name (Gemini sends
+    /// none; ignored), `data` the joined `data:` payload, one
+    /// `GenerateContentResponse`. Appends zero or more complete
+    /// `data: {json}\n\n` frames to `out`. A chunk carrying `error` becomes an
+    /// OpenAI error frame and ends the stream.
+    ///
+    /// A chunk that is not valid JSON or not a `GenerateContentResponse` fails
+    /// with [`TranslateError::BadResponse`]; nothing is appended for it, later
+    /// events are ignored, and [`finish`](Self::finish) ends the stream with an
+    /// error frame.
+    pub fn on_event(
+        &mut self,
+        _event: &str,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        if matches!(self.phase, Phase::Broken | Phase::Errored | Phase::Finished) {
+            return Ok(());
+        }
+        let mark = out.len();
+        // serde also reads a struct from an array; a chunk is an object.
+        let result = match data.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => serde_json::from_slice::<GenerateContentResponse<'_>>(data)
+                .map_err(|e| TranslateError::BadResponse(format!("stream chunk: {e}")))
+                .and_then(|chunk| self.on_chunk(&chunk, out)),
+            _ => Err(bad("stream chunk is not a JSON object")),
+        };
+        if result.is_err() {
+            // Never leave half a frame behind.
+            out.truncate(mark);
+            self.phase = Phase::Broken;
+        }
+        result
+    }
+
+    fn on_chunk(
+        &mut self,
+        chunk: &GenerateContentResponse<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        if let Some(e) = &chunk.error {
+            write_error_frame(e, out);
+            self.phase = Phase::Errored;
+            return Ok(());
+        }
+        if let Some(u) = chunk.usage_metadata {
+            self.usage = u;
+        }
+        match self.phase {
+            Phase::Stopped => return Ok(()),
+            Phase::AwaitingFirst => self.start(chunk, out)?,
+            _ => {}
+        }
+        let Some(candidate) = chunk.candidates.first() else {
+            if let Some(reason) = chunk
+                .prompt_feedback
+                .as_ref()
+                .and_then(|f| f.block_reason.as_deref())
+            {
+                tracing::debug!(block_reason = reason, "gemini blocked the prompt");
+                self.write_finish(out, "content_filter")?;
+            }
+            // Otherwise a usage-only chunk.
+            return Ok(());
+        };
+        for part in candidate.content.iter().flat_map(|c| &c.parts) {
+            self.on_part(part, out)?;
+        }
+        if let Some(reason) = candidate.finish_reason.as_deref() {
+            self.write_finish(out, finish_reason(reason, self.next_tool_index > 0))?;
+        }
+        Ok(())
+    }
+
+    /// Builds the chunk prefix and writes the role chunk.
+    fn start(
+        &mut self,
+        chunk: &GenerateContentResponse<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        self.response_id = response_id(chunk.response_id.as_deref()).into_owned();
+        let mut prefix = Vec::with_capacity(96 + self.response_id.len() + self.model.len());
+        prefix.extend_from_slice(b"data: {\"id\":");
+        write_json_str(&mut prefix, &format!("chatcmpl-{}", self.response_id))?;
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            prefix,
+            ",\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":",
+            self.created
+        );
+        write_json_str(&mut prefix, &self.model)?;
+        prefix.push(b',');
+        self.prefix = prefix;
+        self.phase = Phase::Streaming;
+        self.write_chunk(
+            out,
+            |o| {
+                o.extend_from_slice(br#"{"role":"assistant","content":""}"#);
+                Ok(())
+            },
+            None,
+        )
+    }
+
+    fn on_part(&mut self, part: &Part<'_>, out: &mut Vec<u8>) -> Result<(), TranslateError> {
+        if let Some(call) = &part.function_call {
+            let args = compact_json(call.args.map_or("{}", RawValue::get));
+            let tool_index = self.next_tool_index;
+            self.next_tool_index += 1;
+            let id = tool_id::synthesize(
+                &self.response_id,
+                tool_index,
+                &call.name,
+                &args,
+                part.thought_signature.as_deref(),
+            );
+            return self.write_chunk(
+                out,
+                |o| {
+                    let _ = write!(o, "{{\"tool_calls\":[{{\"index\":{tool_index},\"id\":");
+                    write_json_str(o, &id)?;
+                    o.extend_from_slice(br#","type":"function","function":{"name":"#);
+                    write_json_str(o, &call.name)?;
+                    o.extend_from_slice(br#","arguments":"#);
+                    write_json_str(o, &args)?;
+                    o.extend_from_slice(b"}}]}");
+                    Ok(())
+                },
+                None,
+            );
+        }
+        let Some(text) = part.text else {
+            // inlineData, executableCode and other parts have no chat
+            // counterpart; a bare thoughtSignature part carries nothing.
+            return Ok(());
+        };
+        let field: &[u8] = if part.thought == Some(true) {
+            b"reasoning_content"
+        } else {
+            b"content"
+        };
+        let text = json_string(text)?;
+        if text == "\"\"" {
+            // Gemini 3 ends with an empty text part carrying only a
+            // thoughtSignature; text signatures are not needed back.
+            return Ok(());
+        }
+        self.write_chunk(
+            out,
+            |o| {
+                o.extend_from_slice(b"{\"");
+                o.extend_from_slice(field);
+                o.extend_from_slice(b"\":");
+                o.extend_from_slice(text.as_bytes());
+                o.push(b'}');
+                Ok(())
+            },
+            None,
+        )
+    }
+
+    fn write_finish(&mut self, out: &mut Vec<u8>, reason: &str) -> Result<(), TranslateError> {
+        self.phase = Phase::Stopped;
+        self.write_chunk(
+            out,
+            |o| {
+                o.extend_from_slice(b"{}");
+                Ok(())
+            },
+            Some(reason),
+        )
+    }
+
+    /// Ends the stream: the usage chunk (if asked for) and `[DONE]` after a
+    /// `finishReason`; an error frame and no `[DONE]` if upstream ended
+    /// without one or sent an untranslatable chunk; nothing more after an
+    /// upstream error frame. Runs once.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        match self.phase {
+            Phase::Finished | Phase::Errored => {}
+            Phase::Stopped => {
+                if self.include_usage {
+                    out.extend_from_slice(&self.prefix);
+                    out.extend_from_slice(b"\"choices\":[],\"usage\":");
+                    if let Err(e) = serde_json::to_writer(&mut *out, &self.usage.to_openai()) {
+                        tracing::error!(error = %e, "writing usage chunk");
+                    }
+                    out.extend_from_slice(b"}\n\n");
+                }
+                out.extend_from_slice(b"data: [DONE]\n\n");
+            }
+            Phase::AwaitingFirst | Phase::Streaming => write_error_line(
+                "upstream stream ended before a finishReason",
+                "upstream_error",
+                out,
+            ),
+            Phase::Broken => write_error_line(
+                "upstream sent a stream chunk that could not be translated",
+                "upstream_error",
+                out,
+            ),
+        }
+        self.phase = Phase::Finished;
+    }
+
+    /// One `chat.completion.chunk` frame whose `delta` object `write_delta` writes.
+    fn write_chunk(
+        &self,
+        out: &mut Vec<u8>,
+        write_delta: impl FnOnce(&mut Vec<u8>) -> Result<(), TranslateError>,
+        finish: Option<&str>,
+    ) -> Result<(), TranslateError> {
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(b"\"choices\":[{\"index\":0,\"delta\":");
+        write_delta(out)?;
+        out.extend_from_slice(b",\"finish_reason\":");
+        match finish {
+            Some(reason) => {
+                out.push(b'"');
+                out.extend_from_slice(reason.as_bytes());
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"logprobs\":null}]}\n\n");
+        Ok(())
+    }
+}
+
+/// An upstream `google.rpc.Status` inside the stream, as an OpenAI error frame.
+fn write_error_frame(e: &Status<'_>, out: &mut Vec<u8>) {
+    let kind = e.openai_type(e.code.unwrap_or(500));
+    out.extend_from_slice(b"data: ");
+    write_openai_error(
+        e.message.as_deref().unwrap_or("upstream stream error"),
+        kind,
+        e.status.as_deref().unwrap_or(kind),
+        out,
+    );
+    out.extend_from_slice(b"\n\n");
+}
+
+fn write_error_line(message: &str, kind: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"data: ");
+    write_openai_error(message, kind, kind, out);
+    out.extend_from_slice(b"\n\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    const FIRST: &str = r#"{"candidates":[{"content":{"parts":[{"text":"Hi"}],"role":"model"}}],"usageMetadata":{"promptTokenCount":3,"totalTokenCount":3},"responseId":"r1"}"#;
+    const LAST: &str = r#"{"candidates":[{"content":{"parts":[{"text":"!"}],"role":"model"},"finishReason":"MAX_TOKENS"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":9,"totalTokenCount":12},"responseId":"r1"}"#;
+
+    fn feed(t: &mut StreamTranslator, events: &[&str]) -> String {
+        let mut out = Vec::new();
+        for e in events {
+            t.on_event("", e.as_bytes(), &mut out).unwrap();
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    fn frames(text: &str) -> Vec<Value> {
+        text.split_terminator("\n\n")
+            .filter(|f| *f != "data: [DONE]")
+            .map(|f| serde_json::from_str(f.strip_prefix("data: ").unwrap()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn first_chunk_carries_role_and_envelope() {
+        let mut t = StreamTranslator::new("gemini/m", false);
+        let out = feed(&mut t, &[FIRST]);
+        let f = frames(&out);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0]["id"], "chatcmpl-r1");
+        assert_eq!(f[0]["object"], "chat.completion.chunk");
+        assert_eq!(f[0]["model"], "gemini/m");
+        assert_eq!(
+            f[0]["choices"],
+            json!([{"index":0,"delta":{"role":"assistant","content":""},
+                "finish_reason":null,"logprobs":null}])
+        );
+        assert_eq!(f[1]["choices"][0]["delta"], json!({"content":"Hi"}));
+        assert_eq!(f[1]["id"], "chatcmpl-r1");
+    }
+
+    #[test]
+    fn finish_runs_once_and_usage_chunk_follows_finish_reason() {
+        let mut t = StreamTranslator::new("m", true);
+        let mut out = feed(&mut t, &[FIRST, LAST]).into_bytes();
+        t.finish(&mut out);
+        let len = out.len();
+        t.finish(&mut out);
+        assert_eq!(out.len(), len);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(r#""delta":{},"finish_reason":"length""#),
+            "{text}"
+        );
+        assert!(text.contains(
+            r#""choices":[],"usage":{"prompt_tokens":3,"completion_tokens":9,"total_tokens":12,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}"#
+        ), "{text}");
+        assert!(text.ends_with("data: [DONE]\n\n"));
+        assert_eq!(
+            t.usage(),
+            Usage {
+                prompt_tokens: 3,
+                completion_tokens: 9
+            }
+        );
+    }
+
+    #[test]
+    fn stream_without_finish_reason_ends_in_error_frame() {
+        let mut t = StreamTranslator::new("m", true);
+        let mut out = feed(&mut t, &[FIRST]).into_bytes();
+        t.finish(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.ends_with("\n\n") && text.contains("finishReason"),
+            "{text}"
+        );
+        assert!(!text.contains("[DONE]"));
+
+        let mut t = StreamTranslator::new("m", true);
+        let mut out = Vec::new();
+        t.finish(&mut out);
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .starts_with("data: {\"error\":"));
+    }
+
+    #[test]
+    fn in_band_error_chunk_ends_stream_without_done() {
+        let mut t = StreamTranslator::new("m", true);
+        let mut out = feed(
+            &mut t,
+            &[
+                FIRST,
+                r#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#,
+                LAST,
+            ],
+        )
+        .into_bytes();
+        t.finish(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        let f = frames(&text);
+        let last = f.last().unwrap();
+        assert_eq!(last["error"]["type"], "server_error");
+        assert_eq!(last["error"]["code"], "UNAVAILABLE");
+        assert_eq!(last["error"]["message"], "The model is overloaded.");
+        assert!(!text.contains("[DONE]") && !text.contains("length"));
+    }
+
+    #[test]
+    fn blocked_prompt_finishes_with_content_filter() {
+        let mut t = StreamTranslator::new("m", false);
+        let mut out = feed(
+            &mut t,
+            &[r#"{"promptFeedback":{"blockReason":"PROHIBITED_CONTENT"},"usageMetadata":{"promptTokenCount":4}}"#],
+        )
+        .into_bytes();
+        t.finish(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        let f = frames(&text);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[1]["choices"][0]["finish_reason"], "content_filter");
+        assert!(text.ends_with("data: [DONE]\n\n"));
+    }
+
+    #[test]
+    fn usage_after_finish_reason_still_counts() {
+        let mut t = StreamTranslator::new("m", false);
+        feed(
+            &mut t,
+            &[
+                LAST,
+                r#"{"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":10,"thoughtsTokenCount":2}}"#,
+            ],
+        );
+        assert_eq!(
+            t.usage(),
+            Usage {
+                prompt_tokens: 3,
+                completion_tokens: 12
+            }
+        );
+    }
+
+    #[test]
+    fn garbage_events_are_errors_not_panics() {
+        let garbage: &[&[u8]] = &[
+            b"",
+            b"not json",
+            b"{",
+            b"[]",
+            b"\xff\xfe",
+            br#"{"candidates":5}"#,
+            br#"{"candidates":[{"content":{"parts":[{"text":5}]}}]}"#,
+            br#"{"candidates":[{"content":{"parts":[{"functionCall":{"args":{}}}]}}]}"#,
+            br#"{"usageMetadata":{"promptTokenCount":"x"}}"#,
+        ];
+        for data in garbage {
+            let mut t = StreamTranslator::new("m", true);
+            let mut out = Vec::new();
+            assert!(t.on_event("", data, &mut out).is_err(), "{data:?}");
+            assert!(out.is_empty());
+            assert!(t.on_event("", FIRST.as_bytes(), &mut out).is_ok());
+            assert!(out.is_empty(), "events after a broken one are ignored");
+            t.finish(&mut out);
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.starts_with("data: {\"error\":"), "{text}");
+            assert!(!text.contains("[DONE]"));
+        }
+    }
+
+    #[test]
+    fn bad_part_after_good_ones_leaves_no_partial_frame() {
+        let mut t = StreamTranslator::new("m", false);
+        let mut out = feed(&mut t, &[FIRST]).into_bytes();
+        let before = out.len();
+        let bad = r#"{"candidates":[{"content":{"parts":[{"text":"ok"},{"text":7}]}}]}"#;
+        assert!(t.on_event("", bad.as_bytes(), &mut out).is_err());
+        assert_eq!(out.len(), before);
+    }
+}
