@@ -16,7 +16,7 @@ use crate::http::io::{read_append_timeout, write_all};
 use crate::http::response::{push_chunk, push_header, push_header_u64, LAST_CHUNK};
 use crate::http::sse::{EventTooLarge, SseParser};
 use crate::providers::anthropic::{self, TranslateError};
-use crate::providers::{cohere, gemini};
+use crate::providers::{bedrock, cohere, gemini};
 use crate::router::Provider;
 use crate::schema::usage::Usage;
 use crate::upstream::{Response, UpstreamError};
@@ -33,6 +33,7 @@ enum Family {
     Anthropic,
     Gemini,
     Cohere,
+    Bedrock,
 }
 
 impl Family {
@@ -41,13 +42,14 @@ impl Family {
             WireFormat::Anthropic => Some(Family::Anthropic),
             WireFormat::Gemini => Some(Family::Gemini),
             WireFormat::Cohere => Some(Family::Cohere),
+            WireFormat::Bedrock => Some(Family::Bedrock),
             WireFormat::OpenAi | WireFormat::Mock => None,
         }
     }
 
     fn serves(self, endpoint: Endpoint) -> bool {
         match self {
-            Family::Anthropic => endpoint == Endpoint::ChatCompletions,
+            Family::Anthropic | Family::Bedrock => endpoint == Endpoint::ChatCompletions,
             Family::Gemini | Family::Cohere => endpoint != Endpoint::Completions,
         }
     }
@@ -108,6 +110,14 @@ fn prepare(
             let i = cohere::translate_request(body, model, out)?;
             chat("/v2/chat".into(), i.stream, i.include_usage)
         }
+        (Family::Bedrock, _) => {
+            let i = bedrock::translate_request(body, out)?;
+            chat(
+                bedrock::request_path(model, i.stream),
+                i.stream,
+                i.include_usage,
+            )
+        }
     })
 }
 
@@ -135,6 +145,7 @@ fn translate_answer(
             cohere::translate_embeddings_response(payload, model, prepared.base64, out)
         }
         (Family::Cohere, _) => cohere::translate_response(payload, model, out),
+        (Family::Bedrock, _) => bedrock::translate_response(payload, model, out),
     }
 }
 
@@ -149,6 +160,7 @@ fn translate_error(
         Family::Anthropic => (anthropic::translate_error(status, payload, out), None),
         Family::Gemini => gemini::translate_error(status, payload, out),
         Family::Cohere => (cohere::translate_error(status, payload, out), None),
+        Family::Bedrock => (bedrock::translate_error(status, payload, out), None),
     }
 }
 
@@ -157,6 +169,7 @@ enum StreamTranslator {
     Anthropic(anthropic::StreamTranslator),
     Gemini(gemini::StreamTranslator),
     Cohere(cohere::StreamTranslator),
+    Bedrock(bedrock::StreamTranslator),
 }
 
 impl StreamTranslator {
@@ -167,6 +180,7 @@ impl StreamTranslator {
             }
             Family::Gemini => Self::Gemini(gemini::StreamTranslator::new(model, include_usage)),
             Family::Cohere => Self::Cohere(cohere::StreamTranslator::new(model, include_usage)),
+            Family::Bedrock => Self::Bedrock(bedrock::StreamTranslator::new(model, include_usage)),
         }
     }
 
@@ -180,6 +194,9 @@ impl StreamTranslator {
             Self::Anthropic(t) => t.on_event(name, data, out),
             Self::Gemini(t) => t.on_event(name, data, out),
             Self::Cohere(t) => t.on_event(name, data, out),
+            Self::Bedrock(_) => Err(TranslateError::BadResponse(
+                "Bedrock streams are AWS event streams, not server-sent events".into(),
+            )),
         }
     }
 
@@ -188,6 +205,7 @@ impl StreamTranslator {
             Self::Anthropic(t) => t.finish(out),
             Self::Gemini(t) => t.finish(out),
             Self::Cohere(t) => t.finish(out),
+            Self::Bedrock(t) => t.finish(out),
         }
     }
 
@@ -196,6 +214,7 @@ impl StreamTranslator {
             Self::Anthropic(t) => t.usage(),
             Self::Gemini(t) => t.usage(),
             Self::Cohere(t) => t.usage(),
+            Self::Bedrock(t) => t.usage(),
         }
     }
 }
@@ -289,15 +308,39 @@ fn build_request(
         out.extend_from_slice(lines);
     }
     push_header(out, b"content-type", b"application/json");
-    push_header(
-        out,
-        b"accept",
-        if stream {
-            &b"text/event-stream"[..]
-        } else {
-            b"application/json"
-        },
-    );
+    let accept: &[u8] = match (family, stream) {
+        (Family::Bedrock, true) => b"application/vnd.amazon.eventstream",
+        (_, true) => b"text/event-stream",
+        (_, false) => b"application/json",
+    };
+    push_header(out, b"accept", accept);
+    if let Some(aws) = &provider.settings.aws {
+        let mut path = String::with_capacity(64);
+        path.push_str(&provider.settings.base_url.path);
+        path.push_str(&prepared.path);
+        let creds = bedrock::sigv4::Credentials {
+            access_key_id: aws.access_key_id.expose().to_owned(),
+            secret_access_key: aws.secret_access_key.expose().to_owned(),
+            session_token: aws.session_token.as_ref().map(|t| t.expose().to_owned()),
+        };
+        let signed = bedrock::sigv4::sign(
+            "POST",
+            &provider.origin.host_header,
+            &path,
+            "",
+            &[("content-type", "application/json")],
+            body,
+            &creds,
+            &aws.region,
+            bedrock::SIGNING_SERVICE,
+            &amz_date(std::time::SystemTime::now()),
+        );
+        push_header(out, b"x-amz-date", signed.x_amz_date.as_bytes());
+        if let Some(token) = &signed.x_amz_security_token {
+            push_header(out, b"x-amz-security-token", token.as_bytes());
+        }
+        push_header(out, b"authorization", signed.authorization.as_bytes());
+    }
     for h in &req.head.headers {
         let name = h.name(rbuf);
         if family == Family::Anthropic
@@ -312,6 +355,31 @@ fn build_request(
     push_header_u64(out, b"content-length", body.len() as u64);
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
+}
+
+/// `YYYYMMDDTHHMMSSZ` in UTC, as SigV4 signs it.
+fn amz_date(now: std::time::SystemTime) -> String {
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 struct Outcome {
@@ -503,6 +571,67 @@ async fn failed(
     )
 }
 
+/// How a stream's events are framed on the wire.
+enum Framing {
+    Sse(SseParser),
+    /// `application/vnd.amazon.eventstream` (Bedrock).
+    EventStream(bedrock::eventstream::Decoder),
+}
+
+impl Framing {
+    /// Feed body bytes; every event they complete goes through `translator`.
+    fn feed(
+        &mut self,
+        bytes: &[u8],
+        done: bool,
+        translator: &mut StreamTranslator,
+        frames: &mut Vec<u8>,
+    ) -> Result<(), StreamError> {
+        match self {
+            Framing::Sse(parser) => {
+                parser.feed(bytes, |ev| {
+                    translator
+                        .on_event(ev.name, ev.data, frames)
+                        .map_err(StreamError::from)
+                })?;
+                if done {
+                    parser.finish(|ev| {
+                        translator
+                            .on_event(ev.name, ev.data, frames)
+                            .map_err(StreamError::from)
+                    })?;
+                }
+                Ok(())
+            }
+            Framing::EventStream(decoder) => {
+                let bad = |_| {
+                    StreamError::Upstream(UpstreamError::BadResponse("invalid AWS event stream"))
+                };
+                decoder.feed(bytes);
+                while let Some(message) = decoder.next_message().map_err(bad)? {
+                    let kind = message.header_str(":message-type").unwrap_or("event");
+                    let name = if kind == "event" {
+                        message.header_str(":event-type")
+                    } else {
+                        message.header_str(":exception-type")
+                    }
+                    .unwrap_or("");
+                    let StreamTranslator::Bedrock(t) = translator else {
+                        return Err(StreamError::Translate(TranslateError::BadResponse(
+                            "event stream for a non-Bedrock provider".into(),
+                        )));
+                    };
+                    t.on_message(kind, name, &message.payload, frames)?;
+                }
+                if done {
+                    decoder.finish().map_err(bad)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Why translating a stream stopped.
 enum StreamError {
     Upstream(UpstreamError),
@@ -560,7 +689,11 @@ async fn stream(
     out.extend_from_slice(b"\r\n");
 
     let mut state = BodyState::new(head.framing);
-    let mut parser = SseParser::new();
+    let mut framing = if family == Family::Bedrock {
+        Framing::EventStream(bedrock::eventstream::Decoder::new())
+    } else {
+        Framing::Sse(SseParser::new())
+    };
     let mut translator = StreamTranslator::new(family, client_model, include_usage);
     let mut payload = worker.take_buf();
     let mut frames = worker.take_buf();
@@ -582,22 +715,7 @@ async fn stream(
             }
         };
         if failure.is_none() {
-            let fed = parser.feed(&payload, |ev| {
-                translator
-                    .on_event(ev.name, ev.data, &mut frames)
-                    .map_err(StreamError::from)
-            });
-            let fed = fed.and_then(|()| {
-                if done {
-                    parser.finish(|ev| {
-                        translator
-                            .on_event(ev.name, ev.data, &mut frames)
-                            .map_err(StreamError::from)
-                    })
-                } else {
-                    Ok(())
-                }
-            });
+            let fed = framing.feed(&payload, done, &mut translator, &mut frames);
             if let Err(e) = fed {
                 failure = Some(e);
             }
@@ -709,4 +827,24 @@ fn push_error_frame(frames: &mut Vec<u8>, ctx: &Routed<'_>, e: &StreamError) {
 /// Whether this provider takes the translating path.
 pub(super) fn translates(provider: &Provider) -> bool {
     Family::of(provider).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::amz_date;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn amz_dates_match_known_instants() {
+        assert_eq!(amz_date(UNIX_EPOCH), "19700101T000000Z");
+        // The SigV4 test suite's instant.
+        assert_eq!(
+            amz_date(UNIX_EPOCH + Duration::from_secs(1_440_938_160)),
+            "20150830T123600Z"
+        );
+        assert_eq!(
+            amz_date(UNIX_EPOCH + Duration::from_secs(1_709_208_000)),
+            "20240229T120000Z"
+        );
+    }
 }

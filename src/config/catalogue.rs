@@ -24,6 +24,9 @@ pub enum ProviderKind {
     Gemini,
     /// Cohere v2 chat and embed, translated.
     Cohere,
+    /// AWS Bedrock Converse API, translated and signed with SigV4. Enabled only
+    /// from the config file (it needs a region).
+    Bedrock,
     /// A local Ollama server (keyless by default).
     Ollama,
     /// Any server speaking the OpenAI API; needs an explicit `base_url`.
@@ -48,6 +51,7 @@ pub const BUILTIN_KINDS: &[ProviderKind] = &[
     ProviderKind::Azure,
     ProviderKind::Gemini,
     ProviderKind::Cohere,
+    ProviderKind::Bedrock,
     ProviderKind::Ollama,
     ProviderKind::OpenAiCompatible,
     ProviderKind::Mock,
@@ -150,6 +154,13 @@ impl ProviderKind {
                 Some("COHERE_API_KEY"),
                 Some("COHERE_BASE_URL"),
             ),
+            // The endpoint follows the region: bedrock-runtime.<region>.amazonaws.com.
+            Self::Bedrock => (
+                "bedrock",
+                None,
+                None,
+                Some("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
+            ),
             Self::Ollama => (
                 "ollama",
                 Some("http://localhost:11434/v1"),
@@ -209,6 +220,7 @@ impl ProviderKind {
             Self::Anthropic => WireFormat::Anthropic,
             Self::Gemini => WireFormat::Gemini,
             Self::Cohere => WireFormat::Cohere,
+            Self::Bedrock => WireFormat::Bedrock,
             Self::Mock => WireFormat::Mock,
             _ => WireFormat::OpenAi,
         }
@@ -223,6 +235,7 @@ pub enum WireFormat {
     Anthropic,
     Gemini,
     Cohere,
+    Bedrock,
     /// Answered in-process.
     Mock,
 }

@@ -19,8 +19,8 @@ use std::time::Duration;
 pub use error::ConfigError;
 
 use super::{
-    BaseUrl, Limits, ProviderKind, ProviderSettings, Scheme, Secret, Settings, UpstreamTimeouts,
-    BUILTIN_KINDS,
+    AwsSettings, BaseUrl, Limits, ProviderKind, ProviderSettings, Scheme, Secret, Settings,
+    UpstreamTimeouts, BUILTIN_KINDS,
 };
 use error::push_key;
 use schema::*;
@@ -408,11 +408,17 @@ fn resolve_file_provider(
         .with_hint("choose another name for this provider"));
     }
 
+    let aws = resolve_aws(kind, file, &at, env)?;
     let base_url = match &file.base_url {
         Some(url) => url::parse_base_url(url)
             .map_err(|message| ConfigError::invalid(at("base_url"), message))?,
         None => match env_base_url(kind, env)? {
             Some(url) => url,
+            None if aws.is_some() => {
+                let region = &aws.as_ref().map(|a| a.region.clone()).unwrap_or_default();
+                url::parse_base_url(&format!("https://bedrock-runtime.{region}.amazonaws.com"))
+                    .map_err(|message| ConfigError::invalid(at("region"), message))?
+            }
             None => {
                 return Err(ConfigError::invalid(
                     at("base_url"),
@@ -515,7 +521,89 @@ fn resolve_file_provider(
         timeouts,
         max_idle_connections,
         api_version,
+        aws,
     })
+}
+
+/// Bedrock's region and credentials: the table's values, else the AWS SDKs'
+/// variables. Other kinds must not set them.
+fn resolve_aws(
+    kind: ProviderKind,
+    file: &ProviderFile,
+    at: &dyn Fn(&str) -> String,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<AwsSettings>, ConfigError> {
+    let given = [
+        ("region", file.region.is_some()),
+        ("aws_access_key_id", file.aws_access_key_id.is_some()),
+        (
+            "aws_secret_access_key",
+            file.aws_secret_access_key.is_some(),
+        ),
+        ("aws_session_token", file.aws_session_token.is_some()),
+    ];
+    if kind != ProviderKind::Bedrock {
+        if let Some((key, _)) = given.iter().find(|(_, set)| *set) {
+            return Err(ConfigError::invalid(
+                at(key),
+                format!("only used by kind `bedrock`, not `{}`", kind.name()),
+            ));
+        }
+        return Ok(None);
+    }
+    let region = match &file.region {
+        Some(r) => r.clone(),
+        None => env_value(env, "AWS_REGION")
+            .or_else(|| env_value(env, "AWS_DEFAULT_REGION"))
+            .ok_or_else(|| {
+                ConfigError::invalid(at("region"), "missing: Bedrock needs an AWS region")
+                    .with_hint("set region = \"us-east-1\" or AWS_REGION")
+            })?,
+    };
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(ConfigError::invalid(
+            at("region"),
+            format!("invalid AWS region {region:?}"),
+        ));
+    }
+    let secret =
+        |field: &Option<String>, key: &str, var: &str| -> Result<Option<Secret>, ConfigError> {
+            match field {
+                Some(raw) => resolve_secret(raw, &at(key), env).map(Some),
+                None => Ok(env_value(env, var).map(Secret::new)),
+            }
+        };
+    let missing = |key: &str, var: &str| {
+        ConfigError::invalid(at(key), "missing: Bedrock needs AWS credentials")
+            .with_hint(format!("set {var} or {key} = \"env:VAR\""))
+    };
+    let access_key_id = secret(
+        &file.aws_access_key_id,
+        "aws_access_key_id",
+        "AWS_ACCESS_KEY_ID",
+    )?
+    .ok_or_else(|| missing("aws_access_key_id", "AWS_ACCESS_KEY_ID"))?;
+    let secret_access_key = secret(
+        &file.aws_secret_access_key,
+        "aws_secret_access_key",
+        "AWS_SECRET_ACCESS_KEY",
+    )?
+    .ok_or_else(|| missing("aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"))?;
+    let session_token = secret(
+        &file.aws_session_token,
+        "aws_session_token",
+        "AWS_SESSION_TOKEN",
+    )?;
+    Ok(Some(AwsSettings {
+        region,
+        access_key_id,
+        secret_access_key,
+        session_token,
+    }))
 }
 
 /// Azure's `api-version`: `OPENAI_API_VERSION` (as the Azure OpenAI SDKs read
@@ -555,6 +643,7 @@ fn resolve_env_provider(
         timeouts: *timeouts,
         max_idle_connections: DEFAULT_MAX_IDLE_CONNECTIONS as usize,
         api_version: default_api_version(kind, env),
+        aws: None,
     })
 }
 
@@ -575,6 +664,7 @@ fn mock_provider(timeouts: &UpstreamTimeouts) -> ProviderSettings {
         timeouts: *timeouts,
         max_idle_connections: DEFAULT_MAX_IDLE_CONNECTIONS as usize,
         api_version: String::new(),
+        aws: None,
     }
 }
 

@@ -70,6 +70,17 @@ pub struct ProviderSettings {
     pub max_idle_connections: usize,
     /// Azure's `api-version` query parameter; empty for other kinds.
     pub api_version: String,
+    /// Bedrock's region and credentials; `None` for other kinds.
+    pub aws: Option<AwsSettings>,
+}
+
+/// What SigV4 signing needs.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub region: String,
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
 }
 
 /// Upstream timeouts, per provider.

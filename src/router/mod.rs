@@ -37,6 +37,8 @@ fn auth_lines(kind: ProviderKind, key: &str) -> Vec<u8> {
             crate::providers::anthropic::ANTHROPIC_VERSION
         ),
         WireFormat::Gemini => format!("x-goog-api-key: {key}\r\n"),
+        // Signed per request (SigV4); there is no static header.
+        WireFormat::Bedrock => String::new(),
         WireFormat::OpenAi | WireFormat::Cohere | WireFormat::Mock => {
             format!("Authorization: Bearer {key}\r\n")
         }

@@ -71,9 +71,12 @@ fn refresh_models(gw: &Gateway) {
             );
             continue;
         }
-        if p.kind() == ProviderKind::Azure && p.settings.models.is_empty() {
-            // Azure serves deployments, which its API does not list with a key;
-            // configure `models` (deployment names) to have them listed.
+        if matches!(p.kind(), ProviderKind::Azure | ProviderKind::Bedrock)
+            && p.settings.models.is_empty()
+        {
+            // Azure serves deployments, which its API does not list with a key,
+            // and Bedrock lists models on another (signed) service: configure
+            // `models` to have them listed.
             continue;
         }
         if !p.settings.models.is_empty() {

@@ -100,11 +100,18 @@ pub fn replay_upstream(provider: &str) -> (std::net::SocketAddr, Arc<Mutex<Vec<S
                     }
                     let model = match seen.body["model"].as_str() {
                         Some(m) => m.to_string(),
+                        // Gemini: /models/<model>:verb; Bedrock: /model/<model>/verb.
                         None => seen
                             .path
                             .split("/models/")
                             .nth(1)
                             .and_then(|rest| rest.split(':').next())
+                            .or_else(|| {
+                                seen.path
+                                    .split("/model/")
+                                    .nth(1)
+                                    .and_then(|rest| rest.split('/').next())
+                            })
                             .unwrap_or("")
                             .to_string(),
                     };
@@ -123,6 +130,16 @@ pub fn replay_upstream(provider: &str) -> (std::net::SocketAddr, Arc<Mutex<Vec<S
                             body.len()
                         );
                         tcp.write_all(resp.as_bytes()).is_ok()
+                    } else if model.ends_with(".bin") {
+                        let raw = std::fs::read(dir.join(&model)).unwrap();
+                        let mut out = b"HTTP/1.1 200 OK\r\ncontent-type: application/vnd.amazon.eventstream\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+                        for piece in raw.chunks(61) {
+                            out.extend(format!("{:x}\r\n", piece.len()).into_bytes());
+                            out.extend_from_slice(piece);
+                            out.extend_from_slice(b"\r\n");
+                        }
+                        out.extend_from_slice(b"0\r\n\r\n");
+                        tcp.write_all(&out).is_ok()
                     } else if model.ends_with(".sse") || model.ends_with(".chunks.txt") {
                         let raw = std::fs::read(dir.join(&model)).unwrap();
                         let raw = if model.ends_with(".chunks.txt") {

@@ -124,6 +124,13 @@ pub(crate) struct ProviderFile {
     /// Azure only: the `api-version` query parameter. Default `OPENAI_API_VERSION`,
     /// then [`DEFAULT_AZURE_API_VERSION`].
     pub(crate) api_version: Option<String>,
+    /// Bedrock only: AWS region. Default `AWS_REGION`, then `AWS_DEFAULT_REGION`.
+    pub(crate) region: Option<String>,
+    /// Bedrock only: key references. Default `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+    pub(crate) aws_access_key_id: Option<String>,
+    pub(crate) aws_secret_access_key: Option<String>,
+    pub(crate) aws_session_token: Option<String>,
 }
 
 /// Azure OpenAI's `api-version` when neither the file nor `OPENAI_API_VERSION` sets one.
