@@ -16,6 +16,8 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use serde::Deserialize;
 
+use crate::cohere;
+use crate::gemini::{self, Op};
 use crate::proto::{self, Chunked, Fail, Head, Method, Route, Span};
 use crate::render::{self, Event, Len, MsgEvent, Saw, CT_JSON, CT_SSE};
 use crate::sim::{Defaults, Dist, FailKind};
@@ -394,12 +396,16 @@ impl Conn {
         }
         if let Some(status) = mock.status.filter(|s| *s >= 400) {
             self.scratch.clear();
-            if route == Route::Messages {
-                render::anthropic_mock_error_body(&mut self.scratch, status);
-            } else {
-                render::mock_error_body(&mut self.scratch, status);
+            match route {
+                Route::Messages => render::anthropic_mock_error_body(&mut self.scratch, status),
+                Route::Gemini(_) => gemini::mock_error_body(&mut self.scratch, status),
+                Route::CohereChat | Route::CohereEmbed => {
+                    cohere::mock_error_body(&mut self.scratch, status)
+                }
+                _ => render::mock_error_body(&mut self.scratch, status),
             }
-            let extra = if status == 429 {
+            // Google says when to retry in the body (RetryInfo), not in a header.
+            let extra = if status == 429 && !matches!(route, Route::Gemini(_)) {
                 "Retry-After: 1\r\n"
             } else {
                 ""
@@ -415,6 +421,9 @@ impl Conn {
             }
             Route::Messages => self.messages(head, body).await,
             Route::Embeddings => self.embeddings(head, body).await,
+            Route::Gemini(op) => self.gemini(head, body, op).await,
+            Route::CohereChat => self.cohere_chat(head, body).await,
+            Route::CohereEmbed => self.cohere_embed(head, body).await,
             Route::Models => {
                 self.send(head, 200, "", Src::Static(render::MODELS_BODY))
                     .await
@@ -771,6 +780,304 @@ impl Conn {
         match result {
             Ok(()) => self.send(head, 200, "", Src::Scratch).await,
             Err(msg) => self.send_error(head, 400, &[msg], None).await,
+        }
+    }
+
+    /// Streams SSE events as one chunked response, each event its own HTTP
+    /// chunk and write. `content(ev)` is the event's content index: the
+    /// first content event waits for the ttft, later ones for the
+    /// inter-token delay (pacing as in [`Conn::stream`]). `cut_after` is the
+    /// index of the last event sent before a cut. `render(out, model, tool,
+    /// ev)` renders one event.
+    async fn paced_stream<E: Copy>(
+        &mut self,
+        head: &Head,
+        events: impl Iterator<Item = E>,
+        content: impl Fn(E) -> Option<usize>,
+        cut_after: Option<usize>,
+        render: impl Fn(&mut Vec<u8>, &[u8], &[u8], E),
+    ) -> Next {
+        let m = head.mock;
+        let d = self.defaults;
+        let ttft = m.ttft.or(m.chunk_delay).or(d.ttft);
+        let inter = m.inter_token.or(m.chunk_delay).or(d.inter_token);
+        let mut due = monoio::time::Instant::now();
+        render::head(
+            &mut self.sock.wbuf,
+            200,
+            CT_SSE,
+            Len::Chunked,
+            head.keep_alive,
+            Some(saw(&self.rbuf, head)),
+            "Cache-Control: no-cache\r\n",
+        );
+        let mut events = events.enumerate().peekable();
+        while let Some((sent, ev)) = events.next() {
+            if let Some(i) = content(ev) {
+                let dist = if i == 0 { ttft } else { inter };
+                if let Some(delay) = dist.map(Dist::sample).filter(|d| !d.is_zero()) {
+                    if self.sock.flush().await.is_err() {
+                        return Next::Close;
+                    }
+                    due += delay;
+                    if due > monoio::time::Instant::now() {
+                        monoio::time::sleep_until(due).await;
+                    }
+                }
+            }
+            self.scratch.clear();
+            render(&mut self.scratch, &self.model, &self.tool, ev);
+            render::chunk(&mut self.sock.wbuf, &self.scratch);
+            if events.peek().is_none() {
+                self.sock.wbuf.extend_from_slice(b"0\r\n\r\n");
+            }
+            if self.sock.flush().await.is_err() {
+                return Next::Close;
+            }
+            if cut_after == Some(sent) {
+                return Next::Close;
+            }
+        }
+        if head.keep_alive {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    async fn send_gemini_error(&mut self, head: &Head, status: u16, message: &[&[u8]]) -> Next {
+        self.scratch.clear();
+        gemini::error_body(&mut self.scratch, status, message);
+        self.send(head, status, "", Src::Scratch).await
+    }
+
+    /// Gemini API (`POST …/models/{model}:generateContent`,
+    /// `:streamGenerateContent`, `:batchEmbedContents`).
+    async fn gemini(&mut self, head: &Head, body: BodyLoc, op: Op) -> Next {
+        if head.goog_api_key.is_none_or(|(a, b)| b <= a) {
+            return self
+                .send_gemini_error(
+                    head,
+                    401,
+                    &[b"Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."],
+                )
+                .await;
+        }
+        let target = &self.rbuf[head.target.0..head.target.1];
+        let path = memchr::memchr(b'?', target).map_or(target, |i| &target[..i]);
+        // The route matched, so the path parses.
+        let model = gemini::parse_path(path).map_or(&b""[..], |(_, m)| m);
+        self.model.clear();
+        self.model.extend_from_slice(model);
+        let bytes = body_slice(&self.rbuf, &self.body, body);
+        if op == Op::BatchEmbed {
+            let texts: Result<Vec<String>, &[u8]> = match serde_json::from_slice::<
+                gemini::BatchEmbedRequest<'_>,
+            >(bytes)
+            {
+                Ok(gemini::BatchEmbedRequest {
+                    requests: Some(reqs),
+                }) if !reqs.is_empty() => Ok(reqs.iter().map(gemini::EmbedRequest::text).collect()),
+                Ok(_) => {
+                    Err(b"* BatchEmbedContentsRequest.requests: at least one request is required")
+                }
+                Err(_) => Err(b"Invalid JSON payload received."),
+            };
+            return match texts {
+                Ok(texts) => {
+                    self.scratch.clear();
+                    gemini::embeddings(&mut self.scratch, &texts);
+                    self.send(head, 200, "", Src::Scratch).await
+                }
+                Err(msg) => self.send_gemini_error(head, 400, &[msg]).await,
+            };
+        }
+        let forced = match serde_json::from_slice::<gemini::GenerateRequest<'_>>(bytes) {
+            Ok(req) if req.contents.is_some() => {
+                let f = req.forced_function();
+                self.tool.clear();
+                if let Some(name) = &f {
+                    render::push_json_str(&mut self.tool, name.as_bytes());
+                }
+                Ok(f.is_some())
+            }
+            Ok(_) => Err(&b"* GenerateContentRequest.contents: contents is not specified"[..]),
+            Err(_) => Err(&b"Invalid JSON payload received."[..]),
+        };
+        let call = match forced {
+            Ok(c) => c,
+            Err(msg) => return self.send_gemini_error(head, 400, &[msg]).await,
+        };
+        if op == Op::Generate {
+            self.scratch.clear();
+            let part = if call {
+                gemini::Part::Call
+            } else {
+                gemini::Part::Hello(head.mock.body_bytes.or(self.defaults.body_bytes))
+            };
+            gemini::response(&mut self.scratch, &self.model, &self.tool, part, true, 5);
+            return self.send(head, 200, "", Src::Scratch).await;
+        }
+        // Stream: one chunk per token (a zero-token stream sends one empty
+        // text chunk), or one functionCall chunk; finishReason on the last.
+        let n = head.mock.chunks.unwrap_or(self.defaults.chunks);
+        let parts: Box<dyn Iterator<Item = gemini::Part>> = if call {
+            Box::new(std::iter::once(gemini::Part::Call))
+        } else if n == 0 {
+            Box::new(std::iter::once(gemini::Part::Empty))
+        } else {
+            Box::new((0..n).map(gemini::Part::Token))
+        };
+        let total = if call || n == 0 { 1 } else { n as usize };
+        let cut_after = match head.mock.fail {
+            Some(Fail::Cut) => Some(0),
+            Some(Fail::CutMid) => Some((total / 2).max(1) - 1),
+            _ => None,
+        };
+        let content = |p: gemini::Part| match p {
+            gemini::Part::Token(i) => Some(i as usize),
+            _ => Some(0),
+        };
+        let last = total - 1;
+        let events = parts.enumerate();
+        self.paced_stream(
+            head,
+            events,
+            move |(_, p)| content(p),
+            cut_after,
+            move |out, model, tool, (i, p)| {
+                let tokens = match p {
+                    gemini::Part::Call => 5,
+                    _ => i as u64 + 1,
+                };
+                gemini::stream_event(out, model, tool, p, i == last, tokens);
+            },
+        )
+        .await
+    }
+
+    async fn send_cohere_error(&mut self, head: &Head, status: u16, message: &[&[u8]]) -> Next {
+        self.scratch.clear();
+        cohere::error_body(&mut self.scratch, message);
+        self.send(head, status, "", Src::Scratch).await
+    }
+
+    /// Cohere needs `Authorization: Bearer <token>`; answers the 401 if not.
+    async fn cohere_auth(&mut self, head: &Head) -> Result<(), Next> {
+        let ok = head.auth.is_some_and(|(a, b)| {
+            let v = &self.rbuf[a..b];
+            v.len() > 7
+                && v[..7].eq_ignore_ascii_case(b"bearer ")
+                && !v[7..].trim_ascii().is_empty()
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(self
+                .send_cohere_error(head, 401, &[b"invalid api token"])
+                .await)
+        }
+    }
+
+    /// Cohere v2 chat (`POST …/v2/chat`), streamed or not.
+    async fn cohere_chat(&mut self, head: &Head, body: BodyLoc) -> Next {
+        if let Err(next) = self.cohere_auth(head).await {
+            return next;
+        }
+        let parsed = {
+            let bytes = body_slice(&self.rbuf, &self.body, body);
+            match serde_json::from_slice::<cohere::ChatRequest<'_>>(bytes) {
+                Ok(req) if req.model.is_none() => {
+                    Err(&b"invalid request: model must be specified"[..])
+                }
+                Ok(req) if !req.messages.as_ref().is_some_and(|m| m.is_array()) => {
+                    Err(&b"invalid request: messages must be an array"[..])
+                }
+                Ok(req) => {
+                    let forced = req.forced_tool();
+                    self.tool.clear();
+                    if let Some(name) = &forced {
+                        render::push_json_str(&mut self.tool, name.as_bytes());
+                    }
+                    Ok((req.stream.unwrap_or(false), forced.is_some()))
+                }
+                Err(_) => Err(&b"invalid request: could not parse the JSON body"[..]),
+            }
+        };
+        let (stream, tool) = match parsed {
+            Ok(p) => p,
+            Err(msg) => return self.send_cohere_error(head, 400, &[msg]).await,
+        };
+        if !stream {
+            self.scratch.clear();
+            let filler = head.mock.body_bytes.or(self.defaults.body_bytes);
+            cohere::chat(&mut self.scratch, tool.then_some(&self.tool[..]), filler);
+            return self.send(head, 200, "", Src::Scratch).await;
+        }
+        use cohere::Event as E;
+        let n = head.mock.chunks.unwrap_or(self.defaults.chunks);
+        let events: Vec<E> = if tool {
+            let mut v = vec![E::MessageStart, E::ToolPlanDelta, E::ToolCallStart];
+            v.extend((0..render::TOOL_INPUT_PARTS.len()).map(E::ToolCallDelta));
+            v.extend([E::ToolCallEnd, E::MessageEnd(5)]);
+            v
+        } else {
+            let mut v = vec![E::MessageStart, E::ContentStart];
+            v.extend((0..n).map(E::ContentDelta));
+            v.extend([E::ContentEnd, E::MessageEnd(n)]);
+            v
+        };
+        let (first, content_n) = if tool {
+            (3, render::TOOL_INPUT_PARTS.len())
+        } else {
+            (2, n as usize)
+        };
+        // Index of the last event sent before a cut (`first` = the first content delta).
+        let cut_after = match head.mock.fail {
+            Some(Fail::Cut) => Some(first),
+            Some(Fail::CutMid) => Some(first + (content_n / 2).max(1) - 1),
+            _ => None,
+        };
+        let content = |ev: E| match ev {
+            E::ContentDelta(i) => Some(i as usize),
+            E::ToolCallDelta(i) => Some(i),
+            _ => None,
+        };
+        self.paced_stream(
+            head,
+            events.into_iter(),
+            content,
+            cut_after,
+            move |out, _, t, ev| cohere::event(out, tool.then_some(t), ev),
+        )
+        .await
+    }
+
+    /// Cohere v2 embed (`POST …/v2/embed`).
+    async fn cohere_embed(&mut self, head: &Head, body: BodyLoc) -> Next {
+        if let Err(next) = self.cohere_auth(head).await {
+            return next;
+        }
+        let result = {
+            let bytes = body_slice(&self.rbuf, &self.body, body);
+            match serde_json::from_slice::<cohere::EmbedRequest<'_>>(bytes) {
+                Ok(cohere::EmbedRequest { model: None, .. }) => {
+                    Err(&b"invalid request: model must be specified"[..])
+                }
+                Ok(cohere::EmbedRequest {
+                    texts: Some(texts), ..
+                }) if !texts.is_empty() => {
+                    self.scratch.clear();
+                    cohere::embed(&mut self.scratch, &texts);
+                    Ok(())
+                }
+                Ok(_) => Err(&b"invalid request: texts must be a non-empty array of strings"[..]),
+                Err(_) => Err(&b"invalid request: could not parse the JSON body"[..]),
+            }
+        };
+        match result {
+            Ok(()) => self.send(head, 200, "", Src::Scratch).await,
+            Err(msg) => self.send_cohere_error(head, 400, &[msg]).await,
         }
     }
 

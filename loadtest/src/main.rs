@@ -2,7 +2,9 @@
 //! integration and load tests. Hand-written HTTP/1.1 on httparse + monoio,
 //! one runtime per worker thread, SO_REUSEPORT listeners. See README.md.
 
+mod cohere;
 mod conn;
+mod gemini;
 mod proto;
 mod render;
 mod sim;
@@ -21,7 +23,7 @@ use sim::{Defaults, Dist, FailMix};
 #[derive(Parser, Debug)]
 #[command(
     name = "mock-provider",
-    about = "OpenAI- and Anthropic-shaped mock upstream for ringbridge tests"
+    about = "OpenAI-, Anthropic-, Gemini- and Cohere-shaped mock upstream for ringbridge tests"
 )]
 struct Args {
     /// Address to listen on (port 0 picks a free port).

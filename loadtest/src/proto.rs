@@ -67,6 +67,8 @@ pub struct Head {
     pub api_key: Option<Span>,
     /// `anthropic-version`, trimmed.
     pub anthropic_version: Option<Span>,
+    /// `x-goog-api-key` (Gemini), trimmed.
+    pub goog_api_key: Option<Span>,
     pub content_length: Option<usize>,
     pub chunked: bool,
     pub keep_alive: bool,
@@ -126,6 +128,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, Reject> {
         auth: None,
         api_key: None,
         anthropic_version: None,
+        goog_api_key: None,
         content_length: None,
         chunked: false,
         keep_alive: req.version == Some(1),
@@ -159,6 +162,8 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, Reject> {
             head.api_key = Some(span(trim(value)));
         } else if name.eq_ignore_ascii_case(b"anthropic-version") {
             head.anthropic_version = Some(span(trim(value)));
+        } else if name.eq_ignore_ascii_case(b"x-goog-api-key") {
+            head.goog_api_key = Some(span(trim(value)));
         } else if name.eq_ignore_ascii_case(b"expect") {
             head.expect_continue = trim(value).eq_ignore_ascii_case(b"100-continue");
         } else if name.len() > 7 && name[..7].eq_ignore_ascii_case(b"x-mock-") {
@@ -310,6 +315,12 @@ pub enum Route {
     Completions,
     /// Anthropic Messages API.
     Messages,
+    /// Gemini API: `…/models/{model}:{method}`.
+    Gemini(crate::gemini::Op),
+    /// Cohere v2 `…/v2/chat`.
+    CohereChat,
+    /// Cohere v2 `…/v2/embed`.
+    CohereEmbed,
     Embeddings,
     Models,
     Stats,
@@ -326,7 +337,9 @@ impl Route {
 
 /// Maps method + request target to a route. Any prefix before
 /// `/chat/completions`, `/completions`, `/v1/messages`, `/embeddings` and
-/// `/models` is accepted.
+/// `/models` is accepted, and so is any prefix before `/v2/chat`, `/v2/embed`
+/// (Cohere) and `/models/{model}:generateContent`, `:streamGenerateContent`,
+/// `:batchEmbedContents` (Gemini).
 pub fn route(method: Method, target: &[u8]) -> Route {
     let path = match memchr::memchr(b'?', target) {
         Some(i) => &target[..i],
@@ -341,6 +354,11 @@ pub fn route(method: Method, target: &[u8]) -> Route {
         (Method::Post, p) if p.ends_with(b"/chat/completions") => Route::Chat,
         (Method::Post, p) if p.ends_with(b"/completions") => Route::Completions,
         (Method::Post, p) if p.ends_with(b"/v1/messages") => Route::Messages,
+        (Method::Post, p) if p.ends_with(b"/v2/chat") => Route::CohereChat,
+        (Method::Post, p) if p.ends_with(b"/v2/embed") => Route::CohereEmbed,
+        (Method::Post, p) if crate::gemini::parse_path(p).is_some() => {
+            crate::gemini::parse_path(p).map_or(Route::NotFound, |(op, _)| Route::Gemini(op))
+        }
         (Method::Post, p) if p.ends_with(b"/embeddings") => Route::Embeddings,
         (Method::Get, p) if p.ends_with(b"/models") => Route::Models,
         _ => Route::NotFound,
@@ -378,6 +396,11 @@ mod tests {
         assert_eq!(&req[k.0..k.1], b"sk-ant");
         let v = h.anthropic_version.unwrap();
         assert_eq!(&req[v.0..v.1], b"2023-06-01");
+
+        let req =
+            b"POST /v1beta/models/g:generateContent HTTP/1.1\r\nX-Goog-Api-Key: g-key \r\n\r\n";
+        let k = parse_head(req).unwrap().unwrap().goog_api_key.unwrap();
+        assert_eq!(&req[k.0..k.1], b"g-key");
     }
 
     #[test]
@@ -473,6 +496,34 @@ mod tests {
         assert_eq!(route(Method::Get, b"/v1/messages"), Route::NotFound);
         assert_eq!(route(Method::Post, b"/v1/embeddings"), Route::Embeddings);
         assert_eq!(route(Method::Get, b"/v1/models"), Route::Models);
+        use crate::gemini::Op;
+        assert_eq!(
+            route(Method::Post, b"/v1beta/models/g-1:generateContent"),
+            Route::Gemini(Op::Generate)
+        );
+        assert_eq!(
+            route(
+                Method::Post,
+                b"/v1beta/models/g-1:streamGenerateContent?alt=sse"
+            ),
+            Route::Gemini(Op::Stream)
+        );
+        assert_eq!(
+            route(Method::Post, b"/v1beta/models/g-1:batchEmbedContents"),
+            Route::Gemini(Op::BatchEmbed)
+        );
+        assert_eq!(
+            route(Method::Get, b"/v1beta/models/g-1:generateContent"),
+            Route::NotFound
+        );
+        assert_eq!(
+            route(Method::Post, b"/v1beta/models/g-1:countTokens"),
+            Route::NotFound
+        );
+        assert_eq!(route(Method::Get, b"/v1beta/models"), Route::Models);
+        assert_eq!(route(Method::Post, b"/v2/chat"), Route::CohereChat);
+        assert_eq!(route(Method::Post, b"/cohere/v2/embed"), Route::CohereEmbed);
+        assert_eq!(route(Method::Get, b"/v2/chat"), Route::NotFound);
         assert_eq!(route(Method::Get, b"/__stats"), Route::Stats);
         assert_eq!(route(Method::Post, b"/__reset_stats"), Route::ResetStats);
         assert_eq!(route(Method::Get, b"/v1/chat/completions"), Route::NotFound);

@@ -1452,3 +1452,593 @@ fn status_flag_answers_every_request_with_that_status() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("--status"));
     }
 }
+
+// ---------------------------------------------------------------------------
+// Google Gemini API (`…/models/{model}:generateContent`, `:streamGenerateContent`,
+// `:batchEmbedContents`) and Cohere v2 (`/v2/chat`, `/v2/embed`).
+
+const GEMINI_GEN: &str = "/v1beta/models/gemini-test:generateContent";
+const GEMINI_STREAM: &str = "/v1beta/models/gemini-test:streamGenerateContent?alt=sse";
+const GEMINI_EMBED: &str = "/v1beta/models/emb-test:batchEmbedContents";
+const GOOG_KEY: [(&str, &str); 1] = [("x-goog-api-key", "g-key")];
+const COHERE_CHAT: &str = "/v2/chat";
+const COHERE_EMBED: &str = "/v2/embed";
+const COHERE_AUTH: [(&str, &str); 1] = [("Authorization", "Bearer c-key")];
+
+fn gemini_body(tools: &[&str], mode: Option<&str>, allowed: Option<&str>) -> Vec<u8> {
+    let mut v = serde_json::json!({
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "systemInstruction": {"parts": [{"text": "be brief"}]},
+    });
+    if !tools.is_empty() {
+        let decls: Vec<Value> = tools
+            .iter()
+            .map(|n| serde_json::json!({"name": n, "parameters": {"type": "object"}}))
+            .collect();
+        v["tools"] = serde_json::json!([{ "functionDeclarations": decls }]);
+    }
+    if let Some(mode) = mode {
+        v["toolConfig"] = serde_json::json!({"functionCallingConfig": {"mode": mode}});
+        if let Some(a) = allowed {
+            v["toolConfig"]["functionCallingConfig"]["allowedFunctionNames"] =
+                serde_json::json!([a]);
+        }
+    }
+    v.to_string().into_bytes()
+}
+
+/// Gemini SSE: each HTTP chunk is one `data: {json}\r\n\r\n`.
+fn gemini_events(r: &Resp) -> Vec<Value> {
+    r.chunks
+        .iter()
+        .map(|c| {
+            let s = std::str::from_utf8(c).unwrap();
+            let data = s
+                .strip_prefix("data: ")
+                .and_then(|d| d.strip_suffix("\r\n\r\n"))
+                .unwrap_or_else(|| panic!("{s:?}"));
+            assert!(!data.contains('\n'), "{s:?}");
+            serde_json::from_str(data).unwrap()
+        })
+        .collect()
+}
+
+fn gemini_error(r: &Resp) -> (u64, String, String) {
+    let v = r.json();
+    let e = &v["error"];
+    (
+        e["code"].as_u64().unwrap(),
+        e["status"].as_str().unwrap().to_string(),
+        e["message"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn gemini_generate_content_and_function_calls() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let r = c.request("POST", GEMINI_GEN, &GOOG_KEY, &gemini_body(&[], None, None));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("x-mock-saw-path"), Some(GEMINI_GEN));
+    assert_eq!(
+        r.json(),
+        serde_json::json!({
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "Hello from mock-provider."}]},
+                            "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 5, "totalTokenCount": 17},
+            "modelVersion": "gemini-test",
+            "responseId": "mock-resp",
+        })
+    );
+    // Tools without mode ANY: text. Mode ANY: the first declaration, or the allowed name.
+    let r = c.request(
+        "POST",
+        GEMINI_GEN,
+        &GOOG_KEY,
+        &gemini_body(&["alpha", "beta"], Some("AUTO"), None),
+    );
+    assert_eq!(
+        r.json()["candidates"][0]["content"]["parts"][0]["text"],
+        "Hello from mock-provider."
+    );
+    for (allowed, name) in [(None, "alpha"), (Some("beta"), "beta")] {
+        let r = c.request(
+            "POST",
+            GEMINI_GEN,
+            &GOOG_KEY,
+            &gemini_body(&["alpha", "beta"], Some("ANY"), allowed),
+        );
+        let v = r.json();
+        assert_eq!(
+            v["candidates"][0]["content"]["parts"],
+            serde_json::json!([{"functionCall": {"name": name, "args": {"arg": "value"}}}])
+        );
+        assert_eq!(v["candidates"][0]["finishReason"], "STOP");
+    }
+    // Any prefix before /models/, and body-bytes applies to the text.
+    let r = c.request(
+        "POST",
+        "/gw/v1/models/m.1:generateContent",
+        &[("x-goog-api-key", "k"), ("x-mock-body-bytes", "100")],
+        &gemini_body(&[], None, None),
+    );
+    let v = r.json();
+    assert_eq!(v["modelVersion"], "m.1");
+    assert_eq!(
+        v["candidates"][0]["content"]["parts"][0]["text"]
+            .as_str()
+            .unwrap()
+            .len(),
+        100
+    );
+    // Bad requests are Google-shaped.
+    for body in [&b"{not json"[..], b"{}"] {
+        let r = c.request("POST", GEMINI_GEN, &GOOG_KEY, body);
+        assert_eq!(r.status, 400);
+        let (code, status, _) = gemini_error(&r);
+        assert_eq!((code, status.as_str()), (400, "INVALID_ARGUMENT"));
+    }
+    let r = c.request("POST", "/v1beta/models/g:countTokens", &GOOG_KEY, b"{}");
+    assert_eq!(r.status, 404);
+}
+
+#[test]
+fn gemini_auth_and_error_statuses() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let body = gemini_body(&[], None, None);
+    for path in [GEMINI_GEN, GEMINI_STREAM, GEMINI_EMBED] {
+        for headers in [&[][..], &[("x-goog-api-key", " ")][..]] {
+            let r = c.request("POST", path, headers, &body);
+            assert_eq!(r.status, 401, "{path}");
+            let (code, status, _) = gemini_error(&r);
+            assert_eq!((code, status.as_str()), (401, "UNAUTHENTICATED"));
+        }
+    }
+    for (s, name) in [
+        (400, "INVALID_ARGUMENT"),
+        (403, "PERMISSION_DENIED"),
+        (404, "NOT_FOUND"),
+        (429, "RESOURCE_EXHAUSTED"),
+        (500, "INTERNAL"),
+        (503, "UNAVAILABLE"),
+        (504, "DEADLINE_EXCEEDED"),
+    ] {
+        let st = s.to_string();
+        let mut headers = GOOG_KEY.to_vec();
+        headers.push(("x-mock-status", &st));
+        let r = c.request("POST", GEMINI_STREAM, &headers, &body);
+        assert_eq!(r.status, s);
+        assert_eq!(
+            gemini_error(&r),
+            (s as u64, name.into(), format!("mock error {s}"))
+        );
+        // Google puts the delay in RetryInfo, not in Retry-After.
+        assert_eq!(r.header("retry-after"), None);
+        let details = &r.json()["error"]["details"];
+        if s == 429 {
+            assert_eq!(
+                details,
+                &serde_json::json!([{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "2s"}])
+            );
+        } else {
+            assert!(details.is_null(), "{s}");
+        }
+    }
+    // A drawn 429 (fail mix flag) is Google-shaped too, on every Gemini route.
+    let srv = Server::start(&["--fail-mix", "429:1"]);
+    let mut c = srv.connect();
+    for path in [GEMINI_GEN, GEMINI_STREAM, GEMINI_EMBED] {
+        let r = c.request("POST", path, &GOOG_KEY, &body);
+        assert_eq!(r.status, 429);
+        assert_eq!(gemini_error(&r).1, "RESOURCE_EXHAUSTED");
+        assert_eq!(r.json()["error"]["details"][0]["retryDelay"], "2s");
+    }
+}
+
+#[test]
+fn gemini_stream_crlf_events() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let body = gemini_body(&[], None, None);
+    let r = c.request("POST", GEMINI_STREAM, &GOOG_KEY, &body);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    let evs = gemini_events(&r);
+    assert_eq!(evs.len(), 5);
+    for (i, v) in evs.iter().enumerate() {
+        let cand = &v["candidates"][0];
+        assert_eq!(cand["content"]["role"], "model");
+        assert_eq!(cand["content"]["parts"][0]["text"], format!("tok{i} "));
+        assert_eq!(cand.get("finishReason").is_some(), i == 4, "{v}");
+        assert_eq!(v["usageMetadata"]["promptTokenCount"], 12);
+        assert_eq!(v["usageMetadata"]["candidatesTokenCount"], i + 1);
+        assert_eq!(v["usageMetadata"]["totalTokenCount"], 12 + i + 1);
+        assert_eq!(v["modelVersion"], "gemini-test");
+    }
+    assert_eq!(evs[4]["candidates"][0]["finishReason"], "STOP");
+    // Chunk count header; zero chunks → one empty, finished chunk.
+    let mut headers = GOOG_KEY.to_vec();
+    headers.push(("x-mock-chunks", "2"));
+    assert_eq!(
+        gemini_events(&c.request("POST", GEMINI_STREAM, &headers, &body)).len(),
+        2
+    );
+    let mut headers = GOOG_KEY.to_vec();
+    headers.push(("x-mock-chunks", "0"));
+    let evs = gemini_events(&c.request("POST", GEMINI_STREAM, &headers, &body));
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0]["candidates"][0]["content"]["parts"][0]["text"], "");
+    assert_eq!(evs[0]["candidates"][0]["finishReason"], "STOP");
+    // Forced function: one chunk with the whole call.
+    let r = c.request(
+        "POST",
+        GEMINI_STREAM,
+        &GOOG_KEY,
+        &gemini_body(&["f"], Some("ANY"), None),
+    );
+    let evs = gemini_events(&r);
+    assert_eq!(evs.len(), 1);
+    assert_eq!(
+        evs[0]["candidates"][0]["content"]["parts"][0]["functionCall"],
+        serde_json::json!({"name": "f", "args": {"arg": "value"}})
+    );
+    assert_eq!(evs[0]["candidates"][0]["finishReason"], "STOP");
+    // Pacing: the chunk delay applies between content chunks.
+    let mut headers = GOOG_KEY.to_vec();
+    headers.push(("x-mock-chunk-delay-ms", "40"));
+    let t = Instant::now();
+    let r = c.request("POST", GEMINI_STREAM, &headers, &body);
+    assert_eq!(gemini_events(&r).len(), 5);
+    assert!(
+        t.elapsed() >= Duration::from_millis(190),
+        "{:?}",
+        t.elapsed()
+    );
+    // Keep-alive survived all of that.
+    assert_eq!(srv.stats()["connections_accepted"], 2);
+
+    // A cut stream stops after half the chunks, with no finishReason.
+    let mut s = TcpStream::connect(&srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut headers = GOOG_KEY.to_vec();
+    headers.push(("x-mock-fail-mix", "cut:1"));
+    headers.push(("x-mock-chunks", "10"));
+    s.write_all(&build_request("POST", GEMINI_STREAM, &headers, &body))
+        .unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8(all).unwrap();
+    assert!(text.contains("tok4 ") && !text.contains("tok5 "), "{text}");
+    assert!(!text.contains("finishReason"), "{text}");
+}
+
+#[test]
+fn gemini_batch_embed_contents() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let body = serde_json::json!({"requests": [
+        {"model": "models/emb-test", "content": {"parts": [{"text": "hello"}]}},
+        {"model": "models/emb-test", "content": {"parts": [{"text": "world"}]}, "outputDimensionality": 8},
+    ]});
+    let r = c.request("POST", GEMINI_EMBED, &GOOG_KEY, body.to_string().as_bytes());
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    let embs = v["embeddings"].as_array().unwrap();
+    assert_eq!(embs.len(), 2);
+    for e in embs {
+        assert_eq!(e.as_object().unwrap().len(), 1, "{e}");
+        assert_eq!(e["values"].as_array().unwrap().len(), 8);
+    }
+    assert_ne!(embs[0], embs[1]);
+    // The same vector the OpenAI embeddings route gives the same text.
+    let o = c.request(
+        "POST",
+        "/v1/embeddings",
+        &[],
+        br#"{"model":"e","input":"hello"}"#,
+    );
+    assert_eq!(o.json()["data"][0]["embedding"], embs[0]["values"]);
+    for bad in [&br#"{"requests":[]}"#[..], b"{}", b"nope"] {
+        let r = c.request("POST", GEMINI_EMBED, &GOOG_KEY, bad);
+        assert_eq!(r.status, 400);
+        assert_eq!(gemini_error(&r).1, "INVALID_ARGUMENT");
+    }
+}
+
+fn cohere_chat_body(stream: bool, tools: &[&str], choice: Option<&str>) -> Vec<u8> {
+    let mut v = serde_json::json!({
+        "model": "command-test",
+        "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
+        "stream": stream,
+    });
+    if !tools.is_empty() {
+        v["tools"] = tools
+            .iter()
+            .map(|n| serde_json::json!({"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}))
+            .collect();
+    }
+    if let Some(c) = choice {
+        v["tool_choice"] = c.into();
+    }
+    v.to_string().into_bytes()
+}
+
+#[test]
+fn cohere_chat_and_tool_calls() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let r = c.request(
+        "POST",
+        COHERE_CHAT,
+        &COHERE_AUTH,
+        &cohere_chat_body(false, &[], None),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-mock-saw-authorization"), Some("Bearer c-key"));
+    let usage = serde_json::json!({"billed_units": {"input_tokens": 12, "output_tokens": 5},
+                                   "tokens": {"input_tokens": 12, "output_tokens": 5}});
+    assert_eq!(
+        r.json(),
+        serde_json::json!({
+            "id": "mock-cohere",
+            "finish_reason": "COMPLETE",
+            "message": {"role": "assistant", "content": [{"type": "text", "text": "Hello from mock-provider."}]},
+            "usage": usage,
+        })
+    );
+    let r = c.request(
+        "POST",
+        COHERE_CHAT,
+        &COHERE_AUTH,
+        &cohere_chat_body(false, &["alpha", "beta"], Some("REQUIRED")),
+    );
+    assert_eq!(
+        r.json(),
+        serde_json::json!({
+            "id": "mock-cohere",
+            "finish_reason": "TOOL_CALL",
+            "message": {"role": "assistant", "tool_plan": "I will call the tool.", "tool_calls": [
+                {"id": "mock_call_1", "type": "function",
+                 "function": {"name": "alpha", "arguments": "{\"arg\":\"value\"}"}}]},
+            "usage": usage,
+        })
+    );
+    // Tools without REQUIRED: text.
+    let r = c.request(
+        "POST",
+        "/cohere/v2/chat",
+        &COHERE_AUTH,
+        &cohere_chat_body(false, &["alpha"], None),
+    );
+    assert_eq!(r.json()["finish_reason"], "COMPLETE");
+    // Auth and bad requests.
+    for headers in [
+        &[][..],
+        &[("Authorization", "Bearer ")][..],
+        &[("Authorization", "c-key")][..],
+    ] {
+        for path in [COHERE_CHAT, COHERE_EMBED] {
+            let r = c.request("POST", path, headers, b"{}");
+            assert_eq!(r.status, 401);
+            assert_eq!(
+                r.json(),
+                serde_json::json!({"message": "invalid api token"})
+            );
+        }
+    }
+    for bad in [&b"nope"[..], br#"{"messages":[]}"#, br#"{"model":"m"}"#] {
+        let r = c.request("POST", COHERE_CHAT, &COHERE_AUTH, bad);
+        assert_eq!(r.status, 400);
+        assert!(r.json()["message"].is_string());
+    }
+    // Errors: {"message"} with Retry-After on 429, from headers and from the fail mix.
+    let mut headers = COHERE_AUTH.to_vec();
+    headers.push(("x-mock-status", "429"));
+    let r = c.request(
+        "POST",
+        COHERE_CHAT,
+        &headers,
+        &cohere_chat_body(true, &[], None),
+    );
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.json(), serde_json::json!({"message": "mock error 429"}));
+    let srv = Server::start(&["--fail-mix", "429:1"]);
+    let mut c = srv.connect();
+    for (path, body) in [
+        (COHERE_CHAT, cohere_chat_body(false, &[], None)),
+        (COHERE_EMBED, br#"{"model":"e","texts":["a"]}"#.to_vec()),
+    ] {
+        let r = c.request("POST", path, &COHERE_AUTH, &body);
+        assert_eq!(r.status, 429);
+        assert_eq!(r.header("retry-after"), Some("1"));
+        assert_eq!(r.json(), serde_json::json!({"message": "mock error 429"}));
+    }
+}
+
+#[test]
+fn cohere_stream_event_order() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let r = c.request(
+        "POST",
+        COHERE_CHAT,
+        &COHERE_AUTH,
+        &cohere_chat_body(true, &[], None),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    let evs = anthropic_events(&r);
+    let names: Vec<&str> = evs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message-start",
+            "content-start",
+            "content-delta",
+            "content-delta",
+            "content-delta",
+            "content-delta",
+            "content-delta",
+            "content-end",
+            "message-end"
+        ]
+    );
+    assert_eq!(evs[0].1["id"], "mock-cohere");
+    assert_eq!(evs[0].1["delta"]["message"]["role"], "assistant");
+    assert_eq!(
+        evs[1].1["delta"]["message"]["content"],
+        serde_json::json!({"type": "text", "text": ""})
+    );
+    let text: String = evs[2..7]
+        .iter()
+        .map(|(_, v)| {
+            assert_eq!(v["index"], 0);
+            v["delta"]["message"]["content"]["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(text, "tok0 tok1 tok2 tok3 tok4 ");
+    assert_eq!(
+        evs[8].1["delta"],
+        serde_json::json!({"finish_reason": "COMPLETE", "usage": {
+            "billed_units": {"input_tokens": 12, "output_tokens": 5},
+            "tokens": {"input_tokens": 12, "output_tokens": 5}}})
+    );
+
+    let r = c.request(
+        "POST",
+        COHERE_CHAT,
+        &COHERE_AUTH,
+        &cohere_chat_body(true, &["get_w", "other"], Some("REQUIRED")),
+    );
+    let evs = anthropic_events(&r);
+    let names: Vec<&str> = evs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message-start",
+            "tool-plan-delta",
+            "tool-call-start",
+            "tool-call-delta",
+            "tool-call-delta",
+            "tool-call-end",
+            "message-end"
+        ]
+    );
+    assert_eq!(
+        evs[1].1["delta"]["message"]["tool_plan"],
+        "I will call the tool."
+    );
+    assert_eq!(
+        evs[2].1["delta"]["message"]["tool_calls"],
+        serde_json::json!({"id": "mock_call_1", "type": "function",
+                           "function": {"name": "get_w", "arguments": ""}})
+    );
+    let args: String = evs[3..5]
+        .iter()
+        .map(|(_, v)| {
+            v["delta"]["message"]["tool_calls"]["function"]["arguments"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&args).unwrap(),
+        serde_json::json!({"arg": "value"})
+    );
+    assert_eq!(evs[6].1["delta"]["finish_reason"], "TOOL_CALL");
+
+    // Cut: message-start, content-start, the first delta, then FIN.
+    let mut s = TcpStream::connect(&srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut headers = COHERE_AUTH.to_vec();
+    headers.push(("x-mock-fail", "cut"));
+    s.write_all(&build_request(
+        "POST",
+        COHERE_CHAT,
+        &headers,
+        &cohere_chat_body(true, &[], None),
+    ))
+    .unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8(all).unwrap();
+    assert!(text.contains("tok0 ") && !text.contains("tok1 "), "{text}");
+    assert!(!text.contains("message-end"), "{text}");
+}
+
+#[test]
+fn cohere_embed() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let body = br#"{"model":"embed-test","texts":["hello","a longer text"],"input_type":"search_document","embedding_types":["float"]}"#;
+    let r = c.request("POST", COHERE_EMBED, &COHERE_AUTH, body);
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    let floats = v["embeddings"]["float"].as_array().unwrap();
+    assert_eq!(floats.len(), 2);
+    assert!(floats.iter().all(|f| f.as_array().unwrap().len() == 8));
+    assert_eq!(v["texts"], serde_json::json!(["hello", "a longer text"]));
+    assert_eq!(v["meta"]["billed_units"]["input_tokens"], 2 + 4);
+    assert!(v["id"].is_string());
+    let o = c.request(
+        "POST",
+        "/v1/embeddings",
+        &[],
+        br#"{"model":"e","input":"hello"}"#,
+    );
+    assert_eq!(o.json()["data"][0]["embedding"], floats[0]);
+    for bad in [
+        &br#"{"model":"e","texts":[]}"#[..],
+        br#"{"model":"e"}"#,
+        br#"{"texts":["a"]}"#,
+    ] {
+        let r = c.request("POST", COHERE_EMBED, &COHERE_AUTH, bad);
+        assert_eq!(r.status, 400);
+        assert!(r.json()["message"].is_string());
+    }
+}
+
+#[test]
+fn gemini_and_cohere_on_legacy_driver() {
+    let srv = Server::start_with_env(&[], &[("MONOIO_FORCE_LEGACY_DRIVER", "1")]);
+    let mut c = srv.connect();
+    let r = c.request(
+        "POST",
+        GEMINI_STREAM,
+        &GOOG_KEY,
+        &gemini_body(&[], None, None),
+    );
+    assert_eq!(gemini_events(&r).len(), 5);
+    let r = c.request(
+        "POST",
+        GEMINI_GEN,
+        &GOOG_KEY,
+        &gemini_body(&["f"], Some("ANY"), None),
+    );
+    assert_eq!(
+        r.json()["candidates"][0]["content"]["parts"][0]["functionCall"]["name"],
+        "f"
+    );
+    let r = c.request(
+        "POST",
+        COHERE_CHAT,
+        &COHERE_AUTH,
+        &cohere_chat_body(true, &["t"], Some("REQUIRED")),
+    );
+    assert_eq!(anthropic_events(&r).last().unwrap().0, "message-end");
+    let r = c.request(
+        "POST",
+        COHERE_EMBED,
+        &COHERE_AUTH,
+        br#"{"model":"e","texts":["a"]}"#,
+    );
+    assert_eq!(r.json()["embeddings"]["float"].as_array().unwrap().len(), 1);
+}

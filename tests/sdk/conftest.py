@@ -9,6 +9,8 @@ They start the real binaries on 127.0.0.1 with ephemeral ports:
 * ``anthropic_gateway``: ``ringbridge`` whose ``anthropic`` (and ``anthropic-429``,
   ``anthropic-529``, ``anthropic-cut``) providers point at ``anthropic_mocks``, one
   ``mock-provider`` per provider, started with flags that force the failure mode.
+* ``gc_gateway``: ``ringbridge`` whose ``gemini`` and ``cohere`` (and ``gemini-429``,
+  ``cohere-429``) providers point at ``gc_mocks``, the same way.
 
 Binaries come from ``$RINGBRIDGE_TARGET_DIR/debug`` (set by scripts/sdk-tests.sh), else
 ``$CARGO_TARGET_DIR/debug``, else ``<repo>/target/debug``.
@@ -38,11 +40,12 @@ PROVIDER_ENV = [
     f"{kind}_{suffix}"
     for kind in (
         "OPENAI", "GROQ", "MISTRAL", "DEEPSEEK", "TOGETHER", "FIREWORKS",
-        "OPENROUTER", "XAI", "CEREBRAS", "PERPLEXITY", "ANTHROPIC",
+        "OPENROUTER", "XAI", "CEREBRAS", "PERPLEXITY", "ANTHROPIC", "GEMINI", "COHERE",
+        "AZURE_OPENAI",
     )
     for suffix in ("API_KEY", "BASE_URL")
 ] + [
-    "OLLAMA_BASE_URL", "OLLAMA_HOST", "RINGBRIDGE_API_KEYS", "RINGBRIDGE_CONFIG",
+    "AZURE_OPENAI_ENDPOINT", "OLLAMA_BASE_URL", "OLLAMA_HOST", "RINGBRIDGE_API_KEYS", "RINGBRIDGE_CONFIG",
     "RINGBRIDGE_LISTEN", "RINGBRIDGE_WORKERS", "RINGBRIDGE_KEY", "MONOIO_FORCE_LEGACY_DRIVER",
 ]
 
@@ -305,6 +308,66 @@ def anthropic_gateway(driver: str, anthropic_mocks: dict[str, Proc], tmp_dir: Pa
     proc.stop()
 
 
+# ---------------------------------------------------------------- Gemini and Cohere upstreams
+
+GEMINI_KEY = "g-key"
+COHERE_KEY = "c-key"
+
+# Provider name -> (kind, extra mock-provider flags). As for Anthropic, no `x-mock-*`
+# header reaches these upstreams, so each failure mode has its own mock instance.
+GC_MOCKS: dict[str, tuple[str, list[str]]] = {
+    "gemini": ("gemini", []),
+    "cohere": ("cohere", []),
+    "gemini-429": ("gemini", ["--fail-mix", "429:1"]),
+    "cohere-429": ("cohere", ["--fail-mix", "429:1"]),
+}
+
+
+@pytest.fixture(scope="session")
+def gc_mocks(tmp_dir: Path) -> Iterator[dict[str, Proc]]:
+    """One mock-provider per entry of GC_MOCKS, keyed by provider name."""
+    procs: dict[str, Proc] = {}
+    try:
+        for name, (_, flags) in GC_MOCKS.items():
+            procs[name] = spawn(
+                f"mock-{name}",
+                [binary("mock-provider"), "--listen", "127.0.0.1:0", *flags],
+                "LISTENING",
+                {},
+                tmp_dir,
+            )
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+def write_gc_config(tmp: Path, name: str, mocks: dict[str, Proc]) -> Path:
+    parts = ["env_providers = false\n\n[limits]\nshutdown_timeout_ms = 2000\n"]
+    for provider, proc in mocks.items():
+        kind, _ = GC_MOCKS[provider]
+        if kind == "gemini":
+            base, key = f"{proc.url}/v1beta", GEMINI_KEY
+        else:
+            base, key = proc.url, COHERE_KEY
+        parts.append(
+            f'[providers.{provider}]\nkind = "{kind}"\nbase_url = "{base}"\nkeys = ["{key}"]\n'
+        )
+    path = tmp / name
+    path.write_text("\n".join(parts))
+    return path
+
+
+@pytest.fixture(scope="session")
+def gc_gateway(driver: str, gc_mocks: dict[str, Proc], tmp_dir: Path) -> Iterator[Proc]:
+    """ringbridge with `gemini`, `cohere` (and `*-429`) providers pointing at
+    mock-provider's Gemini and Cohere routes, once per I/O driver."""
+    cfg = write_gc_config(tmp_dir, f"gc-gateway-{driver}.toml", gc_mocks)
+    proc = start_gateway(f"ringbridge-gc-{driver}", driver, cfg, tmp_dir, {})
+    yield proc
+    proc.stop()
+
+
 def make_client(gw: Proc, api_key: str = CLIENT_KEY, **kw) -> openai.OpenAI:
     kw.setdefault("max_retries", 0)
     kw.setdefault("timeout", 10.0)
@@ -325,7 +388,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     rep = outcome.get_result()
     if rep.when == "call" and rep.failed:
         funcargs = getattr(item, "funcargs", {})
-        for key in ("gateway", "auth_gateway", "anthropic_gateway"):
+        for key in ("gateway", "auth_gateway", "anthropic_gateway", "gc_gateway"):
             gw = funcargs.get(key)
             if isinstance(gw, Proc):
                 tail = "\n".join(gw.stderr().splitlines()[-30:])
