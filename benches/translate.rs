@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ringbridge::providers::anthropic;
+use ringbridge::providers::{anthropic, bedrock, cohere, gemini};
 use ringbridge::schema::peek::{peek, splice_model};
 
 fn chat_body() -> Vec<u8> {
@@ -35,6 +35,51 @@ fn bench(c: &mut Criterion) {
             black_box(out.len())
         })
     });
+    g.bench_function("gemini", |b| {
+        let mut out = Vec::with_capacity(4096);
+        b.iter(|| {
+            out.clear();
+            gemini::translate_request(black_box(&body), &mut out).unwrap();
+            black_box(out.len())
+        })
+    });
+    g.bench_function("cohere", |b| {
+        let mut out = Vec::with_capacity(4096);
+        b.iter(|| {
+            out.clear();
+            cohere::translate_request(black_box(&body), "command-a-03-2025", &mut out).unwrap();
+            black_box(out.len())
+        })
+    });
+    g.bench_function("bedrock", |b| {
+        let mut out = Vec::with_capacity(4096);
+        b.iter(|| {
+            out.clear();
+            bedrock::translate_request(black_box(&body), &mut out).unwrap();
+            black_box(out.len())
+        })
+    });
+    g.bench_function("bedrock_sigv4_sign", |b| {
+        let creds = bedrock::sigv4::Credentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+            session_token: None,
+        };
+        b.iter(|| {
+            black_box(bedrock::sigv4::sign(
+                "POST",
+                "bedrock-runtime.us-east-1.amazonaws.com",
+                "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse",
+                "",
+                &[("content-type", "application/json")],
+                black_box(&body),
+                &creds,
+                "us-east-1",
+                "bedrock",
+                "20261130T120000Z",
+            ))
+        })
+    });
     g.finish();
 
     let mut g = c.benchmark_group("translate_stream_event");
@@ -50,6 +95,33 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             out.clear();
             t.on_event("content_block_delta", black_box(delta), &mut out)
+                .unwrap();
+            black_box(out.len())
+        })
+    });
+    let gemini_chunk = br#"{"candidates": [{"content": {"parts": [{"text": " the quick brown fox"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 12,"candidatesTokenCount": 5,"totalTokenCount": 17},"modelVersion": "gemini-2.5-flash","responseId": "abc"}"#;
+    g.bench_function("gemini_text_chunk", |b| {
+        let mut t = gemini::StreamTranslator::new("gemini/gemini-2.5-flash", true);
+        let mut out = Vec::with_capacity(4096);
+        t.on_event("", gemini_chunk, &mut out).unwrap();
+        b.iter(|| {
+            out.clear();
+            t.on_event("", black_box(gemini_chunk), &mut out).unwrap();
+            black_box(out.len())
+        })
+    });
+    let cohere_start = br#"{"type":"message-start","id":"x","delta":{"message":{"role":"assistant","content":[],"tool_plan":"","tool_calls":[],"citations":[]}}}"#;
+    let cohere_cstart = br#"{"type":"content-start","index":0,"delta":{"message":{"content":{"type":"text","text":""}}}}"#;
+    let cohere_delta = br#"{"type":"content-delta","index":0,"delta":{"message":{"content":{"text":" the quick brown fox"}}}}"#;
+    g.bench_function("cohere_content_delta", |b| {
+        let mut t = cohere::StreamTranslator::new("cohere/command-a", true);
+        let mut out = Vec::with_capacity(4096);
+        t.on_event("message-start", cohere_start, &mut out).unwrap();
+        t.on_event("content-start", cohere_cstart, &mut out)
+            .unwrap();
+        b.iter(|| {
+            out.clear();
+            t.on_event("content-delta", black_box(cohere_delta), &mut out)
                 .unwrap();
             black_box(out.len())
         })
