@@ -7,3 +7,6 @@ pub mod bedrock;
 pub mod cohere;
 pub mod gemini;
 pub mod mock;
+
+#[cfg(test)]
+mod fixtures;

@@ -2,26 +2,8 @@
 //! (read in place, never copied): event-stream vectors and bodies through the
 //! decoder, and the decoded events through the translators.
 
-use std::path::PathBuf;
-
-fn fixtures_dir() -> PathBuf {
-    let dir = std::env::var_os("RINGBRIDGE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
-        })
-        .join("bedrock");
-    assert!(
-        dir.is_dir(),
-        "fixture directory {} is missing; set RINGBRIDGE_FIXTURES to the shared fixtures",
-        dir.display()
-    );
-    dir
-}
-
 pub(super) fn read_fixture(name: &str) -> Vec<u8> {
-    let path = fixtures_dir().join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    crate::providers::fixtures::read("bedrock", name)
 }
 
 use serde_json::Value;
@@ -349,7 +331,7 @@ fn assemble_output(out: &[u8], model: &str) -> Assembled {
 
 #[test]
 fn every_recorded_stream_is_listed() {
-    let mut on_disk: Vec<String> = std::fs::read_dir(fixtures_dir())
+    let mut on_disk: Vec<String> = std::fs::read_dir(crate::providers::fixtures::dir("bedrock"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.starts_with("converse-stream") && !n.ends_with(".src.txt"))

@@ -2,31 +2,13 @@
 //! (read in place, never copied) through the translators and checks what an
 //! OpenAI client would reassemble against what the recording says.
 
-use std::path::PathBuf;
+fn read_fixture(name: &str) -> Vec<u8> {
+    crate::providers::fixtures::read("cohere", name)
+}
 
 use serde_json::{json, Value};
 
 use super::*;
-
-fn fixtures_dir() -> PathBuf {
-    let dir = std::env::var_os("RINGBRIDGE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
-        })
-        .join("cohere");
-    assert!(
-        dir.is_dir(),
-        "fixture directory {} is missing; set RINGBRIDGE_FIXTURES to the shared fixtures",
-        dir.display()
-    );
-    dir
-}
-
-fn read_fixture(name: &str) -> Vec<u8> {
-    let path = fixtures_dir().join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
 
 /// The events of a `.chunks.txt` fixture (one data payload per line) as
 /// (event name, data); the name is the JSON `type`, as an SSE `event:` line
@@ -164,7 +146,7 @@ const STREAM_FIXTURES: &[&str] = &[
 
 #[test]
 fn every_recorded_stream_is_listed() {
-    let mut on_disk: Vec<String> = std::fs::read_dir(fixtures_dir())
+    let mut on_disk: Vec<String> = std::fs::read_dir(crate::providers::fixtures::dir("cohere"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.ends_with(".sse") || n.ends_with(".chunks.txt"))

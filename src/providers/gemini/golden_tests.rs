@@ -2,55 +2,14 @@
 //! (read in place, never copied) through the translators and checks what an
 //! OpenAI client would reassemble against what the recording says.
 
-use std::path::PathBuf;
+fn read_fixture(name: &str) -> Vec<u8> {
+    crate::providers::fixtures::read("gemini", name)
+}
 
 use serde_json::{json, Value};
 
 use super::*;
-
-fn fixtures_dir() -> PathBuf {
-    let dir = std::env::var_os("RINGBRIDGE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
-        })
-        .join("gemini");
-    assert!(
-        dir.is_dir(),
-        "fixture directory {} is missing; set RINGBRIDGE_FIXTURES to the shared fixtures",
-        dir.display()
-    );
-    dir
-}
-
-fn read_fixture(name: &str) -> Vec<u8> {
-    let path = fixtures_dir().join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-/// Test-only SSE splitter: `event:`/`data:` lines, events separated by a blank
-/// line, LF or CRLF.
-fn split_sse(body: &str) -> Vec<(String, String)> {
-    let mut events = Vec::new();
-    let (mut event, mut data) = (String::new(), Vec::<&str>::new());
-    for line in body.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
-        if line.is_empty() {
-            if !data.is_empty() {
-                events.push((std::mem::take(&mut event), data.join("\n")));
-                data.clear();
-            }
-            event.clear();
-        } else if let Some(v) = line.strip_prefix("event:") {
-            event = v.trim_start().to_owned();
-        } else if let Some(v) = line.strip_prefix("data:") {
-            data.push(v.strip_prefix(' ').unwrap_or(v));
-        }
-    }
-    if !data.is_empty() {
-        events.push((event, data.join("\n")));
-    }
-    events
-}
+use crate::providers::fixtures::split_sse;
 
 /// The events of a `.sse` or `.chunks.txt` fixture as (event name, data).
 fn fixture_events(name: &str) -> Vec<(String, String)> {
@@ -219,7 +178,7 @@ const STREAM_FIXTURES: &[&str] = &[
 
 #[test]
 fn every_recorded_stream_is_listed() {
-    let mut on_disk: Vec<String> = std::fs::read_dir(fixtures_dir())
+    let mut on_disk: Vec<String> = std::fs::read_dir(crate::providers::fixtures::dir("gemini"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.ends_with(".sse") || n.ends_with(".chunks.txt"))
