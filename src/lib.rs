@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod config;
+pub mod credentials;
 pub mod http;
 pub mod providers;
 pub mod router;

@@ -19,7 +19,7 @@ use crate::http::response::{
     push_chunk, push_header, push_header_u64, push_status_line, ResponseFraming, LAST_CHUNK,
 };
 use crate::providers::mock::{self, MockBody, MockEndpoint};
-use crate::router::Provider;
+use crate::router::{NoToken, Provider};
 use crate::schema::peek::{peek, splice_model, spliced_len, unescape};
 use crate::schema::usage::{Tail, Usage};
 use crate::telemetry::RequestRecord;
@@ -196,19 +196,6 @@ pub(super) async fn forward(
         return super::translate::forward(&routed, rbuf, client, model).await;
     }
 
-    let mut up = worker.take_buf();
-    let key = worker.next_key(provider.auth_lines.len());
-    build_upstream_request(
-        &mut up,
-        provider,
-        endpoint,
-        rbuf,
-        req,
-        model_range,
-        route.model,
-        id,
-        key,
-    );
     let routed = Routed {
         worker,
         req,
@@ -218,6 +205,22 @@ pub(super) async fn forward(
         provider,
         model: route.model,
     };
+    let mut up = worker.take_buf();
+    let key = worker.next_key(provider.auth_lines.len());
+    if let Err(missing) = build_upstream_request(
+        &mut up,
+        provider,
+        endpoint,
+        rbuf,
+        req,
+        model_range,
+        route.model,
+        id,
+        key,
+    ) {
+        worker.give_buf(up);
+        return routed.refuse_without_credentials(client, missing).await;
+    }
     let resp = match send(&routed, client, up).await {
         Ok(r) => r,
         Err(keep) => return keep,
@@ -245,6 +248,22 @@ pub(super) struct Routed<'a> {
 }
 
 impl Routed<'_> {
+    /// Answers 503 for a provider whose access token is missing or expired
+    /// (the control plane keeps retrying; the reason is in the message).
+    pub async fn refuse_without_credentials(&self, client: &mut Client, missing: NoToken) -> bool {
+        let err = ApiError::new(
+            503,
+            format!(
+                "provider `{}` has no valid access token: {}",
+                self.provider.name(),
+                missing.0
+            ),
+        )
+        .with_code("provider_credentials_unavailable");
+        self.record_unanswered(503);
+        respond::error(client, &err, self.keep_alive, Some(self.id)).await && self.keep_alive
+    }
+
     pub fn record_unanswered(&self, status: u16) {
         record(
             self.worker,
@@ -365,7 +384,7 @@ fn build_upstream_request(
     upstream_model: &str,
     id: &RequestId,
     key: usize,
-) {
+) -> Result<(), NoToken> {
     let body = &rbuf[req.body.clone()];
     out.clear();
     out.reserve(1024 + body.len());
@@ -383,9 +402,7 @@ fn build_upstream_request(
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     push_header(out, b"host", provider.origin.host_header.as_bytes());
-    if let Some(line) = provider.auth_lines.get(key) {
-        out.extend_from_slice(line);
-    }
+    provider.push_auth(key, out)?;
     let mut saw_content_type = false;
     for h in &req.head.headers {
         let name = h.name(rbuf);
@@ -405,6 +422,7 @@ fn build_upstream_request(
     );
     out.extend_from_slice(b"\r\n");
     splice_model(out, body, &model_range, upstream_model);
+    Ok(())
 }
 
 /// Append `segment` percent-encoded as one URL path segment (RFC 3986 unreserved kept).

@@ -11,13 +11,13 @@ use super::error::ApiError;
 use super::proxy::{send, Routed};
 use super::respond;
 use super::Endpoint;
-use crate::config::WireFormat;
+use crate::config::{ProviderKind, WireFormat};
 use crate::http::io::{read_append_timeout, write_all};
 use crate::http::response::{push_chunk, push_header, push_header_u64, LAST_CHUNK};
 use crate::http::sse::{EventTooLarge, SseParser};
 use crate::providers::anthropic::{self, TranslateError};
 use crate::providers::{bedrock, cohere, gemini};
-use crate::router::Provider;
+use crate::router::{NoToken, Provider};
 use crate::schema::usage::Usage;
 use crate::upstream::{Response, UpstreamError};
 
@@ -32,6 +32,8 @@ const FORWARDED_TO_ANTHROPIC: [&[u8]; 1] = [b"anthropic-beta"];
 enum Family {
     Anthropic,
     Gemini,
+    /// Gemini's chat wire format on Vertex AI, which embeds through `:predict`.
+    Vertex,
     Cohere,
     Bedrock,
 }
@@ -40,6 +42,7 @@ impl Family {
     fn of(provider: &Provider) -> Option<Family> {
         match provider.kind().wire_format() {
             WireFormat::Anthropic => Some(Family::Anthropic),
+            WireFormat::Gemini if provider.kind() == ProviderKind::Vertex => Some(Family::Vertex),
             WireFormat::Gemini => Some(Family::Gemini),
             WireFormat::Cohere => Some(Family::Cohere),
             WireFormat::Bedrock => Some(Family::Bedrock),
@@ -50,7 +53,7 @@ impl Family {
     fn serves(self, endpoint: Endpoint) -> bool {
         match self {
             Family::Anthropic | Family::Bedrock => endpoint == Endpoint::ChatCompletions,
-            Family::Gemini | Family::Cohere => endpoint != Endpoint::Completions,
+            Family::Gemini | Family::Vertex | Family::Cohere => endpoint != Endpoint::Completions,
         }
     }
 }
@@ -94,7 +97,11 @@ fn prepare(
             let i = gemini::translate_embeddings_request(body, model, out)?;
             embed(gemini::embeddings_path(model), i.base64)
         }
-        (Family::Gemini, _) => {
+        (Family::Vertex, Endpoint::Embeddings) => {
+            let i = gemini::translate_vertex_embeddings_request(body, out)?;
+            embed(gemini::vertex_embeddings_path(model), i.base64)
+        }
+        (Family::Gemini | Family::Vertex, _) => {
             let i = gemini::translate_request(body, out)?;
             chat(
                 gemini::request_path(model, i.stream),
@@ -140,7 +147,15 @@ fn translate_answer(
             },
             out,
         ),
-        (Family::Gemini, _) => gemini::translate_response(payload, model, out),
+        (Family::Vertex, Endpoint::Embeddings) => gemini::translate_vertex_embeddings_response(
+            payload,
+            model,
+            gemini::EmbeddingsInfo {
+                base64: prepared.base64,
+            },
+            out,
+        ),
+        (Family::Gemini | Family::Vertex, _) => gemini::translate_response(payload, model, out),
         (Family::Cohere, Endpoint::Embeddings) => {
             cohere::translate_embeddings_response(payload, model, prepared.base64, out)
         }
@@ -158,7 +173,7 @@ fn translate_error(
 ) -> (u16, Option<u64>) {
     match family {
         Family::Anthropic => (anthropic::translate_error(status, payload, out), None),
-        Family::Gemini => gemini::translate_error(status, payload, out),
+        Family::Gemini | Family::Vertex => gemini::translate_error(status, payload, out),
         Family::Cohere => (cohere::translate_error(status, payload, out), None),
         Family::Bedrock => (bedrock::translate_error(status, payload, out), None),
     }
@@ -178,7 +193,9 @@ impl StreamTranslator {
             Family::Anthropic => {
                 Self::Anthropic(anthropic::StreamTranslator::new(model, include_usage))
             }
-            Family::Gemini => Self::Gemini(gemini::StreamTranslator::new(model, include_usage)),
+            Family::Gemini | Family::Vertex => {
+                Self::Gemini(gemini::StreamTranslator::new(model, include_usage))
+            }
             Family::Cohere => Self::Cohere(cohere::StreamTranslator::new(model, include_usage)),
             Family::Bedrock => Self::Bedrock(bedrock::StreamTranslator::new(model, include_usage)),
         }
@@ -260,8 +277,12 @@ pub(super) async fn forward(
         }
     };
     let mut up = worker.take_buf();
-    build_request(&mut up, ctx, family, rbuf, req, &body, &prepared);
+    let built = build_request(&mut up, ctx, family, rbuf, req, &body, &prepared);
     worker.give_buf(body);
+    if let Err(missing) = built {
+        worker.give_buf(up);
+        return ctx.refuse_without_credentials(client, missing).await;
+    }
 
     let resp = match send(ctx, client, up).await {
         Ok(r) => r,
@@ -294,7 +315,7 @@ fn build_request(
     req: &Request,
     body: &[u8],
     prepared: &Prepared,
-) {
+) -> Result<(), NoToken> {
     let provider = ctx.provider;
     let stream = prepared.stream;
     out.clear();
@@ -304,9 +325,7 @@ fn build_request(
     out.extend_from_slice(b" HTTP/1.1\r\n");
     push_header(out, b"host", provider.origin.host_header.as_bytes());
     let key = ctx.worker.next_key(provider.auth_lines.len());
-    if let Some(lines) = provider.auth_lines.get(key) {
-        out.extend_from_slice(lines);
-    }
+    provider.push_auth(key, out)?;
     push_header(out, b"content-type", b"application/json");
     let accept: &[u8] = match (family, stream) {
         (Family::Bedrock, true) => b"application/vnd.amazon.eventstream",
@@ -355,6 +374,7 @@ fn build_request(
     push_header_u64(out, b"content-length", body.len() as u64);
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
+    Ok(())
 }
 
 /// `YYYYMMDDTHHMMSSZ` in UTC, as SigV4 signs it.

@@ -22,6 +22,10 @@ pub enum ProviderKind {
     Azure,
     /// Google Gemini API (AI Studio), translated.
     Gemini,
+    /// Gemini on Google Cloud Vertex AI: Gemini's wire format under a
+    /// project/location path, with OAuth access tokens. Enabled only from the
+    /// config file.
+    Vertex,
     /// Cohere v2 chat and embed, translated.
     Cohere,
     /// AWS Bedrock Converse API, translated and signed with SigV4. Enabled only
@@ -50,6 +54,7 @@ pub const BUILTIN_KINDS: &[ProviderKind] = &[
     ProviderKind::Anthropic,
     ProviderKind::Azure,
     ProviderKind::Gemini,
+    ProviderKind::Vertex,
     ProviderKind::Cohere,
     ProviderKind::Bedrock,
     ProviderKind::Ollama,
@@ -148,6 +153,9 @@ impl ProviderKind {
                 Some("GEMINI_API_KEY"),
                 Some("GEMINI_BASE_URL"),
             ),
+            // The endpoint follows the location and the path the project; both
+            // are resolved with the config (`https://{location}-aiplatform.googleapis.com/v1`).
+            Self::Vertex => ("vertex", None, None, Some("VERTEX_BASE_URL")),
             Self::Cohere => (
                 "cohere",
                 Some("https://api.cohere.com"),
@@ -218,7 +226,7 @@ impl ProviderKind {
     pub fn wire_format(self) -> WireFormat {
         match self {
             Self::Anthropic => WireFormat::Anthropic,
-            Self::Gemini => WireFormat::Gemini,
+            Self::Gemini | Self::Vertex => WireFormat::Gemini,
             Self::Cohere => WireFormat::Cohere,
             Self::Bedrock => WireFormat::Bedrock,
             Self::Mock => WireFormat::Mock,

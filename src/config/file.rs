@@ -5,6 +5,7 @@
 //! here survives past `load`. Every refusal is a [`ConfigError`] naming the key's
 //! dotted path (or the environment variable) the bad value came from.
 
+mod cloud;
 mod error;
 mod schema;
 mod url;
@@ -19,8 +20,8 @@ use std::time::Duration;
 pub use error::ConfigError;
 
 use super::{
-    AwsSettings, BaseUrl, Limits, ProviderKind, ProviderSettings, Scheme, Secret, Settings,
-    UpstreamTimeouts, BUILTIN_KINDS,
+    AwsSettings, BaseUrl, Limits, ProviderAuth, ProviderKind, ProviderSettings, Scheme, Secret,
+    Settings, UpstreamTimeouts, BUILTIN_KINDS,
 };
 use error::push_key;
 use schema::*;
@@ -131,6 +132,7 @@ pub(crate) fn resolve(
             .filter(|&kind| {
                 kind == ProviderKind::Ollama
                     || kind.key_env().and_then(|var| env_value(env, var)).is_some()
+                    || (kind == ProviderKind::Azure && azure_entra_in_env(env))
             })
             .filter(|kind| !providers.iter().any(|p| p.name == kind.name()))
             .collect();
@@ -409,7 +411,30 @@ fn resolve_file_provider(
     }
 
     let aws = resolve_aws(kind, file, &at, env)?;
-    let base_url = match &file.base_url {
+    cloud::refuse_foreign_fields(kind, file, &at)?;
+    let mut keys = match &file.keys {
+        Some(list) => {
+            let mut keys = Vec::with_capacity(list.len());
+            for (i, raw) in list.iter().enumerate() {
+                keys.push(resolve_secret(raw, &format!("{}[{i}]", at("keys")), env)?);
+            }
+            keys
+        }
+        None => default_keys(kind, env)?,
+    };
+    let mut auth = ProviderAuth::Keys;
+    let vertex = match kind {
+        ProviderKind::Vertex => Some(cloud::resolve_vertex(file, !keys.is_empty(), &at, env)?),
+        _ => None,
+    };
+    if let Some(v) = &vertex {
+        auth = v.auth.clone();
+    }
+    if kind == ProviderKind::Azure {
+        (keys, auth) = cloud::resolve_azure_auth(file, keys, &at, env)?;
+    }
+
+    let mut base_url = match &file.base_url {
         Some(url) => url::parse_base_url(url)
             .map_err(|message| ConfigError::invalid(at("base_url"), message))?,
         None => match env_base_url(kind, env)? {
@@ -418,6 +443,14 @@ fn resolve_file_provider(
                 let region = &aws.as_ref().map(|a| a.region.clone()).unwrap_or_default();
                 url::parse_base_url(&format!("https://bedrock-runtime.{region}.amazonaws.com"))
                     .map_err(|message| ConfigError::invalid(at("region"), message))?
+            }
+            None if vertex.is_some() => {
+                let url = vertex
+                    .as_ref()
+                    .map(|v| v.default_base_url.as_str())
+                    .unwrap_or_default();
+                url::parse_base_url(url)
+                    .map_err(|message| ConfigError::invalid(at("location"), message))?
             }
             None => {
                 return Err(ConfigError::invalid(
@@ -428,18 +461,11 @@ fn resolve_file_provider(
             }
         },
     };
+    if let Some(v) = &vertex {
+        base_url.path.push_str(&v.path_suffix);
+    }
 
-    let keys = match &file.keys {
-        Some(list) => {
-            let mut keys = Vec::with_capacity(list.len());
-            for (i, raw) in list.iter().enumerate() {
-                keys.push(resolve_secret(raw, &format!("{}[{i}]", at("keys")), env)?);
-            }
-            keys
-        }
-        None => default_keys(kind, env)?,
-    };
-    if keys.is_empty() && kind.requires_key() {
+    if keys.is_empty() && kind.requires_key() && matches!(auth, ProviderAuth::Keys) {
         let var = kind.key_env().unwrap_or("<KIND>_API_KEY");
         return Err(ConfigError::invalid(
             at("keys"),
@@ -522,6 +548,7 @@ fn resolve_file_provider(
         max_idle_connections,
         api_version,
         aws,
+        auth,
     })
 }
 
@@ -622,8 +649,12 @@ fn resolve_env_provider(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ProviderSettings, ConfigError> {
     let Some(base_url) = env_base_url(kind, env)? else {
-        // A key variable is set for a kind with no default base URL (Azure).
-        let key_var = kind.key_env().unwrap_or("the key variable");
+        // A credential is set for a kind with no default base URL (Azure).
+        let key_var = match kind.key_env() {
+            Some(var) if env_value(env, var).is_some() => var,
+            _ if kind == ProviderKind::Azure => "an Entra ID credential",
+            _ => "the key variable",
+        };
         let url_var = kind.base_url_env().unwrap_or("the base-URL variable");
         return Err(ConfigError::invalid(
             url_var,
@@ -634,16 +665,23 @@ fn resolve_env_provider(
         )
         .with_hint(format!("set {url_var}, or unset {key_var}")));
     };
+    let mut keys = default_keys(kind, env)?;
+    let mut auth = ProviderAuth::Keys;
+    if kind == ProviderKind::Azure {
+        let at = |key: &str| format!("providers.azure.{key} (from the environment)");
+        (keys, auth) = cloud::resolve_azure_auth(&ProviderFile::default(), keys, &at, env)?;
+    }
     Ok(ProviderSettings {
         name: kind.name().to_owned(),
         kind,
         base_url,
-        keys: default_keys(kind, env)?,
+        keys,
         models: Vec::new(),
         timeouts: *timeouts,
         max_idle_connections: DEFAULT_MAX_IDLE_CONNECTIONS as usize,
         api_version: default_api_version(kind, env),
         aws: None,
+        auth,
     })
 }
 
@@ -665,6 +703,7 @@ fn mock_provider(timeouts: &UpstreamTimeouts) -> ProviderSettings {
         max_idle_connections: DEFAULT_MAX_IDLE_CONNECTIONS as usize,
         api_version: String::new(),
         aws: None,
+        auth: ProviderAuth::Keys,
     }
 }
 
@@ -844,6 +883,18 @@ fn valid_env_name(name: &str) -> bool {
 /// A key goes into an `Authorization` header: visible ASCII only.
 fn key_chars_ok(key: &str) -> bool {
     key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Azure is enabled from the environment by an Entra ID token as well as by
+/// `AZURE_OPENAI_API_KEY`, and by Entra ID client credentials when
+/// `AZURE_OPENAI_ENDPOINT` is set too (those variables serve every Azure SDK,
+/// so alone they say nothing about Azure OpenAI).
+fn azure_entra_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    let endpoint = ProviderKind::Azure
+        .base_url_env()
+        .and_then(|var| env_value(env, var))
+        .is_some();
+    env_value(env, cloud::ENV_AZURE_AD_TOKEN).is_some() || (endpoint && cloud::env_has_entra(env))
 }
 
 /// `env(var)` trimmed, or `None` if unset or blank.

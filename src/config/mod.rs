@@ -72,6 +72,22 @@ pub struct ProviderSettings {
     pub api_version: String,
     /// Bedrock's region and credentials; `None` for other kinds.
     pub aws: Option<AwsSettings>,
+    /// How `keys` are sent, or where refreshed tokens come from.
+    pub auth: ProviderAuth,
+}
+
+/// How requests to a provider are authenticated (Bedrock's SigV4 aside).
+#[derive(Debug, Clone)]
+pub enum ProviderAuth {
+    /// `keys` in the kind's own header (`Authorization: Bearer`, `x-api-key`,
+    /// `x-goog-api-key`, Azure's `api-key`), rotated per request.
+    Keys,
+    /// `keys` are OAuth access tokens, sent as `Authorization: Bearer` whatever
+    /// the kind (an Azure Entra ID token).
+    BearerTokens,
+    /// Access tokens the control plane fetches and refreshes (Vertex AI
+    /// credentials, Azure Entra ID client credentials).
+    Refreshed(crate::credentials::TokenSource),
 }
 
 /// What SigV4 signing needs.

@@ -4,7 +4,10 @@
 
 use std::collections::HashMap;
 
-use crate::config::{ProviderKind, ProviderSettings, Settings, WireFormat};
+use std::sync::Arc;
+
+use crate::config::{ProviderAuth, ProviderKind, ProviderSettings, Settings, WireFormat};
+use crate::credentials::TokenSlot;
 use crate::upstream::Origin;
 
 /// One provider, ready for the data plane.
@@ -15,9 +18,31 @@ pub struct Provider {
     /// Pre-rendered auth header lines (`Authorization: Bearer …\r\n`, or
     /// Anthropic's `x-api-key` and version), one entry per key.
     pub auth_lines: Vec<Vec<u8>>,
+    /// The refreshed access token, for providers authenticated that way.
+    pub token: Option<Arc<TokenSlot>>,
 }
 
+/// A provider whose refreshed access token is missing or expired.
+#[derive(Debug)]
+pub struct NoToken(pub String);
+
 impl Provider {
+    /// Appends the headers that authenticate one request, rotating over the
+    /// keys with `key_index`. Fails only for a refreshed token that is not
+    /// there, with the reason.
+    pub fn push_auth(&self, key_index: usize, out: &mut Vec<u8>) -> Result<(), NoToken> {
+        if let Some(slot) = &self.token {
+            return match slot.push_header(out) {
+                true => Ok(()),
+                false => Err(NoToken(slot.problem())),
+            };
+        }
+        if let Some(lines) = self.auth_lines.get(key_index) {
+            out.extend_from_slice(lines);
+        }
+        Ok(())
+    }
+
     pub fn name(&self) -> &str {
         &self.settings.name
     }
@@ -27,7 +52,10 @@ impl Provider {
 }
 
 /// The header lines that authenticate a request to a provider of `kind`.
-fn auth_lines(kind: ProviderKind, key: &str) -> Vec<u8> {
+fn auth_lines(kind: ProviderKind, auth: &ProviderAuth, key: &str) -> Vec<u8> {
+    if matches!(auth, ProviderAuth::BearerTokens) || kind == ProviderKind::Vertex {
+        return format!("Authorization: Bearer {key}\r\n").into_bytes();
+    }
     if kind == ProviderKind::Azure {
         return format!("api-key: {key}\r\n").into_bytes();
     }
@@ -108,8 +136,12 @@ impl Routes {
                 auth_lines: p
                     .keys
                     .iter()
-                    .map(|k| auth_lines(p.kind, k.expose()))
+                    .map(|k| auth_lines(p.kind, &p.auth, k.expose()))
                     .collect(),
+                token: match p.auth {
+                    ProviderAuth::Refreshed(_) => Some(Arc::new(TokenSlot::default())),
+                    _ => None,
+                },
                 settings: p.clone(),
             })
             .collect();

@@ -1,17 +1,19 @@
-//! The control plane thread: DNS refresh and model-list refresh. It may block;
-//! workers only ever read what it publishes.
+//! The control plane thread: DNS refresh, access-token refresh and model-list
+//! refresh. It may block; workers only ever read what it publishes.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::api::Gateway;
-use crate::config::ProviderKind;
+use crate::config::{ProviderAuth, ProviderKind};
+use crate::credentials::{Refresher, TokenTransport};
 use crate::schema::peek::push_json_string;
-use crate::upstream::blocking;
+use crate::upstream::{blocking, Origin};
 
 const DNS_REFRESH_EVERY: Duration = Duration::from_secs(30);
 const MODELS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const TOKEN_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 const TICK: Duration = Duration::from_millis(100);
 
 pub fn spawn(gw: Arc<Gateway>) -> JoinHandle<()> {
@@ -21,14 +23,48 @@ pub fn spawn(gw: Arc<Gateway>) -> JoinHandle<()> {
         .expect("spawning the control thread")
 }
 
+/// Token requests through the blocking client.
+struct Blocking<'a>(&'a Gateway);
+
+impl TokenTransport for Blocking<'_> {
+    fn post_form(&self, origin: &Origin, path: &str, form: &str) -> Result<(u16, Vec<u8>), String> {
+        blocking::post_form(
+            &self.0.dns,
+            &self.0.tls,
+            origin,
+            path,
+            form,
+            TOKEN_FETCH_TIMEOUT,
+        )
+    }
+}
+
 fn control_loop(gw: &Gateway) {
-    let hosts: Vec<String> = gw
+    let start = Instant::now();
+    let mut refreshers: Vec<Refresher> = gw
+        .routes
+        .providers
+        .iter()
+        .filter_map(|p| match (&p.settings.auth, &p.token) {
+            (ProviderAuth::Refreshed(source), Some(slot)) => Some(Refresher::new(
+                p.name(),
+                source.clone(),
+                slot.clone(),
+                start,
+            )),
+            _ => None,
+        })
+        .collect();
+    let mut hosts: Vec<String> = gw
         .routes
         .providers
         .iter()
         .filter(|p| p.kind() != ProviderKind::Mock)
         .map(|p| p.origin.host.clone())
+        .chain(refreshers.iter().map(|r| r.host().to_owned()))
         .collect();
+    hosts.sort();
+    hosts.dedup();
     let mut next_dns = Instant::now();
     let mut next_models = Instant::now();
     let mut first_dns = true;
@@ -43,6 +79,9 @@ fn control_loop(gw: &Gateway) {
             }
             first_dns = false;
             next_dns = Instant::now() + DNS_REFRESH_EVERY;
+        }
+        for refresher in &mut refreshers {
+            refresher.refresh(Instant::now(), SystemTime::now(), &Blocking(gw));
         }
         if Instant::now() >= next_models {
             refresh_models(gw);
@@ -71,11 +110,14 @@ fn refresh_models(gw: &Gateway) {
             );
             continue;
         }
-        if matches!(p.kind(), ProviderKind::Azure | ProviderKind::Bedrock)
-            && p.settings.models.is_empty()
+        if matches!(
+            p.kind(),
+            ProviderKind::Azure | ProviderKind::Bedrock | ProviderKind::Vertex
+        ) && p.settings.models.is_empty()
         {
             // Azure serves deployments, which its API does not list with a key,
-            // and Bedrock lists models on another (signed) service: configure
+            // Bedrock lists models on another (signed) service, and Vertex's
+            // publisher models have no list under the project path: configure
             // `models` to have them listed.
             continue;
         }

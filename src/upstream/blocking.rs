@@ -1,5 +1,6 @@
-//! A small blocking HTTP/1.1 GET for the control plane (model lists). It runs
-//! on a control thread, never on a worker, so plain `std` sockets are right.
+//! A small blocking HTTP/1.1 client for the control plane (model lists, OAuth
+//! token requests). It runs on the control thread, never on a worker, so plain
+//! `std` sockets are right.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -23,6 +24,49 @@ pub fn get(
     auth_line: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<(u16, Vec<u8>), String> {
+    let exchange = Exchange {
+        method: "GET",
+        path,
+        headers: auth_line.unwrap_or_default(),
+        body: None,
+    };
+    request(dns, tls, origin, &exchange, timeout)
+}
+
+/// `POST path` with a form-encoded body (OAuth token requests); returns status
+/// and decoded body.
+pub fn post_form(
+    dns: &DnsCache,
+    tls: &Arc<rustls::ClientConfig>,
+    origin: &Origin,
+    path: &str,
+    form: &str,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    let exchange = Exchange {
+        method: "POST",
+        path,
+        headers: b"content-type: application/x-www-form-urlencoded\r\n",
+        body: Some(form.as_bytes()),
+    };
+    request(dns, tls, origin, &exchange, timeout)
+}
+
+/// One request: `headers` are complete `name: value\r\n` lines.
+struct Exchange<'a> {
+    method: &'a str,
+    path: &'a str,
+    headers: &'a [u8],
+    body: Option<&'a [u8]>,
+}
+
+fn request(
+    dns: &DnsCache,
+    tls: &Arc<rustls::ClientConfig>,
+    origin: &Origin,
+    spec: &Exchange<'_>,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
     let addrs = dns
         .lookup(&origin.host, origin.port)
         .ok_or_else(|| format!("could not resolve host {}", origin.host))?;
@@ -43,14 +87,22 @@ pub fn get(
     tcp.set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
 
-    let mut req = Vec::with_capacity(256);
+    let mut req = Vec::with_capacity(512);
     req.extend_from_slice(
-        format!("GET {path} HTTP/1.1\r\nhost: {}\r\n", origin.host_header).as_bytes(),
+        format!(
+            "{} {} HTTP/1.1\r\nhost: {}\r\n",
+            spec.method, spec.path, origin.host_header
+        )
+        .as_bytes(),
     );
-    if let Some(line) = auth_line {
-        req.extend_from_slice(line);
+    req.extend_from_slice(spec.headers);
+    if let Some(body) = spec.body {
+        req.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
     }
     req.extend_from_slice(b"accept: application/json\r\nconnection: close\r\n\r\n");
+    if let Some(body) = spec.body {
+        req.extend_from_slice(body);
+    }
 
     let raw = match origin.scheme {
         Scheme::Http => exchange(tcp, &req)?,

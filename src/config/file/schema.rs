@@ -131,7 +131,30 @@ pub(crate) struct ProviderFile {
     pub(crate) aws_access_key_id: Option<String>,
     pub(crate) aws_secret_access_key: Option<String>,
     pub(crate) aws_session_token: Option<String>,
+    /// Vertex only: Google Cloud project. Default `GOOGLE_CLOUD_PROJECT`, then
+    /// the credentials file's project.
+    pub(crate) project: Option<String>,
+    /// Vertex only: region such as `us-central1`, or `global`. Default
+    /// `GOOGLE_CLOUD_LOCATION`, then [`DEFAULT_VERTEX_LOCATION`].
+    pub(crate) location: Option<String>,
+    /// Vertex only: service-account key file or authorized-user credentials.
+    /// Default `GOOGLE_APPLICATION_CREDENTIALS`.
+    pub(crate) credentials_file: Option<String>,
+    /// Azure only: a Microsoft Entra ID access token (key reference). Default
+    /// `AZURE_OPENAI_AD_TOKEN`.
+    pub(crate) ad_token: Option<String>,
+    /// Azure only: Entra ID client credentials. Default `AZURE_TENANT_ID`,
+    /// `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` (a key reference).
+    pub(crate) tenant_id: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) client_secret: Option<String>,
+    /// Azure only: Entra authority. Default `AZURE_AUTHORITY_HOST`, then
+    /// `https://login.microsoftonline.com`.
+    pub(crate) authority_host: Option<String>,
 }
+
+/// Vertex AI's location when neither the file nor `GOOGLE_CLOUD_LOCATION` sets one.
+pub(crate) const DEFAULT_VERTEX_LOCATION: &str = "us-central1";
 
 /// Azure OpenAI's `api-version` when neither the file nor `OPENAI_API_VERSION` sets one.
 pub(crate) const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";

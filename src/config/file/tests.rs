@@ -669,3 +669,254 @@ fn ringbridge_config_env_names_the_file_when_no_path_is_given() {
     let s = load(&LoadOptions::default(), &env).unwrap();
     assert!(names(&s).contains(&"vllm"));
 }
+
+// ---- Vertex AI and Azure Entra ID ---------------------------------------------
+
+/// Writes an authorized-user credentials file and returns its path.
+fn adc_file(tag: &str, quota_project: Option<&str>) -> String {
+    let dir = std::env::temp_dir().join(format!("rb-cfg-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("adc.json");
+    let mut json = serde_json::json!({
+        "type": "authorized_user",
+        "client_id": "cid",
+        "client_secret": "csecret",
+        "refresh_token": "rtoken",
+        "token_uri": "http://127.0.0.1:4555/token",
+    });
+    if let Some(p) = quota_project {
+        json["quota_project_id"] = p.into();
+    }
+    std::fs::write(&path, json.to_string()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn token_url(p: &ProviderSettings) -> String {
+    match &p.auth {
+        ProviderAuth::Refreshed(source) => {
+            format!("{}:{}{}", source.url.host, source.url.port, source.url.path)
+        }
+        other => panic!("not refreshed: {other:?}"),
+    }
+}
+
+#[test]
+fn vertex_builds_the_regional_project_path_and_refreshes_file_credentials() {
+    let adc = adc_file("vertex", Some("quota-proj"));
+    let text =
+        format!("[providers.vertex]\ncredentials_file = \"{adc}\"\nlocation = \"europe-west4\"");
+    let s = load_str(&text, &[]).unwrap();
+    let v = provider(&s, "vertex");
+    assert_eq!(v.kind, ProviderKind::Vertex);
+    assert_eq!(v.base_url.host, "europe-west4-aiplatform.googleapis.com");
+    assert_eq!(
+        v.base_url.path,
+        "/v1/projects/quota-proj/locations/europe-west4/publishers/google"
+    );
+    assert_eq!(token_url(v), "127.0.0.1:4555/token");
+    assert!(v.keys.is_empty());
+
+    // The environment supplies the file, project and location; `global` has no region prefix.
+    let s = load_str(
+        "[providers.vertex]",
+        &[
+            ("GOOGLE_APPLICATION_CREDENTIALS", &adc),
+            ("GOOGLE_CLOUD_PROJECT", "env-proj"),
+            ("GOOGLE_CLOUD_LOCATION", "global"),
+        ],
+    )
+    .unwrap();
+    let v = provider(&s, "vertex");
+    assert_eq!(v.base_url.host, "aiplatform.googleapis.com");
+    assert_eq!(
+        v.base_url.path,
+        "/v1/projects/env-proj/locations/global/publishers/google"
+    );
+
+    // A base URL (file or VERTEX_BASE_URL) replaces the host and version part only.
+    let s = load_str(
+        &format!("[providers.vertex]\ncredentials_file = \"{adc}\"\nproject = \"p1\""),
+        &[("VERTEX_BASE_URL", "http://127.0.0.1:7000/v1beta1")],
+    )
+    .unwrap();
+    let v = provider(&s, "vertex");
+    assert_eq!(
+        (v.base_url.host.as_str(), v.base_url.port),
+        ("127.0.0.1", 7000)
+    );
+    assert_eq!(
+        v.base_url.path,
+        "/v1beta1/projects/p1/locations/us-central1/publishers/google"
+    );
+}
+
+#[test]
+fn vertex_static_access_tokens_are_bearer_keys() {
+    let s = load_str(
+        "[providers.vertex]\nkeys = [\"env:TOK\"]\nproject = \"p\"",
+        &[("TOK", "ya29.abc")],
+    )
+    .unwrap();
+    let v = provider(&s, "vertex");
+    assert!(matches!(v.auth, ProviderAuth::BearerTokens));
+    assert_eq!(v.keys.len(), 1);
+}
+
+#[test]
+fn vertex_refusals_name_the_key() {
+    let adc = adc_file("refusals", None);
+    let err = refused_at(
+        "[providers.vertex]\nproject = \"p\"",
+        &[],
+        "providers.vertex.credentials_file",
+    );
+    assert!(err
+        .hint()
+        .unwrap()
+        .contains("GOOGLE_APPLICATION_CREDENTIALS"));
+    refused_at(
+        &format!("[providers.vertex]\ncredentials_file = \"{adc}\""),
+        &[],
+        "providers.vertex.project",
+    );
+    refused_at(
+        "[providers.vertex]\ncredentials_file = \"/nonexistent/adc.json\"\nproject = \"p\"",
+        &[],
+        "providers.vertex.credentials_file",
+    );
+    let err = refused_at(
+        "[providers.vertex]\nproject = \"p\"",
+        &[("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/x.json")],
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    );
+    assert!(err.to_string().contains("cannot read"), "{err}");
+    refused_at(
+        &format!("[providers.vertex]\ncredentials_file = \"{adc}\"\nproject = \"p\"\nlocation = \"US Central\""),
+        &[],
+        "providers.vertex.location",
+    );
+    refused_at(
+        &format!("[providers.vertex]\ncredentials_file = \"{adc}\"\nproject = \"p/../x\""),
+        &[],
+        "providers.vertex.project",
+    );
+    refused_at(
+        &format!(
+            "[providers.vertex]\ncredentials_file = \"{adc}\"\nproject = \"p\"\nkeys = [\"t\"]"
+        ),
+        &[],
+        "providers.vertex.credentials_file",
+    );
+    refused_at(
+        "[providers.groq]\nkeys = [\"k\"]\nproject = \"p\"",
+        &[],
+        "providers.groq.project",
+    );
+    refused_at(
+        "[providers.groq]\nkeys = [\"k\"]\ntenant_id = \"t\"",
+        &[],
+        "providers.groq.tenant_id",
+    );
+    // A credentials file that is not one names itself, not its content.
+    let dir = std::env::temp_dir().join(format!("rb-cfg-{}-bad", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"type":"service_account","client_email":"e","private_key":"SUPERSECRET"}"#,
+    )
+    .unwrap();
+    let err = refused_at(
+        &format!(
+            "[providers.vertex]\ncredentials_file = \"{}\"\nproject = \"p\"",
+            bad.display()
+        ),
+        &[],
+        "providers.vertex.credentials_file",
+    );
+    assert!(!err.to_string().contains("SUPERSECRET"), "{err}");
+}
+
+#[test]
+fn vertex_is_not_enabled_from_the_environment_alone() {
+    let adc = adc_file("env-only", Some("p"));
+    let s = load_str("", &[("GOOGLE_APPLICATION_CREDENTIALS", &adc)]).unwrap();
+    assert!(!names(&s).contains(&"vertex"));
+}
+
+const AZURE_ENDPOINT: (&str, &str) = ("AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com");
+
+#[test]
+fn azure_entra_client_credentials_come_from_the_sdk_variables() {
+    let env = [
+        AZURE_ENDPOINT,
+        ("AZURE_TENANT_ID", "tenant-1"),
+        ("AZURE_CLIENT_ID", "client-1"),
+        ("AZURE_CLIENT_SECRET", "secret-1"),
+        ("AZURE_AUTHORITY_HOST", "http://127.0.0.1:4666"),
+    ];
+    let s = load_str("", &env).unwrap();
+    let a = provider(&s, "azure");
+    assert!(a.keys.is_empty());
+    assert_eq!(token_url(a), "127.0.0.1:4666/tenant-1/oauth2/v2.0/token");
+    // The client-credential triple alone does not enable Azure OpenAI.
+    let s = load_str("", &env[1..]).unwrap();
+    assert!(!names(&s).contains(&"azure"));
+    // An API key wins over Entra variables in the environment.
+    let mut with_key = env.to_vec();
+    with_key.push(("AZURE_OPENAI_API_KEY", "k"));
+    let s = load_str("", &with_key).unwrap();
+    assert!(matches!(provider(&s, "azure").auth, ProviderAuth::Keys));
+}
+
+#[test]
+fn azure_ad_token_is_sent_as_a_bearer_key() {
+    let s = load_str("", &[AZURE_ENDPOINT, ("AZURE_OPENAI_AD_TOKEN", "eyJ0")]).unwrap();
+    let a = provider(&s, "azure");
+    assert!(matches!(a.auth, ProviderAuth::BearerTokens));
+    assert_eq!(a.keys[0].expose(), "eyJ0");
+    let s = load_str(
+        "[providers.azure]\nad_token = \"env:T\"",
+        &[AZURE_ENDPOINT, ("T", "tok"), ("AZURE_OPENAI_API_KEY", "k")],
+    )
+    .unwrap();
+    assert!(matches!(
+        provider(&s, "azure").auth,
+        ProviderAuth::BearerTokens
+    ));
+}
+
+#[test]
+fn azure_entra_refusals_name_the_key() {
+    let err = refused_at(
+        "[providers.azure]",
+        &[AZURE_ENDPOINT],
+        "providers.azure.keys",
+    );
+    assert!(err.hint().unwrap().contains("AZURE_TENANT_ID"), "{err}");
+    refused_at(
+        "[providers.azure]\nkeys = [\"k\"]\ntenant_id = \"t\"",
+        &[AZURE_ENDPOINT],
+        "providers.azure.keys",
+    );
+    refused_at(
+        "[providers.azure]\ntenant_id = \"t\"\nclient_id = \"c\"",
+        &[AZURE_ENDPOINT],
+        "providers.azure.client_secret",
+    );
+    refused_at(
+        "[providers.azure]\ntenant_id = \"t/x\"\nclient_id = \"c\"\nclient_secret = \"s\"",
+        &[AZURE_ENDPOINT],
+        "providers.azure.tenant_id",
+    );
+    refused_at(
+        "[providers.azure]\ntenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = \"s\"\nauthority_host = \"login.example\"",
+        &[AZURE_ENDPOINT],
+        "providers.azure.authority_host",
+    );
+    refused_at(
+        "[providers.azure]\nad_token = \"a\"\ntenant_id = \"t\"",
+        &[AZURE_ENDPOINT],
+        "providers.azure.ad_token",
+    );
+}

@@ -6,9 +6,9 @@
 //! upstream sent (`encoding_format: "float"`) or as base64 of little-endian
 //! `f32`s (`"base64"`, the OpenAI SDKs' default).
 //!
-//! Not covered: token-array inputs (Gemini takes text only), Vertex AI
-//! (which embeds through `:predict`, another shape), and usage: the response
-//! carries no token counts, so usage is reported as 0.
+//! Not covered: token-array inputs (Gemini takes text only) and usage: the
+//! response carries no token counts, so usage is reported as 0. Vertex AI
+//! embeds through `:predict`, another shape (`vertex_embeddings`).
 
 use std::borrow::Cow;
 
@@ -78,11 +78,11 @@ struct Embedding<'a> {
     values: &'a RawValue,
 }
 
-fn bad_request(msg: impl Into<String>) -> TranslateError {
+pub(super) fn bad_request(msg: impl Into<String>) -> TranslateError {
     TranslateError::BadRequest(msg.into())
 }
 
-fn bad_response(msg: impl Into<String>) -> TranslateError {
+pub(super) fn bad_response(msg: impl Into<String>) -> TranslateError {
     TranslateError::BadResponse(msg.into())
 }
 
@@ -99,59 +99,89 @@ pub fn translate_embeddings_request(
     model: &str,
     out: &mut Vec<u8>,
 ) -> Result<EmbeddingsInfo, TranslateError> {
-    let req: EmbeddingsRequest<'_> = serde_json::from_slice(openai_body)
-        .map_err(|e| bad_request(format!("invalid embeddings request: {e}")))?;
-    let base64 = match req.encoding_format.as_deref() {
-        None | Some("float") => false,
-        Some("base64") => true,
-        Some(other) => {
-            return Err(bad_request(format!(
-                "unknown encoding_format '{other}' (expected float or base64)"
-            )))
-        }
-    };
-    let texts: Vec<Cow<'_, str>> = match req.input.get().as_bytes().first() {
-        Some(b'"') => vec![serde_json::from_str(req.input.get())
-            .map_err(|e| bad_request(format!("invalid input: {e}")))?],
-        Some(b'[') => serde_json::from_str(req.input.get()).map_err(|_| {
-            bad_request("'input' must be a string or an array of strings for gemini models")
-        })?,
-        _ => {
-            return Err(bad_request(
-                "'input' must be a string or an array of strings for gemini models",
-            ))
-        }
-    };
-    if texts.is_empty() || texts.iter().any(|t| t.is_empty()) {
-        return Err(bad_request(
-            "'input' must not be empty or hold empty strings",
-        ));
-    }
-    if texts.len() > MAX_BATCH_INPUTS {
-        return Err(bad_request(format!(
-            "'input' holds {} strings; gemini takes at most {MAX_BATCH_INPUTS}",
-            texts.len()
-        )));
-    }
+    let input = EmbeddingsInput::parse(openai_body, MAX_BATCH_INPUTS)?;
     let resource = model_resource(model);
     let body = BatchEmbedRequest {
-        requests: texts
+        requests: input
+            .texts
             .into_iter()
             .map(|text| EmbedRequest {
                 model: &resource,
                 content: EmbedContent {
                     parts: [TextPart { text }],
                 },
-                output_dimensionality: req.dimensions,
+                output_dimensionality: input.dimensions,
             })
             .collect(),
     };
+    write_request(&body, out)?;
+    Ok(input.info)
+}
+
+/// An OpenAI embeddings request, checked.
+pub(super) struct EmbeddingsInput<'a> {
+    pub(super) texts: Vec<Cow<'a, str>>,
+    pub(super) dimensions: Option<u32>,
+    pub(super) info: EmbeddingsInfo,
+}
+
+impl<'a> EmbeddingsInput<'a> {
+    /// Refuses a missing or empty `input`, token arrays, more than `max`
+    /// strings, and an `encoding_format` other than `float` or `base64`.
+    pub(super) fn parse(openai_body: &'a [u8], max: usize) -> Result<Self, TranslateError> {
+        let req: EmbeddingsRequest<'a> = serde_json::from_slice(openai_body)
+            .map_err(|e| bad_request(format!("invalid embeddings request: {e}")))?;
+        let base64 = match req.encoding_format.as_deref() {
+            None | Some("float") => false,
+            Some("base64") => true,
+            Some(other) => {
+                return Err(bad_request(format!(
+                    "unknown encoding_format '{other}' (expected float or base64)"
+                )))
+            }
+        };
+        let texts: Vec<Cow<'a, str>> = match req.input.get().as_bytes().first() {
+            Some(b'"') => vec![serde_json::from_str(req.input.get())
+                .map_err(|e| bad_request(format!("invalid input: {e}")))?],
+            Some(b'[') => serde_json::from_str(req.input.get()).map_err(|_| {
+                bad_request("'input' must be a string or an array of strings for gemini models")
+            })?,
+            _ => {
+                return Err(bad_request(
+                    "'input' must be a string or an array of strings for gemini models",
+                ))
+            }
+        };
+        if texts.is_empty() || texts.iter().any(|t| t.is_empty()) {
+            return Err(bad_request(
+                "'input' must not be empty or hold empty strings",
+            ));
+        }
+        if texts.len() > max {
+            return Err(bad_request(format!(
+                "'input' holds {} strings; gemini takes at most {max}",
+                texts.len()
+            )));
+        }
+        Ok(Self {
+            texts,
+            dimensions: req.dimensions,
+            info: EmbeddingsInfo { base64 },
+        })
+    }
+}
+
+/// Appends `body` as JSON; `out` is unchanged on failure.
+pub(super) fn write_request(
+    body: &impl Serialize,
+    out: &mut Vec<u8>,
+) -> Result<(), TranslateError> {
     let mark = out.len();
-    if let Err(e) = serde_json::to_writer(&mut *out, &body) {
+    if let Err(e) = serde_json::to_writer(&mut *out, body) {
         out.truncate(mark);
         return Err(bad_request(format!("cannot encode request: {e}")));
     }
-    Ok(EmbeddingsInfo { base64 })
+    Ok(())
 }
 
 /// Translates a `batchEmbedContents` response into an OpenAI embeddings list
@@ -169,18 +199,33 @@ pub fn translate_embeddings_response(
 ) -> Result<Usage, TranslateError> {
     let resp: BatchEmbedResponse<'_> =
         serde_json::from_slice(body).map_err(|e| bad_response(format!("embeddings body: {e}")))?;
+    let vectors = resp.embeddings.iter().map(|e| e.values);
+    write_embeddings_list(vectors, model, info, Usage::default(), out)?;
+    Ok(Usage::default())
+}
+
+/// Appends an OpenAI embeddings list of `vectors` (JSON number arrays) with
+/// `usage`; `out` is unchanged on failure.
+pub(super) fn write_embeddings_list<'v>(
+    vectors: impl Iterator<Item = &'v RawValue>,
+    model: &str,
+    info: EmbeddingsInfo,
+    usage: Usage,
+    out: &mut Vec<u8>,
+) -> Result<(), TranslateError> {
     let mark = out.len();
-    let result = write_list(&resp, model, info, out);
+    let result = write_list(vectors, model, info, usage, out);
     if result.is_err() {
         out.truncate(mark);
     }
-    result.map(|()| Usage::default())
+    result
 }
 
-fn write_list(
-    resp: &BatchEmbedResponse<'_>,
+fn write_list<'v>(
+    vectors: impl Iterator<Item = &'v RawValue>,
     model: &str,
     info: EmbeddingsInfo,
+    usage: Usage,
     out: &mut Vec<u8>,
 ) -> Result<(), TranslateError> {
     let write_str = |out: &mut Vec<u8>, s: &str| {
@@ -188,14 +233,14 @@ fn write_list(
             .map_err(|e| bad_response(format!("writing embeddings: {e}")))
     };
     out.extend_from_slice(br#"{"object":"list","data":["#);
-    for (index, embedding) in resp.embeddings.iter().enumerate() {
+    for (index, values) in vectors.enumerate() {
         if index > 0 {
             out.push(b',');
         }
         out.extend_from_slice(br#"{"object":"embedding","index":"#);
         out.extend_from_slice(index.to_string().as_bytes());
         out.extend_from_slice(br#","embedding":"#);
-        let values = embedding.values.get();
+        let values = values.get();
         if info.base64 {
             let floats: Vec<f32> = serde_json::from_str(values)
                 .map_err(|e| bad_response(format!("embedding values: {e}")))?;
@@ -217,7 +262,10 @@ fn write_list(
     }
     out.extend_from_slice(br#"],"model":"#);
     write_str(out, model)?;
-    out.extend_from_slice(br#","usage":{"prompt_tokens":0,"total_tokens":0}}"#);
+    let tokens = usage.prompt_tokens;
+    out.extend_from_slice(
+        format!(r#","usage":{{"prompt_tokens":{tokens},"total_tokens":{tokens}}}}}"#).as_bytes(),
+    );
     Ok(())
 }
 

@@ -13,7 +13,8 @@
 //!   body, status and `Retry-After`.
 //! - [`StreamTranslator`]: Gemini SSE chunks → OpenAI `chat.completion.chunk` frames.
 //! - [`translate_embeddings_request`] + [`embeddings_path`] +
-//!   [`translate_embeddings_response`]: OpenAI embeddings ↔ `batchEmbedContents`.
+//!   [`translate_embeddings_response`]: OpenAI embeddings ↔ `batchEmbedContents`;
+//!   the `vertex_` three do the same for Vertex AI's `:predict`.
 //!
 //! Gemini function calls carry no id; the ids we hand the client encode the
 //! call's `thoughtSignature` so that it can be sent back (see `tool_id`).
@@ -29,6 +30,7 @@ mod request;
 mod response;
 mod stream;
 mod tool_id;
+mod vertex_embeddings;
 
 #[cfg(test)]
 mod golden_tests;
@@ -40,6 +42,10 @@ pub use path::{embeddings_path, request_path};
 pub use request::translate_request;
 pub use response::translate_response;
 pub use stream::StreamTranslator;
+pub use vertex_embeddings::{
+    translate_vertex_embeddings_request, translate_vertex_embeddings_response,
+    vertex_embeddings_path,
+};
 
 /// What the client asked for beyond the body that goes upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

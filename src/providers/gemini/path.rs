@@ -32,7 +32,7 @@ pub(super) fn model_resource(model: &str) -> String {
     name
 }
 
-fn model_path(model: &str, method: &str) -> String {
+pub(super) fn model_path(model: &str, method: &str) -> String {
     let mut path = String::with_capacity(model.len() + method.len() + 16);
     path.push('/');
     push_resource(&mut path, model);
