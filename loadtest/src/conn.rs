@@ -435,6 +435,7 @@ impl Conn {
             }
             Route::ResetStats => {
                 stats::reset();
+                crate::sim::reseed_all();
                 self.send(head, 200, "", Src::Static(br#"{"reset":true}"#))
                     .await
             }

@@ -3,6 +3,7 @@
 //! strings and numbers, so they are unit-testable.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::proto::MAX_DELAY_MS;
@@ -57,15 +58,33 @@ thread_local! {
     /// the failure sequence does not depend on the latency settings.
     static FAIL_RNG: Cell<Rng> = const { Cell::new(Rng { state: 0 }) };
     static TIME_RNG: Cell<Rng> = const { Cell::new(Rng { state: 0 }) };
+    /// This worker's seed and index, and the reseed epoch its PRNGs were seeded at.
+    static WORKER: Cell<(u64, u64, u64)> = const { Cell::new((0, 0, 0)) };
 }
+
+/// Bumped by [`reseed_all`]; a worker that sees a new value reseeds.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
 
 /// Seeds the calling worker thread's PRNGs.
 pub fn seed_worker(seed: u64, worker: u64) {
+    WORKER.with(|w| w.set((seed, worker, EPOCH.load(Ordering::Relaxed))));
     FAIL_RNG.with(|r| r.set(Rng::new(seed, worker, 0)));
     TIME_RNG.with(|r| r.set(Rng::new(seed, worker, 1)));
 }
 
+/// Restarts every worker's PRNG sequences from `--seed` (on `/__reset_stats`),
+/// so two measured runs, each after a reset, draw the same latencies and
+/// failures: a comparison between targets then differs only by the target.
+pub fn reseed_all() {
+    EPOCH.fetch_add(1, Ordering::Relaxed);
+}
+
 fn with_rng<T>(key: &'static std::thread::LocalKey<Cell<Rng>>, f: impl FnOnce(&mut Rng) -> T) -> T {
+    let epoch = EPOCH.load(Ordering::Relaxed);
+    let (seed, worker, seeded_at) = WORKER.with(Cell::get);
+    if seeded_at != epoch {
+        seed_worker(seed, worker);
+    }
     key.with(|c| {
         let mut r = c.get();
         let out = f(&mut r);
@@ -434,5 +453,14 @@ mod tests {
             let u = r.next_f64();
             assert!((0.0..1.0).contains(&u));
         }
+        // `reseed_all` (process-wide, hence in this one test) restarts the
+        // thread's sequences from its seed.
+        seed_worker(11, 0);
+        let first: Vec<_> = (0..50).map(|_| mix.draw()).collect();
+        let more: Vec<_> = (0..50).map(|_| mix.draw()).collect();
+        assert_ne!(first, more);
+        reseed_all();
+        let again: Vec<_> = (0..50).map(|_| mix.draw()).collect();
+        assert_eq!(again, first);
     }
 }
