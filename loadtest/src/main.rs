@@ -5,6 +5,7 @@
 mod cohere;
 mod conn;
 mod gemini;
+mod oauth;
 mod proto;
 mod render;
 mod sim;
