@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::path::model_resource;
-use super::response::compact_json;
 use super::{TranslateError, Usage};
+use crate::providers::embeddings::ListWriter;
 
 /// Gemini rejects a `batchEmbedContents` call with more requests than this.
 const MAX_BATCH_INPUTS: usize = 100;
@@ -170,75 +170,15 @@ pub fn translate_embeddings_response(
     let resp: BatchEmbedResponse<'_> =
         serde_json::from_slice(body).map_err(|e| bad_response(format!("embeddings body: {e}")))?;
     let mark = out.len();
-    let result = write_list(&resp, model, info, out);
-    if result.is_err() {
-        out.truncate(mark);
-    }
-    result.map(|()| Usage::default())
-}
-
-fn write_list(
-    resp: &BatchEmbedResponse<'_>,
-    model: &str,
-    info: EmbeddingsInfo,
-    out: &mut Vec<u8>,
-) -> Result<(), TranslateError> {
-    let write_str = |out: &mut Vec<u8>, s: &str| {
-        serde_json::to_writer(&mut *out, s)
-            .map_err(|e| bad_response(format!("writing embeddings: {e}")))
-    };
-    out.extend_from_slice(br#"{"object":"list","data":["#);
-    for (index, embedding) in resp.embeddings.iter().enumerate() {
-        if index > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(br#"{"object":"embedding","index":"#);
-        out.extend_from_slice(index.to_string().as_bytes());
-        out.extend_from_slice(br#","embedding":"#);
-        let values = embedding.values.get();
-        if info.base64 {
-            let floats: Vec<f32> = serde_json::from_str(values)
-                .map_err(|e| bad_response(format!("embedding values: {e}")))?;
-            let mut bytes = Vec::with_capacity(floats.len() * 4);
-            for f in floats {
-                bytes.extend_from_slice(&f.to_le_bytes());
-            }
-            out.push(b'"');
-            base64_encode(&bytes, out);
-            out.push(b'"');
-        } else {
-            // Splice the numbers as sent; only check they are a list of numbers.
-            if serde_json::from_str::<Vec<f64>>(values).is_err() {
-                return Err(bad_response("embedding values are not a list of numbers"));
-            }
-            out.extend_from_slice(compact_json(values).as_bytes());
-        }
-        out.push(b'}');
-    }
-    out.extend_from_slice(br#"],"model":"#);
-    write_str(out, model)?;
-    out.extend_from_slice(br#","usage":{"prompt_tokens":0,"total_tokens":0}}"#);
-    Ok(())
-}
-
-/// Standard, padded base64 (RFC 4648 §4), as OpenAI's `encoding_format: base64`.
-fn base64_encode(bytes: &[u8], out: &mut Vec<u8>) {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> shift) & 63) as usize]);
-            } else {
-                out.push(b'=');
-            }
+    let mut list = ListWriter::begin(info.base64, out);
+    for embedding in &resp.embeddings {
+        if let Err(e) = list.push(embedding.values, out) {
+            out.truncate(mark);
+            return Err(bad_response(e));
         }
     }
+    list.finish(model, 0, out);
+    Ok(Usage::default())
 }
 
 #[cfg(test)]
@@ -338,27 +278,12 @@ mod tests {
             bytes.extend_from_slice(&f.to_le_bytes());
         }
         let mut expected = Vec::new();
-        base64_encode(&bytes, &mut expected);
+        crate::providers::embeddings::encode_base64(&bytes, &mut expected);
         assert_eq!(
             v["data"][0]["embedding"],
             String::from_utf8(expected).unwrap()
         );
         assert_eq!(v["data"][0]["embedding"], "AACAPwAAIMDNzMw9");
-    }
-
-    #[test]
-    fn base64_pads_partial_groups() {
-        for (input, encoded) in [
-            (&b""[..], ""),
-            (b"f", "Zg=="),
-            (b"fo", "Zm8="),
-            (b"foo", "Zm9v"),
-            (b"foob", "Zm9vYg=="),
-        ] {
-            let mut out = Vec::new();
-            base64_encode(input, &mut out);
-            assert_eq!(out, encoded.as_bytes());
-        }
     }
 
     #[test]
