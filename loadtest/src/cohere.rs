@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use crate::render::{
-    embedding_values, push_filler, push_json_escaped, push_json_str, push_u64, EmbInput, HELLO,
+    message_error_body, push_embedding, push_filler, push_json_str, push_u64, EmbInput, HELLO,
     PROMPT_TOKENS, TOOL_INPUT, TOOL_INPUT_PARTS,
 };
 
@@ -20,11 +20,7 @@ pub const TOOL_PLAN: &str = "I will call the tool.";
 
 /// `{"message":M}`; `message` parts are concatenated and escaped.
 pub fn error_body(out: &mut Vec<u8>, message: &[&[u8]]) {
-    out.extend_from_slice(br#"{"message":""#);
-    for part in message {
-        push_json_escaped(out, part);
-    }
-    out.extend_from_slice(br#""}"#);
+    message_error_body(out, message);
 }
 
 /// Cohere-shaped `mock error NNN`.
@@ -233,7 +229,6 @@ pub fn event(out: &mut Vec<u8>, tool: Option<&[u8]>, ev: Event) {
 /// embeddings route gives the same text), the texts, and billed input tokens
 /// (ceil(bytes/4), at least 1, per text).
 pub fn embed(out: &mut Vec<u8>, texts: &[Cow<'_, str>]) {
-    use std::io::Write;
     out.extend_from_slice(br#"{"id":"mock-embed","embeddings":{"float":["#);
     let mut tokens = 0;
     for (i, t) in texts.iter().enumerate() {
@@ -241,14 +236,7 @@ pub fn embed(out: &mut Vec<u8>, texts: &[Cow<'_, str>]) {
             out.push(b',');
         }
         let input = EmbInput::Text(t);
-        out.push(b'[');
-        for (k, x) in embedding_values(&input).iter().enumerate() {
-            if k > 0 {
-                out.push(b',');
-            }
-            let _ = write!(out, "{x:.6}");
-        }
-        out.push(b']');
+        push_embedding(out, &input);
         tokens += input.tokens();
     }
     out.extend_from_slice(br#"]},"texts":["#);

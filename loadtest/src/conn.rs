@@ -16,6 +16,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use serde::Deserialize;
 
+use crate::bedrock;
 use crate::cohere;
 use crate::gemini::{self, Op};
 use crate::proto::{self, Chunked, Fail, Head, Method, Route, Span};
@@ -24,6 +25,9 @@ use crate::sim::{Defaults, Dist, FailKind};
 use crate::stats;
 
 const READ_CHUNK: usize = 16 * 1024;
+
+/// Head lines of every server-sent-event stream.
+const SSE_EXTRA: &str = "Cache-Control: no-cache\r\n";
 
 /// Socket plus its write buffer (kept apart from the read-side buffers so
 /// responses can be rendered from borrowed request bytes).
@@ -402,15 +406,18 @@ impl Conn {
                 Route::CohereChat | Route::CohereEmbed => {
                     cohere::mock_error_body(&mut self.scratch, status)
                 }
+                Route::Bedrock(_) => bedrock::mock_error_body(&mut self.scratch, status),
                 _ => render::mock_error_body(&mut self.scratch, status),
             }
-            // Google says when to retry in the body (RetryInfo), not in a header.
-            let extra = if status == 429 && !matches!(route, Route::Gemini(_)) {
-                "Retry-After: 1\r\n"
-            } else {
-                ""
+            let extra: Cow<'static, str> = match route {
+                // Google says when to retry in the body (RetryInfo), not in a header.
+                Route::Gemini(_) => "".into(),
+                // AWS names the error in a header and sends no Retry-After.
+                Route::Bedrock(_) => bedrock::error_headers(bedrock::error_type(status)).into(),
+                _ if status == 429 => "Retry-After: 1\r\n".into(),
+                _ => "".into(),
             };
-            return self.send(head, status, extra, Src::Scratch).await;
+            return self.send(head, status, &extra, Src::Scratch).await;
         }
         if mock.echo {
             return self.send(head, 200, "", Src::ReqBody(body)).await;
@@ -424,6 +431,7 @@ impl Conn {
             Route::Gemini(op) => self.gemini(head, body, op).await,
             Route::CohereChat => self.cohere_chat(head, body).await,
             Route::CohereEmbed => self.cohere_embed(head, body).await,
+            Route::Bedrock(op) => self.bedrock(head, body, op).await,
             Route::Models => {
                 self.send(head, 200, "", Src::Static(render::MODELS_BODY))
                     .await
@@ -784,15 +792,18 @@ impl Conn {
         }
     }
 
-    /// Streams SSE events as one chunked response, each event its own HTTP
-    /// chunk and write. `content(ev)` is the event's content index: the
-    /// first content event waits for the ttft, later ones for the
-    /// inter-token delay (pacing as in [`Conn::stream`]). `cut_after` is the
-    /// index of the last event sent before a cut. `render(out, model, tool,
-    /// ev)` renders one event.
+    /// Streams events as one chunked response of `content_type` (with
+    /// `extra` head lines), each event its own HTTP chunk and write.
+    /// `content(ev)` is the event's content index: the first content event
+    /// waits for the ttft, later ones for the inter-token delay (pacing as
+    /// in [`Conn::stream`]). `cut_after` is the index of the last event sent
+    /// before a cut. `render(out, model, tool, ev)` renders one event.
+    #[allow(clippy::too_many_arguments)]
     async fn paced_stream<E: Copy>(
         &mut self,
         head: &Head,
+        content_type: &str,
+        extra: &str,
         events: impl Iterator<Item = E>,
         content: impl Fn(E) -> Option<usize>,
         cut_after: Option<usize>,
@@ -806,11 +817,11 @@ impl Conn {
         render::head(
             &mut self.sock.wbuf,
             200,
-            CT_SSE,
+            content_type,
             Len::Chunked,
             head.keep_alive,
             Some(saw(&self.rbuf, head)),
-            "Cache-Control: no-cache\r\n",
+            extra,
         );
         let mut events = events.enumerate().peekable();
         while let Some((sent, ev)) = events.next() {
@@ -943,6 +954,8 @@ impl Conn {
         let events = parts.enumerate();
         self.paced_stream(
             head,
+            CT_SSE,
+            SSE_EXTRA,
             events,
             move |(_, p)| content(p),
             cut_after,
@@ -1046,6 +1059,8 @@ impl Conn {
         };
         self.paced_stream(
             head,
+            CT_SSE,
+            SSE_EXTRA,
             events.into_iter(),
             content,
             cut_after,
@@ -1080,6 +1095,119 @@ impl Conn {
             Ok(()) => self.send(head, 200, "", Src::Scratch).await,
             Err(msg) => self.send_cohere_error(head, 400, &[msg]).await,
         }
+    }
+
+    async fn send_bedrock_error(
+        &mut self,
+        head: &Head,
+        status: u16,
+        kind: &str,
+        message: &[&[u8]],
+    ) -> Next {
+        self.scratch.clear();
+        render::message_error_body(&mut self.scratch, message);
+        let extra = bedrock::error_headers(kind);
+        self.send(head, status, &extra, Src::Scratch).await
+    }
+
+    /// AWS Bedrock runtime (`POST …/model/{id}/converse`, `/converse-stream`,
+    /// `/invoke`). Requests must look SigV4-signed (the signature itself is
+    /// not checked).
+    async fn bedrock(&mut self, head: &Head, body: BodyLoc, op: bedrock::Op) -> Next {
+        let value = |s: Option<Span>| s.map(|(a, b)| &self.rbuf[a..b]);
+        if let Err((kind, msg)) = bedrock::check_auth(value(head.auth), value(head.amz_date)) {
+            return self
+                .send_bedrock_error(head, 403, kind, &[msg.as_bytes()])
+                .await;
+        }
+        let target = &self.rbuf[head.target.0..head.target.1];
+        let path = memchr::memchr(b'?', target).map_or(target, |i| &target[..i]);
+        // The route matched, so the path parses.
+        let model =
+            bedrock::parse_path(path).map_or(String::new(), |(_, m)| bedrock::decode_segment(m));
+        let bytes = body_slice(&self.rbuf, &self.body, body);
+        if op == bedrock::Op::Invoke {
+            self.scratch.clear();
+            return match bedrock::invoke(&mut self.scratch, &model, bytes) {
+                Ok(tokens) => {
+                    let extra = format!(
+                        "{}X-Amzn-Bedrock-Input-Token-Count: {tokens}\r\nX-Amzn-Bedrock-Invocation-Latency: {}\r\n",
+                        bedrock::REQUEST_ID_HEADER,
+                        bedrock::LATENCY_MS
+                    );
+                    self.send(head, 200, &extra, Src::Scratch).await
+                }
+                Err(msg) => {
+                    self.send_bedrock_error(head, 400, "ValidationException", &[msg.as_bytes()])
+                        .await
+                }
+            };
+        }
+        let forced = match serde_json::from_slice::<bedrock::ConverseRequest<'_>>(bytes) {
+            Ok(req) if req.messages.as_ref().is_some_and(|m| !m.is_empty()) => {
+                let f = req.forced_tool();
+                self.tool.clear();
+                if let Some(name) = &f {
+                    render::push_json_str(&mut self.tool, name.as_bytes());
+                }
+                Ok(f.is_some())
+            }
+            Ok(_) => Err(&b"1 validation error detected: Value at 'messages' failed to satisfy constraint: Member must have length greater than or equal to 1"[..]),
+            Err(_) => Err(&b"Malformed input request, please reformat your input and try again."[..]),
+        };
+        let tool = match forced {
+            Ok(t) => t,
+            Err(msg) => {
+                return self
+                    .send_bedrock_error(head, 400, "ValidationException", &[msg])
+                    .await
+            }
+        };
+        let request_id = bedrock::REQUEST_ID_HEADER;
+        if op == bedrock::Op::Converse {
+            self.scratch.clear();
+            let filler = head.mock.body_bytes.or(self.defaults.body_bytes);
+            bedrock::converse(&mut self.scratch, tool.then_some(&self.tool[..]), filler);
+            return self.send(head, 200, request_id, Src::Scratch).await;
+        }
+        use bedrock::Event as E;
+        let n = head.mock.chunks.unwrap_or(self.defaults.chunks);
+        let mut events = vec![E::MessageStart];
+        if tool {
+            events.push(E::ToolStart);
+            events.extend((0..render::TOOL_INPUT_PARTS.len()).map(E::ToolInput));
+            events.push(E::BlockStop);
+        } else if n > 0 {
+            events.extend((0..n).map(E::Text));
+            events.push(E::BlockStop);
+        }
+        events.extend([E::MessageStop, E::Metadata(if tool { 5 } else { n })]);
+        let (first, content_n) = if tool {
+            (2, render::TOOL_INPUT_PARTS.len())
+        } else {
+            (1, n as usize)
+        };
+        // Index of the last event sent before a cut (`first` = the first content delta).
+        let cut_after = match head.mock.fail {
+            Some(Fail::Cut) => Some(first),
+            Some(Fail::CutMid) => Some(first + (content_n / 2).max(1) - 1),
+            _ => None,
+        };
+        let content = |(_, ev): (usize, E)| match ev {
+            E::Text(i) => Some(i as usize),
+            E::ToolInput(i) => Some(i),
+            _ => None,
+        };
+        self.paced_stream(
+            head,
+            bedrock::CT_EVENTSTREAM,
+            request_id,
+            events.into_iter().enumerate(),
+            content,
+            cut_after,
+            move |out, _, t, (seq, ev)| bedrock::event(out, tool.then_some(t), ev, seq),
+        )
+        .await
     }
 
     /// `x-mock-fail: hang`: never answer, hold the connection until the peer closes.

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use crate::render::{
-    embedding_values, push_filler, push_json_escaped, push_json_str, push_u64, EmbInput, HELLO,
+    push_embedding, push_filler, push_json_escaped, push_json_str, push_u64, EmbInput, HELLO,
     PROMPT_TOKENS, TOOL_INPUT,
 };
 
@@ -273,20 +273,14 @@ pub fn stream_event(
 /// `{"embeddings":[{"values":[8 floats]}, …]}`, one per text, the same
 /// values the OpenAI embeddings route gives the same text.
 pub fn embeddings(out: &mut Vec<u8>, texts: &[String]) {
-    use std::io::Write;
     out.extend_from_slice(br#"{"embeddings":["#);
     for (i, t) in texts.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(br#"{"values":["#);
-        for (k, x) in embedding_values(&EmbInput::Text(t)).iter().enumerate() {
-            if k > 0 {
-                out.push(b',');
-            }
-            let _ = write!(out, "{x:.6}");
-        }
-        out.extend_from_slice(b"]}");
+        out.extend_from_slice(br#"{"values":"#);
+        push_embedding(out, &EmbInput::Text(t));
+        out.push(b'}');
     }
     out.extend_from_slice(b"]}");
 }

@@ -2,8 +2,10 @@
 //! integration and load tests. Hand-written HTTP/1.1 on httparse + monoio,
 //! one runtime per worker thread, SO_REUSEPORT listeners. See README.md.
 
+mod bedrock;
 mod cohere;
 mod conn;
+mod eventstream;
 mod gemini;
 mod oauth;
 mod proto;
@@ -24,7 +26,7 @@ use sim::{Defaults, Dist, FailMix};
 #[derive(Parser, Debug)]
 #[command(
     name = "mock-provider",
-    about = "OpenAI-, Anthropic-, Gemini- and Cohere-shaped mock upstream for ringbridge tests"
+    about = "OpenAI-, Anthropic-, Gemini-, Cohere- and Bedrock-shaped mock upstream for ringbridge tests"
 )]
 struct Args {
     /// Address to listen on (port 0 picks a free port).

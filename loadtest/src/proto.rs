@@ -69,6 +69,8 @@ pub struct Head {
     pub anthropic_version: Option<Span>,
     /// `x-goog-api-key` (Gemini), trimmed.
     pub goog_api_key: Option<Span>,
+    /// `x-amz-date` (SigV4-signed Bedrock requests), trimmed.
+    pub amz_date: Option<Span>,
     pub content_length: Option<usize>,
     pub chunked: bool,
     pub keep_alive: bool,
@@ -129,6 +131,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, Reject> {
         api_key: None,
         anthropic_version: None,
         goog_api_key: None,
+        amz_date: None,
         content_length: None,
         chunked: false,
         keep_alive: req.version == Some(1),
@@ -164,6 +167,8 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, Reject> {
             head.anthropic_version = Some(span(trim(value)));
         } else if name.eq_ignore_ascii_case(b"x-goog-api-key") {
             head.goog_api_key = Some(span(trim(value)));
+        } else if name.eq_ignore_ascii_case(b"x-amz-date") {
+            head.amz_date = Some(span(trim(value)));
         } else if name.eq_ignore_ascii_case(b"expect") {
             head.expect_continue = trim(value).eq_ignore_ascii_case(b"100-continue");
         } else if name.len() > 7 && name[..7].eq_ignore_ascii_case(b"x-mock-") {
@@ -321,6 +326,8 @@ pub enum Route {
     CohereChat,
     /// Cohere v2 `…/v2/embed`.
     CohereEmbed,
+    /// AWS Bedrock runtime: `…/model/{id}/{operation}`.
+    Bedrock(crate::bedrock::Op),
     Embeddings,
     Models,
     Stats,
@@ -338,8 +345,9 @@ impl Route {
 /// Maps method + request target to a route. Any prefix before
 /// `/chat/completions`, `/completions`, `/v1/messages`, `/embeddings` and
 /// `/models` is accepted, and so is any prefix before `/v2/chat`, `/v2/embed`
-/// (Cohere) and `/models/{model}:generateContent`, `:streamGenerateContent`,
-/// `:batchEmbedContents` (Gemini).
+/// (Cohere), `/models/{model}:generateContent`, `:streamGenerateContent`,
+/// `:batchEmbedContents` (Gemini) and `/model/{id}/converse`,
+/// `/converse-stream`, `/invoke` (Bedrock).
 pub fn route(method: Method, target: &[u8]) -> Route {
     let path = match memchr::memchr(b'?', target) {
         Some(i) => &target[..i],
@@ -358,6 +366,9 @@ pub fn route(method: Method, target: &[u8]) -> Route {
         (Method::Post, p) if p.ends_with(b"/v2/embed") => Route::CohereEmbed,
         (Method::Post, p) if crate::gemini::parse_path(p).is_some() => {
             crate::gemini::parse_path(p).map_or(Route::NotFound, |(op, _)| Route::Gemini(op))
+        }
+        (Method::Post, p) if crate::bedrock::parse_path(p).is_some() => {
+            crate::bedrock::parse_path(p).map_or(Route::NotFound, |(op, _)| Route::Bedrock(op))
         }
         (Method::Post, p) if p.ends_with(b"/embeddings") => Route::Embeddings,
         (Method::Get, p) if p.ends_with(b"/models") => Route::Models,
@@ -401,6 +412,10 @@ mod tests {
             b"POST /v1beta/models/g:generateContent HTTP/1.1\r\nX-Goog-Api-Key: g-key \r\n\r\n";
         let k = parse_head(req).unwrap().unwrap().goog_api_key.unwrap();
         assert_eq!(&req[k.0..k.1], b"g-key");
+
+        let req = b"POST /model/m/converse HTTP/1.1\r\nX-Amz-Date: 20240101T000000Z \r\n\r\n";
+        let d = parse_head(req).unwrap().unwrap().amz_date.unwrap();
+        assert_eq!(&req[d.0..d.1], b"20240101T000000Z");
     }
 
     #[test]
@@ -524,6 +539,20 @@ mod tests {
         assert_eq!(route(Method::Post, b"/v2/chat"), Route::CohereChat);
         assert_eq!(route(Method::Post, b"/cohere/v2/embed"), Route::CohereEmbed);
         assert_eq!(route(Method::Get, b"/v2/chat"), Route::NotFound);
+        use crate::bedrock::Op as B;
+        assert_eq!(
+            route(Method::Post, b"/model/amazon.nova-lite-v1%3A0/converse"),
+            Route::Bedrock(B::Converse)
+        );
+        assert_eq!(
+            route(Method::Post, b"/model/m/converse-stream"),
+            Route::Bedrock(B::ConverseStream)
+        );
+        assert_eq!(
+            route(Method::Post, b"/model/cohere.embed-v4%3A0/invoke"),
+            Route::Bedrock(B::Invoke)
+        );
+        assert_eq!(route(Method::Get, b"/model/m/converse"), Route::NotFound);
         assert_eq!(route(Method::Get, b"/__stats"), Route::Stats);
         assert_eq!(route(Method::Post, b"/__reset_stats"), Route::ResetStats);
         assert_eq!(route(Method::Get, b"/v1/chat/completions"), Route::NotFound);

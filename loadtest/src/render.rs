@@ -181,6 +181,16 @@ pub fn error_body(out: &mut Vec<u8>, message: &[&[u8]], kind: &str, code: Option
     out.extend_from_slice(b"}}");
 }
 
+/// `{"message":M}`, the error body of Cohere and of AWS services such as
+/// Bedrock; `message` parts are concatenated and escaped.
+pub fn message_error_body(out: &mut Vec<u8>, message: &[&[u8]]) {
+    out.extend_from_slice(br#"{"message":""#);
+    for part in message {
+        push_json_escaped(out, part);
+    }
+    out.extend_from_slice(br#""}"#);
+}
+
 /// Error type/code for `x-mock-status: NNN` (both fields carry the same value).
 pub fn mock_error_kind(status: u16) -> &'static str {
     match status {
@@ -567,9 +577,23 @@ pub fn embedding_values(input: &EmbInput<'_>) -> [f64; 8] {
     v
 }
 
+/// Appends the input's [`embedding_values`] as a JSON array (6 decimals,
+/// exact in text form).
+pub fn push_embedding(out: &mut Vec<u8>, input: &EmbInput<'_>) {
+    use std::io::Write;
+    out.push(b'[');
+    for (k, x) in embedding_values(input).iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{x:.6}");
+    }
+    out.push(b']');
+}
+
 /// The embeddings list object.
 pub fn embeddings(out: &mut Vec<u8>, model_json: &[u8], inputs: &[EmbInput<'_>]) {
-    use std::io::Write;
     out.extend_from_slice(br#"{"object":"list","data":["#);
     let mut tokens = 0;
     for (i, input) in inputs.iter().enumerate() {
@@ -578,14 +602,9 @@ pub fn embeddings(out: &mut Vec<u8>, model_json: &[u8], inputs: &[EmbInput<'_>])
         }
         out.extend_from_slice(br#"{"object":"embedding","index":"#);
         push_u64(out, i as u64);
-        out.extend_from_slice(br#","embedding":["#);
-        for (k, x) in embedding_values(input).iter().enumerate() {
-            if k > 0 {
-                out.push(b',');
-            }
-            let _ = write!(out, "{x:.6}");
-        }
-        out.extend_from_slice(b"]}");
+        out.extend_from_slice(br#","embedding":"#);
+        push_embedding(out, input);
+        out.push(b'}');
         tokens += input.tokens();
     }
     out.extend_from_slice(br#"],"model":"#);

@@ -2042,3 +2042,452 @@ fn gemini_and_cohere_on_legacy_driver() {
     );
     assert_eq!(r.json()["embeddings"]["float"].as_array().unwrap().len(), 1);
 }
+
+// ---------------------------------------------------------------------------
+// AWS Bedrock runtime (`/model/{id}/converse`, `/converse-stream`, `/invoke`).
+
+const BEDROCK_CONVERSE: &str = "/model/amazon.nova-lite-v1%3A0/converse";
+const BEDROCK_STREAM: &str = "/model/amazon.nova-lite-v1%3A0/converse-stream";
+const TITAN_INVOKE: &str = "/model/amazon.titan-embed-text-v2%3A0/invoke";
+const COHERE_INVOKE: &str = "/model/cohere.embed-english-v3/invoke";
+/// Shaped like a SigV4 signature; the mock checks the shape, not the maths.
+const SIGV4: [(&str, &str); 2] = [
+    (
+        "Authorization",
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/bedrock/aws4_request, \
+         SignedHeaders=content-type;host;x-amz-date, Signature=00",
+    ),
+    ("X-Amz-Date", "20240101T000000Z"),
+];
+
+fn converse_body(tools: &[&str], choice: Value) -> Vec<u8> {
+    let mut v = serde_json::json!({
+        "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+        "inferenceConfig": {"maxTokens": 100},
+    });
+    if !tools.is_empty() {
+        let specs: Vec<Value> = tools
+            .iter()
+            .map(|n| serde_json::json!({"toolSpec": {"name": n, "inputSchema": {"json": {"type": "object"}}}}))
+            .collect();
+        v["toolConfig"] = serde_json::json!({"tools": specs});
+        if !choice.is_null() {
+            v["toolConfig"]["toolChoice"] = choice;
+        }
+    }
+    v.to_string().into_bytes()
+}
+
+/// CRC32 (IEEE), bitwise: written apart from the mock's table so the test
+/// checks the mock, not itself.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in bytes {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 == 1 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+/// Decodes an `application/vnd.amazon.eventstream` body into
+/// (`:event-type`, payload JSON), checking lengths, both CRCs and the
+/// `:content-type` / `:message-type` headers of every message.
+fn bedrock_events(body: &[u8]) -> Vec<(String, Value)> {
+    let be = |b: &[u8]| u32::from_be_bytes(b.try_into().unwrap()) as usize;
+    let mut rest = body;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let total = be(&rest[0..4]);
+        let m = &rest[..total];
+        assert_eq!(crc32(&m[..8]) as usize, be(&m[8..12]), "prelude CRC");
+        assert_eq!(
+            crc32(&m[..total - 4]) as usize,
+            be(&m[total - 4..]),
+            "message CRC"
+        );
+        let hlen = be(&m[4..8]);
+        let mut h = &m[12..12 + hlen];
+        let mut headers = std::collections::HashMap::new();
+        while !h.is_empty() {
+            let n = h[0] as usize;
+            assert_eq!(h[1 + n], 7, "string header");
+            let vlen = u16::from_be_bytes([h[2 + n], h[3 + n]]) as usize;
+            headers.insert(
+                String::from_utf8(h[1..1 + n].to_vec()).unwrap(),
+                String::from_utf8(h[4 + n..4 + n + vlen].to_vec()).unwrap(),
+            );
+            h = &h[4 + n + vlen..];
+        }
+        assert_eq!(headers[":message-type"], "event");
+        assert_eq!(headers[":content-type"], "application/json");
+        let payload: Value = serde_json::from_slice(&m[12 + hlen..total - 4]).unwrap();
+        assert!(payload["p"].is_string(), "padding field: {payload}");
+        out.push((headers[":event-type"].clone(), payload));
+        rest = &rest[total..];
+    }
+    out
+}
+
+fn bedrock_error(r: &Resp) -> (String, String) {
+    let kind = r.header("x-amzn-errortype").unwrap_or("").to_string();
+    let kind = kind.split(':').next().unwrap().to_string();
+    (kind, r.json()["message"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn bedrock_requests_must_look_sigv4_signed() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let body = converse_body(&[], Value::Null);
+    let r = c.request("POST", BEDROCK_CONVERSE, &[], &body);
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        bedrock_error(&r),
+        (
+            "MissingAuthenticationTokenException".into(),
+            "Missing Authentication Token".into()
+        )
+    );
+    let r = c.request(
+        "POST",
+        TITAN_INVOKE,
+        &[("Authorization", "Bearer sk"), SIGV4[1]],
+        br#"{"inputText":"a"}"#,
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(bedrock_error(&r).0, "IncompleteSignatureException");
+    let r = c.request("POST", BEDROCK_STREAM, &SIGV4[..1], &body);
+    assert_eq!(r.status, 403);
+    assert!(bedrock_error(&r).1.contains("X-Amz-Date"));
+    let r = c.request("POST", BEDROCK_CONVERSE, &SIGV4, &body);
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn bedrock_converse_text_and_tool_use() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let r = c.request(
+        "POST",
+        BEDROCK_CONVERSE,
+        &SIGV4,
+        &converse_body(&[], Value::Null),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("x-amzn-requestid"), Some("mock-bedrock-request"));
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"output":{"message":{"role":"assistant",
+            "content":[{"text":"Hello from mock-provider."}]}},
+            "stopReason":"end_turn",
+            "usage":{"inputTokens":12,"outputTokens":5,"totalTokens":17},
+            "metrics":{"latencyMs":1}})
+    );
+    for (choice, name) in [
+        (serde_json::json!({"any": {}}), "get_w"),
+        (serde_json::json!({"tool": {"name": "other"}}), "other"),
+    ] {
+        let r = c.request(
+            "POST",
+            BEDROCK_CONVERSE,
+            &SIGV4,
+            &converse_body(&["get_w", "other"], choice),
+        );
+        let v = r.json();
+        assert_eq!(v["stopReason"], "tool_use");
+        assert_eq!(
+            v["output"]["message"]["content"][0]["toolUse"],
+            serde_json::json!({"toolUseId":"tooluse_mock_1","name":name,"input":{"arg":"value"}})
+        );
+    }
+    // toolChoice auto, or none: text.
+    let r = c.request(
+        "POST",
+        BEDROCK_CONVERSE,
+        &SIGV4,
+        &converse_body(&["get_w"], serde_json::json!({"auto": {}})),
+    );
+    assert_eq!(r.json()["stopReason"], "end_turn");
+    let mut headers = SIGV4.to_vec();
+    headers.push(("x-mock-body-bytes", "300"));
+    let r = c.request(
+        "POST",
+        BEDROCK_CONVERSE,
+        &headers,
+        &converse_body(&[], Value::Null),
+    );
+    let text = r.json()["output"]["message"]["content"][0]["text"].clone();
+    assert_eq!(text.as_str().unwrap().len(), 300);
+    for bad in [&br#"{"messages":[]}"#[..], b"{}", b"nope"] {
+        let r = c.request("POST", BEDROCK_CONVERSE, &SIGV4, bad);
+        assert_eq!(r.status, 400);
+        assert_eq!(bedrock_error(&r).0, "ValidationException");
+    }
+}
+
+#[test]
+fn bedrock_converse_stream_is_an_event_stream_one_message_per_chunk() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let mut headers = SIGV4.to_vec();
+    headers.push(("x-mock-chunks", "3"));
+    let r = c.request(
+        "POST",
+        BEDROCK_STREAM,
+        &headers,
+        &converse_body(&[], Value::Null),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/vnd.amazon.eventstream")
+    );
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    let events = bedrock_events(&r.body);
+    assert_eq!(r.chunks.len(), events.len(), "one HTTP chunk per message");
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "messageStart",
+            "contentBlockDelta",
+            "contentBlockDelta",
+            "contentBlockDelta",
+            "contentBlockStop",
+            "messageStop",
+            "metadata"
+        ]
+    );
+    assert_eq!(events[0].1["role"], "assistant");
+    let text: String = events
+        .iter()
+        .filter_map(|(_, v)| v["delta"]["text"].as_str())
+        .collect();
+    assert_eq!(text, "tok0 tok1 tok2 ");
+    assert_eq!(events[5].1["stopReason"], "end_turn");
+    assert_eq!(
+        events[6].1["usage"],
+        serde_json::json!({"inputTokens":12,"outputTokens":3,"totalTokens":15})
+    );
+    assert_eq!(events[6].1["metrics"]["latencyMs"], 1);
+
+    let r = c.request(
+        "POST",
+        BEDROCK_STREAM,
+        &SIGV4,
+        &converse_body(&["get_w"], serde_json::json!({"any": {}})),
+    );
+    let events = bedrock_events(&r.body);
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "messageStart",
+            "contentBlockStart",
+            "contentBlockDelta",
+            "contentBlockDelta",
+            "contentBlockStop",
+            "messageStop",
+            "metadata"
+        ]
+    );
+    assert_eq!(
+        events[1].1["start"]["toolUse"],
+        serde_json::json!({"toolUseId":"tooluse_mock_1","name":"get_w"})
+    );
+    let input: String = events
+        .iter()
+        .filter_map(|(_, v)| v["delta"]["toolUse"]["input"].as_str())
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&input).unwrap(),
+        serde_json::json!({"arg":"value"})
+    );
+    assert_eq!(events[5].1["stopReason"], "tool_use");
+    assert_eq!(events[6].1["usage"]["outputTokens"], 5);
+
+    // Zero tokens: no content block at all.
+    let mut headers = SIGV4.to_vec();
+    headers.push(("x-mock-chunks", "0"));
+    let r = c.request(
+        "POST",
+        BEDROCK_STREAM,
+        &headers,
+        &converse_body(&[], Value::Null),
+    );
+    let names: Vec<String> = bedrock_events(&r.body)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["messageStart", "messageStop", "metadata"]);
+}
+
+#[test]
+fn bedrock_stream_pacing_follows_the_mock_headers() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let mut headers = SIGV4.to_vec();
+    headers.extend([
+        ("x-mock-chunks", "4"),
+        ("x-mock-ttft", "fixed:60"),
+        ("x-mock-inter-token", "fixed:30"),
+    ]);
+    let t0 = Instant::now();
+    let r = c.request(
+        "POST",
+        BEDROCK_STREAM,
+        &headers,
+        &converse_body(&[], Value::Null),
+    );
+    let took = t0.elapsed();
+    assert_eq!(bedrock_events(&r.body).len(), 4 + 4);
+    assert!(took >= Duration::from_millis(60 + 3 * 30), "{took:?}");
+}
+
+#[test]
+fn bedrock_errors_cuts_and_fail_mix() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let body = converse_body(&[], Value::Null);
+    for (status, kind) in [
+        ("400", "ValidationException"),
+        ("403", "AccessDeniedException"),
+        ("404", "ResourceNotFoundException"),
+        ("429", "ThrottlingException"),
+        ("500", "InternalServerException"),
+        ("503", "ServiceUnavailableException"),
+    ] {
+        for path in [BEDROCK_CONVERSE, BEDROCK_STREAM, TITAN_INVOKE] {
+            let mut headers = SIGV4.to_vec();
+            headers.push(("x-mock-status", status));
+            let r = c.request("POST", path, &headers, &body);
+            assert_eq!(r.status.to_string(), status, "{path}");
+            assert_eq!(r.header("content-type"), Some("application/json"));
+            assert_eq!(
+                bedrock_error(&r),
+                (kind.to_string(), format!("mock error {status}")),
+                "{path}"
+            );
+            // AWS sends no Retry-After, even with a 429.
+            assert_eq!(r.header("retry-after"), None);
+        }
+    }
+    let mut headers = SIGV4.to_vec();
+    headers.push(("x-mock-fail-mix", "429:1"));
+    let r = c.request("POST", BEDROCK_STREAM, &headers, &body);
+    assert_eq!(bedrock_error(&r).0, "ThrottlingException");
+
+    // Cuts end the body without its last chunk and without messageStop.
+    let cut = |extra: (&str, &str)| {
+        let mut s = TcpStream::connect(&srv.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut headers = SIGV4.to_vec();
+        headers.extend([extra, ("x-mock-chunks", "10")]);
+        s.write_all(&build_request("POST", BEDROCK_STREAM, &headers, &body))
+            .unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        let head_end = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert!(!all.ends_with(b"0\r\n\r\n"));
+        // Undo the chunked framing of the complete chunks.
+        let mut rest = &all[head_end..];
+        let mut payload = Vec::new();
+        while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap(), 16).unwrap();
+            payload.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+            rest = &rest[eol + 2 + size + 2..];
+        }
+        bedrock_events(&payload)
+    };
+    let events = cut(("x-mock-fail", "cut"));
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["messageStart", "contentBlockDelta"]);
+    let events = cut(("x-mock-fail-mix", "cut:1"));
+    assert_eq!(events.len(), 1 + 5, "messageStart and half the deltas");
+    assert!(events.iter().all(|(n, _)| n != "messageStop"));
+}
+
+#[test]
+fn bedrock_invoke_embeds_with_titan_and_cohere() {
+    let srv = Server::start(&[]);
+    let mut c = srv.connect();
+    let r = c.request(
+        "POST",
+        TITAN_INVOKE,
+        &SIGV4,
+        br#"{"inputText":"hello","dimensions":256,"normalize":true}"#,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-amzn-bedrock-input-token-count"), Some("2"));
+    let titan = r.json();
+    assert_eq!(titan["inputTextTokenCount"], 2);
+    assert_eq!(titan["embedding"].as_array().unwrap().len(), 8);
+    // The same vector the OpenAI route gives the same text.
+    let r = c.request(
+        "POST",
+        "/v1/embeddings",
+        &[],
+        br#"{"model":"e","input":"hello"}"#,
+    );
+    assert_eq!(titan["embedding"], r.json()["data"][0]["embedding"]);
+
+    let r = c.request(
+        "POST",
+        COHERE_INVOKE,
+        &SIGV4,
+        br#"{"texts":["hello","abcdefgh"],"input_type":"search_document","embedding_types":["float"]}"#,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-amzn-bedrock-input-token-count"), Some("4"));
+    let v = r.json();
+    assert_eq!(v["response_type"], "embeddings_by_type");
+    assert_eq!(v["embeddings"]["float"][0], titan["embedding"]);
+    let r = c.request(
+        "POST",
+        "/model/us.cohere.embed-v4%3A0/invoke",
+        &SIGV4,
+        br#"{"texts":["hello"],"input_type":"search_query","output_dimension":512}"#,
+    );
+    assert_eq!(r.json()["embeddings"][0], titan["embedding"]);
+
+    for (path, bad) in [
+        (TITAN_INVOKE, &br#"{"texts":["a"]}"#[..]),
+        (TITAN_INVOKE, br#"{"inputText":"a","dimensions":3}"#),
+        (COHERE_INVOKE, br#"{"texts":["a"]}"#),
+        (
+            COHERE_INVOKE,
+            br#"{"texts":["a"],"input_type":"search_query","output_dimension":256}"#,
+        ),
+        (
+            "/model/amazon.nova-lite-v1%3A0/invoke",
+            br#"{"inputText":"a"}"#,
+        ),
+    ] {
+        let r = c.request("POST", path, &SIGV4, bad);
+        assert_eq!(r.status, 400, "{path} {}", String::from_utf8_lossy(bad));
+        assert_eq!(bedrock_error(&r).0, "ValidationException");
+    }
+}
+
+#[test]
+fn bedrock_on_legacy_driver() {
+    let srv = Server::start_with_env(&[], &[("MONOIO_FORCE_LEGACY_DRIVER", "1")]);
+    let mut c = srv.connect();
+    let r = c.request(
+        "POST",
+        BEDROCK_STREAM,
+        &SIGV4,
+        &converse_body(&[], Value::Null),
+    );
+    assert_eq!(bedrock_events(&r.body).len(), 5 + 4);
+    let r = c.request("POST", TITAN_INVOKE, &SIGV4, br#"{"inputText":"a"}"#);
+    assert_eq!(r.json()["embedding"].as_array().unwrap().len(), 8);
+}

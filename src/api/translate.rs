@@ -1,7 +1,8 @@
 //! The translating path, for providers whose upstream does not speak the
-//! OpenAI dialect (Anthropic, Gemini, Cohere). The request body is parsed and
-//! rewritten once; the response is converted whole (non-stream) or event by
-//! event (stream), with only one event's worth of state kept.
+//! OpenAI dialect (Anthropic, Gemini, Cohere, Bedrock). The request body is
+//! parsed and rewritten once; the response is converted whole (non-stream)
+//! or event by event (stream), with only one event's worth of state kept.
+//! Bedrock embeddings may take several upstream calls (`invoke`).
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,8 @@ use crate::providers::{bedrock, cohere, gemini};
 use crate::router::{NoToken, Provider};
 use crate::schema::usage::Usage;
 use crate::upstream::{Response, UpstreamError};
+
+mod invoke;
 
 /// Largest non-stream upstream body the gateway will buffer to translate.
 const MAX_TRANSLATED_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -52,8 +55,10 @@ impl Family {
 
     fn serves(self, endpoint: Endpoint) -> bool {
         match self {
-            Family::Anthropic | Family::Bedrock => endpoint == Endpoint::ChatCompletions,
-            Family::Gemini | Family::Vertex | Family::Cohere => endpoint != Endpoint::Completions,
+            Family::Anthropic => endpoint == Endpoint::ChatCompletions,
+            Family::Gemini | Family::Vertex | Family::Cohere | Family::Bedrock => {
+                endpoint != Endpoint::Completions
+            }
         }
     }
 }
@@ -116,6 +121,11 @@ fn prepare(
         (Family::Cohere, _) => {
             let i = cohere::translate_request(body, model, out)?;
             chat("/v2/chat".into(), i.stream, i.include_usage)
+        }
+        (Family::Bedrock, Endpoint::Embeddings) => {
+            return Err(TranslateError::BadRequest(
+                "bedrock embeddings are sent by invoke::embeddings, not prepare".into(),
+            ))
         }
         (Family::Bedrock, _) => {
             let i = bedrock::translate_request(body, out)?;
@@ -259,6 +269,11 @@ pub(super) async fn forward(
         ctx.record_unanswered(400);
         return respond::error(client, &err, ctx.keep_alive, Some(ctx.id)).await && ctx.keep_alive;
     }
+    if family == Family::Bedrock && ctx.endpoint == Endpoint::Embeddings {
+        // InvokeModel embeds one Titan text per call, and a Cohere answer's
+        // token count is only in a response header: see `invoke`.
+        return invoke::embeddings(ctx, rbuf, client, client_model).await;
+    }
     let mut body = worker.take_buf();
     let prepared = match prepare(
         family,
@@ -270,10 +285,7 @@ pub(super) async fn forward(
         Ok(p) => p,
         Err(e) => {
             worker.give_buf(body);
-            let err = ApiError::new(400, e.to_string());
-            ctx.record_unanswered(400);
-            return respond::error(client, &err, ctx.keep_alive, Some(ctx.id)).await
-                && ctx.keep_alive;
+            return refuse(ctx, client, &e).await;
         }
     };
     let mut up = worker.take_buf();
@@ -452,48 +464,105 @@ async fn read_to_end(
     Ok(reusable)
 }
 
+/// Answers 400 with `e`, for a request that cannot be translated.
+async fn refuse(ctx: &Routed<'_>, client: &mut Client, e: &TranslateError) -> bool {
+    let err = ApiError::new(400, e.to_string());
+    ctx.record_unanswered(400);
+    respond::error(client, &err, ctx.keep_alive, Some(ctx.id)).await && ctx.keep_alive
+}
+
+/// The value of response header `name`, if present.
+fn header<'r>(resp: &'r Response, name: &[u8]) -> Option<&'r [u8]> {
+    resp.head
+        .headers
+        .iter()
+        .find(|h| h.name(&resp.buf).eq_ignore_ascii_case(name))
+        .map(|h| h.value(&resp.buf))
+}
+
+/// Reads the rest of `resp`'s body into `payload`, then gives its connection
+/// back to the pool (or closes it). On failure the connection is closed.
+async fn read_whole(
+    ctx: &Routed<'_>,
+    mut resp: Response,
+    payload: &mut Vec<u8>,
+    upstream_wait: &mut Duration,
+) -> Result<(), UpstreamError> {
+    let (worker, provider) = (ctx.worker, ctx.provider);
+    let read = read_to_end(
+        &mut resp,
+        payload,
+        provider.settings.timeouts.stream_idle,
+        upstream_wait,
+    )
+    .await;
+    worker.pools.recycle_headers(resp.head.headers);
+    match read {
+        Ok(true) => {
+            worker.pools.checkin(
+                &provider.origin,
+                resp.conn,
+                provider.settings.max_idle_connections,
+            );
+            Ok(())
+        }
+        Ok(false) => {
+            worker.pools.discard(resp.conn);
+            Ok(())
+        }
+        Err(e) => {
+            worker.pools.discard(resp.conn);
+            Err(e)
+        }
+    }
+}
+
+/// Writes a complete JSON answer; returns whether the client connection is
+/// still usable.
+async fn respond_json(
+    ctx: &Routed<'_>,
+    client: &mut Client,
+    status: u16,
+    body: &[u8],
+    retry_after: Option<&[u8]>,
+) -> bool {
+    let provider = (
+        b"x-ringbridge-provider".as_slice(),
+        ctx.provider.name().as_bytes(),
+    );
+    let extra: Vec<(&[u8], &[u8])> = match retry_after {
+        Some(v) => vec![(b"retry-after", v), provider],
+        None => vec![provider],
+    };
+    respond::full(
+        client,
+        status,
+        b"application/json",
+        body,
+        ctx.keep_alive,
+        Some(ctx.id),
+        &extra,
+    )
+    .await
+}
+
 /// Non-stream answers and every error answer: buffer, translate, write.
 async fn whole(
     ctx: &Routed<'_>,
     client: &mut Client,
-    mut resp: Response,
+    resp: Response,
     client_model: &str,
     family: Family,
     prepared: &Prepared,
 ) -> (Outcome, Usage) {
-    let (worker, provider) = (ctx.worker, ctx.provider);
+    let worker = ctx.worker;
     let mut upstream_wait = resp.upstream_wait;
-    let mut payload = worker.take_buf();
-    let read = read_to_end(
-        &mut resp,
-        &mut payload,
-        provider.settings.timeouts.stream_idle,
-        &mut upstream_wait,
-    )
-    .await;
     let upstream_status = resp.head.status;
-    let mut retry_after = resp
-        .head
-        .headers
-        .iter()
-        .find(|h| h.name(&resp.buf).eq_ignore_ascii_case(b"retry-after"))
-        .map(|h| h.value(&resp.buf).to_vec());
-    let reusable = match read {
-        Ok(reusable) => reusable,
-        Err(e) => {
-            worker.pools.discard(resp.conn);
-            worker.give_buf(payload);
-            return failed(ctx, client, &e, upstream_wait).await;
-        }
-    };
-    if reusable {
-        worker.pools.checkin(
-            &provider.origin,
-            resp.conn,
-            provider.settings.max_idle_connections,
-        );
-    } else {
-        worker.pools.discard(resp.conn);
+    let mut retry_after = header(&resp, b"retry-after").map(<[u8]>::to_vec);
+    let mut payload = worker.take_buf();
+    if let Err(e) = read_whole(ctx, resp, &mut payload, &mut upstream_wait).await {
+        worker.give_buf(payload);
+        return failed(ctx, client, &e, upstream_wait).await;
     }
     let mut out = worker.take_buf();
     let (status, usage) = if (200..300).contains(&upstream_status) {
@@ -532,23 +601,7 @@ async fn whole(
         (status, Usage::default())
     };
     worker.give_buf(payload);
-    let extra: Vec<(&[u8], &[u8])> = match &retry_after {
-        Some(v) => vec![
-            (b"retry-after", v.as_slice()),
-            (b"x-ringbridge-provider", provider.name().as_bytes()),
-        ],
-        None => vec![(b"x-ringbridge-provider", provider.name().as_bytes())],
-    };
-    let ok = respond::full(
-        client,
-        status,
-        b"application/json",
-        &out,
-        ctx.keep_alive,
-        Some(ctx.id),
-        &extra,
-    )
-    .await;
+    let ok = respond_json(ctx, client, status, &out, retry_after.as_deref()).await;
     worker.give_buf(out);
     (
         Outcome {

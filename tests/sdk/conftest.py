@@ -11,6 +11,9 @@ They start the real binaries on 127.0.0.1 with ephemeral ports:
   ``mock-provider`` per provider, started with flags that force the failure mode.
 * ``gc_gateway``: ``ringbridge`` whose ``gemini`` and ``cohere`` (and ``gemini-429``,
   ``cohere-429``) providers point at ``gc_mocks``, the same way.
+* ``bedrock_gateway``: ``ringbridge`` whose ``bedrock`` (and ``bedrock-429``,
+  ``bedrock-cut``) providers, with fake static AWS credentials, point at
+  ``bedrock_mocks``, the same way.
 
 Binaries come from ``$RINGBRIDGE_TARGET_DIR/debug`` (set by scripts/sdk-tests.sh), else
 ``$CARGO_TARGET_DIR/debug``, else ``<repo>/target/debug``.
@@ -47,6 +50,9 @@ PROVIDER_ENV = [
 ] + [
     "AZURE_OPENAI_ENDPOINT", "OLLAMA_BASE_URL", "OLLAMA_HOST", "RINGBRIDGE_API_KEYS", "RINGBRIDGE_CONFIG",
     "RINGBRIDGE_LISTEN", "RINGBRIDGE_WORKERS", "RINGBRIDGE_KEY", "MONOIO_FORCE_LEGACY_DRIVER",
+    # Bedrock: region, credentials and endpoint come from the test config only.
+    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_PROFILE",
 ]
 
 # The SDK itself reads OPENAI_* variables (base URL, org, project...): keep the test
@@ -368,6 +374,65 @@ def gc_gateway(driver: str, gc_mocks: dict[str, Proc], tmp_dir: Path) -> Iterato
     proc.stop()
 
 
+# ---------------------------------------------------------------- Bedrock upstreams
+
+# Fake static credentials: the gateway signs with them (SigV4); mock-provider checks
+# that requests are signed, not the signature.
+AWS_ACCESS_KEY_ID = "AKIDMOCKEXAMPLE"
+AWS_SECRET_ACCESS_KEY = "mock-secret-access-key"
+AWS_REGION = "us-east-1"
+
+# Provider name -> extra mock-provider flags, one mock instance per failure mode.
+BEDROCK_MOCKS: dict[str, list[str]] = {
+    "bedrock": [],
+    "bedrock-429": ["--fail-mix", "429:1"],
+    "bedrock-cut": ["--fail-mix", "cut:1", "--chunks", "10"],
+}
+
+
+@pytest.fixture(scope="session")
+def bedrock_mocks(tmp_dir: Path) -> Iterator[dict[str, Proc]]:
+    """One mock-provider per entry of BEDROCK_MOCKS, keyed by provider name."""
+    procs: dict[str, Proc] = {}
+    try:
+        for name, flags in BEDROCK_MOCKS.items():
+            procs[name] = spawn(
+                f"mock-{name}",
+                [binary("mock-provider"), "--listen", "127.0.0.1:0", *flags],
+                "LISTENING",
+                {},
+                tmp_dir,
+            )
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+def write_bedrock_config(tmp: Path, name: str, mocks: dict[str, Proc]) -> Path:
+    parts = ["env_providers = false\n\n[limits]\nshutdown_timeout_ms = 2000\n"]
+    for provider, proc in mocks.items():
+        kind = "" if provider == "bedrock" else 'kind = "bedrock"\n'
+        parts.append(
+            f'[providers.{provider}]\n{kind}base_url = "{proc.url}"\nregion = "{AWS_REGION}"\n'
+            f'aws_access_key_id = "{AWS_ACCESS_KEY_ID}"\n'
+            f'aws_secret_access_key = "{AWS_SECRET_ACCESS_KEY}"\n'
+        )
+    path = tmp / name
+    path.write_text("\n".join(parts))
+    return path
+
+
+@pytest.fixture(scope="session")
+def bedrock_gateway(driver: str, bedrock_mocks: dict[str, Proc], tmp_dir: Path) -> Iterator[Proc]:
+    """ringbridge with `bedrock` (and `bedrock-*`) providers pointing at
+    mock-provider's Bedrock routes, once per I/O driver."""
+    cfg = write_bedrock_config(tmp_dir, f"bedrock-gateway-{driver}.toml", bedrock_mocks)
+    proc = start_gateway(f"ringbridge-bedrock-{driver}", driver, cfg, tmp_dir, {})
+    yield proc
+    proc.stop()
+
+
 def make_client(gw: Proc, api_key: str = CLIENT_KEY, **kw) -> openai.OpenAI:
     kw.setdefault("max_retries", 0)
     kw.setdefault("timeout", 10.0)
@@ -388,7 +453,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     rep = outcome.get_result()
     if rep.when == "call" and rep.failed:
         funcargs = getattr(item, "funcargs", {})
-        for key in ("gateway", "auth_gateway", "anthropic_gateway", "gc_gateway"):
+        for key in ("gateway", "auth_gateway", "anthropic_gateway", "gc_gateway", "bedrock_gateway"):
             gw = funcargs.get(key)
             if isinstance(gw, Proc):
                 tail = "\n".join(gw.stderr().splitlines()[-30:])

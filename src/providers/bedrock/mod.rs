@@ -1,6 +1,6 @@
-//! AWS Bedrock Converse API: pure translations between the OpenAI
-//! chat-completions dialect (downstream) and Bedrock's Converse /
-//! ConverseStream wire format (upstream), plus the two AWS wire pieces they
+//! AWS Bedrock: pure translations between the OpenAI chat-completions and
+//! embeddings dialect (downstream) and Bedrock's Converse / ConverseStream
+//! and InvokeModel wire formats (upstream), plus the two AWS wire pieces they
 //! need: the `application/vnd.amazon.eventstream` framing of stream bodies
 //! and SigV4 request signing.
 //!
@@ -10,6 +10,8 @@
 //! - [`translate_request`]: OpenAI chat request → Converse request body.
 //! - [`translate_response`]: Converse response → OpenAI `chat.completion`.
 //! - [`translate_error`]: Bedrock error body → OpenAI error body and status.
+//! - [`invoke_path`], [`plan_embeddings`]: OpenAI embeddings → InvokeModel
+//!   calls to a Titan or Cohere embedder, and their answers → one OpenAI list.
 //! - [`eventstream::Decoder`]: body bytes → event-stream messages.
 //! - [`StreamTranslator`]: ConverseStream messages → OpenAI chunk frames.
 //! - [`sigv4::sign`]: the `Authorization` and `X-Amz-*` headers.
@@ -18,6 +20,7 @@
 //! and `API_runtime_ConverseStream.html` beside it.
 
 mod crc32;
+mod embed;
 mod error;
 pub mod eventstream;
 mod request;
@@ -29,6 +32,7 @@ mod stream;
 mod golden_tests;
 
 pub use super::anthropic::{RequestInfo, TranslateError, Usage};
+pub use embed::{plan_embeddings, EmbeddingModel, EmbeddingsPlan, MAX_COHERE_TEXTS, MAX_INPUTS};
 pub use error::{error_type_status, translate_error};
 pub use request::translate_request;
 pub use response::translate_response;
@@ -49,6 +53,23 @@ pub fn runtime_host(region: &str) -> String {
 /// segment, so `:` becomes `%3A` and `/` becomes `%2F`; [`sigv4::sign`]
 /// encodes it once more for the canonical request, as AWS expects.
 pub fn request_path(model: &str, stream: bool) -> String {
+    model_path(
+        model,
+        if stream {
+            "/converse-stream"
+        } else {
+            "/converse"
+        },
+    )
+}
+
+/// The InvokeModel path for `model`, `/model/{id}/invoke`, the id encoded
+/// as in [`request_path`].
+pub fn invoke_path(model: &str) -> String {
+    model_path(model, "/invoke")
+}
+
+fn model_path(model: &str, action: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut path = String::with_capacity(model.len() + 32);
     path.push_str("/model/");
@@ -61,11 +82,7 @@ pub fn request_path(model: &str, stream: bool) -> String {
             path.push(HEX[(b & 0xF) as usize] as char);
         }
     }
-    path.push_str(if stream {
-        "/converse-stream"
-    } else {
-        "/converse"
-    });
+    path.push_str(action);
     path
 }
 
@@ -82,6 +99,10 @@ mod tests {
         assert_eq!(
             request_path("arn:aws:bedrock:us-east-1:123:inference-profile/x", false),
             "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123%3Ainference-profile%2Fx/converse"
+        );
+        assert_eq!(
+            invoke_path("amazon.titan-embed-text-v2:0"),
+            "/model/amazon.titan-embed-text-v2%3A0/invoke"
         );
         assert_eq!(
             runtime_host("eu-west-1"),

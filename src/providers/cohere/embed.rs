@@ -9,7 +9,6 @@
 //! See <https://docs.cohere.com/reference/embed>.
 
 use std::borrow::Cow;
-use std::io::Write as _;
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
@@ -17,6 +16,7 @@ use serde_json::value::RawValue;
 
 use super::response::UpstreamUsage;
 use super::{EmbeddingsInfo, TranslateError, Usage};
+use crate::providers::embeddings::ListWriter;
 
 /// Most texts Cohere embeds in one call.
 pub const MAX_EMBED_TEXTS: usize = 96;
@@ -168,86 +168,19 @@ pub fn translate_embeddings_response(
         .map_err(|e| bad_response(format!("embed response body: {e}")))?;
     let usage = resp.meta.map(|m| m.usage.usage()).unwrap_or_default();
     let mark = out.len();
-    let result = write_list(&resp.embeddings.float, model, base64, usage, out);
-    if result.is_err() {
-        out.truncate(mark);
+    let mut list = ListWriter::begin(base64, out);
+    for (index, raw) in resp.embeddings.float.iter().enumerate() {
+        if let Err(e) = list.push(raw, out) {
+            out.truncate(mark);
+            return Err(bad_response(format!("embedding {index}: {e}")));
+        }
     }
+    list.finish(model, usage.prompt_tokens, out);
     // Embeddings produce no completion tokens.
-    result.map(|()| Usage {
+    Ok(Usage {
         prompt_tokens: usage.prompt_tokens,
         completion_tokens: 0,
     })
-}
-
-fn write_list(
-    vectors: &[&RawValue],
-    model: &str,
-    base64: bool,
-    usage: Usage,
-    out: &mut Vec<u8>,
-) -> Result<(), TranslateError> {
-    out.extend_from_slice(br#"{"object":"list","data":["#);
-    let mut floats: Vec<f32> = Vec::new();
-    let mut bytes: Vec<u8> = Vec::new();
-    for (index, raw) in vectors.iter().enumerate() {
-        if index > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(br#"{"object":"embedding","index":"#);
-        // Writing into a Vec cannot fail.
-        let _ = write!(out, "{index}");
-        out.extend_from_slice(br#","embedding":"#);
-        if base64 {
-            floats.clear();
-            floats.extend(
-                serde_json::from_str::<Vec<f32>>(raw.get())
-                    .map_err(|e| bad_response(format!("embedding {index}: {e}")))?,
-            );
-            bytes.clear();
-            bytes.extend(floats.iter().flat_map(|f| f.to_le_bytes()));
-            out.push(b'"');
-            encode_base64(&bytes, out);
-            out.push(b'"');
-        } else {
-            if !raw.get().starts_with('[') {
-                return Err(bad_response(format!("embedding {index} is not an array")));
-            }
-            out.extend_from_slice(raw.get().as_bytes());
-        }
-        out.push(b'}');
-    }
-    out.extend_from_slice(br#"],"model":"#);
-    serde_json::to_writer(&mut *out, model)
-        .map_err(|e| bad_response(format!("writing embeddings: {e}")))?;
-    let n = usage.prompt_tokens;
-    out.extend_from_slice(
-        format!(r#","usage":{{"prompt_tokens":{n},"total_tokens":{n}}}}}"#).as_bytes(),
-    );
-    Ok(())
-}
-
-const BASE64_ALPHABET: &[u8; 64] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 (RFC 4648 §4, with `=` padding), appended to `out`.
-fn encode_base64(input: &[u8], out: &mut Vec<u8>) {
-    let sextet = |n: u32, shift: u32| BASE64_ALPHABET[((n >> shift) & 0x3f) as usize];
-    let mut chunks = input.chunks_exact(3);
-    for c in &mut chunks {
-        let n = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
-        out.extend_from_slice(&[sextet(n, 18), sextet(n, 12), sextet(n, 6), sextet(n, 0)]);
-    }
-    match *chunks.remainder() {
-        [a] => {
-            let n = u32::from(a) << 16;
-            out.extend_from_slice(&[sextet(n, 18), sextet(n, 12), b'=', b'=']);
-        }
-        [a, b] => {
-            let n = u32::from(a) << 16 | u32::from(b) << 8;
-            out.extend_from_slice(&[sextet(n, 18), sextet(n, 12), sextet(n, 6), b'=']);
-        }
-        _ => {}
-    }
 }
 
 #[cfg(test)]
@@ -265,23 +198,6 @@ mod tests {
     const RESPONSE: &str = r#"{"id":"e1","embeddings":{"float":[[1.0,-0.5],[0.25,2]]},
         "texts":["a","b"],"meta":{"api_version":{"version":"2"},"billed_units":{"input_tokens":4}},
         "response_type":"embeddings_by_type"}"#;
-
-    #[test]
-    fn base64_matches_rfc_4648_vectors() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            let mut out = Vec::new();
-            encode_base64(input.as_bytes(), &mut out);
-            assert_eq!(String::from_utf8(out).unwrap(), want, "{input}");
-        }
-    }
 
     #[test]
     fn request_sends_texts_search_document_float_and_dimension() {

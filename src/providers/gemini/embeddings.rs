@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::path::model_resource;
-use super::response::compact_json;
 use super::{TranslateError, Usage};
+use crate::providers::embeddings::ListWriter;
 
 /// Gemini rejects a `batchEmbedContents` call with more requests than this.
 const MAX_BATCH_INPUTS: usize = 100;
@@ -214,79 +214,15 @@ pub(super) fn write_embeddings_list<'v>(
     out: &mut Vec<u8>,
 ) -> Result<(), TranslateError> {
     let mark = out.len();
-    let result = write_list(vectors, model, info, usage, out);
-    if result.is_err() {
-        out.truncate(mark);
-    }
-    result
-}
-
-fn write_list<'v>(
-    vectors: impl Iterator<Item = &'v RawValue>,
-    model: &str,
-    info: EmbeddingsInfo,
-    usage: Usage,
-    out: &mut Vec<u8>,
-) -> Result<(), TranslateError> {
-    let write_str = |out: &mut Vec<u8>, s: &str| {
-        serde_json::to_writer(&mut *out, s)
-            .map_err(|e| bad_response(format!("writing embeddings: {e}")))
-    };
-    out.extend_from_slice(br#"{"object":"list","data":["#);
-    for (index, values) in vectors.enumerate() {
-        if index > 0 {
-            out.push(b',');
+    let mut list = ListWriter::begin(info.base64, out);
+    for values in vectors {
+        if let Err(e) = list.push(values, out) {
+            out.truncate(mark);
+            return Err(bad_response(e));
         }
-        out.extend_from_slice(br#"{"object":"embedding","index":"#);
-        out.extend_from_slice(index.to_string().as_bytes());
-        out.extend_from_slice(br#","embedding":"#);
-        let values = values.get();
-        if info.base64 {
-            let floats: Vec<f32> = serde_json::from_str(values)
-                .map_err(|e| bad_response(format!("embedding values: {e}")))?;
-            let mut bytes = Vec::with_capacity(floats.len() * 4);
-            for f in floats {
-                bytes.extend_from_slice(&f.to_le_bytes());
-            }
-            out.push(b'"');
-            base64_encode(&bytes, out);
-            out.push(b'"');
-        } else {
-            // Splice the numbers as sent; only check they are a list of numbers.
-            if serde_json::from_str::<Vec<f64>>(values).is_err() {
-                return Err(bad_response("embedding values are not a list of numbers"));
-            }
-            out.extend_from_slice(compact_json(values).as_bytes());
-        }
-        out.push(b'}');
     }
-    out.extend_from_slice(br#"],"model":"#);
-    write_str(out, model)?;
-    let tokens = usage.prompt_tokens;
-    out.extend_from_slice(
-        format!(r#","usage":{{"prompt_tokens":{tokens},"total_tokens":{tokens}}}}}"#).as_bytes(),
-    );
+    list.finish(model, usage.prompt_tokens, out);
     Ok(())
-}
-
-/// Standard, padded base64 (RFC 4648 §4), as OpenAI's `encoding_format: base64`.
-fn base64_encode(bytes: &[u8], out: &mut Vec<u8>) {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> shift) & 63) as usize]);
-            } else {
-                out.push(b'=');
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -386,27 +322,12 @@ mod tests {
             bytes.extend_from_slice(&f.to_le_bytes());
         }
         let mut expected = Vec::new();
-        base64_encode(&bytes, &mut expected);
+        crate::providers::embeddings::encode_base64(&bytes, &mut expected);
         assert_eq!(
             v["data"][0]["embedding"],
             String::from_utf8(expected).unwrap()
         );
         assert_eq!(v["data"][0]["embedding"], "AACAPwAAIMDNzMw9");
-    }
-
-    #[test]
-    fn base64_pads_partial_groups() {
-        for (input, encoded) in [
-            (&b""[..], ""),
-            (b"f", "Zg=="),
-            (b"fo", "Zm8="),
-            (b"foo", "Zm9v"),
-            (b"foob", "Zm9vYg=="),
-        ] {
-            let mut out = Vec::new();
-            base64_encode(input, &mut out);
-            assert_eq!(out, encoded.as_bytes());
-        }
     }
 
     #[test]
