@@ -19,6 +19,7 @@ use serde::Deserialize;
 use crate::bedrock;
 use crate::cohere;
 use crate::gemini::{self, Op};
+use crate::oauth;
 use crate::proto::{self, Chunked, Fail, Head, Method, Route, Span};
 use crate::render::{self, Event, Len, MsgEvent, Saw, CT_JSON, CT_SSE};
 use crate::sim::{Defaults, Dist, FailKind};
@@ -422,7 +423,17 @@ impl Conn {
         if mock.echo {
             return self.send(head, 200, "", Src::ReqBody(body)).await;
         }
+        if let Some(refused) = self.azure_auth(head).await {
+            return refused;
+        }
         match route {
+            Route::Token(issuer) => {
+                let form = body_slice(&self.rbuf, &self.body, body);
+                let (status, answer) = oauth::token_response(issuer, form);
+                self.scratch.clear();
+                self.scratch.extend_from_slice(answer.as_bytes());
+                self.send(head, status, "", Src::Scratch).await
+            }
             Route::Chat | Route::Completions => {
                 self.generate(head, body, route == Route::Chat).await
             }
@@ -863,10 +874,54 @@ impl Conn {
         self.send(head, status, "", Src::Scratch).await
     }
 
+    /// Azure OpenAI deployment routes (`/openai/deployments/…`) take an
+    /// `api-key` or an Entra ID token this mock issued, as Azure does;
+    /// `Some` is the 401 sent otherwise.
+    async fn azure_auth(&mut self, head: &Head) -> Option<Next> {
+        let target = &self.rbuf[head.target.0..head.target.1];
+        if !target.starts_with(b"/openai/deployments/") {
+            return None;
+        }
+        let key = head.azure_api_key.is_some_and(|(a, b)| b > a);
+        let token = head
+            .auth
+            .is_some_and(|(a, b)| oauth::issued(oauth::Issuer::Entra, &self.rbuf[a..b]));
+        if key || token {
+            return None;
+        }
+        self.scratch.clear();
+        render::error_body(
+            &mut self.scratch,
+            &[b"Access denied due to invalid subscription key or wrong API endpoint."],
+            "invalid_request_error",
+            Some("401"),
+        );
+        Some(self.send(head, 401, "", Src::Scratch).await)
+    }
+
     /// Gemini API (`POST …/models/{model}:generateContent`,
     /// `:streamGenerateContent`, `:batchEmbedContents`).
     async fn gemini(&mut self, head: &Head, body: BodyLoc, op: Op) -> Next {
-        if head.goog_api_key.is_none_or(|(a, b)| b <= a) {
+        let target = &self.rbuf[head.target.0..head.target.1];
+        // Vertex AI (`…/projects/{p}/locations/{l}/publishers/google/models/…`)
+        // takes only an OAuth token this mock issued; the Gemini API a key.
+        let vertex = memchr::memmem::find(target, b"/projects/").is_some();
+        let authorized = if vertex {
+            head.auth
+                .is_some_and(|(a, b)| oauth::issued(oauth::Issuer::Google, &self.rbuf[a..b]))
+        } else {
+            head.goog_api_key.is_some_and(|(a, b)| b > a)
+        };
+        if vertex && !authorized {
+            return self
+                .send_gemini_error(
+                    head,
+                    401,
+                    &[b"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential."],
+                )
+                .await;
+        }
+        if !authorized {
             return self
                 .send_gemini_error(
                     head,
@@ -875,13 +930,33 @@ impl Conn {
                 )
                 .await;
         }
-        let target = &self.rbuf[head.target.0..head.target.1];
         let path = memchr::memchr(b'?', target).map_or(target, |i| &target[..i]);
         // The route matched, so the path parses.
         let model = gemini::parse_path(path).map_or(&b""[..], |(_, m)| m);
         self.model.clear();
         self.model.extend_from_slice(model);
         let bytes = body_slice(&self.rbuf, &self.body, body);
+        if op == Op::Predict {
+            let texts: Result<Vec<String>, &[u8]> =
+                match serde_json::from_slice::<gemini::PredictRequest<'_>>(bytes) {
+                    Ok(gemini::PredictRequest {
+                        instances: Some(list),
+                    }) if !list.is_empty() && list.iter().all(|i| i.content.is_some()) => Ok(list
+                        .iter()
+                        .map(|i| i.content.as_deref().unwrap_or_default().to_owned())
+                        .collect()),
+                    Ok(_) => Err(b"instances must be a non-empty list of {\"content\": text}"),
+                    Err(_) => Err(b"Invalid JSON payload received."),
+                };
+            return match texts {
+                Ok(texts) => {
+                    self.scratch.clear();
+                    gemini::predictions(&mut self.scratch, &texts);
+                    self.send(head, 200, "", Src::Scratch).await
+                }
+                Err(msg) => self.send_gemini_error(head, 400, &[msg]).await,
+            };
+        }
         if op == Op::BatchEmbed {
             let texts: Result<Vec<String>, &[u8]> = match serde_json::from_slice::<
                 gemini::BatchEmbedRequest<'_>,

@@ -17,6 +17,8 @@ pub enum Op {
     Generate,
     Stream,
     BatchEmbed,
+    /// Vertex AI's `:predict` (text embeddings).
+    Predict,
 }
 
 /// Splits a request path (query removed) into the Gemini method and the
@@ -28,6 +30,7 @@ pub fn parse_path(path: &[u8]) -> Option<(Op, &[u8])> {
         b"generateContent" => Op::Generate,
         b"streamGenerateContent" => Op::Stream,
         b"batchEmbedContents" => Op::BatchEmbed,
+        b"predict" => Op::Predict,
         _ => return None,
     };
     let before = &path[..colon];
@@ -283,6 +286,37 @@ pub fn embeddings(out: &mut Vec<u8>, texts: &[String]) {
         out.push(b'}');
     }
     out.extend_from_slice(b"]}");
+}
+
+/// Vertex AI `:predict` request: `{"instances":[{"content":"…"}]}`.
+#[derive(Deserialize)]
+pub struct PredictRequest<'a> {
+    #[serde(borrow)]
+    pub instances: Option<Vec<Instance<'a>>>,
+}
+
+#[derive(Deserialize)]
+pub struct Instance<'a> {
+    #[serde(borrow)]
+    pub content: Option<Cow<'a, str>>,
+}
+
+/// `{"predictions":[{"embeddings":{"statistics":{…},"values":[8 floats]}}, …]}`,
+/// the same values as [`embeddings`]; `token_count` is the text's word count
+/// (at least 1).
+pub fn predictions(out: &mut Vec<u8>, texts: &[String]) {
+    out.extend_from_slice(br#"{"predictions":["#);
+    for (i, t) in texts.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"embeddings":{"statistics":{"truncated":false,"token_count":"#);
+        push_u64(out, t.split_whitespace().count().max(1) as u64);
+        out.extend_from_slice(br#"},"values":"#);
+        push_embedding(out, &EmbInput::Text(t));
+        out.extend_from_slice(b"}}");
+    }
+    out.extend_from_slice(br#"],"metadata":{}}"#);
 }
 
 #[cfg(test)]

@@ -33,7 +33,9 @@ impl Issuer {
         if path == b"/token" {
             return Some(Issuer::Google);
         }
-        let tenant = path.strip_prefix(b"/")?.strip_suffix(b"/oauth2/v2.0/token")?;
+        let tenant = path
+            .strip_prefix(b"/")?
+            .strip_suffix(b"/oauth2/v2.0/token")?;
         (!tenant.is_empty() && !tenant.contains(&b'/')).then_some(Issuer::Entra)
     }
 
@@ -89,7 +91,8 @@ fn check(issuer: Issuer, form: &[u8]) -> Result<(), Refusal> {
     let grant = field(form, "grant_type").ok_or_else(|| invalid("grant_type missing".into()))?;
     match (issuer, grant.as_str()) {
         (Issuer::Google, "urn:ietf:params:oauth:grant-type:jwt-bearer") => {
-            let jwt = field(form, "assertion").ok_or_else(|| invalid("assertion missing".into()))?;
+            let jwt =
+                field(form, "assertion").ok_or_else(|| invalid("assertion missing".into()))?;
             check_jwt(&jwt).map_err(|e| ("invalid_grant", e))
         }
         (Issuer::Google, "refresh_token") => {
@@ -104,7 +107,10 @@ fn check(issuer: Issuer, form: &[u8]) -> Result<(), Refusal> {
             }
             let scope = field(form, "scope").unwrap_or_default();
             if !scope.ends_with("/.default") {
-                return Err(("invalid_scope", format!("AADSTS1002012: scope {scope:?} is not a /.default scope")));
+                return Err((
+                    "invalid_scope",
+                    format!("AADSTS1002012: scope {scope:?} is not a /.default scope"),
+                ));
             }
             Ok(())
         }
@@ -129,13 +135,13 @@ fn check_jwt(jwt: &str) -> Result<(), String> {
     let [header, claims, signature] = parts[..] else {
         return Err("the assertion is not a JWT".into());
     };
-    let header: Header = serde_json::from_slice(&base64url(header)?)
-        .map_err(|e| format!("JWT header: {e}"))?;
+    let header: Header =
+        serde_json::from_slice(&base64url(header)?).map_err(|e| format!("JWT header: {e}"))?;
     if header.alg != "RS256" {
         return Err(format!("JWT alg {:?}, expected RS256", header.alg));
     }
-    let claims: Claims = serde_json::from_slice(&base64url(claims)?)
-        .map_err(|e| format!("JWT claims: {e}"))?;
+    let claims: Claims =
+        serde_json::from_slice(&base64url(claims)?).map_err(|e| format!("JWT claims: {e}"))?;
     if claims.iss.is_empty() || claims.scope.is_empty() || claims.aud.is_empty() {
         return Err("JWT claims iss, scope and aud must be set".into());
     }
@@ -206,7 +212,10 @@ mod tests {
         const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
             for i in 0..=chunk.len() {
                 out.push(char::from(A[((n >> (18 - 6 * i)) & 63) as usize]));
             }
@@ -216,17 +225,21 @@ mod tests {
 
     fn jwt(alg: &str, lifetime: u64) -> String {
         let header = b64(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#).as_bytes());
-        let claims = b64(
-            format!(r#"{{"iss":"a@b","scope":"s","aud":"http://x/token","iat":100,"exp":{}}}"#, 100 + lifetime)
-                .as_bytes(),
-        );
+        let claims = b64(format!(
+            r#"{{"iss":"a@b","scope":"s","aud":"http://x/token","iat":100,"exp":{}}}"#,
+            100 + lifetime
+        )
+        .as_bytes());
         format!("{header}.{claims}.{}", b64(&[7u8; 256]))
     }
 
     #[test]
     fn paths_name_their_issuer() {
         assert_eq!(Issuer::of_path(b"/token"), Some(Issuer::Google));
-        assert_eq!(Issuer::of_path(b"/contoso/oauth2/v2.0/token"), Some(Issuer::Entra));
+        assert_eq!(
+            Issuer::of_path(b"/contoso/oauth2/v2.0/token"),
+            Some(Issuer::Entra)
+        );
         assert_eq!(Issuer::of_path(b"//oauth2/v2.0/token"), None);
         assert_eq!(Issuer::of_path(b"/a/b/oauth2/v2.0/token"), None);
         assert_eq!(Issuer::of_path(b"/v1/token"), None);
@@ -248,17 +261,26 @@ mod tests {
         assert!(!issued(Issuer::Google, token.as_bytes()));
 
         for bad in [jwt("HS256", 3600), jwt("RS256", 7200), "a.b".into()] {
-            let form = format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={bad}");
+            let form = format!(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={bad}"
+            );
             assert_eq!(token_response(Issuer::Google, form.as_bytes()).0, 400);
         }
         let ok = b"grant_type=client_credentials&client_id=c&client_secret=s&scope=https%3A%2F%2Fcognitiveservices.azure.com%2F.default";
         assert_eq!(token_response(Issuer::Entra, ok).0, 200);
-        let (status, body) = token_response(Issuer::Entra, b"grant_type=client_credentials&client_id=c&client_secret=s&scope=x");
+        let (status, body) = token_response(
+            Issuer::Entra,
+            b"grant_type=client_credentials&client_id=c&client_secret=s&scope=x",
+        );
         assert_eq!(status, 400);
         assert!(body.contains("invalid_scope"));
         assert_eq!(token_response(Issuer::Entra, b"grant_type=password").0, 400);
         assert_eq!(
-            token_response(Issuer::Google, b"grant_type=refresh_token&client_id=c&client_secret=s&refresh_token=r").0,
+            token_response(
+                Issuer::Google,
+                b"grant_type=refresh_token&client_id=c&client_secret=s&refresh_token=r"
+            )
+            .0,
             200
         );
     }

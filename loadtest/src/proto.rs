@@ -69,6 +69,8 @@ pub struct Head {
     pub anthropic_version: Option<Span>,
     /// `x-goog-api-key` (Gemini), trimmed.
     pub goog_api_key: Option<Span>,
+    /// `api-key` (Azure OpenAI), trimmed.
+    pub azure_api_key: Option<Span>,
     /// `x-amz-date` (SigV4-signed Bedrock requests), trimmed.
     pub amz_date: Option<Span>,
     pub content_length: Option<usize>,
@@ -131,6 +133,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, Reject> {
         api_key: None,
         anthropic_version: None,
         goog_api_key: None,
+        azure_api_key: None,
         amz_date: None,
         content_length: None,
         chunked: false,
@@ -167,6 +170,8 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, Reject> {
             head.anthropic_version = Some(span(trim(value)));
         } else if name.eq_ignore_ascii_case(b"x-goog-api-key") {
             head.goog_api_key = Some(span(trim(value)));
+        } else if name.eq_ignore_ascii_case(b"api-key") {
+            head.azure_api_key = Some(span(trim(value)));
         } else if name.eq_ignore_ascii_case(b"x-amz-date") {
             head.amz_date = Some(span(trim(value)));
         } else if name.eq_ignore_ascii_case(b"expect") {
@@ -328,6 +333,9 @@ pub enum Route {
     CohereEmbed,
     /// AWS Bedrock runtime: `…/model/{id}/{operation}`.
     Bedrock(crate::bedrock::Op),
+    /// An OAuth token endpoint (Google's `/token`, Entra ID's
+    /// `/{tenant}/oauth2/v2.0/token`).
+    Token(crate::oauth::Issuer),
     Embeddings,
     Models,
     Stats,
@@ -338,7 +346,7 @@ pub enum Route {
 impl Route {
     /// Control routes are not counted in the `requests` statistic.
     pub fn is_control(self) -> bool {
-        matches!(self, Route::Stats | Route::ResetStats)
+        matches!(self, Route::Stats | Route::ResetStats | Route::Token(_))
     }
 }
 
@@ -359,6 +367,9 @@ pub fn route(method: Method, target: &[u8]) -> Route {
     match (method, path) {
         (Method::Get, b"/__stats") => Route::Stats,
         (Method::Post, b"/__reset_stats") => Route::ResetStats,
+        (Method::Post, p) if crate::oauth::Issuer::of_path(p).is_some() => {
+            crate::oauth::Issuer::of_path(p).map_or(Route::NotFound, Route::Token)
+        }
         (Method::Post, p) if p.ends_with(b"/chat/completions") => Route::Chat,
         (Method::Post, p) if p.ends_with(b"/completions") => Route::Completions,
         (Method::Post, p) if p.ends_with(b"/v1/messages") => Route::Messages,

@@ -52,6 +52,8 @@ pub fn render(out: &mut Vec<u8>) {
     push_u64(out, REQUESTS.load(Relaxed));
     out.extend_from_slice(br#","bytes_received":"#);
     push_u64(out, BYTES_RECEIVED.load(Relaxed));
+    out.extend_from_slice(br#","tokens_issued":"#);
+    push_u64(out, crate::oauth::issued_count());
     out.extend_from_slice(br#","requests_failed_injected":{"#);
     for (i, kind) in FailKind::ALL.into_iter().enumerate() {
         if i > 0 {

@@ -9,6 +9,8 @@ They start the real binaries on 127.0.0.1 with ephemeral ports:
 * ``anthropic_gateway``: ``ringbridge`` whose ``anthropic`` (and ``anthropic-429``,
   ``anthropic-529``, ``anthropic-cut``) providers point at ``anthropic_mocks``, one
   ``mock-provider`` per provider, started with flags that force the failure mode.
+* ``cloud_gateway`` (in test_cloud_auth_providers.py): ``vertex`` and ``azure``
+  providers authenticated with tokens the gateway fetches from mock-provider.
 * ``gc_gateway``: ``ringbridge`` whose ``gemini`` and ``cohere`` (and ``gemini-429``,
   ``cohere-429``) providers point at ``gc_mocks``, the same way.
 * ``bedrock_gateway``: ``ringbridge`` whose ``bedrock`` (and ``bedrock-429``,
@@ -53,6 +55,10 @@ PROVIDER_ENV = [
     # Bedrock: region, credentials and endpoint come from the test config only.
     "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_PROFILE",
+    # Vertex AI and Azure Entra ID: credentials come from the test config only.
+    "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "VERTEX_BASE_URL",
+    "AZURE_OPENAI_AD_TOKEN", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
+    "AZURE_AUTHORITY_HOST",
 ]
 
 # The SDK itself reads OPENAI_* variables (base URL, org, project...): keep the test
@@ -453,7 +459,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     rep = outcome.get_result()
     if rep.when == "call" and rep.failed:
         funcargs = getattr(item, "funcargs", {})
-        for key in ("gateway", "auth_gateway", "anthropic_gateway", "gc_gateway", "bedrock_gateway"):
+        for key in (
+            "gateway", "auth_gateway", "anthropic_gateway", "gc_gateway", "bedrock_gateway",
+            "cloud_gateway",
+        ):
             gw = funcargs.get(key)
             if isinstance(gw, Proc):
                 tail = "\n".join(gw.stderr().splitlines()[-30:])

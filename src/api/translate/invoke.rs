@@ -104,7 +104,7 @@ async fn run(
             return Ended::Unanswered(refuse(ctx, client, &e).await);
         }
         let mut up = ctx.worker.take_buf();
-        build_request(
+        let built = build_request(
             &mut up,
             ctx,
             Family::Bedrock,
@@ -113,6 +113,10 @@ async fn run(
             &bufs.body,
             &prepared,
         );
+        if let Err(missing) = built {
+            ctx.worker.give_buf(up);
+            return Ended::Unanswered(ctx.refuse_without_credentials(client, missing).await);
+        }
         let resp = match send(ctx, client, up).await {
             Ok(r) => r,
             Err(keep) => return Ended::Unanswered(keep),
