@@ -427,13 +427,7 @@ fn build_upstream_request(
 
 /// Append `segment` percent-encoded as one URL path segment (RFC 3986 unreserved kept).
 fn push_path_segment(out: &mut Vec<u8>, segment: &str) {
-    for &b in segment.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b);
-        } else {
-            out.extend_from_slice(format!("%{b:02X}").as_bytes());
-        }
-    }
+    crate::http::percent::push_encoded_bytes(out, segment.as_bytes());
 }
 
 struct RelayOutcome {

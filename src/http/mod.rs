@@ -5,6 +5,7 @@
 
 pub mod chunked;
 pub mod io;
+pub mod percent;
 pub mod request;
 pub mod response;
 pub mod sse;

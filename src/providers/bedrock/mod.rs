@@ -70,18 +70,9 @@ pub fn invoke_path(model: &str) -> String {
 }
 
 fn model_path(model: &str, action: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut path = String::with_capacity(model.len() + 32);
     path.push_str("/model/");
-    for &b in model.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            path.push(b as char);
-        } else {
-            path.push('%');
-            path.push(HEX[(b >> 4) as usize] as char);
-            path.push(HEX[(b & 0xF) as usize] as char);
-        }
-    }
+    crate::http::percent::push_encoded(&mut path, model.as_bytes());
     path.push_str(action);
     path
 }

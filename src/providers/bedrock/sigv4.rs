@@ -298,16 +298,7 @@ fn canonical_header_value(v: &str) -> String {
 /// RFC 3986 encoding as SigV4 defines it: `A-Z a-z 0-9 - _ . ~` kept,
 /// every other byte as `%XX` with uppercase hex.
 fn uri_encode_into(bytes: &[u8], out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 0xF) as usize] as char);
-        }
-    }
+    crate::http::percent::push_encoded(out, bytes);
 }
 
 /// `%XX` → byte; a `%` not followed by two hex digits is kept as is.

@@ -49,16 +49,7 @@ fn push_resource(out: &mut String, model: &str) {
         ("models/", model)
     };
     out.push_str(collection);
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            const HEX: &[u8; 16] = b"0123456789ABCDEF";
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-    }
+    crate::http::percent::push_encoded(out, id.as_bytes());
 }
 
 #[cfg(test)]
