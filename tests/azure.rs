@@ -5,27 +5,13 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
+use common::replay::fixture;
 use common::*;
 
 const CHAT: &str = "/v1/chat/completions";
-
-fn fixture(name: &str) -> Vec<u8> {
-    let dir = std::env::var_os("RINGBRIDGE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
-        });
-    std::fs::read(dir.join(name)).unwrap_or_else(|e| {
-        panic!(
-            "recorded fixture {name} not readable under {} ({e}); set RINGBRIDGE_FIXTURES",
-            dir.display()
-        )
-    })
-}
 
 /// Answers every request with `body` and records each request head.
 fn recording_upstream(body: Vec<u8>) -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {

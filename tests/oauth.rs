@@ -7,11 +7,11 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::replay::fixture;
 use common::*;
 use ring::signature::{UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 
@@ -105,20 +105,6 @@ fn connection(mut tcp: TcpStream, log: &Mutex<Vec<Seen>>, handler: &Handler) {
             Ok(n) => buf.extend_from_slice(&tmp[..n]),
         }
     }
-}
-
-fn fixture(name: &str) -> Vec<u8> {
-    let dir = std::env::var_os("RINGBRIDGE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
-        });
-    std::fs::read(dir.join(name)).unwrap_or_else(|e| {
-        panic!(
-            "recorded fixture {name} not readable under {} ({e}); set RINGBRIDGE_FIXTURES",
-            dir.display()
-        )
-    })
 }
 
 fn form_value(form: &[u8], key: &str) -> Option<String> {

@@ -21,6 +21,17 @@ pub fn fixtures() -> PathBuf {
     dir
 }
 
+/// One recorded file's bytes, e.g. `fixture("gemini/stream-text-crlf.sse")`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let dir = fixtures();
+    std::fs::read(dir.join(name)).unwrap_or_else(|e| {
+        panic!(
+            "recorded fixture {name} not readable under {} ({e})",
+            dir.display()
+        )
+    })
+}
+
 pub struct Seen {
     pub path: String,
     pub headers: Vec<(String, String)>,
