@@ -183,19 +183,6 @@ pub(super) async fn forward(
         .await;
     }
 
-    if super::translate::translates(provider) {
-        let routed = Routed {
-            worker,
-            req,
-            endpoint,
-            id,
-            keep_alive,
-            provider,
-            model: route.model,
-        };
-        return super::translate::forward(&routed, rbuf, client, model).await;
-    }
-
     let routed = Routed {
         worker,
         req,
@@ -205,6 +192,10 @@ pub(super) async fn forward(
         provider,
         model: route.model,
     };
+    if super::translate::translates(provider) {
+        return super::translate::forward(&routed, rbuf, client, model).await;
+    }
+
     let mut up = worker.take_buf();
     let key = worker.next_key(provider.auth_lines.len());
     if let Err(missing) = build_upstream_request(
