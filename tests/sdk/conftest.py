@@ -166,6 +166,24 @@ def tmp_dir() -> Iterator[Path]:
         yield Path(d)
 
 
+def spawn_mocks(flags_by_name: dict[str, list[str]], tmp: Path) -> Iterator[dict[str, Proc]]:
+    """One mock-provider per entry (provider name -> extra flags), stopped afterwards."""
+    procs: dict[str, Proc] = {}
+    try:
+        for name, flags in flags_by_name.items():
+            procs[name] = spawn(
+                f"mock-{name}",
+                [binary("mock-provider"), "--listen", "127.0.0.1:0", *flags],
+                "LISTENING",
+                {},
+                tmp,
+            )
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
 @pytest.fixture(scope="session")
 def mock_provider(tmp_dir: Path) -> Iterator[Proc]:
     proc = spawn(
@@ -282,20 +300,7 @@ ANTHROPIC_MOCKS: dict[str, list[str]] = {
 @pytest.fixture(scope="session")
 def anthropic_mocks(tmp_dir: Path) -> Iterator[dict[str, Proc]]:
     """One mock-provider per entry of ANTHROPIC_MOCKS, keyed by provider name."""
-    procs: dict[str, Proc] = {}
-    try:
-        for name, flags in ANTHROPIC_MOCKS.items():
-            procs[name] = spawn(
-                f"mock-{name}",
-                [binary("mock-provider"), "--listen", "127.0.0.1:0", *flags],
-                "LISTENING",
-                {},
-                tmp_dir,
-            )
-        yield procs
-    finally:
-        for proc in procs.values():
-            proc.stop()
+    yield from spawn_mocks(ANTHROPIC_MOCKS, tmp_dir)
 
 
 def write_anthropic_config(tmp: Path, name: str, mocks: dict[str, Proc]) -> Path:
@@ -338,20 +343,7 @@ GC_MOCKS: dict[str, tuple[str, list[str]]] = {
 @pytest.fixture(scope="session")
 def gc_mocks(tmp_dir: Path) -> Iterator[dict[str, Proc]]:
     """One mock-provider per entry of GC_MOCKS, keyed by provider name."""
-    procs: dict[str, Proc] = {}
-    try:
-        for name, (_, flags) in GC_MOCKS.items():
-            procs[name] = spawn(
-                f"mock-{name}",
-                [binary("mock-provider"), "--listen", "127.0.0.1:0", *flags],
-                "LISTENING",
-                {},
-                tmp_dir,
-            )
-        yield procs
-    finally:
-        for proc in procs.values():
-            proc.stop()
+    yield from spawn_mocks({name: flags for name, (_, flags) in GC_MOCKS.items()}, tmp_dir)
 
 
 def write_gc_config(tmp: Path, name: str, mocks: dict[str, Proc]) -> Path:
@@ -399,20 +391,7 @@ BEDROCK_MOCKS: dict[str, list[str]] = {
 @pytest.fixture(scope="session")
 def bedrock_mocks(tmp_dir: Path) -> Iterator[dict[str, Proc]]:
     """One mock-provider per entry of BEDROCK_MOCKS, keyed by provider name."""
-    procs: dict[str, Proc] = {}
-    try:
-        for name, flags in BEDROCK_MOCKS.items():
-            procs[name] = spawn(
-                f"mock-{name}",
-                [binary("mock-provider"), "--listen", "127.0.0.1:0", *flags],
-                "LISTENING",
-                {},
-                tmp_dir,
-            )
-        yield procs
-    finally:
-        for proc in procs.values():
-            proc.stop()
+    yield from spawn_mocks(BEDROCK_MOCKS, tmp_dir)
 
 
 def write_bedrock_config(tmp: Path, name: str, mocks: dict[str, Proc]) -> Path:
@@ -450,6 +429,35 @@ def client(gateway: Proc) -> Iterator[openai.OpenAI]:
     c = make_client(gateway)
     yield c
     c.close()
+
+
+# ---------------------------------------------------------------- stream helpers
+
+
+def stream_text(n: int) -> str:
+    """The text of mock-provider's n-token stream."""
+    return "".join(f"tok{i} " for i in range(n))
+
+
+def collect_tool_calls(chunks: list) -> dict[int, dict[str, str]]:
+    """Accumulates streamed tool-call deltas by index, as SDK users do."""
+    calls: dict[int, dict[str, str]] = {}
+    for c in chunks:
+        if not c.choices:
+            continue
+        for tc in c.choices[0].delta.tool_calls or []:
+            call = calls.setdefault(tc.index, {"id": "", "name": "", "arguments": ""})
+            if tc.id:
+                call["id"] += tc.id
+            if tc.function and tc.function.name:
+                call["name"] += tc.function.name
+            if tc.function and tc.function.arguments:
+                call["arguments"] += tc.function.arguments
+    return calls
+
+
+def finish_reasons(chunks: list) -> list[str]:
+    return [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -27,7 +27,7 @@ from typing import Iterator
 import openai
 import pytest
 
-from conftest import Proc, binary, make_client, spawn, start_gateway
+from conftest import Proc, binary, make_client, spawn, start_gateway, stream_text
 
 HELLO = "Hello from mock-provider."
 VERTEX_MODEL = "vertex/gemini-test"
@@ -133,10 +133,6 @@ def cclient(cloud_gateway: Proc) -> Iterator[openai.OpenAI]:
     c = make_client(cloud_gateway)
     yield c
     c.close()
-
-
-def stream_text(n: int) -> str:
-    return "".join(f"tok{i} " for i in range(n))
 
 
 def test_vertex_chat_with_a_service_account_token(cclient: openai.OpenAI) -> None:

@@ -23,7 +23,7 @@ from typing import Iterator
 import openai
 import pytest
 
-from conftest import Proc, make_client
+from conftest import Proc, collect_tool_calls, finish_reasons, make_client, stream_text
 
 HELLO = "Hello from mock-provider."
 GEMINI_MODEL = "gemini/gemini-test"
@@ -57,10 +57,6 @@ TOOL_ARGS = {"arg": "value"}
 EMBED_DIM = 8
 
 
-def stream_text(n: int) -> str:
-    return "".join(f"tok{i} " for i in range(n))
-
-
 def model_names(provider: str) -> set[str]:
     full = MODELS[provider]
     return {full, full.split("/", 1)[1]}
@@ -71,27 +67,6 @@ def gclient(gc_gateway: Proc) -> Iterator[openai.OpenAI]:
     c = make_client(gc_gateway)
     yield c
     c.close()
-
-
-def collect_tool_calls(chunks: list) -> dict[int, dict[str, str]]:
-    """Accumulates streamed tool-call deltas by index, as SDK users do."""
-    calls: dict[int, dict[str, str]] = {}
-    for c in chunks:
-        if not c.choices:
-            continue
-        for tc in c.choices[0].delta.tool_calls or []:
-            call = calls.setdefault(tc.index, {"id": "", "name": "", "arguments": ""})
-            if tc.id:
-                call["id"] += tc.id
-            if tc.function and tc.function.name:
-                call["name"] += tc.function.name
-            if tc.function and tc.function.arguments:
-                call["arguments"] += tc.function.arguments
-    return calls
-
-
-def finish_reasons(chunks: list) -> list[str]:
-    return [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
 
 
 # ---------------------------------------------------------------- chat

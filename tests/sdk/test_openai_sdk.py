@@ -17,7 +17,7 @@ import time
 import openai
 import pytest
 
-from conftest import CLIENT_KEY, GATEWAY_KEYS, UPSTREAM_KEY, Proc, make_client
+from conftest import CLIENT_KEY, GATEWAY_KEYS, Proc, UPSTREAM_KEY, make_client, stream_text
 
 HELLO = "Hello from mock-provider."
 MESSAGES = [{"role": "user", "content": "Say hello."}]
@@ -27,10 +27,6 @@ MODEL = f"openai/{UPSTREAM_MODEL}"
 MODEL_NAMES = {UPSTREAM_MODEL, MODEL}
 # The built-in mock provider quotes the last user message.
 MOCK_REPLY = "Mock reply to: Say hello."
-
-
-def stream_text(n: int) -> str:
-    return "".join(f"tok{i} " for i in range(n))
 
 
 # ---------------------------------------------------------------- chat, non-stream
