@@ -44,6 +44,12 @@ pub enum TranslateError {
     BadResponse(String),
 }
 
+impl From<crate::schema::openai::InvalidRequest> for TranslateError {
+    fn from(e: crate::schema::openai::InvalidRequest) -> Self {
+        TranslateError::BadRequest(e.0)
+    }
+}
+
 /// Token counts for metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
