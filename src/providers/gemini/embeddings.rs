@@ -18,6 +18,7 @@ use serde_json::value::RawValue;
 use super::path::model_resource;
 use super::response::compact_json;
 use super::{TranslateError, Usage};
+use crate::schema::openai;
 
 /// Gemini rejects a `batchEmbedContents` call with more requests than this.
 const MAX_BATCH_INPUTS: usize = 100;
@@ -29,17 +30,6 @@ pub struct EmbeddingsInfo {
     /// `encoding_format: "base64"`: each embedding as base64 of little-endian
     /// `f32`s instead of a list of numbers.
     pub base64: bool,
-}
-
-#[derive(Deserialize)]
-struct EmbeddingsRequest<'a> {
-    /// A string or an array of strings (token arrays are refused).
-    #[serde(borrow)]
-    input: &'a RawValue,
-    #[serde(borrow, default)]
-    encoding_format: Option<Cow<'a, str>>,
-    #[serde(default)]
-    dimensions: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -99,21 +89,18 @@ pub fn translate_embeddings_request(
     model: &str,
     out: &mut Vec<u8>,
 ) -> Result<EmbeddingsInfo, TranslateError> {
-    let req: EmbeddingsRequest<'_> = serde_json::from_slice(openai_body)
-        .map_err(|e| bad_request(format!("invalid embeddings request: {e}")))?;
-    let base64 = match req.encoding_format.as_deref() {
-        None | Some("float") => false,
-        Some("base64") => true,
-        Some(other) => {
-            return Err(bad_request(format!(
-                "unknown encoding_format '{other}' (expected float or base64)"
-            )))
-        }
-    };
-    let texts: Vec<Cow<'_, str>> = match req.input.get().as_bytes().first() {
-        Some(b'"') => vec![serde_json::from_str(req.input.get())
+    let invalid = |e| bad_request(format!("invalid embeddings request: {e}"));
+    let req: openai::EmbeddingsRequest<'_> =
+        serde_json::from_slice(openai_body).map_err(invalid)?;
+    // Required here; the shared type leaves it optional for Cohere's message.
+    let input = req
+        .input
+        .ok_or_else(|| invalid(serde::de::Error::missing_field("input")))?;
+    let base64 = req.base64()?;
+    let texts: Vec<Cow<'_, str>> = match input.get().as_bytes().first() {
+        Some(b'"') => vec![serde_json::from_str(input.get())
             .map_err(|e| bad_request(format!("invalid input: {e}")))?],
-        Some(b'[') => serde_json::from_str(req.input.get()).map_err(|_| {
+        Some(b'[') => serde_json::from_str(input.get()).map_err(|_| {
             bad_request("'input' must be a string or an array of strings for gemini models")
         })?,
         _ => {
