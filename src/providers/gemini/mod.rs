@@ -33,19 +33,10 @@ mod tool_id;
 #[cfg(test)]
 mod golden_tests;
 
-pub use super::anthropic::{TranslateError, Usage};
+pub use super::anthropic::{RequestInfo, TranslateError, Usage};
 pub use embeddings::{translate_embeddings_request, translate_embeddings_response, EmbeddingsInfo};
 pub use error::translate_error;
 pub use path::{embeddings_path, request_path};
 pub use request::translate_request;
 pub use response::translate_response;
 pub use stream::StreamTranslator;
-
-/// What the client asked for beyond the body that goes upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RequestInfo {
-    /// `stream: true`: use [`request_path`] with `stream = true`.
-    pub stream: bool,
-    /// `stream_options.include_usage: true`.
-    pub include_usage: bool,
-}
