@@ -1,6 +1,6 @@
-//! The OpenAI dialect's request bodies, typed and borrowed from the request
-//! buffer: chat completions and embeddings as the provider translations read
-//! them.
+//! The OpenAI dialect as the provider translations read and write it: chat
+//! completion and embeddings requests, typed and borrowed from the request
+//! buffer, and the non-stream chat completion they answer with.
 //!
 //! One set of types serves every `openai → <provider>` translation, so it
 //! accepts the union of what they accept: unknown fields are ignored, strings
@@ -14,9 +14,10 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::IgnoredAny;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 /// Why a request body cannot be read; the text is for the client (a 400).
@@ -523,6 +524,152 @@ impl EmbeddingsRequest<'_> {
                 "unknown encoding_format '{other}' (expected float or base64)"
             ))),
         }
+    }
+}
+
+// ---- chat completion responses ----
+
+/// Seconds since the Unix epoch, for a completion's `created`.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A non-stream `chat.completion` with its one choice (translations ask
+/// upstream for one).
+#[derive(Debug)]
+pub struct ChatCompletion<'a> {
+    pub id: String,
+    pub created: u64,
+    pub model: &'a str,
+    pub message: AssistantMessage<'a>,
+    pub finish_reason: Option<&'static str>,
+    pub usage: CompletionUsage,
+}
+
+/// `choices[0].message`, without its fixed `role`.
+#[derive(Debug, Serialize)]
+pub struct AssistantMessage<'a> {
+    pub content: Option<String>,
+    /// Not OpenAI's; the field DeepSeek and most gateways use for thinking.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ResponseToolCall<'a>>,
+}
+
+/// A tool call in a response: `arguments` is JSON text in a string.
+#[derive(Debug, Serialize)]
+pub struct ResponseToolCall<'a> {
+    pub id: Cow<'a, str>,
+    #[serde(rename = "type")]
+    pub kind: Cow<'a, str>,
+    pub function: ResponseFunctionCall<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResponseFunctionCall<'a> {
+    pub name: Cow<'a, str>,
+    pub arguments: Cow<'a, str>,
+}
+
+impl<'a> ResponseToolCall<'a> {
+    /// A `"type": "function"` call.
+    pub fn function(id: Cow<'a, str>, name: Cow<'a, str>, arguments: Cow<'a, str>) -> Self {
+        ResponseToolCall {
+            id,
+            kind: Cow::Borrowed("function"),
+            function: ResponseFunctionCall { name, arguments },
+        }
+    }
+}
+
+impl Serialize for ChatCompletion<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'s, 'a> {
+            id: &'s str,
+            object: &'static str,
+            created: u64,
+            model: &'a str,
+            choices: [WireChoice<'s, 'a>; 1],
+            usage: &'s CompletionUsage,
+        }
+        #[derive(Serialize)]
+        struct WireChoice<'s, 'a> {
+            index: u32,
+            message: WireMessage<'s, 'a>,
+            finish_reason: Option<&'static str>,
+            logprobs: Option<()>,
+        }
+        #[derive(Serialize)]
+        struct WireMessage<'s, 'a> {
+            role: &'static str,
+            #[serde(flatten)]
+            message: &'s AssistantMessage<'a>,
+        }
+        Wire {
+            id: &self.id,
+            object: "chat.completion",
+            created: self.created,
+            model: self.model,
+            choices: [WireChoice {
+                index: 0,
+                message: WireMessage {
+                    role: "assistant",
+                    message: &self.message,
+                },
+                finish_reason: self.finish_reason,
+                logprobs: None,
+            }],
+            usage: &self.usage,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// `usage` of a completion, and of a stream's last chunk.
+#[derive(Debug, Serialize)]
+pub struct CompletionUsage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    prompt_tokens_details: PromptTokensDetails,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completion_tokens_details: Option<CompletionTokensDetails>,
+}
+
+#[derive(Debug, Serialize)]
+struct PromptTokensDetails {
+    cached_tokens: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct CompletionTokensDetails {
+    reasoning_tokens: u64,
+}
+
+impl CompletionUsage {
+    /// `cached_tokens` are counted inside `prompt_tokens`, as OpenAI counts
+    /// them; `total_tokens` is the sum of prompt and completion.
+    pub fn new(prompt_tokens: u64, completion_tokens: u64, cached_tokens: u64) -> Self {
+        CompletionUsage {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens.saturating_add(completion_tokens),
+            prompt_tokens_details: PromptTokensDetails { cached_tokens },
+            completion_tokens_details: None,
+        }
+    }
+
+    /// Adds `completion_tokens_details.reasoning_tokens`, counted inside
+    /// `completion_tokens`.
+    pub fn with_reasoning_tokens(mut self, reasoning_tokens: u64) -> Self {
+        self.completion_tokens_details = Some(CompletionTokensDetails { reasoning_tokens });
+        self
     }
 }
 

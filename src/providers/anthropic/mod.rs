@@ -25,6 +25,9 @@ pub use request::translate_request;
 pub use response::translate_response;
 pub use stream::StreamTranslator;
 
+/// For Bedrock, whose Converse reports Anthropic's token counts.
+pub(crate) use response::{TokenCounts, UpstreamUsage};
+
 /// `max_tokens` sent upstream when the client sends neither `max_tokens` nor
 /// `max_completion_tokens`; Anthropic requires the field.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;

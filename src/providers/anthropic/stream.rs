@@ -17,8 +17,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::error::{write_openai_error, UpstreamError};
-use super::response::{finish_reason, unix_now, TokenCounts, UpstreamUsage};
+use super::response::{finish_reason, TokenCounts, UpstreamUsage};
 use super::{TranslateError, Usage};
+use crate::schema::openai::unix_now;
 
 /// One Anthropic stream event's `data`. A flat struct rather than a tagged
 /// enum: serde's internally tagged enums buffer their content and cannot hold

@@ -21,8 +21,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::error::{error_type_status, openai_error_type, write_openai_error, UpstreamError};
-use super::response::{completion_id, finish_reason, unix_now, TokenCounts, UpstreamUsage};
+use super::response::{completion_id, finish_reason, UpstreamUsage};
 use super::{TranslateError, Usage};
+use crate::providers::anthropic::TokenCounts;
+use crate::schema::openai::unix_now;
 
 /// Tool calls one response may open; more is taken as a broken upstream.
 pub const MAX_TOOL_CALLS: usize = 128;
@@ -255,7 +257,7 @@ impl StreamTranslator {
             (_, "messageStart") => Err(bad("second messageStart")),
             (Phase::Streaming | Phase::Stopped, "metadata") => {
                 if let Some(u) = &ev.usage {
-                    self.counts.update(u);
+                    self.counts.update(&u.as_anthropic());
                 }
                 Ok(())
             }

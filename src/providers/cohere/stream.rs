@@ -23,8 +23,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::error::write_openai_error;
-use super::response::{finish_reason, unix_now, UpstreamUsage};
+use super::response::{finish_reason, UpstreamUsage};
 use super::{TranslateError, Usage};
+use crate::schema::openai::unix_now;
 
 /// One Cohere stream event's `data`. A flat struct rather than a tagged enum:
 /// serde's internally tagged enums buffer their content and cannot hold

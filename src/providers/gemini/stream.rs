@@ -19,10 +19,10 @@ use serde_json::value::RawValue;
 
 use super::error::{write_openai_error, Status};
 use super::response::{
-    compact_json, finish_reason, response_id, unix_now, GenerateContentResponse, Part,
-    UsageMetadata,
+    compact_json, finish_reason, response_id, GenerateContentResponse, Part, UsageMetadata,
 };
 use super::{tool_id, TranslateError, Usage};
+use crate::schema::openai::unix_now;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
