@@ -1,6 +1,7 @@
 //! The OpenAI dialect as the provider translations read and write it: chat
 //! completion and embeddings requests, typed and borrowed from the request
-//! buffer, and the non-stream chat completion they answer with.
+//! buffer, and the chat completion (whole or as a stream of chunks) they
+//! answer with.
 //!
 //! One set of types serves every `openai → <provider>` translation, so it
 //! accepts the union of what they accept: unknown fields are ignored, strings
@@ -13,6 +14,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::io::Write as _;
 use std::marker::PhantomData;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -670,6 +672,169 @@ impl CompletionUsage {
     pub fn with_reasoning_tokens(mut self, reasoning_tokens: u64) -> Self {
         self.completion_tokens_details = Some(CompletionTokensDetails { reasoning_tokens });
         self
+    }
+}
+
+// ---- chat completion streams ----
+
+/// Writes `s` as a JSON string token.
+pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // Serialising a str into a Vec cannot fail.
+    if let Err(e) = serde_json::to_writer(&mut *out, s) {
+        tracing::error!(error = %e, "writing a JSON string");
+    }
+}
+
+/// Writes one stream's `chat.completion.chunk` frames (`data: {json}\n\n`),
+/// each carrying the stream's id, `created` and model, with one choice.
+/// Text and arguments are spliced as the JSON string tokens upstream sent.
+#[derive(Debug, Default)]
+pub struct ChunkWriter {
+    /// `data: {"id":…,"object":"chat.completion.chunk","created":…,"model":…,`
+    prefix: Vec<u8>,
+}
+
+impl ChunkWriter {
+    /// Frames of the completion `id` (`chatcmpl-…`).
+    pub fn new(id: &str, created: u64, model: &str) -> Self {
+        let mut prefix = Vec::with_capacity(96 + id.len() + model.len());
+        prefix.extend_from_slice(b"data: {\"id\":");
+        write_json_str(&mut prefix, id);
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            prefix,
+            ",\"object\":\"chat.completion.chunk\",\"created\":{created},\"model\":"
+        );
+        write_json_str(&mut prefix, model);
+        prefix.push(b',');
+        ChunkWriter { prefix }
+    }
+
+    /// A frame whose `delta` object `write_delta` writes, with
+    /// `finish_reason` (null when `None`).
+    pub fn chunk(
+        &self,
+        out: &mut Vec<u8>,
+        write_delta: impl FnOnce(&mut Vec<u8>),
+        finish_reason: Option<&str>,
+    ) {
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(b"\"choices\":[{\"index\":0,\"delta\":");
+        write_delta(out);
+        out.extend_from_slice(b",\"finish_reason\":");
+        match finish_reason {
+            Some(reason) => {
+                out.push(b'"');
+                out.extend_from_slice(reason.as_bytes());
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"logprobs\":null}]}\n\n");
+    }
+
+    /// The first frame: the assistant role and empty content.
+    pub fn role(&self, out: &mut Vec<u8>) {
+        self.chunk(
+            out,
+            |o| o.extend_from_slice(br#"{"role":"assistant","content":""}"#),
+            None,
+        );
+    }
+
+    /// A frame whose delta is `{"<field>": <token>}`, `token` being a JSON
+    /// string token; an empty string sends nothing.
+    pub fn text(&self, out: &mut Vec<u8>, field: &str, token: &str) {
+        if token == "\"\"" {
+            return;
+        }
+        self.chunk(
+            out,
+            |o| {
+                o.extend_from_slice(b"{\"");
+                o.extend_from_slice(field.as_bytes());
+                o.extend_from_slice(b"\":");
+                o.extend_from_slice(token.as_bytes());
+                o.push(b'}');
+            },
+            None,
+        );
+    }
+
+    /// The frame opening tool call `tool_index`; `arguments` is a JSON string
+    /// token (`""` when the arguments follow in fragments).
+    pub fn tool_call(
+        &self,
+        out: &mut Vec<u8>,
+        tool_index: u32,
+        id: &str,
+        name: &str,
+        arguments: &str,
+    ) {
+        self.tool_call_with(out, tool_index, id, name, |o| {
+            o.extend_from_slice(arguments.as_bytes());
+        });
+    }
+
+    /// [`tool_call`](Self::tool_call) with the `arguments` string written by
+    /// `write_arguments`.
+    pub fn tool_call_with(
+        &self,
+        out: &mut Vec<u8>,
+        tool_index: u32,
+        id: &str,
+        name: &str,
+        write_arguments: impl FnOnce(&mut Vec<u8>),
+    ) {
+        self.chunk(
+            out,
+            |o| {
+                let _ = write!(o, "{{\"tool_calls\":[{{\"index\":{tool_index},\"id\":");
+                write_json_str(o, id);
+                o.extend_from_slice(br#","type":"function","function":{"name":"#);
+                write_json_str(o, name);
+                o.extend_from_slice(br#","arguments":"#);
+                write_arguments(o);
+                o.extend_from_slice(b"}}]}");
+            },
+            None,
+        );
+    }
+
+    /// A frame adding `fragment`, a JSON string token, to the arguments of
+    /// tool call `tool_index`.
+    pub fn arguments(&self, out: &mut Vec<u8>, tool_index: u32, fragment: &str) {
+        self.chunk(
+            out,
+            |o| {
+                let _ = write!(
+                    o,
+                    "{{\"tool_calls\":[{{\"index\":{tool_index},\"function\":{{\"arguments\":"
+                );
+                o.extend_from_slice(fragment.as_bytes());
+                o.extend_from_slice(b"}}]}");
+            },
+            None,
+        );
+    }
+
+    /// A frame with an empty delta and `finish_reason`.
+    pub fn finish_reason(&self, out: &mut Vec<u8>, reason: &str) {
+        self.chunk(out, |o| o.extend_from_slice(b"{}"), Some(reason));
+    }
+
+    /// The end of a stream that ended well: a usage-only frame if `usage`
+    /// is given (the client asked for `include_usage`), then `data: [DONE]`.
+    pub fn done(&self, out: &mut Vec<u8>, usage: Option<&CompletionUsage>) {
+        if let Some(usage) = usage {
+            out.extend_from_slice(&self.prefix);
+            out.extend_from_slice(b"\"choices\":[],\"usage\":");
+            if let Err(e) = serde_json::to_writer(&mut *out, usage) {
+                tracing::error!(error = %e, "writing usage chunk");
+            }
+            out.extend_from_slice(b"}\n\n");
+        }
+        out.extend_from_slice(b"data: [DONE]\n\n");
     }
 }
 
