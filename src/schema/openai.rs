@@ -504,8 +504,9 @@ pub fn reasoning_budget(
 #[derive(Debug, Deserialize)]
 pub struct EmbeddingsRequest<'a> {
     /// A string, an array of strings, or token arrays (which no translated
-    /// provider takes).
-    #[serde(borrow, default)]
+    /// provider takes). `None` when absent; `null` is kept, as Gemini calls
+    /// it a wrong type and Cohere a missing input.
+    #[serde(borrow, default, deserialize_with = "keep_null")]
     pub input: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub encoding_format: Option<Cow<'a, str>>,
@@ -514,6 +515,11 @@ pub struct EmbeddingsRequest<'a> {
     /// Not OpenAI's: Cohere's `input_type`, which clients send through this API.
     #[serde(borrow, default)]
     pub input_type: Option<Deferred<'a, Cow<'a, str>>>,
+}
+
+/// A present value, `null` included, as `Some`.
+fn keep_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&'de RawValue>::deserialize(d).map(Some)
 }
 
 impl EmbeddingsRequest<'_> {

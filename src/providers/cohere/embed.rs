@@ -94,6 +94,7 @@ pub fn translate_embeddings_request(
     openai::log_dropped_fields(openai_body, HANDLED_FIELDS, "embeddings", "cohere");
     let raw = req
         .input
+        .filter(|raw| raw.get() != "null")
         .ok_or_else(|| bad_request("'input' is required"))?;
     let texts: Vec<Cow<'_, str>> = match raw.get().as_bytes().first() {
         Some(b'"') => vec![serde_json::from_str(raw.get())
