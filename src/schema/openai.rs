@@ -8,7 +8,9 @@
 //! are `Cow<str>` (borrowed unless the JSON escapes them), and values passed
 //! on unchanged stay `&RawValue`. A field that only some providers read is a
 //! [`Deferred`] value, typed when read: a provider that ignores `n` must not
-//! reject `"n": "2"`. Shapes that one field may take (`content`, `stop`,
+//! reject `"n": "2"`. Tool definitions, which every provider reads but Cohere
+//! forwards as sent, are a type parameter instead, so the others parse them
+//! in the same pass. Shapes that one field may take (`content`, `stop`,
 //! `tool_choice`) are kept raw and decoded by the helpers here, which is also
 //! where the client-facing messages for malformed values live.
 
@@ -97,8 +99,13 @@ pub fn log_dropped_fields(body: &[u8], handled: &[&str], what: &str, provider: &
 // ---- chat completions ----
 
 /// `POST /v1/chat/completions` (<https://platform.openai.com/docs/api-reference/chat/create>).
+///
+/// `F` is how each tool's `function` is read: as a [`Function`], or as sent
+/// (`&RawValue`) by a provider that forwards OpenAI's shape (Cohere), which
+/// must not reject a definition it never reads.
 #[derive(Debug, Deserialize)]
-pub struct ChatRequest<'a> {
+#[serde(bound(deserialize = "F: Deserialize<'de>"))]
+pub struct ChatRequest<'a, F = Function<'a>> {
     #[serde(borrow, default)]
     pub messages: Option<Vec<Message<'a>>>,
     #[serde(default)]
@@ -129,7 +136,7 @@ pub struct ChatRequest<'a> {
     #[serde(borrow, default)]
     pub user: Option<Deferred<'a, Cow<'a, str>>>,
     #[serde(borrow, default)]
-    pub tools: Option<Vec<Tool<'a>>>,
+    pub tools: Option<Vec<Tool<'a, F>>>,
     /// A mode string or an object: see [`ToolChoice::decode`].
     #[serde(borrow, default)]
     pub tool_choice: Option<&'a RawValue>,
@@ -142,7 +149,7 @@ pub struct ChatRequest<'a> {
     pub thinking: Option<&'a RawValue>,
 }
 
-impl<'a> ChatRequest<'a> {
+impl<'a, F> ChatRequest<'a, F> {
     /// The messages; fails when there are none.
     pub fn take_messages(&mut self) -> Result<Vec<Message<'a>>, InvalidRequest> {
         match self.messages.take() {
@@ -374,53 +381,29 @@ pub fn arguments_object(
     Ok(input)
 }
 
-/// An entry of `tools`.
+/// An entry of `tools`; `F` as in [`ChatRequest`].
 #[derive(Debug, Deserialize)]
-pub struct Tool<'a> {
+#[serde(bound(deserialize = "F: Deserialize<'de>"))]
+pub struct Tool<'a, F = Function<'a>> {
     #[serde(borrow, rename = "type")]
     pub kind: Cow<'a, str>,
-    /// Deferred: Cohere forwards it as sent; the others read [`Function`].
-    #[serde(borrow, default)]
-    pub function: Option<Deferred<'a, Function<'a>>>,
+    #[serde(default)]
+    pub function: Option<F>,
 }
 
-impl<'a> Tool<'a> {
-    /// The `function` of a function tool, as sent; fails for other tool
-    /// types, which `provider` does not take, or when it is missing.
-    pub fn into_function_raw(self, provider: &str) -> Result<&'a RawValue, InvalidRequest> {
-        self.check_kind(provider)?;
-        self.function
-            .map(Deferred::raw)
-            .ok_or_else(missing_function)
-    }
-
-    /// The `function` of a function tool; fails as
-    /// [`into_function_raw`](Self::into_function_raw) does, and first when
-    /// it is not a function definition.
-    pub fn into_function(self, provider: &str) -> Result<Function<'a>, InvalidRequest> {
-        let function = self
-            .function
-            .map(Deferred::get)
-            .transpose()
-            .map_err(|e| InvalidRequest::json("chat request", e))?;
-        self.check_kind(provider)?;
-        function.ok_or_else(missing_function)
-    }
-
-    fn check_kind(&self, provider: &str) -> Result<(), InvalidRequest> {
-        if self.kind == "function" {
-            Ok(())
-        } else {
-            Err(InvalidRequest(format!(
+impl<F> Tool<'_, F> {
+    /// The `function` of a function tool; fails for other tool types, which
+    /// `provider` does not take, or when it is missing.
+    pub fn into_function(self, provider: &str) -> Result<F, InvalidRequest> {
+        if self.kind != "function" {
+            return Err(InvalidRequest(format!(
                 "tool type '{}' is not supported for {provider} models",
                 self.kind
-            )))
+            )));
         }
+        self.function
+            .ok_or_else(|| InvalidRequest("function tool without 'function'".to_owned()))
     }
-}
-
-fn missing_function() -> InvalidRequest {
-    InvalidRequest("function tool without 'function'".to_owned())
 }
 
 /// A function tool's definition.

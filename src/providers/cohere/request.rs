@@ -168,7 +168,8 @@ pub fn translate_request(
     model: &str,
     out: &mut Vec<u8>,
 ) -> Result<RequestInfo, TranslateError> {
-    let mut req: openai::ChatRequest<'_> =
+    // Tool functions are forwarded as sent.
+    let mut req: openai::ChatRequest<'_, &RawValue> =
         serde_json::from_slice(openai_body).map_err(|e| invalid("chat request", e))?;
     openai::log_dropped_fields(openai_body, HANDLED_FIELDS, "chat", "cohere");
 
@@ -325,10 +326,10 @@ fn tool_call(call: openai::ToolCall<'_>) -> ToolCall<'_> {
     }
 }
 
-fn tool(t: openai::Tool<'_>) -> Result<Tool<'_>, TranslateError> {
+fn tool<'a>(t: openai::Tool<'a, &'a RawValue>) -> Result<Tool<'a>, TranslateError> {
     Ok(Tool {
         kind: "function",
-        function: t.into_function_raw("cohere")?,
+        function: t.into_function("cohere")?,
     })
 }
 
