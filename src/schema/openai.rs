@@ -80,6 +80,15 @@ impl<'de: 'a, 'a, T> Deserialize<'de> for Deferred<'a, T> {
     }
 }
 
+/// A JSON string, borrowed from `raw` unless it has escapes.
+/// `serde_json::from_str::<Cow<str>>` would always copy: serde's `Cow` impl
+/// borrows only for a field marked `#[serde(borrow)]`.
+pub fn string(raw: &RawValue) -> Result<Cow<'_, str>, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
+    serde_json::from_str::<Str<'_>>(raw.get()).map(|s| s.0)
+}
+
 /// Logs (at debug level) each top-level field of `body` that is not in
 /// `handled`, i.e. what a translation to `provider` drops. `what` names the
 /// request kind (`chat`, `embeddings`).
@@ -185,7 +194,7 @@ impl<'a, F> ChatRequest<'a, F> {
         };
         let invalid = |e| InvalidRequest::json("stop", e);
         if raw.get().starts_with('"') {
-            Ok(vec![serde_json::from_str(raw.get()).map_err(invalid)?])
+            Ok(vec![string(raw).map_err(invalid)?])
         } else {
             serde_json::from_str(raw.get()).map_err(invalid)
         }
@@ -252,7 +261,7 @@ impl<'a> Content<'a> {
             return Ok(None);
         };
         match raw.get().as_bytes().first() {
-            Some(b'"') => serde_json::from_str(raw.get())
+            Some(b'"') => string(raw)
                 .map(|text| Some(Content::Text(text)))
                 .map_err(|e| InvalidRequest::json("content", e)),
             Some(b'[') => serde_json::from_str(raw.get())
@@ -430,7 +439,7 @@ pub enum ToolChoice<'a> {
 impl<'a> ToolChoice<'a> {
     pub fn decode(raw: &'a RawValue) -> Result<Self, InvalidRequest> {
         let choice = if raw.get().starts_with('"') {
-            serde_json::from_str(raw.get()).map(ToolChoice::Mode)
+            string(raw).map(ToolChoice::Mode)
         } else {
             serde_json::from_str(raw.get()).map(ToolChoice::Object)
         };
@@ -869,6 +878,19 @@ mod tests {
         assert_eq!(
             Content::decode(msg.content).unwrap_err().0,
             "'content' must be a string, an array or null"
+        );
+    }
+
+    #[test]
+    fn strings_are_borrowed_unless_escaped() {
+        let raw: &RawValue = serde_json::from_str(r#""plain""#).unwrap();
+        assert!(matches!(string(raw).unwrap(), Cow::Borrowed("plain")));
+        let raw: &RawValue = serde_json::from_str(r#""a\nb""#).unwrap();
+        assert!(matches!(string(raw).unwrap(), Cow::Owned(s) if s == "a\nb"));
+        let raw: &RawValue = serde_json::from_str("5").unwrap();
+        assert_eq!(
+            string(raw).unwrap_err().to_string(),
+            "invalid type: integer `5`, expected a string at line 1 column 1"
         );
     }
 
