@@ -386,7 +386,7 @@ fn tool_result_content(
 ) -> Result<ToolResultContent<'_>, TranslateError> {
     match content {
         Some(raw) if raw.get().starts_with('"') => Ok(ToolResultContent::Text(
-            serde_json::from_str(raw.get()).map_err(|e| invalid("tool content", e))?,
+            openai::string(raw).map_err(|e| invalid("tool content", e))?,
         )),
         other => {
             let mut blocks = Vec::new();

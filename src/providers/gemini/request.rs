@@ -447,7 +447,7 @@ fn tool_output(content: Option<&RawValue>) -> Result<ToolOutput<'_>, TranslateEr
     let text: Cow<'_, str> = match content {
         None => Cow::Borrowed(""),
         Some(raw) if raw.get().starts_with('"') => {
-            serde_json::from_str(raw.get()).map_err(|e| invalid("tool content", e))?
+            openai::string(raw).map_err(|e| invalid("tool content", e))?
         }
         Some(raw) if raw.get() == "null" => Cow::Borrowed(""),
         Some(raw) => {
