@@ -49,13 +49,6 @@ impl<'a, T: Deserialize<'a>> Deferred<'a, T> {
     }
 }
 
-impl<'a, T> Deferred<'a, T> {
-    /// The value's JSON text, as the client sent it.
-    pub fn raw(self) -> &'a RawValue {
-        self.raw
-    }
-}
-
 // By hand: derives would ask `T: Clone`.
 impl<T> Clone for Deferred<'_, T> {
     fn clone(&self) -> Self {
@@ -110,8 +103,8 @@ pub fn log_dropped_fields(body: &[u8], handled: &[&str], what: &str, provider: &
 /// `POST /v1/chat/completions` (<https://platform.openai.com/docs/api-reference/chat/create>).
 ///
 /// `F` is how each tool's `function` is read: as a [`Function`], or as sent
-/// (`&RawValue`) by a provider that forwards OpenAI's shape (Cohere), which
-/// must not reject a definition it never reads.
+/// (`&RawValue`) by a provider that forwards OpenAI's shape as is (Cohere)
+/// and so must not reject what it does not parse.
 #[derive(Debug, Deserialize)]
 #[serde(bound(deserialize = "F: Deserialize<'de>"))]
 pub struct ChatRequest<'a, F = Function<'a>> {
@@ -323,18 +316,18 @@ pub struct DataUrl<'a> {
 /// Splits a `data:<mime>;base64,<data>` URL, borrowing from `url` when it
 /// is borrowed; `None` for any other URL.
 pub fn data_url(url: Cow<'_, str>) -> Option<DataUrl<'_>> {
-    const BASE64_SEP: &str = ";base64,";
-    let rest = url.strip_prefix("data:")?;
-    let mime_end = "data:".len() + rest.find(BASE64_SEP)?;
-    let data_start = mime_end + BASE64_SEP.len();
+    const SCHEME: &str = "data:";
+    const BASE64: &str = ";base64,";
+    let mime_end = SCHEME.len() + url.strip_prefix(SCHEME)?.find(BASE64)?;
+    let (mime, data) = (SCHEME.len()..mime_end, mime_end + BASE64.len()..);
     Some(match url {
         Cow::Borrowed(s) => DataUrl {
-            mime: Cow::Borrowed(&s[5..mime_end]),
-            data: Cow::Borrowed(&s[data_start..]),
+            mime: Cow::Borrowed(&s[mime]),
+            data: Cow::Borrowed(&s[data]),
         },
         Cow::Owned(s) => DataUrl {
-            mime: Cow::Owned(s[5..mime_end].to_owned()),
-            data: Cow::Owned(s[data_start..].to_owned()),
+            mime: Cow::Owned(s[mime].to_owned()),
+            data: Cow::Owned(s[data].to_owned()),
         },
     })
 }
@@ -437,6 +430,7 @@ pub enum ToolChoice<'a> {
 }
 
 impl<'a> ToolChoice<'a> {
+    /// Decodes a `tool_choice`: a string or an object with a `type`.
     pub fn decode(raw: &'a RawValue) -> Result<Self, InvalidRequest> {
         let choice = if raw.get().starts_with('"') {
             string(raw).map(ToolChoice::Mode)
@@ -846,7 +840,7 @@ mod tests {
             serde_json::from_str(r#"{"n":"2","user":5,"parallel_tool_calls":{}}"#).unwrap();
         assert!(req.n.unwrap().get().is_err());
         assert!(req.user.unwrap().get().is_err());
-        assert_eq!(req.parallel_tool_calls.unwrap().raw().get(), "{}");
+        assert!(req.parallel_tool_calls.unwrap().get().is_err());
         let req: ChatRequest<'_> = serde_json::from_str(r#"{"n":2,"user":"u"}"#).unwrap();
         assert_eq!(req.n.unwrap().get().unwrap(), 2);
         assert_eq!(req.user.unwrap().get().unwrap(), "u");
