@@ -25,6 +25,9 @@ pub use request::translate_request;
 pub use response::translate_response;
 pub use stream::StreamTranslator;
 
+/// For Bedrock, whose Converse reports Anthropic's token counts.
+pub(crate) use response::{TokenCounts, UpstreamUsage};
+
 /// `max_tokens` sent upstream when the client sends neither `max_tokens` nor
 /// `max_completion_tokens`; Anthropic requires the field.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
@@ -42,6 +45,12 @@ pub enum TranslateError {
     /// end the stream with an error frame).
     #[error("invalid upstream response: {0}")]
     BadResponse(String),
+}
+
+impl From<crate::schema::openai::InvalidRequest> for TranslateError {
+    fn from(e: crate::schema::openai::InvalidRequest) -> Self {
+        TranslateError::BadRequest(e.0)
+    }
 }
 
 /// Token counts for metrics.

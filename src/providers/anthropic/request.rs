@@ -1,16 +1,17 @@
 //! OpenAI chat-completions request → Anthropic Messages request.
 //!
-//! The body is parsed once, borrowing strings (`Cow<str>`) and passing
-//! client JSON that needs no change (`parameters`, `thinking`, `temperature`,
-//! `cache_control`) through as `&RawValue`.
+//! The body is parsed once into the shared [`openai`] types, borrowing
+//! strings (`Cow<str>`) and passing client JSON that needs no change
+//! (`parameters`, `thinking`, `temperature`, `cache_control`) through as
+//! `&RawValue`.
 
 use std::borrow::Cow;
 
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::{RequestInfo, TranslateError, DEFAULT_MAX_TOKENS};
+use crate::schema::openai::{self, Deferred, Role};
 
 /// Top-level request fields this module reads; anything else is dropped
 /// (logged at debug level).
@@ -36,135 +37,7 @@ const HANDLED_FIELDS: &[&str] = &[
 const BUDGET_LOW_TOKENS: u32 = 1024;
 const BUDGET_MEDIUM_TOKENS: u32 = 4096;
 const BUDGET_HIGH_TOKENS: u32 = 16384;
-
-// ---- OpenAI side (input) ----
-
-#[derive(Deserialize)]
-struct ChatRequest<'a> {
-    #[serde(borrow, default)]
-    messages: Option<Vec<ChatMessage<'a>>>,
-    #[serde(default)]
-    max_tokens: Option<u32>,
-    #[serde(default)]
-    max_completion_tokens: Option<u32>,
-    #[serde(borrow, default)]
-    temperature: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    top_p: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    stop: Option<&'a RawValue>,
-    #[serde(default)]
-    stream: Option<bool>,
-    #[serde(default)]
-    stream_options: Option<StreamOptions>,
-    #[serde(borrow, default)]
-    user: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    tools: Option<Vec<ChatTool<'a>>>,
-    #[serde(borrow, default)]
-    tool_choice: Option<&'a RawValue>,
-    #[serde(default)]
-    parallel_tool_calls: Option<bool>,
-    #[serde(borrow, default)]
-    reasoning_effort: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    thinking: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct StreamOptions {
-    #[serde(default)]
-    include_usage: Option<bool>,
-}
-
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum Role {
-    System,
-    Developer,
-    User,
-    Assistant,
-    Tool,
-}
-
-#[derive(Deserialize)]
-struct ChatMessage<'a> {
-    role: Role,
-    /// A string, an array of parts, or null.
-    #[serde(borrow, default)]
-    content: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    tool_calls: Option<Vec<ChatToolCall<'a>>>,
-    #[serde(borrow, default)]
-    tool_call_id: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct ChatPart<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    image_url: Option<ImageUrl<'a>>,
-    #[serde(borrow, default)]
-    cache_control: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct ImageUrl<'a> {
-    #[serde(borrow)]
-    url: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-struct ChatToolCall<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-    #[serde(borrow)]
-    function: ChatFunctionCall<'a>,
-}
-
-#[derive(Deserialize)]
-struct ChatFunctionCall<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-    /// JSON text inside a JSON string.
-    #[serde(borrow, default)]
-    arguments: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct ChatTool<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default)]
-    function: Option<ChatFunction<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ChatFunction<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-    #[serde(borrow, default)]
-    description: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    parameters: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct ChatToolChoiceObject<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default)]
-    function: Option<ChatToolChoiceFunction<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ChatToolChoiceFunction<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-}
+const BUDGETS_TOKENS: [u32; 3] = [BUDGET_LOW_TOKENS, BUDGET_MEDIUM_TOKENS, BUDGET_HIGH_TOKENS];
 
 #[derive(Deserialize)]
 struct ThinkingBudget {
@@ -321,18 +194,11 @@ pub fn translate_request(
     model: &str,
     out: &mut Vec<u8>,
 ) -> Result<RequestInfo, TranslateError> {
-    let req: ChatRequest<'_> =
+    let mut req: openai::ChatRequest<'_> =
         serde_json::from_slice(openai_body).map_err(|e| invalid("chat request", e))?;
-    if tracing::enabled!(tracing::Level::DEBUG) {
-        log_dropped_fields(openai_body);
-    }
+    openai::log_dropped_fields(openai_body, HANDLED_FIELDS, "chat", "anthropic");
 
-    let chat_messages = req.messages.unwrap_or_default();
-    if chat_messages.is_empty() {
-        return Err(bad_request(
-            "'messages' must be a non-empty array of chat messages",
-        ));
-    }
+    let chat_messages = req.take_messages()?;
     let mut system: Vec<Block<'_>> = Vec::new();
     let mut messages: Vec<Message<'_>> = Vec::new();
     for msg in chat_messages {
@@ -372,16 +238,19 @@ pub fn translate_request(
 
     let tools = req
         .tools
+        .take()
         .unwrap_or_default()
         .into_iter()
         .map(tool)
         .collect::<Result<Vec<_>, _>>()?;
-    let tool_choice = tool_choice(req.tool_choice, req.parallel_tool_calls, !tools.is_empty())?;
+    let parallel_tool_calls = req
+        .parallel_tool_calls
+        .map(Deferred::get)
+        .transpose()
+        .map_err(|e| invalid("chat request", e))?;
+    let tool_choice = tool_choice(req.tool_choice, parallel_tool_calls, !tools.is_empty())?;
 
-    let mut max_tokens = req
-        .max_completion_tokens
-        .or(req.max_tokens)
-        .unwrap_or(DEFAULT_MAX_TOKENS);
+    let mut max_tokens = req.max_output_tokens().unwrap_or(DEFAULT_MAX_TOKENS);
     let (thinking, budget) = thinking(req.thinking, req.reasoning_effort.as_deref())?;
     if let Some(budget) = budget {
         // Anthropic counts thinking inside max_tokens and requires
@@ -398,9 +267,14 @@ pub fn translate_request(
         messages,
         temperature: req.temperature,
         top_p: req.top_p,
-        stop_sequences: stop_sequences(req.stop)?,
-        stream: req.stream.unwrap_or(false),
-        metadata: req.user.map(|user_id| Metadata { user_id }),
+        stop_sequences: req.stop_sequences()?,
+        stream: req.is_stream(),
+        metadata: req
+            .user
+            .map(Deferred::get)
+            .transpose()
+            .map_err(|e| invalid("chat request", e))?
+            .map(|user_id| Metadata { user_id }),
         tools,
         tool_choice,
         thinking,
@@ -412,21 +286,8 @@ pub fn translate_request(
     }
     Ok(RequestInfo {
         stream: body.stream,
-        include_usage: req
-            .stream_options
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false),
+        include_usage: req.include_usage(),
     })
-}
-
-fn log_dropped_fields(body: &[u8]) {
-    if let Ok(map) =
-        serde_json::from_slice::<std::collections::BTreeMap<Cow<'_, str>, IgnoredAny>>(body)
-    {
-        for key in map.keys().filter(|k| !HANDLED_FIELDS.contains(&k.as_ref())) {
-            tracing::debug!(field = %key, "dropping chat field anthropic does not take");
-        }
-    }
 }
 
 /// The blocks of the last message if it has `role`, else of a new one:
@@ -452,56 +313,42 @@ fn push_content<'a>(
     blocks: &mut Vec<Block<'a>>,
     text_only: bool,
 ) -> Result<(), TranslateError> {
-    let Some(raw) = content else {
-        return Ok(());
-    };
-    match raw.get().as_bytes().first() {
-        Some(b'"') => {
-            let text: Cow<'a, str> =
-                serde_json::from_str(raw.get()).map_err(|e| invalid("content", e))?;
-            if !text.is_empty() {
-                blocks.push(Block::Text {
-                    text,
-                    cache_control: None,
-                });
-            }
+    match openai::Content::decode(content)? {
+        Some(openai::Content::Text(text)) if !text.is_empty() => {
+            blocks.push(Block::Text {
+                text,
+                cache_control: None,
+            });
         }
-        Some(b'[') => {
-            let parts: Vec<ChatPart<'a>> =
-                serde_json::from_str(raw.get()).map_err(|e| invalid("content parts", e))?;
+        Some(openai::Content::Parts(parts)) => {
             for part in parts {
                 if let Some(block) = part_block(part, text_only)? {
                     blocks.push(block);
                 }
             }
         }
-        Some(b'n') => {}
-        _ => return Err(bad_request("'content' must be a string, an array or null")),
+        _ => {}
     }
     Ok(())
 }
 
-fn part_block(part: ChatPart<'_>, text_only: bool) -> Result<Option<Block<'_>>, TranslateError> {
+fn part_block(
+    part: openai::ContentPart<'_>,
+    text_only: bool,
+) -> Result<Option<Block<'_>>, TranslateError> {
+    let cache_control = part.cache_control;
     match part.kind.as_ref() {
         "text" => {
-            let text = part
-                .text
-                .ok_or_else(|| bad_request("text content part without 'text'"))?;
+            let text = part.into_text()?;
             Ok((!text.is_empty()).then_some(Block::Text {
                 text,
-                cache_control: part.cache_control,
+                cache_control,
             }))
         }
-        "image_url" if !text_only => {
-            let url = part
-                .image_url
-                .ok_or_else(|| bad_request("image_url content part without 'image_url'"))?
-                .url;
-            Ok(Some(Block::Image {
-                source: image_source(url)?,
-                cache_control: part.cache_control,
-            }))
-        }
+        "image_url" if !text_only => Ok(Some(Block::Image {
+            source: image_source(part.into_image_url()?.url)?,
+            cache_control,
+        })),
         other => Err(bad_request(format!(
             "content part type '{other}' is not supported {}for anthropic models",
             if text_only { "in system messages " } else { "" }
@@ -514,53 +361,23 @@ fn image_source(url: Cow<'_, str>) -> Result<ImageSource<'_>, TranslateError> {
     if url.starts_with("https://") || url.starts_with("http://") {
         return Ok(ImageSource::Url { url });
     }
-    let split = |s: &str| -> Option<(usize, usize)> {
-        let rest = s.strip_prefix("data:")?;
-        let sep = rest.find(";base64,")?;
-        Some((5 + sep, 5 + sep + ";base64,".len()))
-    };
-    let Some((mime_end, data_start)) = split(&url) else {
-        return Err(bad_request(
+    match openai::data_url(url) {
+        Some(d) => Ok(ImageSource::Base64 {
+            media_type: d.mime,
+            data: d.data,
+        }),
+        None => Err(bad_request(
             "image_url must be an http(s) URL or a data:<mime>;base64, URL",
-        ));
-    };
-    Ok(match url {
-        Cow::Borrowed(s) => ImageSource::Base64 {
-            media_type: Cow::Borrowed(&s[5..mime_end]),
-            data: Cow::Borrowed(&s[data_start..]),
-        },
-        Cow::Owned(s) => ImageSource::Base64 {
-            media_type: Cow::Owned(s[5..mime_end].to_owned()),
-            data: Cow::Owned(s[data_start..].to_owned()),
-        },
-    })
+        )),
+    }
 }
 
-fn tool_use(call: ChatToolCall<'_>) -> Result<Block<'_>, TranslateError> {
-    let args = call.function.arguments.unwrap_or_default();
-    // Models often call parameterless tools with "" as arguments; Anthropic
-    // needs an object.
-    let input = if args.trim().is_empty() {
-        RawValue::from_string("{}".to_owned())
-    } else {
-        RawValue::from_string(args.into_owned())
-    }
-    .map_err(|e| {
-        bad_request(format!(
-            "tool call '{}' arguments are not valid JSON: {e}",
-            call.id
-        ))
-    })?;
-    if !input.get().starts_with('{') {
-        return Err(bad_request(format!(
-            "tool call '{}' arguments must be a JSON object",
-            call.id
-        )));
-    }
+/// Anthropic takes tool input as a JSON object.
+fn tool_use(call: openai::ToolCall<'_>) -> Result<Block<'_>, TranslateError> {
     Ok(Block::ToolUse {
+        input: openai::arguments_object(call.function.arguments, &call.id)?,
         id: call.id,
         name: call.function.name,
-        input,
     })
 }
 
@@ -569,7 +386,7 @@ fn tool_result_content(
 ) -> Result<ToolResultContent<'_>, TranslateError> {
     match content {
         Some(raw) if raw.get().starts_with('"') => Ok(ToolResultContent::Text(
-            serde_json::from_str(raw.get()).map_err(|e| invalid("tool content", e))?,
+            openai::string(raw).map_err(|e| invalid("tool content", e))?,
         )),
         other => {
             let mut blocks = Vec::new();
@@ -579,16 +396,8 @@ fn tool_result_content(
     }
 }
 
-fn tool(t: ChatTool<'_>) -> Result<Tool<'_>, TranslateError> {
-    if t.kind != "function" {
-        return Err(bad_request(format!(
-            "tool type '{}' is not supported for anthropic models",
-            t.kind
-        )));
-    }
-    let f = t
-        .function
-        .ok_or_else(|| bad_request("function tool without 'function'"))?;
+fn tool(t: openai::Tool<'_>) -> Result<Tool<'_>, TranslateError> {
+    let f = t.into_function("anthropic")?;
     Ok(Tool {
         name: f.name,
         description: f.description,
@@ -619,25 +428,24 @@ fn tool_choice<'a>(
     let Some(raw) = raw else {
         return Ok(disable_parallel.map(|_| choice("auto", None)));
     };
-    if raw.get().starts_with('"') {
-        let s: Cow<'_, str> =
-            serde_json::from_str(raw.get()).map_err(|e| invalid("tool_choice", e))?;
-        return match s.as_ref() {
-            "auto" => Ok(Some(choice("auto", None))),
-            "required" => Ok(Some(choice("any", None))),
-            // Anthropic's "none" takes no other field.
-            "none" => Ok(Some(ToolChoice {
-                kind: "none",
-                name: None,
-                disable_parallel_tool_use: None,
-            })),
-            other => Err(bad_request(format!("unknown tool_choice '{other}'"))),
-        };
-    }
-    let obj: ChatToolChoiceObject<'a> =
-        serde_json::from_str(raw.get()).map_err(|e| invalid("tool_choice", e))?;
-    match (obj.kind.as_ref(), obj.function) {
-        ("function", Some(f)) => Ok(Some(choice("tool", Some(f.name)))),
+    let obj = match openai::ToolChoice::decode(raw)? {
+        openai::ToolChoice::Mode(mode) => {
+            return match mode.as_ref() {
+                "auto" => Ok(Some(choice("auto", None))),
+                "required" => Ok(Some(choice("any", None))),
+                // Anthropic's "none" takes no other field.
+                "none" => Ok(Some(ToolChoice {
+                    kind: "none",
+                    name: None,
+                    disable_parallel_tool_use: None,
+                })),
+                other => Err(bad_request(format!("unknown tool_choice '{other}'"))),
+            };
+        }
+        openai::ToolChoice::Object(obj) => obj,
+    };
+    match (obj.kind.as_ref(), obj.function_name()?) {
+        ("function", Some(name)) => Ok(Some(choice("tool", Some(name)))),
         (kind, _) => Err(bad_request(format!(
             "tool_choice type '{kind}' is not supported for anthropic models"
         ))),
@@ -656,16 +464,8 @@ fn thinking<'a>(
             .budget_tokens;
         return Ok((Some(Thinking::Given(raw)), budget));
     }
-    let budget = match effort {
-        None | Some("none" | "minimal") => return Ok((None, None)),
-        Some("low") => BUDGET_LOW_TOKENS,
-        Some("medium") => BUDGET_MEDIUM_TOKENS,
-        Some("high") => BUDGET_HIGH_TOKENS,
-        Some(other) => {
-            return Err(bad_request(format!(
-                "unknown reasoning_effort '{other}' (expected low, medium or high)"
-            )))
-        }
+    let Some(budget) = openai::reasoning_budget(effort, BUDGETS_TOKENS)? else {
+        return Ok((None, None));
     };
     Ok((
         Some(Thinking::Enabled {
@@ -674,18 +474,6 @@ fn thinking<'a>(
         }),
         Some(budget),
     ))
-}
-
-fn stop_sequences(raw: Option<&RawValue>) -> Result<Vec<Cow<'_, str>>, TranslateError> {
-    let Some(raw) = raw else {
-        return Ok(Vec::new());
-    };
-    if raw.get().starts_with('"') {
-        let s: Cow<'_, str> = serde_json::from_str(raw.get()).map_err(|e| invalid("stop", e))?;
-        Ok(vec![s])
-    } else {
-        serde_json::from_str(raw.get()).map_err(|e| invalid("stop", e))
-    }
 }
 
 /// One plain system text goes as a string; several, or any with

@@ -2,32 +2,35 @@
 //! the stream translator shares with it (usage, finish reasons).
 
 use std::borrow::Cow;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{TranslateError, Usage};
+use crate::schema::openai::{
+    unix_now, AssistantMessage, ChatCompletion, CompletionUsage, ResponseToolCall,
+};
 
 /// Anthropic `usage`, as sent in a message, `message_start` and `message_delta`.
 /// Every field may be absent or null (`message_delta` carries only some).
+/// Bedrock's Converse reports the same counts (see its `UpstreamUsage`).
 #[derive(Debug, Default, Clone, Copy, Deserialize)]
-pub(super) struct UpstreamUsage {
+pub(crate) struct UpstreamUsage {
     #[serde(default)]
-    pub(super) input_tokens: Option<u64>,
+    pub(crate) input_tokens: Option<u64>,
     #[serde(default)]
-    pub(super) cache_read_input_tokens: Option<u64>,
+    pub(crate) cache_read_input_tokens: Option<u64>,
     #[serde(default)]
-    pub(super) cache_creation_input_tokens: Option<u64>,
+    pub(crate) cache_creation_input_tokens: Option<u64>,
     #[serde(default)]
-    pub(super) output_tokens: Option<u64>,
+    pub(crate) output_tokens: Option<u64>,
 }
 
 /// Running token counts; later reports overwrite earlier ones field by field
 /// (`message_delta.usage.output_tokens` is cumulative, and with server tools
 /// its `input_tokens` exceeds the one in `message_start`).
 #[derive(Debug, Default, Clone, Copy)]
-pub(super) struct TokenCounts {
+pub(crate) struct TokenCounts {
     input: u64,
     cache_read: u64,
     cache_creation: u64,
@@ -35,7 +38,7 @@ pub(super) struct TokenCounts {
 }
 
 impl TokenCounts {
-    pub(super) fn update(&mut self, u: &UpstreamUsage) {
+    pub(crate) fn update(&mut self, u: &UpstreamUsage) {
         if let Some(n) = u.input_tokens {
             self.input = n;
         }
@@ -52,7 +55,7 @@ impl TokenCounts {
 
     /// OpenAI counts cached prompt tokens inside `prompt_tokens`; Anthropic
     /// reports them beside `input_tokens`.
-    pub(super) fn usage(&self) -> Usage {
+    pub(crate) fn usage(&self) -> Usage {
         Usage {
             prompt_tokens: self
                 .input
@@ -62,30 +65,11 @@ impl TokenCounts {
         }
     }
 
-    pub(super) fn to_openai(self) -> OpenAiUsage {
+    /// Cache reads are also reported as `cached_tokens`.
+    pub(crate) fn to_openai(self) -> CompletionUsage {
         let u = self.usage();
-        OpenAiUsage {
-            prompt_tokens: u.prompt_tokens,
-            completion_tokens: u.completion_tokens,
-            total_tokens: u.prompt_tokens.saturating_add(u.completion_tokens),
-            prompt_tokens_details: PromptTokensDetails {
-                cached_tokens: self.cache_read,
-            },
-        }
+        CompletionUsage::new(u.prompt_tokens, u.completion_tokens, self.cache_read)
     }
-}
-
-#[derive(Serialize)]
-pub(super) struct OpenAiUsage {
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    total_tokens: u64,
-    prompt_tokens_details: PromptTokensDetails,
-}
-
-#[derive(Serialize)]
-struct PromptTokensDetails {
-    cached_tokens: u64,
 }
 
 /// Anthropic `stop_reason` → OpenAI `finish_reason`.
@@ -103,13 +87,6 @@ pub(super) fn finish_reason(stop_reason: &str) -> &'static str {
             "stop"
         }
     }
-}
-
-/// Seconds since the Unix epoch, for `created`.
-pub(super) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[derive(Deserialize)]
@@ -148,51 +125,6 @@ struct Block<'a> {
     input: Option<&'a RawValue>,
 }
 
-#[derive(Serialize)]
-struct Completion<'a> {
-    id: String,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: [Choice<'a>; 1],
-    usage: OpenAiUsage,
-}
-
-#[derive(Serialize)]
-struct Choice<'a> {
-    index: u32,
-    message: OutMessage<'a>,
-    finish_reason: Option<&'static str>,
-    logprobs: Option<()>,
-}
-
-#[derive(Serialize)]
-struct OutMessage<'a> {
-    role: &'static str,
-    content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refusal: Option<Cow<'a, str>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tool_calls: Vec<ToolCall<'a>>,
-}
-
-#[derive(Serialize)]
-struct ToolCall<'a> {
-    id: Cow<'a, str>,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    function: FunctionCall<'a>,
-}
-
-#[derive(Serialize)]
-struct FunctionCall<'a> {
-    name: Cow<'a, str>,
-    /// The tool input's JSON text, as a string (OpenAI's shape).
-    arguments: &'a str,
-}
-
 /// Translates an Anthropic non-stream response body into an OpenAI
 /// `chat.completion` body appended to `out`; `model` is reported as given.
 ///
@@ -223,14 +155,11 @@ pub fn translate_response(
                         "tool_use block without id or name".into(),
                     ));
                 };
-                tool_calls.push(ToolCall {
-                    id: id.clone(),
-                    kind: "function",
-                    function: FunctionCall {
-                        name: name.clone(),
-                        arguments: block.input.map_or("{}", RawValue::get),
-                    },
-                });
+                tool_calls.push(ResponseToolCall::function(
+                    id.clone(),
+                    name.clone(),
+                    Cow::Borrowed(block.input.map_or("{}", RawValue::get)),
+                ));
             }
             // redacted_thinking carries no readable text; server tool blocks
             // (server_tool_use, *_tool_result) ran upstream and are not calls
@@ -245,23 +174,17 @@ pub fn translate_response(
     };
     let mut counts = TokenCounts::default();
     counts.update(&msg.usage);
-    let completion = Completion {
+    let completion = ChatCompletion {
         id: format!("chatcmpl-{}", msg.id),
-        object: "chat.completion",
         created: unix_now(),
         model,
-        choices: [Choice {
-            index: 0,
-            message: OutMessage {
-                role: "assistant",
-                content,
-                reasoning_content: reasoning,
-                refusal,
-                tool_calls,
-            },
-            finish_reason: msg.stop_reason.as_deref().map(finish_reason),
-            logprobs: None,
-        }],
+        message: AssistantMessage {
+            content,
+            reasoning_content: reasoning,
+            refusal,
+            tool_calls,
+        },
+        finish_reason: msg.stop_reason.as_deref().map(finish_reason),
         usage: counts.to_openai(),
     };
     serde_json::to_writer(&mut *out, &completion)

@@ -11,14 +11,14 @@
 //! re-escaped.
 
 use std::borrow::Cow;
-use std::io::Write as _;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::error::{write_openai_error, UpstreamError};
-use super::response::{finish_reason, unix_now, TokenCounts, UpstreamUsage};
+use super::response::{finish_reason, TokenCounts, UpstreamUsage};
 use super::{TranslateError, Usage};
+use crate::schema::openai::{unix_now, ChunkWriter};
 
 /// One Anthropic stream event's `data`. A flat struct rather than a tagged
 /// enum: serde's internally tagged enums buffer their content and cannot hold
@@ -132,9 +132,8 @@ pub struct StreamTranslator {
     model: String,
     created: u64,
     include_usage: bool,
-    /// `data: {"id":…,"object":"chat.completion.chunk","created":…,"model":…,`
-    /// built once at `message_start`.
-    prefix: Vec<u8>,
+    /// Built once at `message_start`, which names the completion.
+    chunks: ChunkWriter,
     phase: Phase,
     block: OpenBlock,
     next_tool_index: u32,
@@ -155,11 +154,6 @@ fn json_string(raw: &RawValue) -> Result<&str, TranslateError> {
     }
 }
 
-fn write_json_str(out: &mut Vec<u8>, s: &str) -> Result<(), TranslateError> {
-    serde_json::to_writer(&mut *out, s)
-        .map_err(|e| TranslateError::BadResponse(format!("writing chunk: {e}")))
-}
-
 impl StreamTranslator {
     /// A translator reporting `model` in every chunk, and a usage-only chunk at
     /// the end if `include_usage`.
@@ -168,7 +162,7 @@ impl StreamTranslator {
             model: model.to_owned(),
             created: unix_now(),
             include_usage,
-            prefix: Vec::new(),
+            chunks: ChunkWriter::default(),
             phase: Phase::AwaitingStart,
             block: OpenBlock::None,
             next_tool_index: 0,
@@ -270,27 +264,10 @@ impl StreamTranslator {
         if let Some(u) = &msg.usage {
             self.counts.update(u);
         }
-        let mut prefix = Vec::with_capacity(96 + msg.id.len() + self.model.len());
-        prefix.extend_from_slice(b"data: {\"id\":");
-        write_json_str(&mut prefix, &format!("chatcmpl-{}", msg.id))?;
-        // Writing into a Vec cannot fail.
-        let _ = write!(
-            prefix,
-            ",\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":",
-            self.created
-        );
-        write_json_str(&mut prefix, &self.model)?;
-        prefix.push(b',');
-        self.prefix = prefix;
+        self.chunks = ChunkWriter::new(&format!("chatcmpl-{}", msg.id), self.created, &self.model);
         self.phase = Phase::Streaming;
-        self.write_chunk(
-            out,
-            |o| {
-                o.extend_from_slice(br#"{"role":"assistant","content":""}"#);
-                Ok(())
-            },
-            None,
-        )
+        self.chunks.role(out);
+        Ok(())
     }
 
     fn on_block_start(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), TranslateError> {
@@ -308,13 +285,13 @@ impl StreamTranslator {
             "text" => {
                 self.block = OpenBlock::Text { index };
                 if let Some(text) = block.text {
-                    self.write_text(out, b"content", text)?;
+                    self.write_text(out, "content", text)?;
                 }
             }
             "thinking" => {
                 self.block = OpenBlock::Thinking { index };
                 if let Some(thinking) = block.thinking {
-                    self.write_text(out, b"reasoning_content", thinking)?;
+                    self.write_text(out, "reasoning_content", thinking)?;
                 }
             }
             "tool_use" => {
@@ -328,18 +305,7 @@ impl StreamTranslator {
                     tool_index,
                     sent_arguments: false,
                 };
-                self.write_chunk(
-                    out,
-                    |o| {
-                        let _ = write!(o, "{{\"tool_calls\":[{{\"index\":{tool_index},\"id\":");
-                        write_json_str(o, id)?;
-                        o.extend_from_slice(br#","type":"function","function":{"name":"#);
-                        write_json_str(o, name)?;
-                        o.extend_from_slice(br#","arguments":""}}]}"#);
-                        Ok(())
-                    },
-                    None,
-                )?;
+                self.chunks.tool_call(out, tool_index, id, name, "\"\"");
             }
             other => {
                 tracing::debug!(block = other, "anthropic content block not forwarded");
@@ -360,11 +326,11 @@ impl StreamTranslator {
         match (self.block, delta.kind.as_deref()) {
             (OpenBlock::Hidden { .. }, _) => Ok(()),
             (_, Some("text_delta")) => match delta.text {
-                Some(text) => self.write_text(out, b"content", text),
+                Some(text) => self.write_text(out, "content", text),
                 None => Err(bad("text_delta without text")),
             },
             (_, Some("thinking_delta")) => match delta.thinking {
-                Some(thinking) => self.write_text(out, b"reasoning_content", thinking),
+                Some(thinking) => self.write_text(out, "reasoning_content", thinking),
                 None => Err(bad("thinking_delta without thinking")),
             },
             (
@@ -381,7 +347,7 @@ impl StreamTranslator {
                 if fragment == "\"\"" {
                     return Ok(());
                 }
-                self.write_arguments(out, tool_index, fragment)?;
+                self.chunks.arguments(out, tool_index, fragment);
                 self.block = OpenBlock::Tool {
                     index,
                     tool_index,
@@ -410,7 +376,7 @@ impl StreamTranslator {
         {
             // A tool without parameters streams only empty fragments; OpenAI
             // clients parse `arguments` as JSON, so "" would fail where {} works.
-            self.write_arguments(out, tool_index, "\"{}\"")?;
+            self.chunks.arguments(out, tool_index, "\"{}\"");
         }
         self.block = OpenBlock::None;
         Ok(())
@@ -424,17 +390,10 @@ impl StreamTranslator {
         if let Some(u) = &ev.usage {
             self.counts.update(u);
         }
-        match ev.delta.as_ref().and_then(|d| d.stop_reason.as_deref()) {
-            Some(stop) => self.write_chunk(
-                out,
-                |o| {
-                    o.extend_from_slice(b"{}");
-                    Ok(())
-                },
-                Some(finish_reason(stop)),
-            ),
-            None => Ok(()),
+        if let Some(stop) = ev.delta.as_ref().and_then(|d| d.stop_reason.as_deref()) {
+            self.chunks.finish_reason(out, finish_reason(stop));
         }
+        Ok(())
     }
 
     /// Ends the stream: the usage chunk (if asked for) and `[DONE]` after a
@@ -444,15 +403,8 @@ impl StreamTranslator {
         match self.phase {
             Phase::Finished | Phase::Errored => {}
             Phase::Stopped => {
-                if self.include_usage {
-                    out.extend_from_slice(&self.prefix);
-                    out.extend_from_slice(b"\"choices\":[],\"usage\":");
-                    if let Err(e) = serde_json::to_writer(&mut *out, &self.counts.to_openai()) {
-                        tracing::error!(error = %e, "writing usage chunk");
-                    }
-                    out.extend_from_slice(b"}\n\n");
-                }
-                out.extend_from_slice(b"data: [DONE]\n\n");
+                let usage = self.include_usage.then(|| self.counts.to_openai());
+                self.chunks.done(out, usage.as_ref());
             }
             Phase::AwaitingStart | Phase::Streaming => write_error_frame(
                 "upstream stream ended before message_stop",
@@ -463,71 +415,15 @@ impl StreamTranslator {
         self.phase = Phase::Finished;
     }
 
+    /// A chunk whose delta is `{"<field>": <raw JSON string>}`; empty strings
+    /// send nothing.
     fn write_text(
         &self,
         out: &mut Vec<u8>,
-        field: &[u8],
+        field: &str,
         raw: &RawValue,
     ) -> Result<(), TranslateError> {
-        let text = json_string(raw)?;
-        if text == "\"\"" {
-            return Ok(());
-        }
-        self.write_chunk(
-            out,
-            |o| {
-                o.extend_from_slice(b"{\"");
-                o.extend_from_slice(field);
-                o.extend_from_slice(b"\":");
-                o.extend_from_slice(text.as_bytes());
-                o.push(b'}');
-                Ok(())
-            },
-            None,
-        )
-    }
-
-    fn write_arguments(
-        &self,
-        out: &mut Vec<u8>,
-        tool_index: u32,
-        fragment: &str,
-    ) -> Result<(), TranslateError> {
-        self.write_chunk(
-            out,
-            |o| {
-                let _ = write!(
-                    o,
-                    "{{\"tool_calls\":[{{\"index\":{tool_index},\"function\":{{\"arguments\":"
-                );
-                o.extend_from_slice(fragment.as_bytes());
-                o.extend_from_slice(b"}}]}");
-                Ok(())
-            },
-            None,
-        )
-    }
-
-    /// One `chat.completion.chunk` frame whose `delta` object `write_delta` writes.
-    fn write_chunk(
-        &self,
-        out: &mut Vec<u8>,
-        write_delta: impl FnOnce(&mut Vec<u8>) -> Result<(), TranslateError>,
-        finish: Option<&str>,
-    ) -> Result<(), TranslateError> {
-        out.extend_from_slice(&self.prefix);
-        out.extend_from_slice(b"\"choices\":[{\"index\":0,\"delta\":");
-        write_delta(out)?;
-        out.extend_from_slice(b",\"finish_reason\":");
-        match finish {
-            Some(reason) => {
-                out.push(b'"');
-                out.extend_from_slice(reason.as_bytes());
-                out.push(b'"');
-            }
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b",\"logprobs\":null}]}\n\n");
+        self.chunks.text(out, field, json_string(raw)?);
         Ok(())
     }
 }

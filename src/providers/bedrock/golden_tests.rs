@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::eventstream::{Decoder, EventStreamError, HeaderValue, Message};
 use super::*;
+use crate::providers::fixtures::reassemble;
 
 const VECTORS_DECODED: &[&str] = &[
     "eventstream-vector-all-headers",
@@ -270,63 +271,24 @@ fn expected_from_recording(events: &[(String, String, Vec<u8>)]) -> Assembled {
     a
 }
 
-/// Parses our frames, checking the chunk envelope on the way.
+/// What a client reassembles from our output, usage as (prompt, completion).
 fn assemble_output(out: &[u8], model: &str) -> Assembled {
-    let text = std::str::from_utf8(out).unwrap();
-    assert!(text.ends_with("data: [DONE]\n\n"), "no [DONE]: {text}");
-    let mut a = Assembled::default();
-    let mut args: Vec<String> = Vec::new();
-    let mut id = None;
-    let frames: Vec<&str> = text.split_terminator("\n\n").collect();
-    for frame in &frames[..frames.len() - 1] {
-        let json = frame
-            .strip_prefix("data: ")
-            .expect("frame starts with data: ");
-        let v: Value = serde_json::from_str(json).unwrap();
-        assert_eq!(v["object"], "chat.completion.chunk");
-        assert_eq!(v["model"], model);
-        assert!(v["created"].is_u64());
-        let chunk_id = v["id"].as_str().unwrap().to_owned();
-        assert_eq!(id.get_or_insert(chunk_id.clone()), &chunk_id);
-        if let Some(u) = v.get("usage") {
-            assert_eq!(v["choices"], serde_json::json!([]));
-            let pair = (
-                u["prompt_tokens"].as_u64().unwrap(),
-                u["completion_tokens"].as_u64().unwrap(),
-            );
-            assert_eq!(u["total_tokens"].as_u64().unwrap(), pair.0 + pair.1);
-            assert!(a.usage.replace(pair).is_none(), "two usage chunks");
-            continue;
-        }
-        let choice = &v["choices"][0];
-        assert_eq!(choice["index"], 0);
-        if let Some(r) = choice["finish_reason"].as_str() {
-            assert!(a.finish_reason.replace(r.to_owned()).is_none());
-        }
-        let d = &choice["delta"];
-        if let Some(s) = d["content"].as_str() {
-            a.content.push_str(s);
-        }
-        if let Some(s) = d["reasoning_content"].as_str() {
-            a.reasoning.push_str(s);
-        }
-        for call in d["tool_calls"].as_array().into_iter().flatten() {
-            let i = call["index"].as_u64().unwrap() as usize;
-            if let Some(call_id) = call["id"].as_str() {
-                assert_eq!(i, a.tools.len(), "tool indexes count from 0");
-                assert_eq!(call["type"], "function");
-                let name = call["function"]["name"].as_str().unwrap();
-                a.tools.push((call_id.into(), name.into(), Value::Null));
-                args.push(String::new());
-            }
-            args[i].push_str(call["function"]["arguments"].as_str().unwrap());
-        }
+    let r = reassemble(out, model);
+    let usage = r.usage.map(|u| {
+        let pair = (
+            u["prompt_tokens"].as_u64().unwrap(),
+            u["completion_tokens"].as_u64().unwrap(),
+        );
+        assert_eq!(u["total_tokens"].as_u64().unwrap(), pair.0 + pair.1);
+        pair
+    });
+    Assembled {
+        content: r.content,
+        reasoning: r.reasoning,
+        tools: r.tools,
+        finish_reason: r.finish_reason,
+        usage,
     }
-    for (tool, args) in a.tools.iter_mut().zip(args) {
-        tool.2 = serde_json::from_str(&args)
-            .unwrap_or_else(|e| panic!("arguments {args:?} are not JSON: {e}"));
-    }
-    a
 }
 
 #[test]

@@ -1,18 +1,19 @@
 //! OpenAI chat-completions request → Bedrock Converse / ConverseStream
 //! request body (the model id goes in the path, see [`super::request_path`]).
 //!
-//! The body is parsed once, borrowing strings (`Cow<str>`) and passing client
-//! JSON that needs no change (`parameters`, `temperature`, `top_p`) through
-//! as `&RawValue`. Converse is the same body for both endpoints: streaming is
-//! chosen by the path, so `stream` is returned, not sent.
+//! The body is parsed once into the shared [`openai`] types, borrowing
+//! strings (`Cow<str>`) and passing client JSON that needs no change
+//! (`parameters`, `temperature`, `top_p`) through as `&RawValue`. Converse is
+//! the same body for both endpoints: streaming is chosen by the path, so
+//! `stream` is returned, not sent.
 
 use std::borrow::Cow;
 
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::{RequestInfo, TranslateError};
+use crate::schema::openai::{self, Role};
 
 /// Top-level request fields this module reads; anything else is dropped
 /// (logged at debug level).
@@ -39,131 +40,11 @@ const HANDLED_FIELDS: &[&str] = &[
 const BUDGET_LOW_TOKENS: u32 = 1024;
 const BUDGET_MEDIUM_TOKENS: u32 = 4096;
 const BUDGET_HIGH_TOKENS: u32 = 16384;
+const BUDGETS_TOKENS: [u32; 3] = [BUDGET_LOW_TOKENS, BUDGET_MEDIUM_TOKENS, BUDGET_HIGH_TOKENS];
 
 /// Room left for the answer when thinking is on and the client set no
 /// `max_tokens`: Anthropic counts thinking inside `maxTokens`.
 const ANSWER_TOKENS_WITH_THINKING: u32 = 4096;
-
-// ---- OpenAI side (input) ----
-
-#[derive(Deserialize)]
-struct ChatRequest<'a> {
-    #[serde(borrow, default)]
-    messages: Option<Vec<ChatMessage<'a>>>,
-    #[serde(default)]
-    max_tokens: Option<u32>,
-    #[serde(default)]
-    max_completion_tokens: Option<u32>,
-    #[serde(borrow, default)]
-    temperature: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    top_p: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    stop: Option<&'a RawValue>,
-    #[serde(default)]
-    stream: Option<bool>,
-    #[serde(default)]
-    stream_options: Option<StreamOptions>,
-    #[serde(borrow, default)]
-    tools: Option<Vec<ChatTool<'a>>>,
-    #[serde(borrow, default)]
-    tool_choice: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    reasoning_effort: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct StreamOptions {
-    #[serde(default)]
-    include_usage: Option<bool>,
-}
-
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum Role {
-    System,
-    Developer,
-    User,
-    Assistant,
-    Tool,
-}
-
-#[derive(Deserialize)]
-struct ChatMessage<'a> {
-    role: Role,
-    /// A string, an array of parts, or null.
-    #[serde(borrow, default)]
-    content: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    tool_calls: Option<Vec<ChatToolCall<'a>>>,
-    #[serde(borrow, default)]
-    tool_call_id: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct ChatPart<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    image_url: Option<ImageUrl<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ImageUrl<'a> {
-    #[serde(borrow)]
-    url: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-struct ChatToolCall<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-    #[serde(borrow)]
-    function: ChatFunctionCall<'a>,
-}
-
-#[derive(Deserialize)]
-struct ChatFunctionCall<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-    /// JSON text inside a JSON string.
-    #[serde(borrow, default)]
-    arguments: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct ChatTool<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default)]
-    function: Option<ChatFunction<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ChatFunction<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-    #[serde(borrow, default)]
-    description: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    parameters: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct ChatToolChoiceObject<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default)]
-    function: Option<ChatToolChoiceFunction<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ChatToolChoiceFunction<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-}
 
 // ---- Bedrock side (output) ----
 
@@ -341,18 +222,11 @@ pub fn translate_request(
     openai_body: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<RequestInfo, TranslateError> {
-    let req: ChatRequest<'_> =
+    let mut req: openai::ChatRequest<'_> =
         serde_json::from_slice(openai_body).map_err(|e| invalid("chat request", e))?;
-    if tracing::enabled!(tracing::Level::DEBUG) {
-        log_dropped_fields(openai_body);
-    }
+    openai::log_dropped_fields(openai_body, HANDLED_FIELDS, "chat", "bedrock");
 
-    let chat_messages = req.messages.unwrap_or_default();
-    if chat_messages.is_empty() {
-        return Err(bad_request(
-            "'messages' must be a non-empty array of chat messages",
-        ));
-    }
+    let chat_messages = req.take_messages()?;
     let mut system: Vec<SystemBlock<'_>> = Vec::new();
     let mut messages: Vec<Message<'_>> = Vec::new();
     for msg in chat_messages {
@@ -401,9 +275,9 @@ pub fn translate_request(
         ));
     }
 
-    let tool_config = tool_config(req.tools.unwrap_or_default(), req.tool_choice)?;
+    let tool_config = tool_config(req.tools.take().unwrap_or_default(), req.tool_choice)?;
 
-    let mut max_tokens = req.max_completion_tokens.or(req.max_tokens);
+    let mut max_tokens = req.max_output_tokens();
     let thinking = thinking(req.reasoning_effort.as_deref())?;
     if let Some(t) = &thinking {
         // Anthropic requires maxTokens > budget_tokens; keep the client's
@@ -423,7 +297,7 @@ pub fn translate_request(
             max_tokens,
             temperature: req.temperature,
             top_p: req.top_p,
-            stop_sequences: stop_sequences(req.stop)?,
+            stop_sequences: req.stop_sequences()?,
         },
         tool_config,
         additional_model_request_fields: thinking.map(|thinking| AdditionalFields { thinking }),
@@ -434,22 +308,9 @@ pub fn translate_request(
         return Err(bad_request(format!("cannot encode request: {e}")));
     }
     Ok(RequestInfo {
-        stream: req.stream.unwrap_or(false),
-        include_usage: req
-            .stream_options
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false),
+        stream: req.is_stream(),
+        include_usage: req.include_usage(),
     })
-}
-
-fn log_dropped_fields(body: &[u8]) {
-    if let Ok(map) =
-        serde_json::from_slice::<std::collections::BTreeMap<Cow<'_, str>, IgnoredAny>>(body)
-    {
-        for key in map.keys().filter(|k| !HANDLED_FIELDS.contains(&k.as_ref())) {
-            tracing::debug!(field = %key, "dropping chat field bedrock does not take");
-        }
-    }
 }
 
 /// The blocks of the last message if it has `role`, else of a new one:
@@ -475,47 +336,32 @@ fn push_content<'a>(
     blocks: &mut Vec<Block<'a>>,
     text_only: bool,
 ) -> Result<(), TranslateError> {
-    let Some(raw) = content else {
-        return Ok(());
-    };
-    match raw.get().as_bytes().first() {
-        Some(b'"') => {
-            let text: Cow<'a, str> =
-                serde_json::from_str(raw.get()).map_err(|e| invalid("content", e))?;
-            if !text.is_empty() {
-                blocks.push(Block::Text(text));
-            }
+    match openai::Content::decode(content)? {
+        Some(openai::Content::Text(text)) if !text.is_empty() => {
+            blocks.push(Block::Text(text));
         }
-        Some(b'[') => {
-            let parts: Vec<ChatPart<'a>> =
-                serde_json::from_str(raw.get()).map_err(|e| invalid("content parts", e))?;
+        Some(openai::Content::Parts(parts)) => {
             for part in parts {
                 if let Some(block) = part_block(part, text_only)? {
                     blocks.push(block);
                 }
             }
         }
-        Some(b'n') => {}
-        _ => return Err(bad_request("'content' must be a string, an array or null")),
+        _ => {}
     }
     Ok(())
 }
 
-fn part_block(part: ChatPart<'_>, text_only: bool) -> Result<Option<Block<'_>>, TranslateError> {
+fn part_block(
+    part: openai::ContentPart<'_>,
+    text_only: bool,
+) -> Result<Option<Block<'_>>, TranslateError> {
     match part.kind.as_ref() {
         "text" => {
-            let text = part
-                .text
-                .ok_or_else(|| bad_request("text content part without 'text'"))?;
+            let text = part.into_text()?;
             Ok((!text.is_empty()).then_some(Block::Text(text)))
         }
-        "image_url" if !text_only => {
-            let url = part
-                .image_url
-                .ok_or_else(|| bad_request("image_url content part without 'image_url'"))?
-                .url;
-            Ok(Some(Block::Image(image(url)?)))
-        }
+        "image_url" if !text_only => Ok(Some(Block::Image(image(part.into_image_url()?.url)?))),
         other => Err(bad_request(format!(
             "content part type '{other}' is not supported {}for bedrock models",
             if text_only {
@@ -536,17 +382,12 @@ fn image(url: Cow<'_, str>) -> Result<Image<'_>, TranslateError> {
             "image URLs are not supported for bedrock models; send the image as a data:image/<format>;base64, URL",
         ));
     }
-    let split = |s: &str| -> Option<(usize, usize)> {
-        let rest = s.strip_prefix("data:")?;
-        let sep = rest.find(";base64,")?;
-        Some((5 + sep, 5 + sep + ";base64,".len()))
-    };
-    let Some((mime_end, data_start)) = split(&url) else {
+    let Some(data_url) = openai::data_url(url) else {
         return Err(bad_request(
             "image_url must be a data:image/<format>;base64, URL",
         ));
     };
-    let format = match &url[5..mime_end] {
+    let format = match data_url.mime.as_ref() {
         "image/png" => "png",
         "image/jpeg" | "image/jpg" => "jpeg",
         "image/gif" => "gif",
@@ -557,73 +398,44 @@ fn image(url: Cow<'_, str>) -> Result<Image<'_>, TranslateError> {
             )))
         }
     };
-    let bytes = match url {
-        Cow::Borrowed(s) => Cow::Borrowed(&s[data_start..]),
-        Cow::Owned(s) => Cow::Owned(s[data_start..].to_owned()),
-    };
     Ok(Image {
         format,
-        source: ImageSource { bytes },
+        source: ImageSource {
+            bytes: data_url.data,
+        },
     })
 }
 
-fn tool_use(call: ChatToolCall<'_>) -> Result<Block<'_>, TranslateError> {
-    let args = call.function.arguments.unwrap_or_default();
-    // Models often call parameterless tools with "" as arguments; Converse
-    // needs an object.
-    let input = if args.trim().is_empty() {
-        RawValue::from_string("{}".to_owned())
-    } else {
-        RawValue::from_string(args.into_owned())
-    }
-    .map_err(|e| {
-        bad_request(format!(
-            "tool call '{}' arguments are not valid JSON: {e}",
-            call.id
-        ))
-    })?;
-    if !input.get().starts_with('{') {
-        return Err(bad_request(format!(
-            "tool call '{}' arguments must be a JSON object",
-            call.id
-        )));
-    }
+/// Converse takes tool input as a JSON object.
+fn tool_use(call: openai::ToolCall<'_>) -> Result<Block<'_>, TranslateError> {
     Ok(Block::ToolUse(ToolUse {
+        input: openai::arguments_object(call.function.arguments, &call.id)?,
         tool_use_id: call.id,
         name: call.function.name,
-        input,
     }))
 }
 
 fn tool_config<'a>(
-    tools: Vec<ChatTool<'a>>,
+    tools: Vec<openai::Tool<'a>>,
     raw_choice: Option<&'a RawValue>,
 ) -> Result<Option<ToolConfig<'a>>, TranslateError> {
-    let choice = match raw_choice {
+    let choice = match raw_choice.map(openai::ToolChoice::decode).transpose()? {
         None => None,
-        Some(raw) if raw.get().starts_with('"') => {
-            let s: Cow<'_, str> =
-                serde_json::from_str(raw.get()).map_err(|e| invalid("tool_choice", e))?;
-            match s.as_ref() {
-                "auto" => Some(ToolChoice::Auto(Empty {})),
-                "required" => Some(ToolChoice::Any(Empty {})),
-                // Converse has no "none": leave the tools out instead.
-                "none" => return Ok(None),
-                other => return Err(bad_request(format!("unknown tool_choice '{other}'"))),
+        Some(openai::ToolChoice::Mode(mode)) => match mode.as_ref() {
+            "auto" => Some(ToolChoice::Auto(Empty {})),
+            "required" => Some(ToolChoice::Any(Empty {})),
+            // Converse has no "none": leave the tools out instead.
+            "none" => return Ok(None),
+            other => return Err(bad_request(format!("unknown tool_choice '{other}'"))),
+        },
+        Some(openai::ToolChoice::Object(obj)) => match (obj.kind.as_ref(), obj.function_name()?) {
+            ("function", Some(name)) => Some(ToolChoice::Tool { name }),
+            (kind, _) => {
+                return Err(bad_request(format!(
+                    "tool_choice type '{kind}' is not supported for bedrock models"
+                )))
             }
-        }
-        Some(raw) => {
-            let obj: ChatToolChoiceObject<'a> =
-                serde_json::from_str(raw.get()).map_err(|e| invalid("tool_choice", e))?;
-            match (obj.kind.as_ref(), obj.function) {
-                ("function", Some(f)) => Some(ToolChoice::Tool { name: f.name }),
-                (kind, _) => {
-                    return Err(bad_request(format!(
-                        "tool_choice type '{kind}' is not supported for bedrock models"
-                    )))
-                }
-            }
-        }
+        },
     };
     if tools.is_empty() {
         if choice.is_some() {
@@ -638,16 +450,8 @@ fn tool_config<'a>(
     }))
 }
 
-fn tool(t: ChatTool<'_>) -> Result<Tool<'_>, TranslateError> {
-    if t.kind != "function" {
-        return Err(bad_request(format!(
-            "tool type '{}' is not supported for bedrock models",
-            t.kind
-        )));
-    }
-    let f = t
-        .function
-        .ok_or_else(|| bad_request("function tool without 'function'"))?;
+fn tool(t: openai::Tool<'_>) -> Result<Tool<'_>, TranslateError> {
+    let f = t.into_function("bedrock")?;
     Ok(Tool {
         tool_spec: ToolSpec {
             name: f.name,
@@ -663,36 +467,12 @@ fn tool(t: ChatTool<'_>) -> Result<Tool<'_>, TranslateError> {
 }
 
 fn thinking(effort: Option<&str>) -> Result<Option<Thinking>, TranslateError> {
-    let budget = match effort {
-        None | Some("none" | "minimal") => return Ok(None),
-        Some("low") => BUDGET_LOW_TOKENS,
-        Some("medium") => BUDGET_MEDIUM_TOKENS,
-        Some("high") => BUDGET_HIGH_TOKENS,
-        Some(other) => {
-            return Err(bad_request(format!(
-                "unknown reasoning_effort '{other}' (expected low, medium or high)"
-            )))
-        }
-    };
-    Ok(Some(Thinking {
-        kind: "enabled",
-        budget_tokens: budget,
-    }))
-}
-
-fn stop_sequences(raw: Option<&RawValue>) -> Result<Vec<Cow<'_, str>>, TranslateError> {
-    let Some(raw) = raw else {
-        return Ok(Vec::new());
-    };
-    match raw.get().as_bytes().first() {
-        Some(b'"') => {
-            let s: Cow<'_, str> =
-                serde_json::from_str(raw.get()).map_err(|e| invalid("stop", e))?;
-            Ok(vec![s])
-        }
-        Some(b'n') => Ok(Vec::new()),
-        _ => serde_json::from_str(raw.get()).map_err(|e| invalid("stop", e)),
-    }
+    Ok(
+        openai::reasoning_budget(effort, BUDGETS_TOKENS)?.map(|budget| Thinking {
+            kind: "enabled",
+            budget_tokens: budget,
+        }),
+    )
 }
 
 #[cfg(test)]

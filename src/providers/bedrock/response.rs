@@ -3,12 +3,13 @@
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{TranslateError, Usage};
+use crate::providers::anthropic::{self, TokenCounts};
+use crate::schema::openai::{unix_now, AssistantMessage, ChatCompletion, ResponseToolCall};
 
 /// Bedrock `usage` (Converse body and the stream's `metadata` event). Every
 /// field may be absent.
@@ -16,77 +17,27 @@ use super::{TranslateError, Usage};
 #[serde(rename_all = "camelCase")]
 pub(super) struct UpstreamUsage {
     #[serde(default)]
-    pub(super) input_tokens: Option<u64>,
+    input_tokens: Option<u64>,
     #[serde(default)]
-    pub(super) output_tokens: Option<u64>,
+    output_tokens: Option<u64>,
     #[serde(default)]
-    pub(super) cache_read_input_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
     #[serde(default)]
-    pub(super) cache_write_input_tokens: Option<u64>,
+    cache_write_input_tokens: Option<u64>,
 }
 
-/// Token counts as last reported.
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct TokenCounts {
-    input: u64,
-    output: u64,
-    cache_read: u64,
-    cache_write: u64,
-}
-
-impl TokenCounts {
-    pub(super) fn update(&mut self, u: &UpstreamUsage) {
-        if let Some(n) = u.input_tokens {
-            self.input = n;
-        }
-        if let Some(n) = u.output_tokens {
-            self.output = n;
-        }
-        if let Some(n) = u.cache_read_input_tokens {
-            self.cache_read = n;
-        }
-        if let Some(n) = u.cache_write_input_tokens {
-            self.cache_write = n;
+impl UpstreamUsage {
+    /// The same four counts as Anthropic's `usage`: Bedrock's `inputTokens`
+    /// also excludes prompt-cache reads and writes (its `totalTokens` adds
+    /// them), so the Anthropic arithmetic applies (`TokenCounts`).
+    pub(super) fn as_anthropic(&self) -> anthropic::UpstreamUsage {
+        anthropic::UpstreamUsage {
+            input_tokens: self.input_tokens,
+            cache_read_input_tokens: self.cache_read_input_tokens,
+            cache_creation_input_tokens: self.cache_write_input_tokens,
+            output_tokens: self.output_tokens,
         }
     }
-
-    /// Bedrock's `inputTokens` excludes prompt-cache reads and writes
-    /// (its `totalTokens` adds them); OpenAI counts them inside
-    /// `prompt_tokens`, with reads also in `cached_tokens`.
-    pub(super) fn usage(&self) -> Usage {
-        Usage {
-            prompt_tokens: self
-                .input
-                .saturating_add(self.cache_read)
-                .saturating_add(self.cache_write),
-            completion_tokens: self.output,
-        }
-    }
-
-    pub(super) fn to_openai(self) -> OpenAiUsage {
-        let u = self.usage();
-        OpenAiUsage {
-            prompt_tokens: u.prompt_tokens,
-            completion_tokens: u.completion_tokens,
-            total_tokens: u.prompt_tokens.saturating_add(u.completion_tokens),
-            prompt_tokens_details: PromptTokensDetails {
-                cached_tokens: self.cache_read,
-            },
-        }
-    }
-}
-
-#[derive(Serialize)]
-pub(super) struct OpenAiUsage {
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    total_tokens: u64,
-    prompt_tokens_details: PromptTokensDetails,
-}
-
-#[derive(Serialize)]
-struct PromptTokensDetails {
-    cached_tokens: u64,
 }
 
 /// Bedrock `stopReason` → OpenAI `finish_reason`.
@@ -104,13 +55,6 @@ pub(super) fn finish_reason(stop_reason: &str) -> &'static str {
             "stop"
         }
     }
-}
-
-/// Seconds since the Unix epoch, for `created`.
-pub(super) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// A `chatcmpl-…` id. Converse responses carry no id in the body (the
@@ -182,49 +126,6 @@ struct ToolUse<'a> {
     input: Option<&'a RawValue>,
 }
 
-#[derive(Serialize)]
-struct Completion<'a> {
-    id: String,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: [Choice<'a>; 1],
-    usage: OpenAiUsage,
-}
-
-#[derive(Serialize)]
-struct Choice<'a> {
-    index: u32,
-    message: OutMessage<'a>,
-    finish_reason: Option<&'static str>,
-    logprobs: Option<()>,
-}
-
-#[derive(Serialize)]
-struct OutMessage<'a> {
-    role: &'static str,
-    content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tool_calls: Vec<ToolCall<'a>>,
-}
-
-#[derive(Serialize)]
-struct ToolCall<'a> {
-    id: Cow<'a, str>,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    function: FunctionCall<'a>,
-}
-
-#[derive(Serialize)]
-struct FunctionCall<'a> {
-    name: Cow<'a, str>,
-    /// The tool input's JSON text, as a string (OpenAI's shape).
-    arguments: &'a str,
-}
-
 /// Translates a Converse response body into an OpenAI `chat.completion`
 /// body appended to `out`; `model` is reported as given.
 ///
@@ -249,14 +150,11 @@ pub fn translate_response(
                 reasoning.get_or_insert_with(String::new).push_str(text);
             }
         } else if let Some(t) = &block.tool_use {
-            tool_calls.push(ToolCall {
-                id: t.tool_use_id.clone(),
-                kind: "function",
-                function: FunctionCall {
-                    name: t.name.clone(),
-                    arguments: t.input.map_or("{}", RawValue::get),
-                },
-            });
+            tool_calls.push(ResponseToolCall::function(
+                t.tool_use_id.clone(),
+                t.name.clone(),
+                Cow::Borrowed(t.input.map_or("{}", RawValue::get)),
+            ));
         } else {
             // image, document, guardContent, citations…: nothing an OpenAI
             // chat message can carry.
@@ -265,24 +163,19 @@ pub fn translate_response(
     }
 
     let mut counts = TokenCounts::default();
-    counts.update(&resp.usage);
+    counts.update(&resp.usage.as_anthropic());
     let created = unix_now();
-    let completion = Completion {
+    let completion = ChatCompletion {
         id: completion_id(created),
-        object: "chat.completion",
         created,
         model,
-        choices: [Choice {
-            index: 0,
-            message: OutMessage {
-                role: "assistant",
-                content,
-                reasoning_content: reasoning,
-                tool_calls,
-            },
-            finish_reason: resp.stop_reason.as_deref().map(finish_reason),
-            logprobs: None,
-        }],
+        message: AssistantMessage {
+            content,
+            reasoning_content: reasoning,
+            refusal: None,
+            tool_calls,
+        },
+        finish_reason: resp.stop_reason.as_deref().map(finish_reason),
         usage: counts.to_openai(),
     };
     let mark = out.len();

@@ -15,14 +15,15 @@
 //! sent (`&RawValue`), never unescaped and re-escaped.
 
 use std::borrow::Cow;
-use std::io::Write as _;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::error::{error_type_status, openai_error_type, write_openai_error, UpstreamError};
-use super::response::{completion_id, finish_reason, unix_now, TokenCounts, UpstreamUsage};
+use super::response::{completion_id, finish_reason, UpstreamUsage};
 use super::{TranslateError, Usage};
+use crate::providers::anthropic::TokenCounts;
+use crate::schema::openai::{unix_now, ChunkWriter};
 
 /// Tool calls one response may open; more is taken as a broken upstream.
 pub const MAX_TOOL_CALLS: usize = 128;
@@ -113,8 +114,7 @@ struct ToolBlock {
 #[derive(Debug)]
 pub struct StreamTranslator {
     include_usage: bool,
-    /// `data: {"id":…,"object":"chat.completion.chunk","created":…,"model":…,`
-    prefix: Vec<u8>,
+    chunks: ChunkWriter,
     phase: Phase,
     tools: Vec<ToolBlock>,
     counts: TokenCounts,
@@ -134,30 +134,14 @@ fn json_string(raw: &RawValue) -> Result<&str, TranslateError> {
     }
 }
 
-fn write_json_str(out: &mut Vec<u8>, s: &str) -> Result<(), TranslateError> {
-    serde_json::to_writer(&mut *out, s)
-        .map_err(|e| TranslateError::BadResponse(format!("writing chunk: {e}")))
-}
-
 impl StreamTranslator {
     /// A translator reporting `model` in every chunk, and a usage-only chunk at
     /// the end if `include_usage`.
     pub fn new(model: &str, include_usage: bool) -> Self {
         let created = unix_now();
-        let id = completion_id(created);
-        let mut prefix = Vec::with_capacity(96 + id.len() + model.len());
-        prefix.extend_from_slice(b"data: {\"id\":");
-        // Serialising a &str into a Vec cannot fail; the ids are ASCII.
-        let _ = serde_json::to_writer(&mut prefix, &id);
-        let _ = write!(
-            prefix,
-            ",\"object\":\"chat.completion.chunk\",\"created\":{created},\"model\":"
-        );
-        let _ = serde_json::to_writer(&mut prefix, model);
-        prefix.push(b',');
         StreamTranslator {
             include_usage,
-            prefix,
+            chunks: ChunkWriter::new(&completion_id(created), created, model),
             phase: Phase::AwaitingStart,
             tools: Vec::new(),
             counts: TokenCounts::default(),
@@ -245,17 +229,13 @@ impl StreamTranslator {
         match (self.phase, event_type) {
             (Phase::AwaitingStart, "messageStart") => {
                 self.phase = Phase::Streaming;
-                self.write_chunk(
-                    out,
-                    |o| o.extend_from_slice(br#"{"role":"assistant","content":""}"#),
-                    None,
-                );
+                self.chunks.role(out);
                 Ok(())
             }
             (_, "messageStart") => Err(bad("second messageStart")),
             (Phase::Streaming | Phase::Stopped, "metadata") => {
                 if let Some(u) = &ev.usage {
-                    self.counts.update(u);
+                    self.counts.update(&u.as_anthropic());
                 }
                 Ok(())
             }
@@ -267,11 +247,7 @@ impl StreamTranslator {
                     .stop_reason
                     .as_deref()
                     .ok_or_else(|| bad("messageStop without stopReason"))?;
-                self.write_chunk(
-                    out,
-                    |o| o.extend_from_slice(b"{}"),
-                    Some(finish_reason(stop)),
-                );
+                self.chunks.finish_reason(out, finish_reason(stop));
                 self.phase = Phase::Stopped;
                 Ok(())
             }
@@ -317,21 +293,9 @@ impl StreamTranslator {
             tool_index,
             sent_arguments: false,
         });
-        let mut result = Ok(());
-        self.write_chunk(
-            out,
-            |o| {
-                let _ = write!(o, "{{\"tool_calls\":[{{\"index\":{tool_index},\"id\":");
-                result = write_json_str(o, &tool.tool_use_id);
-                o.extend_from_slice(br#","type":"function","function":{"name":"#);
-                if result.is_ok() {
-                    result = write_json_str(o, &tool.name);
-                }
-                o.extend_from_slice(br#","arguments":""}}]}"#);
-            },
-            None,
-        );
-        result
+        self.chunks
+            .tool_call(out, tool_index, &tool.tool_use_id, &tool.name, "\"\"");
+        Ok(())
     }
 
     fn on_block_delta(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), TranslateError> {
@@ -341,10 +305,10 @@ impl StreamTranslator {
             .as_ref()
             .ok_or_else(|| bad("contentBlockDelta without delta"))?;
         if let Some(text) = delta.text {
-            self.write_text(out, b"content", text)
+            self.write_text(out, "content", text)
         } else if let Some(r) = &delta.reasoning_content {
             match r.text {
-                Some(text) => self.write_text(out, b"reasoning_content", text),
+                Some(text) => self.write_text(out, "reasoning_content", text),
                 // The signature closes a reasoning block; nothing to show.
                 None => Ok(()),
             }
@@ -357,7 +321,7 @@ impl StreamTranslator {
                 return Ok(());
             }
             let tool_index = self.tools[i].tool_index;
-            self.write_arguments(out, tool_index, fragment);
+            self.chunks.arguments(out, tool_index, fragment);
             self.tools[i].sent_arguments = true;
             Ok(())
         } else {
@@ -375,7 +339,7 @@ impl StreamTranslator {
                 // A tool called without input streams no input fragments;
                 // OpenAI clients parse `arguments` as JSON, so "" would fail
                 // where {} works.
-                self.write_arguments(out, tool.tool_index, "\"{}\"");
+                self.chunks.arguments(out, tool.tool_index, "\"{}\"");
                 self.tools[i].sent_arguments = true;
             }
         }
@@ -389,15 +353,8 @@ impl StreamTranslator {
         match self.phase {
             Phase::Finished | Phase::Errored => {}
             Phase::Stopped => {
-                if self.include_usage {
-                    out.extend_from_slice(&self.prefix);
-                    out.extend_from_slice(b"\"choices\":[],\"usage\":");
-                    if let Err(e) = serde_json::to_writer(&mut *out, &self.counts.to_openai()) {
-                        tracing::error!(error = %e, "writing usage chunk");
-                    }
-                    out.extend_from_slice(b"}\n\n");
-                }
-                out.extend_from_slice(b"data: [DONE]\n\n");
+                let usage = self.include_usage.then(|| self.counts.to_openai());
+                self.chunks.done(out, usage.as_ref());
             }
             Phase::AwaitingStart | Phase::Streaming => write_error_frame(
                 "upstream stream ended before messageStop",
@@ -409,66 +366,16 @@ impl StreamTranslator {
         self.phase = Phase::Finished;
     }
 
+    /// A chunk whose delta is `{"<field>": <raw JSON string>}`; empty strings
+    /// send nothing.
     fn write_text(
         &self,
         out: &mut Vec<u8>,
-        field: &[u8],
+        field: &str,
         raw: &RawValue,
     ) -> Result<(), TranslateError> {
-        let text = json_string(raw)?;
-        if text == "\"\"" {
-            return Ok(());
-        }
-        self.write_chunk(
-            out,
-            |o| {
-                o.extend_from_slice(b"{\"");
-                o.extend_from_slice(field);
-                o.extend_from_slice(b"\":");
-                o.extend_from_slice(text.as_bytes());
-                o.push(b'}');
-            },
-            None,
-        );
+        self.chunks.text(out, field, json_string(raw)?);
         Ok(())
-    }
-
-    /// `fragment` is a JSON string token, spliced as is.
-    fn write_arguments(&self, out: &mut Vec<u8>, tool_index: u32, fragment: &str) {
-        self.write_chunk(
-            out,
-            |o| {
-                let _ = write!(
-                    o,
-                    "{{\"tool_calls\":[{{\"index\":{tool_index},\"function\":{{\"arguments\":"
-                );
-                o.extend_from_slice(fragment.as_bytes());
-                o.extend_from_slice(b"}}]}");
-            },
-            None,
-        );
-    }
-
-    /// One `chat.completion.chunk` frame whose `delta` object `write_delta` writes.
-    fn write_chunk(
-        &self,
-        out: &mut Vec<u8>,
-        write_delta: impl FnOnce(&mut Vec<u8>),
-        finish: Option<&str>,
-    ) {
-        out.extend_from_slice(&self.prefix);
-        out.extend_from_slice(b"\"choices\":[{\"index\":0,\"delta\":");
-        write_delta(out);
-        out.extend_from_slice(b",\"finish_reason\":");
-        match finish {
-            Some(reason) => {
-                out.push(b'"');
-                out.extend_from_slice(reason.as_bytes());
-                out.push(b'"');
-            }
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b",\"logprobs\":null}]}\n\n");
     }
 }
 

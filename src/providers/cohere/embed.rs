@@ -10,13 +10,13 @@
 
 use std::borrow::Cow;
 
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::response::UpstreamUsage;
 use super::{EmbeddingsInfo, TranslateError, Usage};
 use crate::providers::embeddings::ListWriter;
+use crate::schema::openai::{self, Deferred};
 
 /// Most texts Cohere embeds in one call.
 pub const MAX_EMBED_TEXTS: usize = 96;
@@ -31,18 +31,6 @@ const HANDLED_FIELDS: &[&str] = &[
     "dimensions",
     "input_type",
 ];
-
-#[derive(Deserialize)]
-struct EmbeddingsRequest<'a> {
-    #[serde(borrow, default)]
-    input: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    encoding_format: Option<Cow<'a, str>>,
-    #[serde(default)]
-    dimensions: Option<u32>,
-    #[serde(borrow, default)]
-    input_type: Option<Cow<'a, str>>,
-}
 
 #[derive(Serialize)]
 struct EmbedRequest<'a> {
@@ -95,20 +83,18 @@ pub fn translate_embeddings_request(
     model: &str,
     out: &mut Vec<u8>,
 ) -> Result<EmbeddingsInfo, TranslateError> {
-    let req: EmbeddingsRequest<'_> = serde_json::from_slice(openai_body)
-        .map_err(|e| bad_request(format!("invalid embeddings request: {e}")))?;
-    if tracing::enabled!(tracing::Level::DEBUG) {
-        if let Ok(map) = serde_json::from_slice::<
-            std::collections::BTreeMap<Cow<'_, str>, IgnoredAny>,
-        >(openai_body)
-        {
-            for key in map.keys().filter(|k| !HANDLED_FIELDS.contains(&k.as_ref())) {
-                tracing::debug!(field = %key, "dropping embeddings field cohere does not take");
-            }
-        }
-    }
+    let invalid = |e| bad_request(format!("invalid embeddings request: {e}"));
+    let req: openai::EmbeddingsRequest<'_> =
+        serde_json::from_slice(openai_body).map_err(invalid)?;
+    let input_type = req
+        .input_type
+        .map(Deferred::get)
+        .transpose()
+        .map_err(invalid)?;
+    openai::log_dropped_fields(openai_body, HANDLED_FIELDS, "embeddings", "cohere");
     let raw = req
         .input
+        .filter(|raw| raw.get() != "null")
         .ok_or_else(|| bad_request("'input' is required"))?;
     let texts: Vec<Cow<'_, str>> = match raw.get().as_bytes().first() {
         Some(b'"') => vec![serde_json::from_str(raw.get())
@@ -127,19 +113,11 @@ pub fn translate_embeddings_request(
             texts.len()
         )));
     }
-    let base64 = match req.encoding_format.as_deref() {
-        None | Some("float") => false,
-        Some("base64") => true,
-        Some(other) => {
-            return Err(bad_request(format!(
-                "unknown encoding_format '{other}' (expected float or base64)"
-            )))
-        }
-    };
+    let base64 = req.base64()?;
     let body = EmbedRequest {
         model,
         texts,
-        input_type: req.input_type.unwrap_or(Cow::Borrowed(DEFAULT_INPUT_TYPE)),
+        input_type: input_type.unwrap_or(Cow::Borrowed(DEFAULT_INPUT_TYPE)),
         embedding_types: ["float"],
         output_dimension: req.dimensions,
     };

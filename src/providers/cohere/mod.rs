@@ -27,21 +27,12 @@ mod stream;
 #[cfg(test)]
 mod golden_tests;
 
-pub use super::anthropic::{TranslateError, Usage};
+pub use super::anthropic::{RequestInfo, TranslateError, Usage};
 pub use embed::{translate_embeddings_request, translate_embeddings_response, MAX_EMBED_TEXTS};
 pub use error::translate_error;
 pub use request::translate_request;
 pub use response::translate_response;
 pub use stream::StreamTranslator;
-
-/// What the client asked for beyond the body that goes upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RequestInfo {
-    /// `stream: true`.
-    pub stream: bool,
-    /// `stream_options.include_usage: true`.
-    pub include_usage: bool,
-}
 
 /// What the embeddings client asked for beyond the body that goes upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,17 +2,17 @@
 //!
 //! Cohere v2 messages are close to OpenAI's (roles system/user/assistant/tool,
 //! `tool_calls` with string `arguments`, `tool_call_id`), so messages map one
-//! to one. The body is parsed once, borrowing strings (`Cow<str>`) and passing
-//! client JSON that needs no change (`function` of a tool, sampling numbers)
-//! through as `&RawValue`.
+//! to one. The body is parsed once into the shared [`openai`] types,
+//! borrowing strings (`Cow<str>`) and passing client JSON that needs no
+//! change (`function` of a tool, sampling numbers) through as `&RawValue`.
 
 use std::borrow::Cow;
 
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::{RequestInfo, TranslateError};
+use crate::schema::openai::{self, Deferred, Role};
 
 /// Top-level request fields this module reads; anything else is dropped
 /// (logged at debug level).
@@ -34,137 +34,6 @@ const HANDLED_FIELDS: &[&str] = &[
     "tool_choice",
     "reasoning_effort",
 ];
-
-// ---- OpenAI side (input) ----
-
-#[derive(Deserialize)]
-struct ChatRequest<'a> {
-    #[serde(borrow, default)]
-    messages: Option<Vec<ChatMessage<'a>>>,
-    #[serde(default)]
-    max_tokens: Option<u32>,
-    #[serde(default)]
-    max_completion_tokens: Option<u32>,
-    #[serde(borrow, default)]
-    temperature: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    top_p: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    stop: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    seed: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    frequency_penalty: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    presence_penalty: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    response_format: Option<ChatResponseFormat<'a>>,
-    #[serde(default)]
-    stream: Option<bool>,
-    #[serde(default)]
-    stream_options: Option<StreamOptions>,
-    #[serde(borrow, default)]
-    tools: Option<Vec<ChatTool<'a>>>,
-    #[serde(borrow, default)]
-    tool_choice: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    reasoning_effort: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct StreamOptions {
-    #[serde(default)]
-    include_usage: Option<bool>,
-}
-
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum Role {
-    System,
-    Developer,
-    User,
-    Assistant,
-    Tool,
-}
-
-#[derive(Deserialize)]
-struct ChatMessage<'a> {
-    role: Role,
-    /// A string, an array of parts, or null.
-    #[serde(borrow, default)]
-    content: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    tool_calls: Option<Vec<ChatToolCall<'a>>>,
-    #[serde(borrow, default)]
-    tool_call_id: Option<Cow<'a, str>>,
-    /// What a gateway like this one returned as `reasoning_content` for an
-    /// earlier turn; sent back as Cohere's `tool_plan` next to tool calls.
-    #[serde(borrow, default)]
-    reasoning_content: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct ChatPart<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    image_url: Option<ImageUrl<'a>>,
-}
-
-#[derive(Deserialize, Serialize)]
-struct ImageUrl<'a> {
-    #[serde(borrow)]
-    url: Cow<'a, str>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
-    detail: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct ChatToolCall<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-    #[serde(borrow)]
-    function: ChatFunctionCall<'a>,
-}
-
-#[derive(Deserialize)]
-struct ChatFunctionCall<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-    /// JSON text inside a JSON string.
-    #[serde(borrow, default)]
-    arguments: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct ChatTool<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default)]
-    function: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct ChatToolChoiceObject<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-struct ChatResponseFormat<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default)]
-    json_schema: Option<ChatJsonSchema<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ChatJsonSchema<'a> {
-    #[serde(borrow, default)]
-    schema: Option<&'a RawValue>,
-}
 
 // ---- Cohere side (output) ----
 
@@ -234,6 +103,14 @@ enum Part<'a> {
     ImageUrl { image_url: ImageUrl<'a> },
 }
 
+/// OpenAI's `image_url` shape, which Cohere takes as is.
+#[derive(Serialize)]
+struct ImageUrl<'a> {
+    url: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<Cow<'a, str>>,
+}
+
 #[derive(Serialize)]
 struct ToolCall<'a> {
     id: Cow<'a, str>,
@@ -291,18 +168,12 @@ pub fn translate_request(
     model: &str,
     out: &mut Vec<u8>,
 ) -> Result<RequestInfo, TranslateError> {
-    let req: ChatRequest<'_> =
+    // Tool functions are forwarded as sent.
+    let mut req: openai::ChatRequest<'_, &RawValue> =
         serde_json::from_slice(openai_body).map_err(|e| invalid("chat request", e))?;
-    if tracing::enabled!(tracing::Level::DEBUG) {
-        log_dropped_fields(openai_body);
-    }
+    openai::log_dropped_fields(openai_body, HANDLED_FIELDS, "chat", "cohere");
 
-    let chat_messages = req.messages.unwrap_or_default();
-    if chat_messages.is_empty() {
-        return Err(bad_request(
-            "'messages' must be a non-empty array of chat messages",
-        ));
-    }
+    let chat_messages = req.take_messages()?;
     let messages = chat_messages
         .into_iter()
         .map(message)
@@ -310,6 +181,7 @@ pub fn translate_request(
 
     let tools = req
         .tools
+        .take()
         .unwrap_or_default()
         .into_iter()
         .map(tool)
@@ -321,15 +193,21 @@ pub fn translate_request(
         messages,
         tools,
         tool_choice,
-        stream: req.stream.unwrap_or(false),
-        max_tokens: req.max_completion_tokens.or(req.max_tokens),
+        stream: req.is_stream(),
+        max_tokens: req.max_output_tokens(),
         temperature: req.temperature,
         p: req.top_p,
-        stop_sequences: stop_sequences(req.stop)?,
+        stop_sequences: req.stop_sequences()?,
         seed: req.seed,
         frequency_penalty: req.frequency_penalty,
         presence_penalty: req.presence_penalty,
-        response_format: req.response_format.map(response_format).transpose()?,
+        response_format: req
+            .response_format
+            .map(Deferred::get)
+            .transpose()
+            .map_err(|e| invalid("chat request", e))?
+            .map(response_format)
+            .transpose()?,
         thinking: thinking(req.reasoning_effort.as_deref())?,
     };
     let mark = out.len();
@@ -339,24 +217,11 @@ pub fn translate_request(
     }
     Ok(RequestInfo {
         stream: body.stream,
-        include_usage: req
-            .stream_options
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false),
+        include_usage: req.include_usage(),
     })
 }
 
-fn log_dropped_fields(body: &[u8]) {
-    if let Ok(map) =
-        serde_json::from_slice::<std::collections::BTreeMap<Cow<'_, str>, IgnoredAny>>(body)
-    {
-        for key in map.keys().filter(|k| !HANDLED_FIELDS.contains(&k.as_ref())) {
-            tracing::debug!(field = %key, "dropping chat field cohere does not take");
-        }
-    }
-}
-
-fn message(msg: ChatMessage<'_>) -> Result<Message<'_>, TranslateError> {
+fn message(msg: openai::Message<'_>) -> Result<Message<'_>, TranslateError> {
     let mut out = Message {
         role: "user",
         content: None,
@@ -364,6 +229,11 @@ fn message(msg: ChatMessage<'_>) -> Result<Message<'_>, TranslateError> {
         tool_calls: Vec::new(),
         tool_call_id: None,
     };
+    let reasoning_content = msg
+        .reasoning_content
+        .map(Deferred::get)
+        .transpose()
+        .map_err(|e| invalid("chat request", e))?;
     match msg.role {
         Role::System | Role::Developer => {
             out.role = "system";
@@ -382,7 +252,7 @@ fn message(msg: ChatMessage<'_>) -> Result<Message<'_>, TranslateError> {
                 .map(tool_call)
                 .collect();
             if !out.tool_calls.is_empty() {
-                out.tool_plan = msg.reasoning_content.filter(|p| !p.is_empty());
+                out.tool_plan = reasoning_content.filter(|p| !p.is_empty());
             }
         }
         Role::Tool => {
@@ -403,39 +273,36 @@ fn content(
     content: Option<&RawValue>,
     text_only: bool,
 ) -> Result<Option<Content<'_>>, TranslateError> {
-    let Some(raw) = content else {
-        return Ok(None);
-    };
-    match raw.get().as_bytes().first() {
-        Some(b'"') => Ok(Some(Content::Text(
-            serde_json::from_str(raw.get()).map_err(|e| invalid("content", e))?,
-        ))),
-        Some(b'[') => {
-            let parts: Vec<ChatPart<'_>> =
-                serde_json::from_str(raw.get()).map_err(|e| invalid("content parts", e))?;
-            let parts = parts
+    Ok(match openai::Content::decode(content)? {
+        None => None,
+        Some(openai::Content::Text(text)) => Some(Content::Text(text)),
+        Some(openai::Content::Parts(parts)) => Some(Content::Parts(
+            parts
                 .into_iter()
                 .map(|p| part(p, text_only))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Some(Content::Parts(parts)))
-        }
-        Some(b'n') => Ok(None),
-        _ => Err(bad_request("'content' must be a string, an array or null")),
-    }
+                .collect::<Result<Vec<_>, _>>()?,
+        )),
+    })
 }
 
-fn part(part: ChatPart<'_>, text_only: bool) -> Result<Part<'_>, TranslateError> {
+fn part(part: openai::ContentPart<'_>, text_only: bool) -> Result<Part<'_>, TranslateError> {
     match part.kind.as_ref() {
         "text" => Ok(Part::Text {
-            text: part
-                .text
-                .ok_or_else(|| bad_request("text content part without 'text'"))?,
+            text: part.into_text()?,
         }),
-        "image_url" if !text_only => Ok(Part::ImageUrl {
-            image_url: part
-                .image_url
-                .ok_or_else(|| bad_request("image_url content part without 'image_url'"))?,
-        }),
+        "image_url" if !text_only => {
+            let image_url = part.into_image_url()?;
+            Ok(Part::ImageUrl {
+                image_url: ImageUrl {
+                    url: image_url.url,
+                    detail: image_url
+                        .detail
+                        .map(Deferred::get)
+                        .transpose()
+                        .map_err(|e| invalid("content parts", e))?,
+                },
+            })
+        }
         other => Err(bad_request(format!(
             "content part type '{other}' is not supported {}for cohere models",
             if text_only {
@@ -447,37 +314,22 @@ fn part(part: ChatPart<'_>, text_only: bool) -> Result<Part<'_>, TranslateError>
     }
 }
 
-fn tool_call(call: ChatToolCall<'_>) -> ToolCall<'_> {
-    let arguments = call.function.arguments.unwrap_or_default();
+/// Cohere takes `arguments` as JSON text, as OpenAI does.
+fn tool_call(call: openai::ToolCall<'_>) -> ToolCall<'_> {
     ToolCall {
         id: call.id,
         kind: "function",
         function: FunctionCall {
             name: call.function.name,
-            // Models often call parameterless tools with "" as arguments;
-            // Cohere parses `arguments` as JSON.
-            arguments: if arguments.trim().is_empty() {
-                Cow::Borrowed("{}")
-            } else {
-                arguments
-            },
+            arguments: openai::arguments_or_empty_object(call.function.arguments),
         },
     }
 }
 
-fn tool(t: ChatTool<'_>) -> Result<Tool<'_>, TranslateError> {
-    if t.kind != "function" {
-        return Err(bad_request(format!(
-            "tool type '{}' is not supported for cohere models",
-            t.kind
-        )));
-    }
-    let function = t
-        .function
-        .ok_or_else(|| bad_request("function tool without 'function'"))?;
+fn tool<'a>(t: openai::Tool<'a, &'a RawValue>) -> Result<Tool<'a>, TranslateError> {
     Ok(Tool {
         kind: "function",
-        function,
+        function: t.into_function("cohere")?,
     })
 }
 
@@ -495,18 +347,17 @@ fn tool_choice(
         tracing::debug!("dropping tool_choice: no tools in request");
         return Ok(None);
     }
-    if raw.get().starts_with('"') {
-        let s: Cow<'_, str> =
-            serde_json::from_str(raw.get()).map_err(|e| invalid("tool_choice", e))?;
-        return match s.as_ref() {
-            "auto" => Ok(None),
-            "required" => Ok(Some("REQUIRED")),
-            "none" => Ok(Some("NONE")),
-            other => Err(bad_request(format!("unknown tool_choice '{other}'"))),
-        };
-    }
-    let obj: ChatToolChoiceObject<'_> =
-        serde_json::from_str(raw.get()).map_err(|e| invalid("tool_choice", e))?;
+    let obj = match openai::ToolChoice::decode(raw)? {
+        openai::ToolChoice::Mode(mode) => {
+            return match mode.as_ref() {
+                "auto" => Ok(None),
+                "required" => Ok(Some("REQUIRED")),
+                "none" => Ok(Some("NONE")),
+                other => Err(bad_request(format!("unknown tool_choice '{other}'"))),
+            }
+        }
+        openai::ToolChoice::Object(obj) => obj,
+    };
     Err(bad_request(format!(
         "tool_choice type '{}' is not supported for cohere models: Cohere cannot force a \
          named function; use \"required\" with only that tool in 'tools'",
@@ -516,7 +367,7 @@ fn tool_choice(
 
 /// `json_object` as is; `json_schema` becomes `json_object` with the schema
 /// (<https://docs.cohere.com/docs/structured-outputs>).
-fn response_format(f: ChatResponseFormat<'_>) -> Result<ResponseFormat<'_>, TranslateError> {
+fn response_format(f: openai::ResponseFormat<'_>) -> Result<ResponseFormat<'_>, TranslateError> {
     match f.kind.as_ref() {
         "text" => Ok(ResponseFormat {
             kind: "text",
@@ -554,19 +405,6 @@ fn thinking(effort: Option<&str>) -> Result<Option<Thinking>, TranslateError> {
         }
     };
     Ok(Some(Thinking { kind }))
-}
-
-fn stop_sequences(raw: Option<&RawValue>) -> Result<Vec<Cow<'_, str>>, TranslateError> {
-    let Some(raw) = raw else {
-        return Ok(Vec::new());
-    };
-    match raw.get().as_bytes().first() {
-        Some(b'"') => Ok(vec![
-            serde_json::from_str(raw.get()).map_err(|e| invalid("stop", e))?
-        ]),
-        Some(b'n') => Ok(Vec::new()),
-        _ => serde_json::from_str(raw.get()).map_err(|e| invalid("stop", e)),
-    }
 }
 
 #[cfg(test)]

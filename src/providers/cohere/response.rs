@@ -2,11 +2,14 @@
 //! pieces the stream translator shares with it (usage, finish reasons).
 
 use std::borrow::Cow;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{TranslateError, Usage};
+use crate::schema::openai::{
+    unix_now, AssistantMessage, ChatCompletion, CompletionUsage, ResponseFunctionCall,
+    ResponseToolCall,
+};
 
 /// Cohere `usage` (chat) and `meta` (embed): `tokens` counts what the model
 /// read and wrote, `billed_units` what is billed (used only if `tokens` is
@@ -52,30 +55,14 @@ impl UpstreamUsage {
         }
     }
 
-    pub(super) fn to_openai(self) -> OpenAiUsage {
+    pub(super) fn to_openai(self) -> CompletionUsage {
         let u = self.usage();
-        OpenAiUsage {
-            prompt_tokens: u.prompt_tokens,
-            completion_tokens: u.completion_tokens,
-            total_tokens: u.prompt_tokens.saturating_add(u.completion_tokens),
-            prompt_tokens_details: PromptTokensDetails {
-                cached_tokens: self.cached_tokens.map_or(0, count),
-            },
-        }
+        CompletionUsage::new(
+            u.prompt_tokens,
+            u.completion_tokens,
+            self.cached_tokens.map_or(0, count),
+        )
     }
-}
-
-#[derive(Serialize)]
-pub(super) struct OpenAiUsage {
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    total_tokens: u64,
-    prompt_tokens_details: PromptTokensDetails,
-}
-
-#[derive(Serialize)]
-struct PromptTokensDetails {
-    cached_tokens: u64,
 }
 
 /// Cohere `finish_reason` → OpenAI `finish_reason`; `None` for `ERROR` and
@@ -95,13 +82,6 @@ pub(super) fn finish_reason(reason: &str) -> Option<&'static str> {
             Some("stop")
         }
     }
-}
-
-/// Seconds since the Unix epoch, for `created`.
-pub(super) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[derive(Deserialize)]
@@ -136,8 +116,8 @@ struct ContentItem<'a> {
     thinking: Option<Cow<'a, str>>,
 }
 
-/// Cohere's tool call already has OpenAI's shape; read and written as is.
-#[derive(Deserialize, Serialize)]
+/// Cohere's tool call already has OpenAI's shape; written back field by field.
+#[derive(Deserialize)]
 struct ToolCall<'a> {
     #[serde(borrow)]
     id: Cow<'a, str>,
@@ -151,40 +131,12 @@ fn function_type<'a>() -> Cow<'a, str> {
     Cow::Borrowed("function")
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize)]
 struct FunctionCall<'a> {
     #[serde(borrow)]
     name: Cow<'a, str>,
     #[serde(borrow, default)]
     arguments: Cow<'a, str>,
-}
-
-#[derive(Serialize)]
-struct Completion<'a> {
-    id: String,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: [Choice<'a>; 1],
-    usage: OpenAiUsage,
-}
-
-#[derive(Serialize)]
-struct Choice<'a> {
-    index: u32,
-    message: OutMessage<'a>,
-    finish_reason: Option<&'static str>,
-    logprobs: Option<()>,
-}
-
-#[derive(Serialize)]
-struct OutMessage<'a> {
-    role: &'static str,
-    content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tool_calls: Vec<ToolCall<'a>>,
 }
 
 /// Translates a Cohere v2 non-stream chat response body into an OpenAI
@@ -220,14 +172,25 @@ pub fn translate_response(
             other => tracing::debug!(content = other, "cohere content item not forwarded"),
         }
     }
-    let mut tool_calls = resp.message.tool_calls;
-    for call in &mut tool_calls {
-        // Parameterless calls may come with "" arguments; OpenAI clients parse
-        // `arguments` as JSON.
-        if call.function.arguments.trim().is_empty() {
-            call.function.arguments = Cow::Borrowed("{}");
-        }
-    }
+    let tool_calls = resp
+        .message
+        .tool_calls
+        .into_iter()
+        .map(|call| ResponseToolCall {
+            id: call.id,
+            kind: call.kind,
+            function: ResponseFunctionCall {
+                name: call.function.name,
+                // Parameterless calls may come with "" arguments; OpenAI
+                // clients parse `arguments` as JSON.
+                arguments: if call.function.arguments.trim().is_empty() {
+                    Cow::Borrowed("{}")
+                } else {
+                    call.function.arguments
+                },
+            },
+        })
+        .collect();
 
     let finish = resp.finish_reason.as_deref().map(|r| {
         finish_reason(r).unwrap_or_else(|| {
@@ -235,22 +198,17 @@ pub fn translate_response(
             "stop"
         })
     });
-    let completion = Completion {
+    let completion = ChatCompletion {
         id: format!("chatcmpl-{}", resp.id),
-        object: "chat.completion",
         created: unix_now(),
         model,
-        choices: [Choice {
-            index: 0,
-            message: OutMessage {
-                role: "assistant",
-                content,
-                reasoning_content: reasoning,
-                tool_calls,
-            },
-            finish_reason: finish,
-            logprobs: None,
-        }],
+        message: AssistantMessage {
+            content,
+            reasoning_content: reasoning,
+            refusal: None,
+            tool_calls,
+        },
+        finish_reason: finish,
         usage: resp.usage.to_openai(),
     };
     let mark = out.len();

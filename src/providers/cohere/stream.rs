@@ -17,14 +17,14 @@
 //! re-escaped.
 
 use std::borrow::Cow;
-use std::io::Write as _;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::error::write_openai_error;
-use super::response::{finish_reason, unix_now, UpstreamUsage};
+use super::response::{finish_reason, UpstreamUsage};
 use super::{TranslateError, Usage};
+use crate::schema::openai::{unix_now, ChunkWriter};
 
 /// One Cohere stream event's `data`. A flat struct rather than a tagged enum:
 /// serde's internally tagged enums buffer their content and cannot hold
@@ -133,9 +133,8 @@ pub struct StreamTranslator {
     model: String,
     created: u64,
     include_usage: bool,
-    /// `data: {"id":…,"object":"chat.completion.chunk","created":…,"model":…,`
-    /// built once at `message-start`.
-    prefix: Vec<u8>,
+    /// Built once at `message-start`, which names the completion.
+    chunks: ChunkWriter,
     phase: Phase,
     block: OpenBlock,
     next_tool_index: u32,
@@ -153,14 +152,6 @@ fn json_string(raw: &RawValue) -> Result<&str, TranslateError> {
         Ok(s)
     } else {
         Err(bad("expected a JSON string in delta"))
-    }
-}
-
-/// Writes `s` as a JSON string token.
-fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    // Serialising a str into a Vec cannot fail.
-    if let Err(e) = serde_json::to_writer(&mut *out, s) {
-        tracing::error!(error = %e, "writing chunk string");
     }
 }
 
@@ -187,7 +178,7 @@ impl StreamTranslator {
             model: model.to_owned(),
             created: unix_now(),
             include_usage,
-            prefix: Vec::new(),
+            chunks: ChunkWriter::default(),
             phase: Phase::AwaitingStart,
             block: OpenBlock::None,
             next_tool_index: 0,
@@ -252,7 +243,7 @@ impl StreamTranslator {
                     .and_then(|d| d.message.as_ref())
                     .and_then(|m| m.tool_plan)
                     .ok_or_else(|| bad("tool-plan-delta without delta.message.tool_plan"))?;
-                self.write_text(out, b"reasoning_content", plan)
+                self.write_text(out, "reasoning_content", plan)
             }
             "tool-call-start" => self.on_tool_call_start(ev, out),
             "tool-call-delta" => self.on_tool_call_delta(ev, out),
@@ -279,22 +270,10 @@ impl StreamTranslator {
             .id
             .as_deref()
             .ok_or_else(|| bad("message-start without id"))?;
-        let mut prefix = Vec::with_capacity(96 + id.len() + self.model.len());
-        prefix.extend_from_slice(b"data: {\"id\":");
-        write_json_str(&mut prefix, &format!("chatcmpl-{id}"));
-        // Writing into a Vec cannot fail.
-        let _ = write!(
-            prefix,
-            ",\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":",
-            self.created
-        );
-        write_json_str(&mut prefix, &self.model);
-        prefix.push(b',');
-        self.prefix = prefix;
+        self.chunks = ChunkWriter::new(&format!("chatcmpl-{id}"), self.created, &self.model);
         self.phase = Phase::Streaming;
-        self.write_chunk(out, |o| {
-            o.extend_from_slice(br#"{"role":"assistant","content":""}"#)
-        })
+        self.chunks.role(out);
+        Ok(())
     }
 
     fn on_content_start(
@@ -311,13 +290,13 @@ impl StreamTranslator {
             Some("text") => {
                 self.block = OpenBlock::Text { index };
                 if let Some(text) = content.text {
-                    self.write_text(out, b"content", text)?;
+                    self.write_text(out, "content", text)?;
                 }
             }
             Some("thinking") => {
                 self.block = OpenBlock::Thinking { index };
                 if let Some(thinking) = content.thinking {
-                    self.write_text(out, b"reasoning_content", thinking)?;
+                    self.write_text(out, "reasoning_content", thinking)?;
                 }
             }
             other => {
@@ -338,8 +317,8 @@ impl StreamTranslator {
             (OpenBlock::Hidden { index }, Some(i)) if i == index => Ok(()),
             (OpenBlock::Text { index } | OpenBlock::Thinking { index }, Some(i)) if i == index => {
                 match (content.text, content.thinking) {
-                    (Some(text), _) => self.write_text(out, b"content", text),
-                    (None, Some(thinking)) => self.write_text(out, b"reasoning_content", thinking),
+                    (Some(text), _) => self.write_text(out, "content", text),
+                    (None, Some(thinking)) => self.write_text(out, "reasoning_content", thinking),
                     (None, None) => Err(bad("content-delta without text or thinking")),
                 }
             }
@@ -369,15 +348,7 @@ impl StreamTranslator {
             None => "\"\"",
         };
         let tool_index = self.next_tool_index;
-        self.write_chunk(out, |o| {
-            let _ = write!(o, "{{\"tool_calls\":[{{\"index\":{tool_index},\"id\":");
-            write_json_str(o, id);
-            o.extend_from_slice(br#","type":"function","function":{"name":"#);
-            write_json_str(o, name);
-            o.extend_from_slice(br#","arguments":"#);
-            o.extend_from_slice(arguments.as_bytes());
-            o.extend_from_slice(b"}}]}");
-        })?;
+        self.chunks.tool_call(out, tool_index, id, name, arguments);
         self.next_tool_index += 1;
         self.block = OpenBlock::Tool {
             index,
@@ -411,7 +382,7 @@ impl StreamTranslator {
         if fragment == "\"\"" {
             return Ok(());
         }
-        self.write_arguments(out, tool_index, fragment)?;
+        self.chunks.arguments(out, tool_index, fragment);
         self.block = OpenBlock::Tool {
             index,
             tool_index,
@@ -440,7 +411,7 @@ impl StreamTranslator {
                     // A tool without parameters streams no fragments; OpenAI
                     // clients parse `arguments` as JSON, so "" would fail
                     // where {} works.
-                    self.write_arguments(out, tool_index, "\"{}\"")?;
+                    self.chunks.arguments(out, tool_index, "\"{}\"");
                 }
             }
             (
@@ -473,12 +444,12 @@ impl StreamTranslator {
                 self.phase = Phase::Errored;
             }
             Some(Some(finish)) => {
-                self.write_finish(out, finish);
+                self.chunks.finish_reason(out, finish);
                 self.phase = Phase::Ended;
             }
             None => {
                 tracing::debug!("cohere message-end without finish_reason, reporting stop");
-                self.write_finish(out, "stop");
+                self.chunks.finish_reason(out, "stop");
                 self.phase = Phase::Ended;
             }
         }
@@ -492,15 +463,8 @@ impl StreamTranslator {
         match self.phase {
             Phase::Finished | Phase::Errored => {}
             Phase::Ended => {
-                if self.include_usage {
-                    out.extend_from_slice(&self.prefix);
-                    out.extend_from_slice(b"\"choices\":[],\"usage\":");
-                    if let Err(e) = serde_json::to_writer(&mut *out, &self.usage.to_openai()) {
-                        tracing::error!(error = %e, "writing usage chunk");
-                    }
-                    out.extend_from_slice(b"}\n\n");
-                }
-                out.extend_from_slice(b"data: [DONE]\n\n");
+                let usage = self.include_usage.then(|| self.usage.to_openai());
+                self.chunks.done(out, usage.as_ref());
             }
             Phase::AwaitingStart | Phase::Streaming => write_error_frame(
                 "upstream stream ended before message-end",
@@ -516,59 +480,11 @@ impl StreamTranslator {
     fn write_text(
         &self,
         out: &mut Vec<u8>,
-        field: &[u8],
+        field: &str,
         raw: &RawValue,
     ) -> Result<(), TranslateError> {
-        let text = json_string(raw)?;
-        if text == "\"\"" {
-            return Ok(());
-        }
-        self.write_chunk(out, |o| {
-            o.extend_from_slice(b"{\"");
-            o.extend_from_slice(field);
-            o.extend_from_slice(b"\":");
-            o.extend_from_slice(text.as_bytes());
-            o.push(b'}');
-        })
-    }
-
-    fn write_arguments(
-        &self,
-        out: &mut Vec<u8>,
-        tool_index: u32,
-        fragment: &str,
-    ) -> Result<(), TranslateError> {
-        self.write_chunk(out, |o| {
-            let _ = write!(
-                o,
-                "{{\"tool_calls\":[{{\"index\":{tool_index},\"function\":{{\"arguments\":"
-            );
-            o.extend_from_slice(fragment.as_bytes());
-            o.extend_from_slice(b"}}]}");
-        })
-    }
-
-    /// One `chat.completion.chunk` frame whose `delta` object `write_delta`
-    /// writes, `finish_reason` null. Always `Ok`; the `Result` lets callers
-    /// end with it.
-    fn write_chunk(
-        &self,
-        out: &mut Vec<u8>,
-        write_delta: impl FnOnce(&mut Vec<u8>),
-    ) -> Result<(), TranslateError> {
-        out.extend_from_slice(&self.prefix);
-        out.extend_from_slice(b"\"choices\":[{\"index\":0,\"delta\":");
-        write_delta(out);
-        out.extend_from_slice(b",\"finish_reason\":null,\"logprobs\":null}]}\n\n");
+        self.chunks.text(out, field, json_string(raw)?);
         Ok(())
-    }
-
-    /// The chunk with an empty delta and `finish_reason`.
-    fn write_finish(&self, out: &mut Vec<u8>, finish: &str) {
-        out.extend_from_slice(&self.prefix);
-        out.extend_from_slice(b"\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"");
-        out.extend_from_slice(finish.as_bytes());
-        out.extend_from_slice(b"\",\"logprobs\":null}]}\n\n");
     }
 }
 

@@ -18,6 +18,7 @@ use serde_json::value::RawValue;
 use super::path::model_resource;
 use super::{TranslateError, Usage};
 use crate::providers::embeddings::ListWriter;
+use crate::schema::openai;
 
 /// Gemini rejects a `batchEmbedContents` call with more requests than this.
 const MAX_BATCH_INPUTS: usize = 100;
@@ -29,17 +30,6 @@ pub struct EmbeddingsInfo {
     /// `encoding_format: "base64"`: each embedding as base64 of little-endian
     /// `f32`s instead of a list of numbers.
     pub base64: bool,
-}
-
-#[derive(Deserialize)]
-struct EmbeddingsRequest<'a> {
-    /// A string or an array of strings (token arrays are refused).
-    #[serde(borrow)]
-    input: &'a RawValue,
-    #[serde(borrow, default)]
-    encoding_format: Option<Cow<'a, str>>,
-    #[serde(default)]
-    dimensions: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -129,21 +119,18 @@ impl<'a> EmbeddingsInput<'a> {
     /// Refuses a missing or empty `input`, token arrays, more than `max`
     /// strings, and an `encoding_format` other than `float` or `base64`.
     pub(super) fn parse(openai_body: &'a [u8], max: usize) -> Result<Self, TranslateError> {
-        let req: EmbeddingsRequest<'a> = serde_json::from_slice(openai_body)
-            .map_err(|e| bad_request(format!("invalid embeddings request: {e}")))?;
-        let base64 = match req.encoding_format.as_deref() {
-            None | Some("float") => false,
-            Some("base64") => true,
-            Some(other) => {
-                return Err(bad_request(format!(
-                    "unknown encoding_format '{other}' (expected float or base64)"
-                )))
-            }
-        };
-        let texts: Vec<Cow<'a, str>> = match req.input.get().as_bytes().first() {
-            Some(b'"') => vec![serde_json::from_str(req.input.get())
+        let invalid = |e| bad_request(format!("invalid embeddings request: {e}"));
+        let req: openai::EmbeddingsRequest<'a> =
+            serde_json::from_slice(openai_body).map_err(invalid)?;
+        // Required here; the shared type leaves it optional for Cohere's message.
+        let input = req
+            .input
+            .ok_or_else(|| invalid(serde::de::Error::missing_field("input")))?;
+        let base64 = req.base64()?;
+        let texts: Vec<Cow<'a, str>> = match input.get().as_bytes().first() {
+            Some(b'"') => vec![serde_json::from_str(input.get())
                 .map_err(|e| bad_request(format!("invalid input: {e}")))?],
-            Some(b'[') => serde_json::from_str(req.input.get()).map_err(|_| {
+            Some(b'[') => serde_json::from_str(input.get()).map_err(|_| {
                 bad_request("'input' must be a string or an array of strings for gemini models")
             })?,
             _ => {

@@ -9,7 +9,7 @@ fn read_fixture(name: &str) -> Vec<u8> {
 use serde_json::{json, Value};
 
 use super::*;
-use crate::providers::fixtures::split_sse;
+use crate::providers::fixtures::{reassemble, split_sse};
 
 /// The events of a `.sse` or `.chunks.txt` fixture as (event name, data).
 fn fixture_events(name: &str) -> Vec<(String, String)> {
@@ -91,68 +91,22 @@ fn expected_from_recording(events: &[(String, String)]) -> Assembled {
     a
 }
 
-/// Parses our frames, checking the chunk envelope on the way. Tool-call ids
-/// are returned beside the assembly.
+/// What a client reassembles from our output, and the tool-call ids.
 fn assemble_output(out: &[u8], model: &str) -> (Assembled, Vec<String>) {
-    let text = std::str::from_utf8(out).unwrap();
-    assert!(text.ends_with("data: [DONE]\n\n"), "no [DONE]: {text}");
-    let mut a = Assembled::default();
-    let mut ids = Vec::new();
-    let mut args: Vec<String> = Vec::new();
-    let frames: Vec<&str> = text.split_terminator("\n\n").collect();
-    for (i, frame) in frames[..frames.len() - 1].iter().enumerate() {
-        let json = frame
-            .strip_prefix("data: ")
-            .expect("frame starts with data: ");
-        let v: Value = serde_json::from_str(json).unwrap();
-        assert_eq!(v["object"], "chat.completion.chunk");
-        assert_eq!(v["model"], model);
-        assert!(v["created"].is_u64());
-        let chunk_id = v["id"].as_str().unwrap().to_owned();
-        if a.id.is_empty() {
-            a.id = chunk_id.clone();
-        }
-        assert_eq!(a.id, chunk_id);
-        if let Some(u) = v.get("usage") {
-            assert_eq!(v["choices"], json!([]));
-            assert!(a.usage.replace(u.clone()).is_none(), "two usage chunks");
-            continue;
-        }
-        let choice = &v["choices"][0];
-        assert_eq!(choice["index"], 0);
-        assert_eq!(choice["logprobs"], Value::Null);
-        if let Some(r) = choice["finish_reason"].as_str() {
-            assert!(a.finish_reason.replace(r.to_owned()).is_none());
-        }
-        let d = &choice["delta"];
-        assert_eq!(
-            i == 0,
-            d.get("role").is_some(),
-            "role only and always in the first chunk"
-        );
-        if let Some(s) = d["content"].as_str() {
-            a.content.push_str(s);
-        }
-        if let Some(s) = d["reasoning_content"].as_str() {
-            a.reasoning.push_str(s);
-        }
-        for call in d["tool_calls"].as_array().into_iter().flatten() {
-            let i = call["index"].as_u64().unwrap() as usize;
-            if let Some(call_id) = call["id"].as_str() {
-                assert_eq!(i, a.tools.len(), "tool indexes count from 0");
-                assert_eq!(call["type"], "function");
-                let name = call["function"]["name"].as_str().unwrap();
-                a.tools.push((name.into(), Value::Null));
-                ids.push(call_id.to_owned());
-                args.push(String::new());
-            }
-            args[i].push_str(call["function"]["arguments"].as_str().unwrap());
-        }
-    }
-    for (tool, args) in a.tools.iter_mut().zip(args) {
-        tool.1 = serde_json::from_str(&args)
-            .unwrap_or_else(|e| panic!("arguments {args:?} are not JSON: {e}"));
-    }
+    let r = reassemble(out, model);
+    let (ids, tools) = r
+        .tools
+        .into_iter()
+        .map(|(id, name, args)| (id, (name, args)))
+        .unzip();
+    let a = Assembled {
+        id: r.id,
+        content: r.content,
+        reasoning: r.reasoning,
+        tools,
+        finish_reason: r.finish_reason,
+        usage: r.usage,
+    };
     (a, ids)
 }
 

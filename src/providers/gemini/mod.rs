@@ -35,7 +35,7 @@ mod vertex_embeddings;
 #[cfg(test)]
 mod golden_tests;
 
-pub use super::anthropic::{TranslateError, Usage};
+pub use super::anthropic::{RequestInfo, TranslateError, Usage};
 pub use embeddings::{translate_embeddings_request, translate_embeddings_response, EmbeddingsInfo};
 pub use error::translate_error;
 pub use path::{embeddings_path, request_path};
@@ -46,12 +46,3 @@ pub use vertex_embeddings::{
     translate_vertex_embeddings_request, translate_vertex_embeddings_response,
     vertex_embeddings_path,
 };
-
-/// What the client asked for beyond the body that goes upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RequestInfo {
-    /// `stream: true`: use [`request_path`] with `stream = true`.
-    pub stream: bool,
-    /// `stream_options.include_usage: true`.
-    pub include_usage: bool,
-}

@@ -1,18 +1,20 @@
 //! OpenAI chat-completions request → Gemini `GenerateContentRequest`.
 //!
-//! The body is parsed once, borrowing strings (`Cow<str>`) and passing client
-//! JSON that needs no change (`temperature`, `seed`, tool `parameters`
-//! without rejected keys) through as `&RawValue`. The model is not part of
-//! the body; it goes in the path ([`super::request_path`]).
+//! The body is parsed once into the shared [`openai`] types, borrowing
+//! strings (`Cow<str>`) and passing client JSON that needs no change
+//! (`temperature`, `seed`, tool `parameters` without rejected keys) through
+//! as `&RawValue`. The model is not part of the body; it goes in the path
+//! ([`super::request_path`]).
 
 use std::borrow::Cow;
 
 use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{tool_id, RequestInfo, TranslateError};
+use crate::schema::openai::{self, Deferred, Role};
 
 /// Top-level request fields this module reads; anything else is dropped
 /// (logged at debug level).
@@ -40,6 +42,7 @@ const HANDLED_FIELDS: &[&str] = &[
 const BUDGET_LOW_TOKENS: u32 = 1024;
 const BUDGET_MEDIUM_TOKENS: u32 = 8192;
 const BUDGET_HIGH_TOKENS: u32 = 24576;
+const BUDGETS_TOKENS: [u32; 3] = [BUDGET_LOW_TOKENS, BUDGET_MEDIUM_TOKENS, BUDGET_HIGH_TOKENS];
 
 /// JSON-Schema keywords that Gemini's `Schema` (an OpenAPI 3.0 subset,
 /// <https://ai.google.dev/api/caching#Schema>) rejects with 400 "Unknown name".
@@ -51,151 +54,6 @@ const REJECTED_SCHEMA_KEYS: &[&str] = &["$schema", "additionalProperties"];
 
 /// MIME type sent for an http(s) image whose extension says nothing.
 const DEFAULT_IMAGE_MIME: &str = "image/jpeg";
-
-// ---- OpenAI side (input) ----
-
-#[derive(Deserialize)]
-struct ChatRequest<'a> {
-    #[serde(borrow, default)]
-    messages: Option<Vec<ChatMessage<'a>>>,
-    #[serde(default)]
-    max_tokens: Option<u32>,
-    #[serde(default)]
-    max_completion_tokens: Option<u32>,
-    #[serde(borrow, default)]
-    temperature: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    top_p: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    stop: Option<&'a RawValue>,
-    #[serde(default)]
-    n: Option<u32>,
-    #[serde(borrow, default)]
-    seed: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    presence_penalty: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    frequency_penalty: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    response_format: Option<ResponseFormat<'a>>,
-    #[serde(default)]
-    stream: Option<bool>,
-    #[serde(default)]
-    stream_options: Option<StreamOptions>,
-    #[serde(borrow, default)]
-    tools: Option<Vec<ChatTool<'a>>>,
-    #[serde(borrow, default)]
-    tool_choice: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    reasoning_effort: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct StreamOptions {
-    #[serde(default)]
-    include_usage: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct ResponseFormat<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default)]
-    json_schema: Option<JsonSchemaFormat<'a>>,
-}
-
-#[derive(Deserialize)]
-struct JsonSchemaFormat<'a> {
-    #[serde(borrow, default)]
-    schema: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum Role {
-    System,
-    Developer,
-    User,
-    Assistant,
-    Tool,
-}
-
-#[derive(Deserialize)]
-struct ChatMessage<'a> {
-    role: Role,
-    /// A string, an array of parts, or null.
-    #[serde(borrow, default)]
-    content: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    tool_calls: Option<Vec<ChatToolCall<'a>>>,
-    #[serde(borrow, default)]
-    tool_call_id: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct ChatPart<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    image_url: Option<ImageUrl<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ImageUrl<'a> {
-    #[serde(borrow)]
-    url: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-struct ChatToolCall<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-    #[serde(borrow)]
-    function: ChatFunctionCall<'a>,
-}
-
-#[derive(Deserialize)]
-struct ChatFunctionCall<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-    /// JSON text inside a JSON string.
-    #[serde(borrow, default)]
-    arguments: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct ChatTool<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default)]
-    function: Option<ChatFunction<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ChatFunction<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-    #[serde(borrow, default)]
-    description: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    parameters: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct ChatToolChoiceObject<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default)]
-    function: Option<ChatToolChoiceFunction<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ChatToolChoiceFunction<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-}
 
 // ---- Gemini side (output) ----
 
@@ -390,19 +248,12 @@ pub fn translate_request(
     openai_body: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<RequestInfo, TranslateError> {
-    let req: ChatRequest<'_> =
+    let mut req: openai::ChatRequest<'_> =
         serde_json::from_slice(openai_body).map_err(|e| invalid("chat request", e))?;
-    if tracing::enabled!(tracing::Level::DEBUG) {
-        log_dropped_fields(openai_body);
-    }
+    openai::log_dropped_fields(openai_body, HANDLED_FIELDS, "chat", "gemini");
 
     let generation_config = generation_config(&req)?;
-    let chat_messages = req.messages.unwrap_or_default();
-    if chat_messages.is_empty() {
-        return Err(bad_request(
-            "'messages' must be a non-empty array of chat messages",
-        ));
-    }
+    let chat_messages = req.take_messages()?;
     let mut system: Vec<Part<'_>> = Vec::new();
     let mut contents: Vec<Content<'_>> = Vec::new();
     // (tool call id, function name) of every assistant tool call so far:
@@ -453,6 +304,7 @@ pub fn translate_request(
 
     let declarations = req
         .tools
+        .take()
         .unwrap_or_default()
         .into_iter()
         .map(function_declaration)
@@ -475,22 +327,9 @@ pub fn translate_request(
         return Err(bad_request(format!("cannot encode request: {e}")));
     }
     Ok(RequestInfo {
-        stream: req.stream.unwrap_or(false),
-        include_usage: req
-            .stream_options
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false),
+        stream: req.is_stream(),
+        include_usage: req.include_usage(),
     })
-}
-
-fn log_dropped_fields(body: &[u8]) {
-    if let Ok(map) =
-        serde_json::from_slice::<std::collections::BTreeMap<Cow<'_, str>, IgnoredAny>>(body)
-    {
-        for key in map.keys().filter(|k| !HANDLED_FIELDS.contains(&k.as_ref())) {
-            tracing::debug!(field = %key, "dropping chat field gemini does not take");
-        }
-    }
 }
 
 /// The parts of the last content if it has `role`, else of a new one: one
@@ -516,47 +355,32 @@ fn push_content<'a>(
     parts: &mut Vec<Part<'a>>,
     text_only: bool,
 ) -> Result<(), TranslateError> {
-    let Some(raw) = content else {
-        return Ok(());
-    };
-    match raw.get().as_bytes().first() {
-        Some(b'"') => {
-            let text: Cow<'a, str> =
-                serde_json::from_str(raw.get()).map_err(|e| invalid("content", e))?;
-            if !text.is_empty() {
-                parts.push(PartData::Text(text).into());
-            }
+    match openai::Content::decode(content)? {
+        Some(openai::Content::Text(text)) if !text.is_empty() => {
+            parts.push(PartData::Text(text).into());
         }
-        Some(b'[') => {
-            let chat_parts: Vec<ChatPart<'a>> =
-                serde_json::from_str(raw.get()).map_err(|e| invalid("content parts", e))?;
+        Some(openai::Content::Parts(chat_parts)) => {
             for part in chat_parts {
                 if let Some(data) = part_data(part, text_only)? {
                     parts.push(data.into());
                 }
             }
         }
-        Some(b'n') => {}
-        _ => return Err(bad_request("'content' must be a string, an array or null")),
+        _ => {}
     }
     Ok(())
 }
 
-fn part_data(part: ChatPart<'_>, text_only: bool) -> Result<Option<PartData<'_>>, TranslateError> {
+fn part_data(
+    part: openai::ContentPart<'_>,
+    text_only: bool,
+) -> Result<Option<PartData<'_>>, TranslateError> {
     match part.kind.as_ref() {
         "text" => {
-            let text = part
-                .text
-                .ok_or_else(|| bad_request("text content part without 'text'"))?;
+            let text = part.into_text()?;
             Ok((!text.is_empty()).then_some(PartData::Text(text)))
         }
-        "image_url" if !text_only => {
-            let url = part
-                .image_url
-                .ok_or_else(|| bad_request("image_url content part without 'image_url'"))?
-                .url;
-            image(url).map(Some)
-        }
+        "image_url" if !text_only => image(part.into_image_url()?.url).map(Some),
         other => Err(bad_request(format!(
             "content part type '{other}' is not supported {}for gemini models",
             if text_only { "in system messages " } else { "" }
@@ -576,26 +400,15 @@ fn image(url: Cow<'_, str>) -> Result<PartData<'_>, TranslateError> {
             file_uri: url,
         });
     }
-    let split = |s: &str| -> Option<(usize, usize)> {
-        let rest = s.strip_prefix("data:")?;
-        let sep = rest.find(";base64,")?;
-        Some((5 + sep, 5 + sep + ";base64,".len()))
-    };
-    let Some((mime_end, data_start)) = split(&url) else {
-        return Err(bad_request(
+    match openai::data_url(url) {
+        Some(d) => Ok(PartData::InlineData {
+            mime_type: d.mime,
+            data: d.data,
+        }),
+        None => Err(bad_request(
             "image_url must be an http(s) or gs:// URL or a data:<mime>;base64, URL",
-        ));
-    };
-    Ok(match url {
-        Cow::Borrowed(s) => PartData::InlineData {
-            mime_type: Cow::Borrowed(&s[5..mime_end]),
-            data: Cow::Borrowed(&s[data_start..]),
-        },
-        Cow::Owned(s) => PartData::InlineData {
-            mime_type: Cow::Owned(s[5..mime_end].to_owned()),
-            data: Cow::Owned(s[data_start..].to_owned()),
-        },
-    })
+        )),
+    }
 }
 
 /// Gemini requires `fileData.mimeType`; OpenAI image URLs carry none.
@@ -616,29 +429,10 @@ fn mime_from_extension(url: &str) -> &'static str {
     }
 }
 
-/// An assistant tool call → `functionCall` part, with the thought signature
-/// its id carries (see `tool_id`).
-fn function_call(call: ChatToolCall<'_>) -> Result<Part<'_>, TranslateError> {
-    let args = call.function.arguments.unwrap_or_default();
-    // Models often call parameterless tools with "" as arguments; Gemini
-    // needs an object.
-    let args = if args.trim().is_empty() {
-        RawValue::from_string("{}".to_owned())
-    } else {
-        RawValue::from_string(args.into_owned())
-    }
-    .map_err(|e| {
-        bad_request(format!(
-            "tool call '{}' arguments are not valid JSON: {e}",
-            call.id
-        ))
-    })?;
-    if !args.get().trim_start().starts_with('{') {
-        return Err(bad_request(format!(
-            "tool call '{}' arguments must be a JSON object",
-            call.id
-        )));
-    }
+/// An assistant tool call → `functionCall` part (Gemini takes the arguments
+/// as an object), with the thought signature its id carries (see `tool_id`).
+fn function_call(call: openai::ToolCall<'_>) -> Result<Part<'_>, TranslateError> {
+    let args = openai::arguments_object(call.function.arguments, &call.id)?;
     Ok(Part {
         thought_signature: tool_id::thought_signature(&call.id),
         data: PartData::FunctionCall {
@@ -653,11 +447,11 @@ fn tool_output(content: Option<&RawValue>) -> Result<ToolOutput<'_>, TranslateEr
     let text: Cow<'_, str> = match content {
         None => Cow::Borrowed(""),
         Some(raw) if raw.get().starts_with('"') => {
-            serde_json::from_str(raw.get()).map_err(|e| invalid("tool content", e))?
+            openai::string(raw).map_err(|e| invalid("tool content", e))?
         }
         Some(raw) if raw.get() == "null" => Cow::Borrowed(""),
         Some(raw) => {
-            let parts: Vec<ChatPart<'_>> =
+            let parts: Vec<openai::ContentPart<'_>> =
                 serde_json::from_str(raw.get()).map_err(|e| invalid("tool content", e))?;
             let mut joined = String::new();
             for part in parts {
@@ -682,16 +476,8 @@ fn tool_output(content: Option<&RawValue>) -> Result<ToolOutput<'_>, TranslateEr
     Ok(ToolOutput::Text(text))
 }
 
-fn function_declaration(t: ChatTool<'_>) -> Result<FunctionDeclaration<'_>, TranslateError> {
-    if t.kind != "function" {
-        return Err(bad_request(format!(
-            "tool type '{}' is not supported for gemini models",
-            t.kind
-        )));
-    }
-    let f = t
-        .function
-        .ok_or_else(|| bad_request("function tool without 'function'"))?;
+fn function_declaration(t: openai::Tool<'_>) -> Result<FunctionDeclaration<'_>, TranslateError> {
+    let f = t.into_function("gemini")?;
     Ok(FunctionDeclaration {
         name: f.name,
         description: f.description,
@@ -752,36 +538,47 @@ fn tool_config<'a>(
             },
         })
     };
-    if raw.get().starts_with('"') {
-        let s: Cow<'_, str> =
-            serde_json::from_str(raw.get()).map_err(|e| invalid("tool_choice", e))?;
-        return match s.as_ref() {
-            "auto" => Ok(config("AUTO", None)),
-            "none" => Ok(config("NONE", None)),
-            "required" => Ok(config("ANY", None)),
-            other => Err(bad_request(format!("unknown tool_choice '{other}'"))),
-        };
-    }
-    let obj: ChatToolChoiceObject<'a> =
-        serde_json::from_str(raw.get()).map_err(|e| invalid("tool_choice", e))?;
-    match (obj.kind.as_ref(), obj.function) {
-        ("function", Some(f)) => Ok(config("ANY", Some(f.name))),
+    let obj = match openai::ToolChoice::decode(raw)? {
+        openai::ToolChoice::Mode(mode) => {
+            return match mode.as_ref() {
+                "auto" => Ok(config("AUTO", None)),
+                "none" => Ok(config("NONE", None)),
+                "required" => Ok(config("ANY", None)),
+                other => Err(bad_request(format!("unknown tool_choice '{other}'"))),
+            }
+        }
+        openai::ToolChoice::Object(obj) => obj,
+    };
+    match (obj.kind.as_ref(), obj.function_name()?) {
+        ("function", Some(name)) => Ok(config("ANY", Some(name))),
         (kind, _) => Err(bad_request(format!(
             "tool_choice type '{kind}' is not supported for gemini models"
         ))),
     }
 }
 
-fn generation_config<'a>(req: &ChatRequest<'a>) -> Result<GenerationConfig<'a>, TranslateError> {
-    let candidate_count = match req.n {
-        None | Some(1) => req.n,
+fn generation_config<'a>(
+    req: &openai::ChatRequest<'a>,
+) -> Result<GenerationConfig<'a>, TranslateError> {
+    let n = req
+        .n
+        .map(Deferred::get)
+        .transpose()
+        .map_err(|e| invalid("chat request", e))?;
+    let response_format = req
+        .response_format
+        .map(Deferred::get)
+        .transpose()
+        .map_err(|e| invalid("chat request", e))?;
+    let candidate_count = match n {
+        None | Some(1) => n,
         Some(n) => {
             return Err(bad_request(format!(
                 "n={n} is not supported for gemini models (only n=1)"
             )))
         }
     };
-    let (response_mime_type, response_schema) = match &req.response_format {
+    let (response_mime_type, response_schema) = match &response_format {
         None => (None, None),
         Some(f) => match f.kind.as_ref() {
             "text" => (None, None),
@@ -804,8 +601,8 @@ fn generation_config<'a>(req: &ChatRequest<'a>) -> Result<GenerationConfig<'a>, 
     Ok(GenerationConfig {
         temperature: req.temperature,
         top_p: req.top_p,
-        max_output_tokens: req.max_completion_tokens.or(req.max_tokens),
-        stop_sequences: stop_sequences(req.stop)?,
+        max_output_tokens: req.max_output_tokens(),
+        stop_sequences: req.stop_sequences()?,
         candidate_count,
         seed: req.seed,
         presence_penalty: req.presence_penalty,
@@ -820,33 +617,12 @@ fn generation_config<'a>(req: &ChatRequest<'a>) -> Result<GenerationConfig<'a>, 
 /// `reasoning_content`. `none` and `minimal` send nothing and leave the
 /// model's default: Gemini 2.5 Pro cannot turn thinking off (budget 0 is a 400).
 fn thinking_config(effort: Option<&str>) -> Result<Option<ThinkingConfig>, TranslateError> {
-    let budget = match effort {
-        None | Some("none" | "minimal") => return Ok(None),
-        Some("low") => BUDGET_LOW_TOKENS,
-        Some("medium") => BUDGET_MEDIUM_TOKENS,
-        Some("high") => BUDGET_HIGH_TOKENS,
-        Some(other) => {
-            return Err(bad_request(format!(
-                "unknown reasoning_effort '{other}' (expected low, medium or high)"
-            )))
-        }
-    };
-    Ok(Some(ThinkingConfig {
-        thinking_budget: budget,
-        include_thoughts: true,
-    }))
-}
-
-fn stop_sequences(raw: Option<&RawValue>) -> Result<Vec<Cow<'_, str>>, TranslateError> {
-    let Some(raw) = raw else {
-        return Ok(Vec::new());
-    };
-    if raw.get().starts_with('"') {
-        let s: Cow<'_, str> = serde_json::from_str(raw.get()).map_err(|e| invalid("stop", e))?;
-        Ok(vec![s])
-    } else {
-        serde_json::from_str(raw.get()).map_err(|e| invalid("stop", e))
-    }
+    Ok(
+        openai::reasoning_budget(effort, BUDGETS_TOKENS)?.map(|budget| ThinkingConfig {
+            thinking_budget: budget,
+            include_thoughts: true,
+        }),
+    )
 }
 
 #[cfg(test)]

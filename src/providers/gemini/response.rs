@@ -8,11 +8,14 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::error::Status;
 use super::{tool_id, TranslateError, Usage};
+use crate::schema::openai::{
+    unix_now, AssistantMessage, ChatCompletion, CompletionUsage, ResponseToolCall,
+};
 
 /// One `generateContent` response, or one chunk of a stream (same shape).
 #[derive(Deserialize)]
@@ -108,39 +111,15 @@ impl UsageMetadata {
         }
     }
 
-    pub(super) fn to_openai(self) -> OpenAiUsage {
+    pub(super) fn to_openai(self) -> CompletionUsage {
         let u = self.usage();
-        OpenAiUsage {
-            prompt_tokens: u.prompt_tokens,
-            completion_tokens: u.completion_tokens,
-            total_tokens: u.prompt_tokens.saturating_add(u.completion_tokens),
-            prompt_tokens_details: PromptTokensDetails {
-                cached_tokens: self.cached_content_token_count.unwrap_or(0),
-            },
-            completion_tokens_details: CompletionTokensDetails {
-                reasoning_tokens: self.thoughts_token_count.unwrap_or(0),
-            },
-        }
+        CompletionUsage::new(
+            u.prompt_tokens,
+            u.completion_tokens,
+            self.cached_content_token_count.unwrap_or(0),
+        )
+        .with_reasoning_tokens(self.thoughts_token_count.unwrap_or(0))
     }
-}
-
-#[derive(Serialize)]
-pub(super) struct OpenAiUsage {
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    total_tokens: u64,
-    prompt_tokens_details: PromptTokensDetails,
-    completion_tokens_details: CompletionTokensDetails,
-}
-
-#[derive(Serialize)]
-struct PromptTokensDetails {
-    cached_tokens: u64,
-}
-
-#[derive(Serialize)]
-struct CompletionTokensDetails {
-    reasoning_tokens: u64,
 }
 
 /// Gemini `finishReason` → OpenAI `finish_reason`. Gemini says `STOP` after
@@ -165,13 +144,6 @@ pub(super) fn finish_reason(reason: &str, has_tool_calls: bool) -> &'static str 
             "stop"
         }
     }
-}
-
-/// Seconds since the Unix epoch, for `created`.
-pub(super) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// `responseId`, or one made up (time and a process-wide counter) for an
@@ -235,49 +207,6 @@ pub(super) fn compact_json(raw: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-#[derive(Serialize)]
-struct Completion<'a> {
-    id: String,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: [Choice<'a>; 1],
-    usage: OpenAiUsage,
-}
-
-#[derive(Serialize)]
-struct Choice<'a> {
-    index: u32,
-    message: OutMessage<'a>,
-    finish_reason: Option<&'static str>,
-    logprobs: Option<()>,
-}
-
-#[derive(Serialize)]
-struct OutMessage<'a> {
-    role: &'static str,
-    content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tool_calls: Vec<ToolCall<'a>>,
-}
-
-#[derive(Serialize)]
-struct ToolCall<'a> {
-    id: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    function: OutFunctionCall<'a>,
-}
-
-#[derive(Serialize)]
-struct OutFunctionCall<'a> {
-    name: &'a str,
-    /// The call's `args` as JSON text in a string (OpenAI's shape).
-    arguments: Cow<'a, str>,
-}
-
 fn bad(msg: impl Into<String>) -> TranslateError {
     TranslateError::BadResponse(msg.into())
 }
@@ -327,20 +256,18 @@ pub fn translate_response(
                 if let Some(call) = &part.function_call {
                     let args = compact_json(call.args.map_or("{}", RawValue::get));
                     let index = u32::try_from(tool_calls.len()).unwrap_or(u32::MAX);
-                    tool_calls.push(ToolCall {
-                        id: tool_id::synthesize(
-                            &response_id,
-                            index,
-                            &call.name,
-                            &args,
-                            part.thought_signature.as_deref(),
-                        ),
-                        kind: "function",
-                        function: OutFunctionCall {
-                            name: &call.name,
-                            arguments: args,
-                        },
-                    });
+                    let id = tool_id::synthesize(
+                        &response_id,
+                        index,
+                        &call.name,
+                        &args,
+                        part.thought_signature.as_deref(),
+                    );
+                    tool_calls.push(ResponseToolCall::function(
+                        Cow::Owned(id),
+                        Cow::Borrowed(&call.name),
+                        args,
+                    ));
                 } else if let Some(text) = part.text {
                     let target = if part.thought == Some(true) {
                         &mut reasoning
@@ -356,10 +283,10 @@ pub fn translate_response(
                 .finish_reason
                 .as_deref()
                 .map(|r| finish_reason(r, !tool_calls.is_empty()));
-            let message = OutMessage {
-                role: "assistant",
+            let message = AssistantMessage {
                 content,
                 reasoning_content: reasoning,
+                refusal: None,
                 tool_calls,
             };
             (message, finish)
@@ -371,27 +298,22 @@ pub fn translate_response(
                 .and_then(|f| f.block_reason.as_deref())
                 .ok_or_else(|| bad("response has no candidates and no promptFeedback"))?;
             tracing::debug!(block_reason = blocked, "gemini blocked the prompt");
-            let message = OutMessage {
-                role: "assistant",
+            let message = AssistantMessage {
                 content: Some(String::new()),
                 reasoning_content: None,
+                refusal: None,
                 tool_calls: Vec::new(),
             };
             (message, Some("content_filter"))
         }
     };
 
-    let completion = Completion {
+    let completion = ChatCompletion {
         id: format!("chatcmpl-{response_id}"),
-        object: "chat.completion",
         created: unix_now(),
         model,
-        choices: [Choice {
-            index: 0,
-            message,
-            finish_reason: finish,
-            logprobs: None,
-        }],
+        message,
+        finish_reason: finish,
         usage: counts.to_openai(),
     };
     let mark = out.len();

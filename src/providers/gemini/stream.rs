@@ -13,16 +13,14 @@
 //! into the output as the JSON string token upstream sent (`&RawValue`),
 //! never unescaped and re-escaped.
 
-use std::io::Write as _;
-
 use serde_json::value::RawValue;
 
 use super::error::{write_openai_error, Status};
 use super::response::{
-    compact_json, finish_reason, response_id, unix_now, GenerateContentResponse, Part,
-    UsageMetadata,
+    compact_json, finish_reason, response_id, GenerateContentResponse, Part, UsageMetadata,
 };
 use super::{tool_id, TranslateError, Usage};
+use crate::schema::openai::{unix_now, write_json_str, ChunkWriter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -46,9 +44,8 @@ pub struct StreamTranslator {
     model: String,
     created: u64,
     include_usage: bool,
-    /// `data: {"id":…,"object":"chat.completion.chunk","created":…,"model":…,`
-    /// built once at the first chunk.
-    prefix: Vec<u8>,
+    /// Built once at the first chunk, which names the completion.
+    chunks: ChunkWriter,
     /// `responseId` of the first chunk (or a made-up one), seeding tool ids.
     response_id: String,
     phase: Phase,
@@ -70,11 +67,6 @@ fn json_string(raw: &RawValue) -> Result<&str, TranslateError> {
     }
 }
 
-fn write_json_str(out: &mut Vec<u8>, s: &str) -> Result<(), TranslateError> {
-    serde_json::to_writer(&mut *out, s)
-        .map_err(|e| TranslateError::BadResponse(format!("writing chunk: {e}")))
-}
-
 impl StreamTranslator {
     /// A translator reporting `model` in every chunk, and a usage-only chunk at
     /// the end if `include_usage`.
@@ -83,7 +75,7 @@ impl StreamTranslator {
             model: model.to_owned(),
             created: unix_now(),
             include_usage,
-            prefix: Vec::new(),
+            chunks: ChunkWriter::default(),
             response_id: String::new(),
             phase: Phase::AwaitingFirst,
             next_tool_index: 0,
@@ -147,7 +139,7 @@ impl StreamTranslator {
         }
         match self.phase {
             Phase::Stopped => return Ok(()),
-            Phase::AwaitingFirst => self.start(chunk, out)?,
+            Phase::AwaitingFirst => self.start(chunk, out),
             _ => {}
         }
         let Some(candidate) = chunk.candidates.first() else {
@@ -157,7 +149,7 @@ impl StreamTranslator {
                 .and_then(|f| f.block_reason.as_deref())
             {
                 tracing::debug!(block_reason = reason, "gemini blocked the prompt");
-                self.write_finish(out, "content_filter")?;
+                self.write_finish(out, "content_filter");
             }
             // Otherwise a usage-only chunk.
             return Ok(());
@@ -166,39 +158,21 @@ impl StreamTranslator {
             self.on_part(part, out)?;
         }
         if let Some(reason) = candidate.finish_reason.as_deref() {
-            self.write_finish(out, finish_reason(reason, self.next_tool_index > 0))?;
+            self.write_finish(out, finish_reason(reason, self.next_tool_index > 0));
         }
         Ok(())
     }
 
     /// Builds the chunk prefix and writes the role chunk.
-    fn start(
-        &mut self,
-        chunk: &GenerateContentResponse<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), TranslateError> {
+    fn start(&mut self, chunk: &GenerateContentResponse<'_>, out: &mut Vec<u8>) {
         self.response_id = response_id(chunk.response_id.as_deref()).into_owned();
-        let mut prefix = Vec::with_capacity(96 + self.response_id.len() + self.model.len());
-        prefix.extend_from_slice(b"data: {\"id\":");
-        write_json_str(&mut prefix, &format!("chatcmpl-{}", self.response_id))?;
-        // Writing into a Vec cannot fail.
-        let _ = write!(
-            prefix,
-            ",\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":",
-            self.created
+        self.chunks = ChunkWriter::new(
+            &format!("chatcmpl-{}", self.response_id),
+            self.created,
+            &self.model,
         );
-        write_json_str(&mut prefix, &self.model)?;
-        prefix.push(b',');
-        self.prefix = prefix;
         self.phase = Phase::Streaming;
-        self.write_chunk(
-            out,
-            |o| {
-                o.extend_from_slice(br#"{"role":"assistant","content":""}"#);
-                Ok(())
-            },
-            None,
-        )
+        self.chunks.role(out);
     }
 
     fn on_part(&mut self, part: &Part<'_>, out: &mut Vec<u8>) -> Result<(), TranslateError> {
@@ -213,61 +187,32 @@ impl StreamTranslator {
                 &args,
                 part.thought_signature.as_deref(),
             );
-            return self.write_chunk(
-                out,
-                |o| {
-                    let _ = write!(o, "{{\"tool_calls\":[{{\"index\":{tool_index},\"id\":");
-                    write_json_str(o, &id)?;
-                    o.extend_from_slice(br#","type":"function","function":{"name":"#);
-                    write_json_str(o, &call.name)?;
-                    o.extend_from_slice(br#","arguments":"#);
-                    write_json_str(o, &args)?;
-                    o.extend_from_slice(b"}}]}");
-                    Ok(())
-                },
-                None,
-            );
+            self.chunks
+                .tool_call_with(out, tool_index, &id, &call.name, |o| {
+                    write_json_str(o, &args);
+                });
+            return Ok(());
         }
         let Some(text) = part.text else {
             // inlineData, executableCode and other parts have no chat
             // counterpart; a bare thoughtSignature part carries nothing.
             return Ok(());
         };
-        let field: &[u8] = if part.thought == Some(true) {
-            b"reasoning_content"
+        let field = if part.thought == Some(true) {
+            "reasoning_content"
         } else {
-            b"content"
+            "content"
         };
-        let text = json_string(text)?;
-        if text == "\"\"" {
-            // Gemini 3 ends with an empty text part carrying only a
-            // thoughtSignature; text signatures are not needed back.
-            return Ok(());
-        }
-        self.write_chunk(
-            out,
-            |o| {
-                o.extend_from_slice(b"{\"");
-                o.extend_from_slice(field);
-                o.extend_from_slice(b"\":");
-                o.extend_from_slice(text.as_bytes());
-                o.push(b'}');
-                Ok(())
-            },
-            None,
-        )
+        // Empty text sends nothing: Gemini 3 ends with an empty text part
+        // carrying only a thoughtSignature, and text signatures are not
+        // needed back.
+        self.chunks.text(out, field, json_string(text)?);
+        Ok(())
     }
 
-    fn write_finish(&mut self, out: &mut Vec<u8>, reason: &str) -> Result<(), TranslateError> {
+    fn write_finish(&mut self, out: &mut Vec<u8>, reason: &str) {
         self.phase = Phase::Stopped;
-        self.write_chunk(
-            out,
-            |o| {
-                o.extend_from_slice(b"{}");
-                Ok(())
-            },
-            Some(reason),
-        )
+        self.chunks.finish_reason(out, reason);
     }
 
     /// Ends the stream: the usage chunk (if asked for) and `[DONE]` after a
@@ -278,15 +223,8 @@ impl StreamTranslator {
         match self.phase {
             Phase::Finished | Phase::Errored => {}
             Phase::Stopped => {
-                if self.include_usage {
-                    out.extend_from_slice(&self.prefix);
-                    out.extend_from_slice(b"\"choices\":[],\"usage\":");
-                    if let Err(e) = serde_json::to_writer(&mut *out, &self.usage.to_openai()) {
-                        tracing::error!(error = %e, "writing usage chunk");
-                    }
-                    out.extend_from_slice(b"}\n\n");
-                }
-                out.extend_from_slice(b"data: [DONE]\n\n");
+                let usage = self.include_usage.then(|| self.usage.to_openai());
+                self.chunks.done(out, usage.as_ref());
             }
             Phase::AwaitingFirst | Phase::Streaming => write_error_line(
                 "upstream stream ended before a finishReason",
@@ -300,29 +238,6 @@ impl StreamTranslator {
             ),
         }
         self.phase = Phase::Finished;
-    }
-
-    /// One `chat.completion.chunk` frame whose `delta` object `write_delta` writes.
-    fn write_chunk(
-        &self,
-        out: &mut Vec<u8>,
-        write_delta: impl FnOnce(&mut Vec<u8>) -> Result<(), TranslateError>,
-        finish: Option<&str>,
-    ) -> Result<(), TranslateError> {
-        out.extend_from_slice(&self.prefix);
-        out.extend_from_slice(b"\"choices\":[{\"index\":0,\"delta\":");
-        write_delta(out)?;
-        out.extend_from_slice(b",\"finish_reason\":");
-        match finish {
-            Some(reason) => {
-                out.push(b'"');
-                out.extend_from_slice(reason.as_bytes());
-                out.push(b'"');
-            }
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b",\"logprobs\":null}]}\n\n");
-        Ok(())
     }
 }
 
