@@ -152,6 +152,18 @@ pub struct ChatRequest<'a, F = Function<'a>> {
 }
 
 impl<'a, F> ChatRequest<'a, F> {
+    /// Refuses `n` other than 1: the translated providers return one choice,
+    /// and answering `n: 2` with one would be a silent surprise.
+    pub fn single_choice(&self, provider: &str) -> Result<(), InvalidRequest> {
+        match self.n.map(Deferred::get).transpose() {
+            Ok(None | Some(1)) => Ok(()),
+            Ok(Some(n)) => Err(InvalidRequest(format!(
+                "n={n} is not supported for {provider} models (only n=1)"
+            ))),
+            Err(e) => Err(InvalidRequest::json("chat request", e)),
+        }
+    }
+
     /// The messages; fails when there are none.
     pub fn take_messages(&mut self) -> Result<Vec<Message<'a>>, InvalidRequest> {
         match self.messages.take() {

@@ -31,6 +31,7 @@ const HANDLED_FIELDS: &[&str] = &[
     "parallel_tool_calls",
     "reasoning_effort",
     "thinking",
+    "n",
 ];
 
 /// `thinking.budget_tokens` per OpenAI `reasoning_effort`.
@@ -197,6 +198,7 @@ pub fn translate_request(
     let mut req: openai::ChatRequest<'_> =
         serde_json::from_slice(openai_body).map_err(|e| invalid("chat request", e))?;
     openai::log_dropped_fields(openai_body, HANDLED_FIELDS, "chat", "anthropic");
+    req.single_choice("anthropic")?;
 
     let chat_messages = req.take_messages()?;
     let mut system: Vec<Block<'_>> = Vec::new();

@@ -303,3 +303,11 @@ fn malformed_bodies_are_bad_request() {
         );
     }
 }
+
+#[test]
+fn more_than_one_choice_is_bad_request() {
+    let msg = translate_err(json!({"messages":[{"role":"user","content":"hi"}],"n":2}));
+    assert!(msg.contains("n=2") && msg.contains("anthropic"), "{msg}");
+    let msg = translate_err(json!({"messages":[{"role":"user","content":"hi"}],"n":"2"}));
+    assert!(msg.contains("invalid chat request"), "{msg}");
+}

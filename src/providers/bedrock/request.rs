@@ -30,6 +30,7 @@ const HANDLED_FIELDS: &[&str] = &[
     "tools",
     "tool_choice",
     "reasoning_effort",
+    "n",
 ];
 
 /// `thinking.budget_tokens` per OpenAI `reasoning_effort`, in the shape
@@ -225,6 +226,7 @@ pub fn translate_request(
     let mut req: openai::ChatRequest<'_> =
         serde_json::from_slice(openai_body).map_err(|e| invalid("chat request", e))?;
     openai::log_dropped_fields(openai_body, HANDLED_FIELDS, "chat", "bedrock");
+    req.single_choice("bedrock")?;
 
     let chat_messages = req.take_messages()?;
     let mut system: Vec<SystemBlock<'_>> = Vec::new();

@@ -191,3 +191,10 @@ fn garbage_is_an_error_not_a_panic() {
     }
     assert!(out.is_empty());
 }
+
+#[test]
+fn more_than_one_choice_is_bad_request() {
+    let msg = reject(json!({"messages":[{"role":"user","content":"hi"}],"n":3}));
+    assert!(msg.contains("n=3") && msg.contains("bedrock"), "{msg}");
+    translate(json!({"messages":[{"role":"user","content":"hi"}],"n":1}));
+}

@@ -33,6 +33,7 @@ const HANDLED_FIELDS: &[&str] = &[
     "tools",
     "tool_choice",
     "reasoning_effort",
+    "n",
 ];
 
 // ---- Cohere side (output) ----
@@ -172,6 +173,7 @@ pub fn translate_request(
     let mut req: openai::ChatRequest<'_, &RawValue> =
         serde_json::from_slice(openai_body).map_err(|e| invalid("chat request", e))?;
     openai::log_dropped_fields(openai_body, HANDLED_FIELDS, "chat", "cohere");
+    req.single_choice("cohere")?;
 
     let chat_messages = req.take_messages()?;
     let messages = chat_messages

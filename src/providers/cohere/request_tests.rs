@@ -261,3 +261,10 @@ fn garbage_bodies_are_errors_not_panics() {
         assert!(out.is_empty());
     }
 }
+
+#[test]
+fn more_than_one_choice_is_bad_request() {
+    let msg = translate_err(json!({"messages":[user("hi")],"n":2}));
+    assert!(msg.contains("n=2") && msg.contains("cohere"), "{msg}");
+    translate(json!({"messages":[user("hi")],"n":1}));
+}

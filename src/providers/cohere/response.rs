@@ -142,11 +142,9 @@ struct FunctionCall<'a> {
 /// Translates a Cohere v2 non-stream chat response body into an OpenAI
 /// `chat.completion` body appended to `out`; `model` is reported as given.
 ///
-/// `finish_reason` `ERROR` or `TIMEOUT` is reported as `stop` (logged at warn
-/// level): the body still holds whatever the model produced.
-///
 /// Fails with [`TranslateError::BadResponse`] if the body is not a Cohere
-/// chat response (`out` is then left as it was).
+/// chat response, or if it ended with `finish_reason` `ERROR` or `TIMEOUT`
+/// (`out` is then left as it was).
 pub fn translate_response(
     body: &[u8],
     model: &str,
@@ -192,12 +190,16 @@ pub fn translate_response(
         })
         .collect();
 
-    let finish = resp.finish_reason.as_deref().map(|r| {
-        finish_reason(r).unwrap_or_else(|| {
-            tracing::warn!(finish_reason = r, "cohere response ended abnormally");
-            "stop"
-        })
-    });
+    let finish = match resp.finish_reason.as_deref() {
+        // ERROR or TIMEOUT: the answer was cut short. As in a stream, the
+        // client gets an error rather than a partial answer posing as whole.
+        Some(r) if finish_reason(r).is_none() => {
+            return Err(TranslateError::BadResponse(format!(
+                "cohere stopped generating with finish_reason {r}"
+            )))
+        }
+        r => r.and_then(finish_reason),
+    };
     let completion = ChatCompletion {
         id: format!("chatcmpl-{}", resp.id),
         created: unix_now(),
@@ -248,13 +250,20 @@ mod tests {
     }
 
     #[test]
-    fn error_finish_is_reported_as_stop_in_a_whole_response() {
-        let (v, _) = translate(
-            r#"{"id":"x","message":{"role":"assistant","content":[{"type":"text","text":"par"}]},
-            "finish_reason":"ERROR"}"#,
-        );
-        assert_eq!(v["choices"][0]["finish_reason"], "stop");
-        assert_eq!(v["choices"][0]["message"]["content"], "par");
+    fn error_or_timeout_finish_is_an_error_not_a_partial_answer() {
+        for reason in ["ERROR", "TIMEOUT"] {
+            let body = format!(
+                r#"{{"id":"x","message":{{"role":"assistant","content":[{{"type":"text","text":"par"}}]}},
+                "finish_reason":"{reason}"}}"#
+            );
+            let mut out = b"keep".to_vec();
+            let err = translate_response(body.as_bytes(), "m", &mut out).unwrap_err();
+            assert!(
+                matches!(err, TranslateError::BadResponse(ref m) if m.contains(reason)),
+                "{err}"
+            );
+            assert_eq!(out, b"keep");
+        }
     }
 
     #[test]
