@@ -45,6 +45,8 @@ pub struct LoadOptions {
 pub(crate) const ENV_CONFIG: &str = "RINGBRIDGE_CONFIG";
 /// Environment variable overriding `listen` when `LoadOptions::listen` is `None`.
 pub(crate) const ENV_LISTEN: &str = "RINGBRIDGE_LISTEN";
+/// Overrides the file's `pin_workers`.
+pub(crate) const ENV_PIN_WORKERS: &str = "RINGBRIDGE_PIN_WORKERS";
 /// Comma-separated inbound keys, appended to `auth.keys`.
 pub(crate) const ENV_API_KEYS: &str = "RINGBRIDGE_API_KEYS";
 pub(crate) const ENV_EXTRA_CA_FILE: &str = "RINGBRIDGE_EXTRA_CA_FILE";
@@ -105,6 +107,7 @@ pub(crate) fn resolve(
 ) -> Result<Settings, ConfigError> {
     let listen = resolve_listen(opts, file.listen.as_deref(), env)?;
     let workers = resolve_workers(opts.workers, file.workers)?;
+    let pin_workers = resolve_pin_workers(file.pin_workers, env)?;
     let limits = resolve_limits(&file.limits)?;
     let models_refresh_secs = ranged(
         "models_refresh_secs",
@@ -185,6 +188,7 @@ pub(crate) fn resolve(
     Ok(Settings {
         listen,
         workers,
+        pin_workers,
         allow_unauthenticated: opts.allow_unauthenticated,
         limits,
         auth_keys,
@@ -251,6 +255,24 @@ fn parse_listen(s: &str) -> Option<SocketAddr> {
     }
     let port = port.parse().ok()?;
     Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)))
+}
+
+/// `RINGBRIDGE_PIN_WORKERS` > file > true.
+fn resolve_pin_workers(
+    file: Option<bool>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<bool, ConfigError> {
+    match env_value(env, ENV_PIN_WORKERS) {
+        None => Ok(file.unwrap_or(true)),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(
+                ConfigError::invalid(ENV_PIN_WORKERS, format!("{v:?} is not a boolean"))
+                    .with_hint("use 1/0, true/false, yes/no or on/off"),
+            ),
+        },
+    }
 }
 
 /// `opts` > file > 0; 0 becomes the number of available cores.

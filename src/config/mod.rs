@@ -20,6 +20,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Number of worker threads (already resolved: never 0).
     pub workers: usize,
+    /// Pin worker i to core i (off on machines whose cores the gateway shares
+    /// with busy processes: a pinned thread cannot escape a busy core).
+    pub pin_workers: bool,
     /// Start even on a non-loopback address with no inbound auth.
     pub allow_unauthenticated: bool,
     pub limits: Limits,

@@ -48,7 +48,10 @@ pub fn run(settings: Settings) -> Result<(), String> {
     let gw = Arc::new(Gateway::new(settings, registry, shutdown.clone(), tls));
 
     let control = control::spawn(gw.clone());
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let cores = match gw.settings.pin_workers {
+        true => core_affinity::get_core_ids().unwrap_or_default(),
+        false => Vec::new(),
+    };
     let mut handles = Vec::with_capacity(workers);
     for index in 0..workers {
         let gw = gw.clone();

@@ -45,6 +45,8 @@ pub(crate) struct FileConfig {
     pub(crate) listen: Option<String>,
     /// Worker threads; 0 means one per available core. Default 0.
     pub(crate) workers: Option<usize>,
+    /// Pin worker i to core i. Default true.
+    pub(crate) pin_workers: Option<bool>,
     /// Provider for a bare model name that is not an alias. Default none.
     pub(crate) default_provider: Option<String>,
     /// Also enable built-ins whose key variable is set. Default true.

@@ -920,3 +920,25 @@ fn azure_entra_refusals_name_the_key() {
         "providers.azure.ad_token",
     );
 }
+
+#[test]
+fn pin_workers_defaults_on_and_the_environment_wins_over_the_file() {
+    assert!(load_str("", &[]).unwrap().pin_workers);
+    assert!(!load_str("pin_workers = false", &[]).unwrap().pin_workers);
+    assert!(
+        load_str("pin_workers = false", &[("RINGBRIDGE_PIN_WORKERS", "on")])
+            .unwrap()
+            .pin_workers
+    );
+    assert!(
+        !load_str("", &[("RINGBRIDGE_PIN_WORKERS", "0")])
+            .unwrap()
+            .pin_workers
+    );
+    refused_at(
+        "",
+        &[("RINGBRIDGE_PIN_WORKERS", "maybe")],
+        "RINGBRIDGE_PIN_WORKERS",
+    );
+    refused_at("pin_workers = \"no\"", &[], "pin_workers");
+}
