@@ -27,12 +27,12 @@
 
 use std::borrow::Cow;
 
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::TranslateError;
 use crate::providers::embeddings::ListWriter;
+use crate::schema::openai;
 
 /// Most strings one OpenAI embeddings request may carry (OpenAI's own
 /// limit). For Titan each is a call of its own, made one after another.
@@ -106,19 +106,6 @@ impl EmbeddingModel {
                 | EmbeddingModel::TitanText
         )
     }
-}
-
-#[derive(Deserialize)]
-struct OpenAiRequest<'a> {
-    #[serde(borrow, default)]
-    input: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    encoding_format: Option<Cow<'a, str>>,
-    #[serde(default)]
-    dimensions: Option<u32>,
-    /// Cohere's own field, passed through when the client sets it.
-    #[serde(borrow, default)]
-    input_type: Option<Cow<'a, str>>,
 }
 
 #[derive(Serialize)]
@@ -207,18 +194,9 @@ pub fn plan_embeddings<'a>(
              (supported: Amazon Titan `amazon.titan-embed-*`, Cohere Embed `cohere.embed-*`)"
         ))
     })?;
-    let req: OpenAiRequest<'a> = serde_json::from_slice(openai_body)
+    let req: openai::EmbeddingsRequest<'a> = serde_json::from_slice(openai_body)
         .map_err(|e| bad_request(format!("invalid embeddings request: {e}")))?;
-    if tracing::enabled!(tracing::Level::DEBUG) {
-        if let Ok(map) = serde_json::from_slice::<
-            std::collections::BTreeMap<Cow<'_, str>, IgnoredAny>,
-        >(openai_body)
-        {
-            for key in map.keys().filter(|k| !HANDLED_FIELDS.contains(&k.as_ref())) {
-                tracing::debug!(field = %key, "dropping embeddings field bedrock does not take");
-            }
-        }
-    }
+    openai::log_dropped_fields(openai_body, HANDLED_FIELDS, "embeddings", "bedrock");
     let raw = req
         .input
         .ok_or_else(|| bad_request("'input' is required"))?;
@@ -243,15 +221,7 @@ pub fn plan_embeddings<'a>(
             texts.len()
         )));
     }
-    let base64 = match req.encoding_format.as_deref() {
-        None | Some("float") => false,
-        Some("base64") => true,
-        Some(other) => {
-            return Err(bad_request(format!(
-                "unknown encoding_format '{other}' (expected float or base64)"
-            )))
-        }
-    };
+    let base64 = req.base64()?;
     if req.dimensions.is_some()
         && matches!(kind, EmbeddingModel::TitanText | EmbeddingModel::CohereV3)
     {
@@ -266,6 +236,9 @@ pub fn plan_embeddings<'a>(
         dimensions: req.dimensions,
         input_type: req
             .input_type
+            .map(openai::Deferred::get)
+            .transpose()
+            .map_err(|e| bad_request(format!("invalid input_type: {e}")))?
             .unwrap_or(Cow::Borrowed(DEFAULT_COHERE_INPUT_TYPE)),
         base64,
     })
