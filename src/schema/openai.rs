@@ -533,6 +533,43 @@ impl EmbeddingsRequest<'_> {
     }
 }
 
+// ---- errors ----
+
+/// Appends an OpenAI error body, `{"error":{"message","type","param":null,"code"}}`.
+pub fn write_error(message: &str, kind: &str, code: &str, out: &mut Vec<u8>) {
+    #[derive(Serialize)]
+    struct Envelope<'a> {
+        error: Body<'a>,
+    }
+    #[derive(Serialize)]
+    struct Body<'a> {
+        message: &'a str,
+        #[serde(rename = "type")]
+        kind: &'a str,
+        param: Option<()>,
+        code: &'a str,
+    }
+    let body = Envelope {
+        error: Body {
+            message,
+            kind,
+            param: None,
+            code,
+        },
+    };
+    // Serialising plain strings into a Vec cannot fail.
+    if let Err(e) = serde_json::to_writer(&mut *out, &body) {
+        tracing::error!(error = %e, "writing error body");
+    }
+}
+
+/// The same error as the final SSE event of a broken stream: `data: {…}\n\n`.
+pub fn write_error_event(message: &str, kind: &str, code: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"data: ");
+    write_error(message, kind, code, out);
+    out.extend_from_slice(b"\n\n");
+}
+
 // ---- chat completion responses ----
 
 /// Seconds since the Unix epoch, for a completion's `created`.

@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::error::{error_type_status, openai_error_type, write_openai_error, UpstreamError};
+use super::error::{error_type_status, openai_error_type, UpstreamError};
 use super::response::{completion_id, finish_reason, UpstreamUsage};
 use super::{TranslateError, Usage};
 use crate::providers::anthropic::TokenCounts;
@@ -380,9 +380,7 @@ impl StreamTranslator {
 }
 
 fn write_error_frame(message: &str, kind: &str, code: &str, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"data: ");
-    write_openai_error(message, kind, code, out);
-    out.extend_from_slice(b"\n\n");
+    crate::schema::openai::write_error_event(message, kind, code, out);
 }
 
 #[cfg(test)]

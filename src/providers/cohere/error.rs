@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// At most this much of an unparsable upstream error body is quoted back.
 const MAX_QUOTED_BODY_BYTES: usize = 512;
@@ -24,34 +24,9 @@ struct UpstreamError<'a> {
     message: Cow<'a, str>,
 }
 
-#[derive(Serialize)]
-struct OutEnvelope<'a> {
-    error: OutError<'a>,
-}
-
-#[derive(Serialize)]
-struct OutError<'a> {
-    message: &'a str,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    param: Option<()>,
-    code: &'a str,
-}
-
 /// Appends `{"error":{"message","type","param":null,"code"}}` to `out`.
 pub(super) fn write_openai_error(message: &str, kind: &str, out: &mut Vec<u8>) {
-    let body = OutEnvelope {
-        error: OutError {
-            message,
-            kind,
-            param: None,
-            code: kind,
-        },
-    };
-    // Serialising plain strings into a Vec cannot fail.
-    if let Err(e) = serde_json::to_writer(&mut *out, &body) {
-        tracing::error!(error = %e, "writing error body");
-    }
+    crate::schema::openai::write_error(message, kind, kind, out);
 }
 
 /// The OpenAI error type for the status the client gets.

@@ -21,7 +21,6 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::error::write_openai_error;
 use super::response::{finish_reason, UpstreamUsage};
 use super::{TranslateError, Usage};
 use crate::schema::openai::{unix_now, ChunkWriter};
@@ -489,9 +488,7 @@ impl StreamTranslator {
 }
 
 fn write_error_frame(message: &str, kind: &str, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"data: ");
-    write_openai_error(message, kind, out);
-    out.extend_from_slice(b"\n\n");
+    crate::schema::openai::write_error_event(message, kind, kind, out);
 }
 
 #[cfg(test)]

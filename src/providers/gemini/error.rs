@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// At most this much of an unparsable upstream error body is quoted back.
 const MAX_QUOTED_BODY_BYTES: usize = 512;
@@ -98,34 +98,9 @@ fn duration_secs_ceil(s: &str) -> Option<u64> {
     Some(secs.saturating_add(round_up).min(MAX_RETRY_AFTER_SECS))
 }
 
-#[derive(Serialize)]
-struct OutEnvelope<'a> {
-    error: OutError<'a>,
-}
-
-#[derive(Serialize)]
-struct OutError<'a> {
-    message: &'a str,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    param: Option<()>,
-    code: &'a str,
-}
-
 /// Appends `{"error":{"message","type","param":null,"code"}}` to `out`.
 pub(super) fn write_openai_error(message: &str, kind: &str, code: &str, out: &mut Vec<u8>) {
-    let body = OutEnvelope {
-        error: OutError {
-            message,
-            kind,
-            param: None,
-            code,
-        },
-    };
-    // Serialising plain strings into a Vec cannot fail.
-    if let Err(e) = serde_json::to_writer(&mut *out, &body) {
-        tracing::error!(error = %e, "writing error body");
-    }
+    crate::schema::openai::write_error(message, kind, code, out);
 }
 
 /// Translates a Gemini error response (any status) into an OpenAI error body

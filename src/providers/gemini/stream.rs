@@ -244,14 +244,12 @@ impl StreamTranslator {
 /// An upstream `google.rpc.Status` inside the stream, as an OpenAI error frame.
 fn write_error_frame(e: &Status<'_>, out: &mut Vec<u8>) {
     let kind = e.openai_type(e.code.unwrap_or(500));
-    out.extend_from_slice(b"data: ");
-    write_openai_error(
+    crate::schema::openai::write_error_event(
         e.message.as_deref().unwrap_or("upstream stream error"),
         kind,
         e.status.as_deref().unwrap_or(kind),
         out,
     );
-    out.extend_from_slice(b"\n\n");
 }
 
 fn write_error_line(message: &str, kind: &str, out: &mut Vec<u8>) {
