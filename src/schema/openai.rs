@@ -533,6 +533,19 @@ impl EmbeddingsRequest<'_> {
     }
 }
 
+// ---- upstream request bodies ----
+
+/// Appends `body` (a translated upstream request) as JSON; `out` is left as
+/// it was on failure.
+pub fn write_request_body(body: &impl Serialize, out: &mut Vec<u8>) -> Result<(), InvalidRequest> {
+    let mark = out.len();
+    if let Err(e) = serde_json::to_writer(&mut *out, body) {
+        out.truncate(mark);
+        return Err(InvalidRequest(format!("cannot encode request: {e}")));
+    }
+    Ok(())
+}
+
 // ---- errors ----
 
 /// Appends an OpenAI error body, `{"error":{"message","type","param":null,"code"}}`.

@@ -304,11 +304,7 @@ pub fn translate_request(
         tool_config,
         additional_model_request_fields: thinking.map(|thinking| AdditionalFields { thinking }),
     };
-    let mark = out.len();
-    if let Err(e) = serde_json::to_writer(&mut *out, &body) {
-        out.truncate(mark);
-        return Err(bad_request(format!("cannot encode request: {e}")));
-    }
+    openai::write_request_body(&body, out)?;
     Ok(RequestInfo {
         stream: req.is_stream(),
         include_usage: req.include_usage(),

@@ -121,11 +121,7 @@ pub fn translate_embeddings_request(
         embedding_types: ["float"],
         output_dimension: req.dimensions,
     };
-    let mark = out.len();
-    if let Err(e) = serde_json::to_writer(&mut *out, &body) {
-        out.truncate(mark);
-        return Err(bad_request(format!("cannot encode request: {e}")));
-    }
+    openai::write_request_body(&body, out)?;
     Ok(EmbeddingsInfo { base64 })
 }
 

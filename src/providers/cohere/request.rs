@@ -212,11 +212,7 @@ pub fn translate_request(
             .transpose()?,
         thinking: thinking(req.reasoning_effort.as_deref())?,
     };
-    let mark = out.len();
-    if let Err(e) = serde_json::to_writer(&mut *out, &body) {
-        out.truncate(mark);
-        return Err(bad_request(format!("cannot encode request: {e}")));
-    }
+    openai::write_request_body(&body, out)?;
     Ok(RequestInfo {
         stream: body.stream,
         include_usage: req.include_usage(),

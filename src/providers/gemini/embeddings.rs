@@ -104,7 +104,7 @@ pub fn translate_embeddings_request(
             })
             .collect(),
     };
-    write_request(&body, out)?;
+    openai::write_request_body(&body, out)?;
     Ok(input.info)
 }
 
@@ -156,19 +156,6 @@ impl<'a> EmbeddingsInput<'a> {
             info: EmbeddingsInfo { base64 },
         })
     }
-}
-
-/// Appends `body` as JSON; `out` is unchanged on failure.
-pub(super) fn write_request(
-    body: &impl Serialize,
-    out: &mut Vec<u8>,
-) -> Result<(), TranslateError> {
-    let mark = out.len();
-    if let Err(e) = serde_json::to_writer(&mut *out, body) {
-        out.truncate(mark);
-        return Err(bad_request(format!("cannot encode request: {e}")));
-    }
-    Ok(())
 }
 
 /// Translates a `batchEmbedContents` response into an OpenAI embeddings list

@@ -13,9 +13,10 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::embeddings::{bad_response, write_embeddings_list, write_request, EmbeddingsInput};
+use super::embeddings::{bad_response, write_embeddings_list, EmbeddingsInput};
 use super::path::model_path;
 use super::{EmbeddingsInfo, TranslateError, Usage};
+use crate::schema::openai;
 
 /// Vertex refuses a `:predict` call with more instances than this.
 const MAX_INSTANCES: usize = 250;
@@ -88,7 +89,7 @@ pub fn translate_vertex_embeddings_request(
             output_dimensionality,
         }),
     };
-    write_request(&body, out)?;
+    openai::write_request_body(&body, out)?;
     Ok(input.info)
 }
 
