@@ -4,23 +4,36 @@
 //! head is parsed from the bytes already buffered.
 
 use std::ops::Range;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use monoio::io::AsyncWriteRent;
 use monoio::net::TcpStream;
 
+use super::capacity::UNCOUNTED_BODY_BYTES;
 use super::context::Worker;
 use super::error::ApiError;
-use super::respond;
+use super::{respond, Target};
 use crate::config::Limits;
 use crate::http::chunked::{ChunkedDecoder, DecodeStep};
 use crate::http::io::{read_append_timeout, write_all};
-use crate::http::request::{parse_request_head, BodyFraming, HeaderSpan, RequestHead};
+use crate::http::request::{
+    has_head_end, parse_request_head, BodyFraming, HeaderSpan, RequestHead,
+};
 
 /// Initial read buffer per connection; grows for large bodies.
 const READ_BUF_BYTES: usize = 16 * 1024;
 /// Above this, the read buffer is shrunk back after the request.
 const MAX_IDLE_READ_BUF_BYTES: usize = 256 * 1024;
+/// After refusing a request whose body was not read, keep reading (and
+/// dropping) what the client still sends for this long or this many bytes
+/// before closing, so the client reads the answer instead of a reset
+/// (nginx's lingering close).
+const LINGER_MS: u64 = 2_000;
+const LINGER_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// A chunked body's budget reservation grows in steps of this much.
+const CHUNKED_RESERVE_STEP_BYTES: usize = 1024 * 1024;
 
 /// The writing side of a client connection: its socket and response buffer.
 pub struct Client {
@@ -31,12 +44,51 @@ pub struct Client {
     pub head_only: bool,
 }
 
-/// A client connection and the buffers it owns for life.
+/// A client connection and the buffers it owns for life. Dropping it gives
+/// back what it holds of the gateway's capacity.
 struct Downstream {
+    worker: Rc<Worker>,
     client: Client,
     /// Bytes read and not yet consumed: the current request, then any pipelined ones.
     rbuf: Vec<u8>,
     headers: Vec<HeaderSpan>,
+    /// This connection's entry in the core's idle table.
+    slot: u32,
+    /// Body bytes reserved against the gateway-wide budget for the current request.
+    reserved: usize,
+}
+
+impl Downstream {
+    fn release_body(&mut self) {
+        self.worker
+            .gw
+            .capacity
+            .release_body(std::mem::take(&mut self.reserved));
+    }
+
+    /// Grow this request's body reservation to cover `bytes`.
+    fn reserve_body(&mut self, bytes: usize) -> Result<(), Read> {
+        if bytes <= UNCOUNTED_BODY_BYTES || bytes <= self.reserved {
+            return Ok(());
+        }
+        let more = bytes - self.reserved;
+        if !self.worker.gw.capacity.reserve_body(more) {
+            return Err(Read::Refuse(ApiError::new(
+                503,
+                "the gateway is buffering too many request bodies; retry shortly",
+            )));
+        }
+        self.reserved = bytes;
+        Ok(())
+    }
+}
+
+impl Drop for Downstream {
+    fn drop(&mut self) {
+        self.release_body();
+        self.worker.idle.unregister(self.slot);
+        self.worker.gw.capacity.closed();
+    }
 }
 
 /// A request whose head and body are in `rbuf`.
@@ -47,6 +99,8 @@ pub struct Request {
     pub end: usize,
     /// Head fully received.
     pub started: Instant,
+    /// What the request asks for, inbound auth already checked.
+    pub(crate) target: Target,
 }
 
 enum Read {
@@ -55,12 +109,18 @@ enum Read {
     Gone,
     /// Answer with this error, then close.
     Reject(ApiError),
+    /// Answer with this error before the body was read, then close after a
+    /// lingering read of what the client still sends.
+    Refuse(ApiError),
 }
 
+/// Serve one client connection, already counted in the gateway's capacity.
 pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let limits = worker.gw.settings.limits.clone();
+    let slot = worker.idle.register(stream.as_raw_fd());
     let mut conn = Downstream {
+        worker: worker.clone(),
         client: Client {
             stream,
             wbuf: Vec::with_capacity(READ_BUF_BYTES),
@@ -68,6 +128,8 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
         },
         rbuf: Vec::with_capacity(READ_BUF_BYTES),
         headers: Vec::with_capacity(32),
+        slot,
+        reserved: 0,
     };
     loop {
         match read_request(&mut conn, &limits).await {
@@ -77,6 +139,13 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
                 respond::error(&mut conn.client, &err, false, None).await;
                 return;
             }
+            Read::Refuse(err) => {
+                conn.client.head_only = false;
+                if respond::error(&mut conn.client, &err, false, None).await {
+                    linger_close(&mut conn).await;
+                }
+                return;
+            }
             Read::Request(req) => {
                 worker.active_requests.set(worker.active_requests.get() + 1);
                 let _inflight = worker.metrics.inflight();
@@ -84,6 +153,7 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
                 worker.active_requests.set(worker.active_requests.get() - 1);
                 conn.headers = req.head.headers;
                 conn.rbuf.drain(..req.end);
+                conn.release_body();
                 if conn.rbuf.capacity() > MAX_IDLE_READ_BUF_BYTES {
                     // A large body grew the buffer; don't keep it for an idle connection.
                     conn.rbuf.shrink_to(READ_BUF_BYTES.max(conn.rbuf.len()));
@@ -102,12 +172,26 @@ async fn read_request(conn: &mut Downstream, limits: &Limits) -> Read {
         Err(r) => return r,
     };
     let started = Instant::now();
+    let target = super::target_of(&conn.worker, &conn.rbuf, &head);
+    if let Target::Unauthorized(endpoint, err) = &target {
+        if head.framing != BodyFraming::None {
+            // Refused from the head: a caller without a valid key never gets
+            // the gateway to buffer a body.
+            if let Some(endpoint) = endpoint {
+                super::proxy::record_rejection(&conn.worker, *endpoint, started, err.status);
+            }
+            let err = err.clone();
+            conn.headers = head.headers;
+            return Read::Refuse(err);
+        }
+    }
     match read_body(conn, &head, limits).await {
         Ok((body, end)) => Read::Request(Request {
             head,
             body,
             end,
             started,
+            target,
         }),
         Err(r) => {
             conn.headers = head.headers;
@@ -118,18 +202,40 @@ async fn read_request(conn: &mut Downstream, limits: &Limits) -> Read {
 
 async fn read_head(conn: &mut Downstream, limits: &Limits) -> Result<RequestHead, Read> {
     let mut first_byte_at: Option<Instant> = None;
+    // Bytes already known to hold no end of head: the head is parsed once it
+    // is complete (or too large), not again from the start after every read,
+    // which a client sending one byte at a time would make quadratic.
+    let mut scanned = 0;
+    let mut parsed_once = false;
     loop {
         if !conn.rbuf.is_empty() {
-            first_byte_at.get_or_insert_with(Instant::now);
-            let headers = std::mem::take(&mut conn.headers);
-            match parse_request_head(&conn.rbuf, limits.max_head_bytes, headers) {
-                Ok(Some(head)) => return Ok(head),
-                Ok(None) => {}
-                Err((e, headers)) => {
-                    conn.headers = headers;
-                    return Err(Read::Reject(ApiError::new(e.status(), e.to_string())));
+            if first_byte_at.is_none() {
+                first_byte_at = Some(Instant::now());
+                // RFC 9112 §2.2: empty lines before a request line are ignored.
+                let blank = conn.rbuf.iter().take_while(|&&b| b == b'\r' || b == b'\n');
+                let blank = blank.count();
+                if blank > 0 {
+                    conn.rbuf.drain(..blank);
+                    first_byte_at = None;
+                    continue;
                 }
             }
+            let complete = has_head_end(&conn.rbuf, scanned);
+            if complete || !parsed_once || conn.rbuf.len() >= limits.max_head_bytes {
+                // The first parse refuses garbage early; later ones only when
+                // the head can be whole.
+                parsed_once = true;
+                let headers = std::mem::take(&mut conn.headers);
+                match parse_request_head(&conn.rbuf, limits.max_head_bytes, headers) {
+                    Ok(Some(head)) => return Ok(head),
+                    Ok(None) => {}
+                    Err((e, headers)) => {
+                        conn.headers = headers;
+                        return Err(Read::Reject(ApiError::new(e.status(), e.to_string())));
+                    }
+                }
+            }
+            scanned = conn.rbuf.len().saturating_sub(3);
         }
         let wait = match first_byte_at {
             None => limits.idle_timeout,
@@ -138,12 +244,19 @@ async fn read_head(conn: &mut Downstream, limits: &Limits) -> Result<RequestHead
                 _ => return Err(timeout_408("request head")),
             },
         };
+        let idle = conn.rbuf.is_empty();
+        if idle {
+            conn.worker.idle.set_idle(conn.slot);
+        }
         let (res, buf) = read_append_timeout(
             &mut conn.client.stream,
             std::mem::take(&mut conn.rbuf),
             wait,
         )
         .await;
+        if idle {
+            conn.worker.idle.set_busy(conn.slot);
+        }
         conn.rbuf = buf;
         match res {
             Ok(0) => return Err(Read::Gone),
@@ -163,11 +276,11 @@ fn timeout_408(what: &str) -> Read {
     ))
 }
 
-fn too_large(limit: usize) -> Read {
-    Read::Reject(ApiError::new(
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
         413,
         format!("request body exceeds the limit of {limit} bytes"),
-    ))
+    )
 }
 
 /// Read the body into `rbuf` right after the head; returns (body range, end of request).
@@ -182,9 +295,11 @@ async fn read_body(
         BodyFraming::None => Ok((start..start, start)),
         BodyFraming::Length(n) => {
             if n > limits.max_body_bytes as u64 {
-                return Err(too_large(limits.max_body_bytes));
+                return Err(Read::Refuse(too_large(limits.max_body_bytes)));
             }
-            let end = start + n as usize;
+            let n = n as usize;
+            conn.reserve_body(n)?;
+            let end = start + n;
             if conn.rbuf.len() < end {
                 if head.expect_continue {
                     send_continue(conn).await?;
@@ -214,8 +329,13 @@ async fn read_body(
                     Ok(DecodeStep::NeedMore) => {}
                     Err(e) => return Err(Read::Reject(ApiError::new(400, e.to_string()))),
                 }
-                if decoder.write - start > limits.max_body_bytes {
-                    return Err(too_large(limits.max_body_bytes));
+                let decoded = decoder.write - start;
+                if decoded > limits.max_body_bytes {
+                    return Err(Read::Refuse(too_large(limits.max_body_bytes)));
+                }
+                if decoded > conn.reserved {
+                    let step = decoded.next_multiple_of(CHUNKED_RESERVE_STEP_BYTES);
+                    conn.reserve_body(step.min(limits.max_body_bytes).max(decoded))?;
                 }
                 read_more(conn, deadline).await?;
             }
@@ -250,4 +370,31 @@ async fn send_continue(conn: &mut Downstream) -> Result<(), Read> {
     let (res, out) = write_all(&mut conn.client.stream, out).await;
     conn.client.wbuf = out;
     res.map_err(|_| Read::Gone)
+}
+
+/// Close after an answer sent before the body was read: stop writing, then
+/// read and drop what the client still sends, within bounds, so that closing
+/// does not reset the connection before the client has read the answer.
+async fn linger_close(conn: &mut Downstream) {
+    let _ = conn.client.stream.shutdown().await;
+    let deadline = Instant::now() + Duration::from_millis(LINGER_MS);
+    let mut dropped = 0;
+    while dropped < LINGER_MAX_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        conn.rbuf.clear();
+        let (res, buf) = read_append_timeout(
+            &mut conn.client.stream,
+            std::mem::take(&mut conn.rbuf),
+            left,
+        )
+        .await;
+        conn.rbuf = buf;
+        match res {
+            Ok(n) if n > 0 => dropped += n,
+            _ => return,
+        }
+    }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use super::capacity::{Capacity, IdleConnections};
 use crate::config::Settings;
 use crate::router::Routes;
 use crate::telemetry::{CoreMetrics, Registry};
@@ -28,6 +29,8 @@ pub struct Gateway {
     pub workers_ready: AtomicUsize,
     /// Set by SIGINT/SIGTERM.
     pub shutdown: Arc<AtomicBool>,
+    /// Open client connections and buffered body bytes, against their limits.
+    pub capacity: Capacity,
 }
 
 impl Gateway {
@@ -43,7 +46,15 @@ impl Gateway {
             .iter()
             .map(|k| k.expose().as_bytes().to_vec())
             .collect();
+        let capacity = Capacity::new(
+            settings
+                .limits
+                .max_connections
+                .unwrap_or(crate::runtime::DEFAULT_MAX_CONNECTIONS),
+            settings.limits.max_buffered_body_bytes,
+        );
         Self {
+            capacity,
             routes,
             models: ArcSwap::from_pointee(b"{\"object\":\"list\",\"data\":[]}".to_vec()),
             registry,
@@ -86,6 +97,8 @@ pub struct Worker {
     pub metrics: Rc<CoreMetrics>,
     /// Requests being handled on this core (graceful shutdown waits for 0).
     pub active_requests: Cell<usize>,
+    /// This core's client connections, for closing the longest idle first.
+    pub idle: IdleConnections,
     key_cursor: Cell<usize>,
     rng: Cell<u64>,
     /// Free list of upstream request buffers.
@@ -111,6 +124,7 @@ impl Worker {
             pools,
             metrics,
             active_requests: Cell::new(0),
+            idle: IdleConnections::default(),
             key_cursor: Cell::new(index),
             rng: Cell::new(seed | 1),
             spare_bufs: RefCell::new(Vec::new()),

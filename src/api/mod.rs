@@ -3,6 +3,7 @@
 
 mod admin;
 mod body;
+pub mod capacity;
 pub mod connection;
 pub mod context;
 pub mod error;
@@ -19,7 +20,7 @@ use connection::{Client, Request};
 use error::ApiError;
 use respond::RequestId;
 
-use crate::http::request::Method;
+use crate::http::request::{Method, RequestHead};
 
 /// What the client asked for; the OpenAI dialect's endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +50,8 @@ impl Endpoint {
     }
 }
 
-enum Target {
+/// What a request asks for, decided from its head alone.
+pub(crate) enum Target {
     Health,
     Ready,
     Metrics,
@@ -57,6 +59,24 @@ enum Target {
     Api(Endpoint),
     WrongMethod(&'static str),
     NotFound,
+    /// A target that needs the inbound key, without a valid one (the API
+    /// endpoint, for metrics, or `None` for the model list).
+    Unauthorized(Option<Endpoint>, ApiError),
+}
+
+/// The target of a request head, with inbound auth checked: the connection
+/// loop refuses an unauthorized request before reading its body.
+pub(crate) fn target_of(worker: &Worker, rbuf: &[u8], head: &RequestHead) -> Target {
+    let target = target(head.method, head.path(rbuf));
+    let endpoint = match target {
+        Target::Api(endpoint) => Some(endpoint),
+        Target::Models => None,
+        other => return other,
+    };
+    match authorize(worker, rbuf, head) {
+        Ok(()) => target,
+        Err(e) => Target::Unauthorized(endpoint, e),
+    }
 }
 
 fn target(method: Method, path: &[u8]) -> Target {
@@ -96,7 +116,7 @@ pub(crate) async fn dispatch(
     let request_id = RequestId::from_client_or_new(worker, req.head.header(rbuf, b"x-request-id"));
     let id = Some(&request_id);
     client.head_only = req.head.method == Method::Head;
-    match target(req.head.method, req.head.path(rbuf)) {
+    match &req.target {
         Target::Health => {
             respond::full(
                 client,
@@ -112,20 +132,17 @@ pub(crate) async fn dispatch(
         }
         Target::Ready => admin::ready(worker, client, keep_alive, id).await && keep_alive,
         Target::Metrics => admin::metrics(worker, client, keep_alive, id).await && keep_alive,
-        Target::Models => {
-            if let Err(e) = authorize(worker, rbuf, req) {
-                return respond::error(client, &e, keep_alive, id).await && keep_alive;
-            }
-            admin::models(worker, client, keep_alive, id).await && keep_alive
-        }
+        Target::Models => admin::models(worker, client, keep_alive, id).await && keep_alive,
         Target::Api(endpoint) => {
-            if let Err(e) = authorize(worker, rbuf, req) {
-                proxy::record_rejection(worker, endpoint, req, e.status);
-                return respond::error(client, &e, keep_alive, id).await && keep_alive;
-            }
-            proxy::forward(worker, rbuf, client, req, endpoint, &request_id, keep_alive).await
+            proxy::forward(worker, rbuf, client, req, *endpoint, &request_id, keep_alive).await
         }
-        Target::WrongMethod(allowed) => {
+        Target::Unauthorized(endpoint, err) => {
+            if let Some(endpoint) = endpoint {
+                proxy::record_rejection(worker, *endpoint, req.started, err.status);
+            }
+            respond::error(client, err, keep_alive, id).await && keep_alive
+        }
+        &Target::WrongMethod(allowed) => {
             let err = ApiError::new(405, format!("method not allowed; use {allowed}"));
             respond::full(
                 client,
@@ -156,19 +173,18 @@ fn body_of(err: &ApiError) -> Vec<u8> {
 }
 
 /// Inbound auth: `Authorization: Bearer <key>` or `x-api-key: <key>` (Anthropic SDKs).
-fn authorize(worker: &Worker, rbuf: &[u8], req: &Request) -> Result<(), ApiError> {
+fn authorize(worker: &Worker, rbuf: &[u8], head: &RequestHead) -> Result<(), ApiError> {
     let gw = &worker.gw;
     if gw.auth_keys.is_empty() {
         return Ok(());
     }
-    let presented = req
-        .head
+    let presented = head
         .header(rbuf, b"authorization")
         .and_then(|v| {
             (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer "))
                 .then(|| crate::http::trim_ows(&v[7..]))
         })
-        .or_else(|| req.head.header(rbuf, b"x-api-key"));
+        .or_else(|| head.header(rbuf, b"x-api-key"));
     match presented {
         Some(k) if gw.key_is_valid(k) => Ok(()),
         Some(_) => Err(ApiError::new(401, "invalid gateway API key")),

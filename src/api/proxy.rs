@@ -85,13 +85,13 @@ impl<'a> Finished<'a> {
     }
 }
 
-fn record(worker: &Worker, endpoint: Endpoint, req: &Request, f: &Finished<'_>) {
+fn record(worker: &Worker, endpoint: Endpoint, started: Instant, f: &Finished<'_>) {
     worker.metrics.record(&RequestRecord {
         provider: f.provider,
         model: f.model,
         endpoint: endpoint.label(),
         status: f.status,
-        total: req.started.elapsed(),
+        total: started.elapsed(),
         upstream_wait: f.upstream_wait,
         upstream_ttfb: f.ttfb,
         prompt_tokens: f.usage.prompt_tokens,
@@ -100,11 +100,11 @@ fn record(worker: &Worker, endpoint: Endpoint, req: &Request, f: &Finished<'_>) 
 }
 
 /// Count a request refused before routing (auth, bad body).
-pub(super) fn record_rejection(worker: &Worker, endpoint: Endpoint, req: &Request, status: u16) {
+pub(super) fn record_rejection(worker: &Worker, endpoint: Endpoint, started: Instant, status: u16) {
     record(
         worker,
         endpoint,
-        req,
+        started,
         &Finished::unanswered("", "", status, Duration::ZERO),
     );
 }
@@ -150,11 +150,15 @@ pub(super) async fn forward(
         .await;
     };
     let unescaped;
-    let model: &str = if peeked.model_escaped {
+    let model: Option<&str> = if peeked.model_escaped {
         unescaped = unescape(&body[model_range.clone()]);
-        unescaped.as_deref().unwrap_or("")
+        unescaped.as_deref()
     } else {
-        std::str::from_utf8(&body[model_range.clone()]).unwrap_or("")
+        std::str::from_utf8(&body[model_range.clone()]).ok()
+    };
+    let Some(model) = model else {
+        let err = ApiError::new(400, "`model` is not a valid JSON string");
+        return reject(worker, client, req, endpoint, id, keep_alive, err).await;
     };
     let gw = &worker.gw;
     let route = match gw.routes.resolve(model) {
@@ -259,7 +263,7 @@ impl Routed<'_> {
         record(
             self.worker,
             self.endpoint,
-            self.req,
+            self.req.started,
             &Finished::unanswered(
                 self.provider.name(),
                 self.model,
@@ -279,7 +283,7 @@ impl Routed<'_> {
         record(
             self.worker,
             self.endpoint,
-            self.req,
+            self.req.started,
             &Finished {
                 provider: self.provider.name(),
                 model: self.model,
@@ -342,7 +346,7 @@ async fn reject(
     keep_alive: bool,
     err: ApiError,
 ) -> bool {
-    record_rejection(worker, endpoint, req, err.status);
+    record_rejection(worker, endpoint, req.started, err.status);
     respond::error(client, &err, keep_alive, Some(id)).await && keep_alive
 }
 
@@ -698,7 +702,7 @@ async fn answer_from_mock(
     record(
         worker,
         endpoint,
-        req,
+        req.started,
         &Finished {
             provider: provider.name(),
             model,

@@ -7,6 +7,7 @@
 
 mod cloud;
 mod error;
+mod limits;
 mod schema;
 mod url;
 
@@ -20,7 +21,7 @@ use std::time::Duration;
 pub use error::ConfigError;
 
 use super::{
-    AwsSettings, BaseUrl, Limits, ProviderAuth, ProviderKind, ProviderSettings, Scheme, Secret,
+    AwsSettings, BaseUrl, ProviderAuth, ProviderKind, ProviderSettings, Scheme, Secret,
     Settings, UpstreamTimeouts, BUILTIN_KINDS,
 };
 use error::push_key;
@@ -108,7 +109,7 @@ pub(crate) fn resolve(
     let listen = resolve_listen(opts, file.listen.as_deref(), env)?;
     let workers = resolve_workers(opts.workers, file.workers)?;
     let pin_workers = resolve_pin_workers(file.pin_workers, env)?;
-    let limits = resolve_limits(&file.limits)?;
+    let limits = limits::resolve(&file.limits)?;
     let models_refresh_secs = ranged(
         "models_refresh_secs",
         file.models_refresh_secs,
@@ -295,50 +296,6 @@ fn resolve_workers(opt: Option<usize>, file: Option<usize>) -> Result<usize, Con
     Ok(std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-fn resolve_limits(file: &LimitsFile) -> Result<Limits, ConfigError> {
-    let ms = |key, value, default| {
-        ranged(&format!("limits.{key}"), value, default, 1, MAX_TIMEOUT_MS)
-            .map(Duration::from_millis)
-    };
-    Ok(Limits {
-        max_head_bytes: ranged(
-            "limits.max_head_bytes",
-            file.max_head_bytes,
-            DEFAULT_MAX_HEAD_BYTES,
-            MIN_MAX_HEAD_BYTES,
-            MAX_MAX_HEAD_BYTES,
-        )? as usize,
-        max_body_bytes: usize::try_from(ranged(
-            "limits.max_body_bytes",
-            file.max_body_bytes,
-            DEFAULT_MAX_BODY_BYTES,
-            1,
-            usize::MAX as u64,
-        )?)
-        .unwrap_or(usize::MAX),
-        header_read_timeout: ms(
-            "header_read_timeout_ms",
-            file.header_read_timeout_ms,
-            DEFAULT_HEADER_READ_TIMEOUT_MS,
-        )?,
-        idle_timeout: ms(
-            "idle_timeout_ms",
-            file.idle_timeout_ms,
-            DEFAULT_IDLE_TIMEOUT_MS,
-        )?,
-        body_read_timeout: ms(
-            "body_read_timeout_ms",
-            file.body_read_timeout_ms,
-            DEFAULT_BODY_READ_TIMEOUT_MS,
-        )?,
-        shutdown_timeout: ms(
-            "shutdown_timeout_ms",
-            file.shutdown_timeout_ms,
-            DEFAULT_SHUTDOWN_TIMEOUT_MS,
-        )?,
-    })
-}
-
 fn resolve_default_timeouts(file: &TimeoutsFile) -> Result<UpstreamTimeouts, ConfigError> {
     let ms = |key, value, default| {
         ranged(
@@ -366,7 +323,7 @@ fn resolve_default_timeouts(file: &TimeoutsFile) -> Result<UpstreamTimeouts, Con
 }
 
 /// `value` (or `default` when unset), refused at `path` unless in `min..=max`.
-fn ranged(
+pub(super) fn ranged(
     path: &str,
     value: Option<u64>,
     default: u64,

@@ -55,6 +55,11 @@ pub struct Limits {
     pub body_read_timeout: Duration,
     /// How long in-flight requests may run after SIGINT/SIGTERM.
     pub shutdown_timeout: Duration,
+    /// Open client connections, gateway-wide; `None` until the runtime sizes
+    /// it from the open-file limit.
+    pub max_connections: Option<usize>,
+    /// Request-body bytes buffered at once, gateway-wide; past it new bodies get 503.
+    pub max_buffered_body_bytes: usize,
 }
 
 /// One enabled provider.

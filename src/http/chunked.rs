@@ -10,6 +10,12 @@ use std::ops::Range;
 
 /// Longest chunk-size line (with extensions) or trailer line accepted.
 const MAX_CONTROL_LINE_BYTES: u32 = 4096;
+/// Most bytes of chunk extensions over a whole message. Nothing the gateway
+/// talks to uses extensions; the bound keeps a client from sending unlimited
+/// framing that is not payload (hyper's limit is the same 16 KiB).
+pub const MAX_EXTENSION_BYTES: u32 = 16 * 1024;
+/// Most bytes in the trailer section of a message.
+pub const MAX_TRAILER_BYTES: u32 = 16 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("invalid chunked encoding: {0}")]
@@ -47,6 +53,9 @@ pub struct ChunkedFramer {
     size: u64,
     digits: u32,
     line_len: u32,
+    /// Extension and trailer bytes so far, against the limits above.
+    extension_bytes: u32,
+    trailer_bytes: u32,
 }
 
 impl Default for ChunkedFramer {
@@ -62,6 +71,8 @@ impl ChunkedFramer {
             size: 0,
             digits: 0,
             line_len: 0,
+            extension_bytes: 0,
+            trailer_bytes: 0,
         }
     }
 
@@ -111,8 +122,12 @@ impl ChunkedFramer {
                 },
                 State::SizeExt => {
                     self.line_len += 1;
+                    self.extension_bytes += 1;
                     if self.line_len > MAX_CONTROL_LINE_BYTES {
                         return Err(ChunkError("chunk extension too long"));
+                    }
+                    if self.extension_bytes > MAX_EXTENSION_BYTES {
+                        return Err(ChunkError("too many chunk extension bytes"));
                     }
                     if b == b'\r' {
                         self.state = State::SizeLf;
@@ -148,12 +163,17 @@ impl ChunkedFramer {
                     } else {
                         self.state = State::Trailer;
                         self.line_len = 1;
+                        self.trailer_bytes += 1;
                     }
                 }
                 State::Trailer => {
                     self.line_len += 1;
+                    self.trailer_bytes += 1;
                     if self.line_len > MAX_CONTROL_LINE_BYTES {
                         return Err(ChunkError("trailer line too long"));
+                    }
+                    if self.trailer_bytes > MAX_TRAILER_BYTES {
+                        return Err(ChunkError("trailer section too long"));
                     }
                     if b == b'\r' {
                         self.state = State::TrailerLf;
@@ -206,6 +226,10 @@ pub enum DecodeStep {
 
 /// Decodes a chunked body in place inside a buffer: `buf[start..write]` is the
 /// decoded body so far, `buf[read..]` the raw bytes not yet consumed.
+///
+/// Consumed framing is dropped from the buffer as it is decoded, so the buffer
+/// never holds more than the decoded body plus the bytes of the last read: a
+/// client cannot grow it with framing (extensions, trailers, tiny chunks).
 #[derive(Debug, Clone)]
 pub struct ChunkedDecoder {
     framer: ChunkedFramer,
@@ -224,8 +248,9 @@ impl ChunkedDecoder {
         }
     }
 
-    /// Decode what `buf[self.read..]` holds.
-    pub fn feed(&mut self, buf: &mut [u8]) -> Result<DecodeStep, ChunkError> {
+    /// Decode what `buf[self.read..]` holds. On `NeedMore` every raw byte has
+    /// been consumed and `buf` ends at the decoded payload (`buf.len() == write`).
+    pub fn feed(&mut self, buf: &mut Vec<u8>) -> Result<DecodeStep, ChunkError> {
         loop {
             let step = self.framer.step(&buf[self.read..])?;
             if !step.payload.is_empty() {
@@ -241,6 +266,8 @@ impl ChunkedDecoder {
                 });
             }
             if self.read == buf.len() {
+                buf.truncate(self.write);
+                self.read = self.write;
                 return Ok(DecodeStep::NeedMore);
             }
         }
@@ -337,6 +364,45 @@ mod tests {
             assert_eq!(end, msg.len(), "cut {cut}");
             assert_eq!(payload, b"hello world");
         }
+    }
+
+    #[test]
+    fn consumed_framing_leaves_the_buffer() {
+        // Extensions and trailers are consumed, never kept: the buffer holds
+        // the decoded payload only, whatever the framing around it.
+        let mut dec = ChunkedDecoder::new(0);
+        let mut buf = b"3;a=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\r\nabc\r\n0\r\nX-T: 1\r\n".to_vec();
+        assert_eq!(dec.feed(&mut buf), Ok(DecodeStep::NeedMore));
+        assert_eq!(buf, b"abc");
+        buf.extend_from_slice(b"X-U: 2\r\n");
+        assert_eq!(dec.feed(&mut buf), Ok(DecodeStep::NeedMore));
+        assert_eq!(buf, b"abc");
+        buf.extend_from_slice(b"\r\nNEXT");
+        assert_eq!(dec.feed(&mut buf), Ok(DecodeStep::Done { leftover: 5 }));
+        assert_eq!(&buf[..dec.write], b"abc");
+        assert_eq!(&buf[5..], b"NEXT");
+    }
+
+    #[test]
+    fn framing_beyond_its_limits_is_refused() {
+        let mut sc = ChunkedScanner::new();
+        let mut trailers = b"1\r\na\r\n0\r\n".to_vec();
+        while trailers.len() < 2 * MAX_TRAILER_BYTES as usize {
+            trailers.extend_from_slice(b"X-Pad: aaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        assert_eq!(
+            sc.scan(&trailers, |_| {}),
+            Err(ChunkError("trailer section too long"))
+        );
+        let mut sc = ChunkedScanner::new();
+        let mut exts = Vec::new();
+        while exts.len() < 2 * MAX_EXTENSION_BYTES as usize {
+            exts.extend_from_slice(b"1;name=valuevaluevaluevalue\r\na\r\n");
+        }
+        assert_eq!(
+            sc.scan(&exts, |_| {}),
+            Err(ChunkError("too many chunk extension bytes"))
+        );
     }
 
     #[test]

@@ -72,6 +72,8 @@ impl RequestHead {
 pub enum HeadError {
     #[error("request head larger than {0} bytes")]
     TooLarge(usize),
+    #[error("request has more than {MAX_HEADERS} header fields")]
+    TooManyHeaders,
     #[error("malformed request: {0}")]
     Malformed(&'static str),
     #[error("unsupported transfer-encoding (only chunked is accepted)")]
@@ -81,11 +83,22 @@ pub enum HeadError {
 impl HeadError {
     pub fn status(self) -> u16 {
         match self {
-            HeadError::TooLarge(_) => 431,
+            HeadError::TooLarge(_) | HeadError::TooManyHeaders => 431,
             HeadError::Malformed(_) => 400,
             HeadError::UnsupportedTransferEncoding => 501,
         }
     }
+}
+
+/// Whether `buf[from..]` holds the blank line that ends a head (`\n\n` or
+/// `\n\r\n`, the line endings httparse accepts). Callers pass where the last
+/// call stopped, less three bytes, so a head sent in pieces is scanned once.
+pub fn has_head_end(buf: &[u8], from: usize) -> bool {
+    let from = from.min(buf.len());
+    memchr::memchr_iter(b'\n', &buf[from..]).any(|i| {
+        let next = &buf[from + i + 1..];
+        next.first() == Some(&b'\n') || next.starts_with(b"\r\n")
+    })
 }
 
 /// Parse a request head from the start of `buf`.
@@ -108,9 +121,7 @@ pub fn parse_request_head(
                 Ok(None)
             };
         }
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err((HeadError::TooLarge(max_head_bytes), headers))
-        }
+        Err(httparse::Error::TooManyHeaders) => return Err((HeadError::TooManyHeaders, headers)),
         Err(_) => {
             return Err((
                 HeadError::Malformed("invalid request line or header"),
@@ -251,6 +262,30 @@ mod tests {
         assert_eq!(parse(neg).unwrap_err().status(), 400);
         let gz = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n";
         assert_eq!(parse(gz).unwrap_err().status(), 501);
+    }
+
+    #[test]
+    fn head_end_is_found_at_any_split_and_from_any_resume_point() {
+        for raw in [&b"GET / HTTP/1.1\r\nA: b\r\n\r\n"[..], b"GET / HTTP/1.1\nA: b\n\n"] {
+            for cut in 0..raw.len() {
+                assert!(!has_head_end(&raw[..cut], 0), "cut {cut}");
+                let resume = cut.saturating_sub(3);
+                assert!(has_head_end(raw, resume), "resume {resume}");
+            }
+        }
+        assert!(!has_head_end(b"GET / HTTP/1.1\r\nA: b\r\n", 0));
+    }
+
+    #[test]
+    fn too_many_headers_is_431_and_says_so() {
+        let mut raw = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            raw.extend_from_slice(format!("X-{i}: a\r\n").as_bytes());
+        }
+        raw.extend_from_slice(b"\r\n");
+        let err = parse(&raw).unwrap_err();
+        assert_eq!(err.status(), 431);
+        assert!(err.to_string().contains("header fields"), "{err}");
     }
 
     #[test]

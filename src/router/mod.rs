@@ -94,12 +94,8 @@ pub struct Route<'a> {
 /// Why a model could not be routed; each is a client error with a helpful message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
-    #[error("unknown provider `{provider}` in model `{model}`; available providers: {available}. Use \"provider/model\", e.g. \"mock/echo\"")]
-    UnknownProvider {
-        provider: String,
-        model: String,
-        available: String,
-    },
+    #[error("unknown provider `{provider}`; available providers: {available}. Use \"provider/model\", e.g. \"mock/echo\"")]
+    UnknownProvider { provider: String, available: String },
     #[error("model `{model}` is not offered by provider `{provider}`; available: {available}")]
     UnknownModel {
         provider: String,
@@ -114,14 +110,23 @@ pub enum RouteError {
     },
     #[error("missing `model`")]
     MissingModel,
+    #[error("`model` is {len} bytes long; the limit is {MAX_MODEL_NAME_BYTES}")]
+    ModelTooLong { len: usize },
 }
+
+/// Longest `model` value accepted. Real names (Bedrock inference-profile ARNs,
+/// OpenRouter's `vendor/model:variant`) stay well under it; the bound keeps
+/// client-chosen names from growing metric labels and error messages.
+pub const MAX_MODEL_NAME_BYTES: usize = 256;
 
 impl RouteError {
     /// 404 for a model that does not exist, 400 for a malformed choice.
     pub fn status(&self) -> u16 {
         match self {
             RouteError::UnknownModel { .. } | RouteError::BareModel { .. } => 404,
-            RouteError::UnknownProvider { .. } | RouteError::MissingModel => 400,
+            RouteError::UnknownProvider { .. }
+            | RouteError::MissingModel
+            | RouteError::ModelTooLong { .. } => 400,
         }
     }
 }
@@ -190,6 +195,9 @@ impl Routes {
         if model.is_empty() {
             return Err(RouteError::MissingModel);
         }
+        if model.len() > MAX_MODEL_NAME_BYTES {
+            return Err(RouteError::ModelTooLong { len: model.len() });
+        }
         if let Some((prefix, rest)) = model.split_once('/') {
             if let Some(&i) = self.by_name.get(prefix) {
                 return self.check_model(i, rest);
@@ -200,7 +208,6 @@ impl Routes {
             }
             return Err(RouteError::UnknownProvider {
                 provider: prefix.to_owned(),
-                model: model.to_owned(),
                 available: self.provider_list(),
             });
         }

@@ -3,7 +3,10 @@
 //! listener. Also start-up (bind check, control plane) and graceful shutdown.
 
 mod control;
+mod fd_limit;
 mod listener;
+
+pub use fd_limit::DEFAULT_MAX_CONNECTIONS;
 
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,13 +36,22 @@ pub fn driver_name() -> &'static str {
 }
 
 /// Run the gateway until SIGINT/SIGTERM and the drain that follows.
-pub fn run(settings: Settings) -> Result<(), String> {
+pub fn run(mut settings: Settings) -> Result<(), String> {
+    let open_files = fd_limit::raise();
+    settings.limits.max_connections = Some(fd_limit::max_connections(
+        settings.limits.max_connections,
+        open_files,
+    ));
     let addr = listener::check_and_resolve(settings.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
     let shutdown = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, shutdown.clone()).map_err(|e| e.to_string())?;
     }
+    // A terminal closing (or a habit of "kill -HUP to reload") must not cut
+    // every stream: there is no reload yet, so SIGHUP is only logged.
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::new(AtomicBool::new(false)))
+        .map_err(|e| e.to_string())?;
     let workers = settings.workers;
     let registry = Registry::new(workers);
     let driver = driver_name();
@@ -143,6 +155,7 @@ fn build_runtime(cooperative: bool) -> std::io::Result<Runtime> {
 }
 
 async fn accept_loop(worker: &Rc<Worker>, listener: &monoio::net::TcpListener) {
+    let mut backoff = AcceptBackoff::default();
     while !worker.gw.shutting_down() {
         // One accept operation lives until it completes: dropping it on io_uring
         // could discard a connection the kernel had already accepted, which would
@@ -162,14 +175,69 @@ async fn accept_loop(worker: &Rc<Worker>, listener: &monoio::net::TcpListener) {
         match accepted {
             None => return,
             Some(Ok((stream, _peer))) => {
-                monoio::spawn(serve_connection(worker.clone(), stream));
+                backoff.succeeded();
+                if worker.gw.capacity.opened() || worker.idle.close_oldest() {
+                    monoio::spawn(serve_connection(worker.clone(), stream));
+                } else {
+                    turn_away(&stream);
+                    worker.gw.capacity.closed();
+                }
             }
             Some(Err(e)) => {
-                // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                monoio::time::sleep(Duration::from_millis(50)).await;
+                // EMFILE and friends: free a descriptor if an idle client holds
+                // one, and back off instead of spinning on the error.
+                worker.idle.close_oldest();
+                monoio::time::sleep(backoff.failed(&e)).await;
             }
         }
+    }
+}
+
+/// Answer a connection over the limit with a 503 and close it. The send does
+/// not wait: a new socket's buffer has room for these few bytes.
+fn turn_away(stream: &monoio::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    const BODY: &str = "{\"error\":{\"message\":\"the gateway is at its connection limit; retry shortly\",\"type\":\"server_error\",\"param\":null,\"code\":\"service_unavailable\"}}";
+    let busy = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    // SAFETY: a valid buffer of busy.len() bytes; the fd is open for this call.
+    unsafe {
+        libc::send(
+            stream.as_raw_fd(),
+            busy.as_ptr().cast(),
+            busy.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+}
+
+/// Exponential backoff after failed accepts (10 ms doubling to 1 s), with the
+/// failures logged once per [`ACCEPT_LOG_EVERY`] rather than once each.
+#[derive(Default)]
+struct AcceptBackoff {
+    delay_ms: u64,
+    unlogged: u64,
+    last_log: Option<Instant>,
+}
+
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
+
+impl AcceptBackoff {
+    fn succeeded(&mut self) {
+        self.delay_ms = 0;
+    }
+
+    fn failed(&mut self, e: &std::io::Error) -> Duration {
+        self.delay_ms = (self.delay_ms * 2).clamp(10, 1_000);
+        self.unlogged += 1;
+        if self.last_log.is_none_or(|t| t.elapsed() >= ACCEPT_LOG_EVERY) {
+            tracing::warn!(error = %e, failures = self.unlogged, retry_in_ms = self.delay_ms, "accept failed");
+            self.unlogged = 0;
+            self.last_log = Some(Instant::now());
+        }
+        Duration::from_millis(self.delay_ms)
     }
 }
 

@@ -3,8 +3,14 @@
 //! The pass-through path must not re-serialise the body (ARCHITECTURE §4), so it
 //! only needs byte offsets: the `model` string to splice and the `stream` flag.
 //! Strings are skipped with `memchr`, so a 1 MB prompt costs one fast scan.
-//! This is not a validator: the upstream validates what it receives; malformed
-//! structure the scanner trips on is reported as an error.
+//!
+//! It is not a full validator (the upstream validates what it receives), but it
+//! must see the same top level as any JSON parser the upstream may use, or a
+//! client could route on one `model` while the upstream serves another: keys
+//! are compared after unescaping (`"mod\u0065l"` is `model`), a second
+//! top-level `model` or `stream` key is refused, brackets must match, scalars
+//! may only hold literal and number characters, and nothing but whitespace may
+//! follow the object.
 
 use std::ops::Range;
 
@@ -19,50 +25,105 @@ pub struct Peek {
     pub stream: bool,
 }
 
+/// Why a body cannot be routed; every case is the client's error (400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("request body is not a JSON object: {0}")]
-pub struct PeekError(pub &'static str);
+pub enum PeekError {
+    #[error("request body is not a JSON object: {0}")]
+    Malformed(&'static str),
+    /// Parsers disagree on which of two equal keys wins, so neither is trusted.
+    #[error("request body has more than one top-level `{0}` key")]
+    DuplicateKey(&'static str),
+}
+
+/// Deepest nesting accepted (serde_json's own default limit is 128).
+pub const MAX_DEPTH: usize = 512;
 
 /// Scan the top level of a JSON object body.
 pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
     let mut p = Peek::default();
+    let (mut seen_model, mut seen_stream) = (false, false);
     let mut i = skip_ws(body, 0);
     if body.get(i) != Some(&b'{') {
-        return Err(PeekError("expected '{'"));
+        return Err(PeekError::Malformed("expected '{'"));
     }
     i = skip_ws(body, i + 1);
     if body.get(i) == Some(&b'}') {
-        return Ok(p);
+        return end_of_body(body, i + 1).map(|_| p);
     }
     loop {
         if body.get(i) != Some(&b'"') {
-            return Err(PeekError("expected a key"));
+            return Err(PeekError::Malformed("expected a key"));
         }
         let (key, key_escaped, after) = string_at(body, i)?;
         i = skip_ws(body, after);
         if body.get(i) != Some(&b':') {
-            return Err(PeekError("expected ':'"));
+            return Err(PeekError::Malformed("expected ':'"));
         }
         i = skip_ws(body, i + 1);
-        let key = &body[key];
-        if !key_escaped && key == b"model" && body.get(i) == Some(&b'"') {
-            let (range, escaped, after) = string_at(body, i)?;
-            p.model = Some(range);
-            p.model_escaped = escaped;
-            i = after;
-        } else if !key_escaped && key == b"stream" {
-            let end = skip_value(body, i)?;
-            p.stream = &body[i..end] == b"true";
-            i = end;
-        } else {
-            i = skip_value(body, i)?;
+        match top_level_key(&body[key], key_escaped)? {
+            Key::Model => {
+                if std::mem::replace(&mut seen_model, true) {
+                    return Err(PeekError::DuplicateKey("model"));
+                }
+                if body.get(i) == Some(&b'"') {
+                    let (range, escaped, after) = string_at(body, i)?;
+                    p.model = Some(range);
+                    p.model_escaped = escaped;
+                    i = after;
+                } else {
+                    i = skip_value(body, i)?;
+                }
+            }
+            Key::Stream => {
+                if std::mem::replace(&mut seen_stream, true) {
+                    return Err(PeekError::DuplicateKey("stream"));
+                }
+                let end = skip_value(body, i)?;
+                p.stream = &body[i..end] == b"true";
+                i = end;
+            }
+            Key::Other => i = skip_value(body, i)?,
         }
         i = skip_ws(body, i);
         match body.get(i) {
             Some(b',') => i = skip_ws(body, i + 1),
-            Some(b'}') => return Ok(p),
-            _ => return Err(PeekError("expected ',' or '}'")),
+            Some(b'}') => return end_of_body(body, i + 1).map(|_| p),
+            _ => return Err(PeekError::Malformed("expected ',' or '}'")),
         }
+    }
+}
+
+/// The keys the gateway reads.
+enum Key {
+    Model,
+    Stream,
+    Other,
+}
+
+fn top_level_key(raw: &[u8], escaped: bool) -> Result<Key, PeekError> {
+    let classify = |k: &[u8]| match k {
+        b"model" => Key::Model,
+        b"stream" => Key::Stream,
+        _ => Key::Other,
+    };
+    if !escaped {
+        return Ok(classify(raw));
+    }
+    // Rare: a key with escapes. Only short ones can spell a key we read.
+    if raw.len() > 6 * b"stream".len() {
+        return Ok(Key::Other);
+    }
+    match unescape(raw) {
+        Some(k) => Ok(classify(k.as_bytes())),
+        None => Err(PeekError::Malformed("invalid escape in a key")),
+    }
+}
+
+/// Only whitespace may follow the top-level object.
+fn end_of_body(body: &[u8], i: usize) -> Result<(), PeekError> {
+    match skip_ws(body, i) == body.len() {
+        true => Ok(()),
+        false => Err(PeekError::Malformed("data after the top-level object")),
     }
 }
 
@@ -85,10 +146,10 @@ fn string_at(b: &[u8], i: usize) -> Result<(Range<usize>, bool, usize), PeekErro
                 escaped = true;
                 j += k + 2;
                 if j > b.len() {
-                    return Err(PeekError("unterminated string"));
+                    return Err(PeekError::Malformed("unterminated string"));
                 }
             }
-            None => return Err(PeekError("unterminated string")),
+            None => return Err(PeekError::Malformed("unterminated string")),
         }
     }
 }
@@ -97,44 +158,65 @@ fn string_at(b: &[u8], i: usize) -> Result<(Range<usize>, bool, usize), PeekErro
 fn skip_value(b: &[u8], i: usize) -> Result<usize, PeekError> {
     match b.get(i) {
         Some(b'"') => Ok(string_at(b, i)?.2),
-        Some(b'{' | b'[') => {
-            let mut depth = 0usize;
-            let mut j = i;
-            while j < b.len() {
-                match b[j] {
-                    b'"' => {
-                        j = string_at(b, j)?.2;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Ok(j + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            Err(PeekError("unterminated object or array"))
-        }
+        Some(b'{' | b'[') => skip_container(b, i),
         Some(_) => {
             let mut j = i;
             while let Some(&c) = b.get(j) {
-                if matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
-                    break;
+                match c {
+                    b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t' => break,
+                    // Literals (true, false, null) and numbers only.
+                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'+' | b'-' | b'.' => j += 1,
+                    _ => return Err(PeekError::Malformed("invalid value")),
                 }
-                j += 1;
             }
             if j == i {
-                Err(PeekError("expected a value"))
+                Err(PeekError::Malformed("expected a value"))
             } else {
                 Ok(j)
             }
         }
-        None => Err(PeekError("unexpected end")),
+        None => Err(PeekError::Malformed("unexpected end")),
     }
+}
+
+/// Index just past the object or array at `b[i]`, checking that every closing
+/// bracket matches its opener (a stack of one bit per level: object or array).
+fn skip_container(b: &[u8], i: usize) -> Result<usize, PeekError> {
+    let mut is_object = [0u64; MAX_DEPTH / 64];
+    let mut depth = 0usize;
+    let mut j = i;
+    while j < b.len() {
+        match b[j] {
+            b'"' => {
+                j = string_at(b, j)?.2;
+                continue;
+            }
+            open @ (b'{' | b'[') => {
+                if depth == MAX_DEPTH {
+                    return Err(PeekError::Malformed("nested too deeply"));
+                }
+                let (word, bit) = (depth / 64, 1u64 << (depth % 64));
+                match open {
+                    b'{' => is_object[word] |= bit,
+                    _ => is_object[word] &= !bit,
+                }
+                depth += 1;
+            }
+            close @ (b'}' | b']') => {
+                depth -= 1;
+                let opened_object = is_object[depth / 64] & (1u64 << (depth % 64)) != 0;
+                if opened_object != (close == b'}') {
+                    return Err(PeekError::Malformed("mismatched brackets"));
+                }
+                if depth == 0 {
+                    return Ok(j + 1);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    Err(PeekError::Malformed("unterminated object or array"))
 }
 
 /// Unescape a JSON string's contents (rare path: models with escapes).
@@ -235,6 +317,50 @@ mod tests {
         ] {
             assert!(peek(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn escaped_or_repeated_model_keys_are_refused() {
+        // Each was a way to route one model while the upstream parses another.
+        for body in [
+            &br#"{"model":"openai/gpt-4o-mini","mod\u0065l":"gpt-4-EXPENSIVE"}"#[..],
+            br#"{"model":"gpt-4-EXPENSIVE","model":"openai/gpt-4o-mini"}"#,
+            br#"{"\u006dodel":"a","model":"b"}"#,
+            br#"{"model":1,"model":"b"}"#,
+            br#"{"stream":false,"str\u0065am":true,"model":"a"}"#,
+        ] {
+            assert!(
+                matches!(peek(body), Err(PeekError::DuplicateKey(_))),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn escaped_model_key_alone_is_the_model() {
+        let body = br#"{"mod\u0065l":"a/b","\u0073tream":true}"#;
+        let p = peek(body).unwrap();
+        assert_eq!(&body[p.model.unwrap()], b"a/b");
+        assert!(p.stream);
+    }
+
+    #[test]
+    fn structure_a_parser_would_refuse_is_refused() {
+        for bad in [
+            &br#"{"a":[1,2},"model":"x"}"#[..],
+            br#"{"a":{"b":1]}"#,
+            br#"{"model":"a"}{"model":"b"}"#,
+            br#"{"model":"a"} x"#,
+            br#"{"a":tru"model":"b"}"#,
+            br#"{"\ud800":1}"#,
+        ] {
+            assert!(peek(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(peek(deep.as_bytes()).is_err());
+        let ok = format!("{{\"a\":{}{}}}  \n", "[{\"b\":".repeat(100), "1}]".repeat(100));
+        assert!(peek(ok.as_bytes()).is_ok());
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! - [`Registry::render_prometheus`] locks each slot in turn, merges, and writes text exposition
 //!   format 0.0.4. Other cores' figures are therefore up to one publish interval old.
 //!
-//! Label cardinality is bounded per core: see [`MAX_LABEL_SETS`] and [`MAX_PROVIDERS`].
+//! Label cardinality is bounded per core: see [`MAX_LABEL_SETS`], [`MAX_MODEL_LABEL_BYTES`] and
+//! [`MAX_PROVIDERS`].
 
 mod prometheus;
 mod series;
@@ -29,7 +30,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-pub use series::{MAX_LABEL_SETS, MAX_PROVIDERS, NO_PROVIDER_LABEL, OVERFLOW_LABEL};
+pub use series::{
+    MAX_LABEL_SETS, MAX_MODEL_LABEL_BYTES, MAX_MODEL_LABEL_LEN, MAX_PROVIDERS, NO_PROVIDER_LABEL,
+    OVERFLOW_LABEL,
+};
 
 /// How often each worker should call [`CoreMetrics::publish`], in milliseconds.
 pub const PUBLISH_INTERVAL_MS: u64 = 500;

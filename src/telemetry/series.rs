@@ -21,6 +21,13 @@ use super::RequestRecord;
 /// come from configuration or code rather than from clients.
 pub const MAX_LABEL_SETS: usize = 2_000;
 
+/// Most bytes of model names a core keeps as labels, summed over its named label sets, and the
+/// longest single model label. Model names come from clients, so a count of sets alone does not
+/// bound memory or the size of a scrape; past either bound a new set is folded like one past
+/// [`MAX_LABEL_SETS`].
+pub const MAX_MODEL_LABEL_BYTES: usize = 128 * 1024;
+pub const MAX_MODEL_LABEL_LEN: usize = 256;
+
 /// Most distinct provider labels a core keeps (each owns two ~184 KiB histograms). Past it, a
 /// new provider is counted as `provider="other"`. Providers come from configuration, so this
 /// only guards against a bug.
@@ -127,6 +134,8 @@ pub(super) struct Snapshot {
     pub(super) overhead: Timing,
     /// Request sets whose model is not folded into [`OVERFLOW_LABEL`].
     named_sets: usize,
+    /// Bytes of model names over those sets.
+    named_model_bytes: usize,
 }
 
 impl Default for Snapshot {
@@ -137,6 +146,7 @@ impl Default for Snapshot {
             providers: Vec::new(),
             overhead: Timing::new(),
             named_sets: 0,
+            named_model_bytes: 0,
         }
     }
 }
@@ -223,7 +233,9 @@ impl Series {
             None if data.providers.len() >= MAX_PROVIDERS => OVERFLOW_LABEL,
             _ => provider,
         };
-        let folded = data.named_sets >= MAX_LABEL_SETS;
+        let folded = data.named_sets >= MAX_LABEL_SETS
+            || model.len() > MAX_MODEL_LABEL_LEN
+            || data.named_model_bytes + model.len() > MAX_MODEL_LABEL_BYTES;
         let model = if folded { OVERFLOW_LABEL } else { model };
         if provider == OVERFLOW_LABEL || folded {
             if let Some(set) = self.find(provider, model, endpoint, status) {
@@ -267,6 +279,7 @@ impl Series {
         });
         if !folded {
             data.named_sets += 1;
+            data.named_model_bytes += model.len();
         }
         let set = (data.requests.len() - 1) as u32;
         self.index.insert(
@@ -296,6 +309,7 @@ impl Series {
         });
         slot.overhead.copy_from(&src.overhead);
         slot.named_sets = src.named_sets;
+        slot.named_model_bytes = src.named_model_bytes;
     }
 }
 

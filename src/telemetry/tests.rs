@@ -169,6 +169,28 @@ fn label_sets_beyond_the_cap_fold_model_into_other() {
 }
 
 #[test]
+fn long_and_bulky_model_names_fold_into_other() {
+    let reg = Registry::new(1);
+    let core = reg.core(0);
+    // One name over the per-label bound is folded at once.
+    let huge = "x".repeat(MAX_MODEL_LABEL_LEN + 1);
+    core.record(&rec("p", &huge, 200, 1));
+    // Names within it are kept until their bytes reach the total bound.
+    let name = |i: usize| format!("{i:0>width$}", width = MAX_MODEL_LABEL_LEN);
+    let fit = MAX_MODEL_LABEL_BYTES / MAX_MODEL_LABEL_LEN;
+    for i in 0..fit + 3 {
+        core.record(&rec("p", &name(i), 200, 1));
+    }
+    core.publish();
+    let text = render(&reg);
+    assert!(text.len() < MAX_MODEL_LABEL_BYTES + 64 * 1024, "{}", text.len());
+    let other = r#"ringbridge_requests_total{provider="p",model="other",endpoint="chat_completions",status="200"}"#;
+    assert_eq!(value(&text, other), "4");
+    assert!(text.contains(&name(fit - 1)));
+    assert!(!text.contains(&name(fit)));
+}
+
+#[test]
 fn providers_beyond_the_cap_fold_into_other() {
     let reg = Registry::new(1);
     let core = reg.core(0);

@@ -2,10 +2,14 @@
 //! sending one request and reading the response head. The body relay belongs to
 //! the caller, which owns the client socket.
 //!
-//! Retry rule (as Pingora's `decide_reuse`): a failure before the first response
-//! byte on a *reused* connection is most likely a connection the upstream closed
-//! while idle, so the request is sent once more on a fresh connection. A fresh
-//! connection's failure is final.
+//! Resend rule: a request goes out a second time only when the upstream cannot
+//! have received it, because writing it to a *reused* connection failed (the
+//! upstream had closed it while idle). Once the write succeeded, a reset or a
+//! close before any response byte is a 502, never a resend: the upstream may
+//! have read the request and started on it, and for an LLM call a resend is a
+//! second execution and a second bill (RFC 9112 §9.3.1). A pooled connection
+//! the upstream has visibly closed is found before the write, by a probe on
+//! every checkout, and never used.
 
 pub mod blocking;
 mod conn;
@@ -37,8 +41,6 @@ use crate::telemetry::CoreMetrics;
 /// A pooled connection idle longer than this is closed instead of reused
 /// (shorter than the common 120 s idle timeouts of provider load balancers).
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-/// A pooled connection idle for less than this is reused without the liveness probe.
-const POOL_TRUST_UNPROBED: Duration = Duration::from_millis(500);
 /// Largest upstream response head accepted.
 const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
 
@@ -128,10 +130,10 @@ impl UpstreamError {
         )
     }
 
-    /// A stale pooled connection looks like this; worth one retry on a fresh one.
-    fn is_stale_connection(&self) -> bool {
-        matches!(self, Self::Send(_) | Self::ClosedBeforeResponse)
-            || matches!(self, Self::Read(e) if e.kind() == io::ErrorKind::ConnectionReset)
+    /// The request did not reach the upstream whole, so sending it again on
+    /// a fresh connection cannot run it twice.
+    fn request_undelivered(&self) -> bool {
+        matches!(self, Self::Send(_))
     }
 }
 
@@ -201,8 +203,8 @@ impl Pools {
             let (res, req) = self.exchange(conn, request, buf, timeouts, started).await;
             request = req;
             match res {
-                Err(e) if reused && e.is_stale_connection() => {
-                    tracing::debug!(origin = %origin.key, error = %e, "stale pooled connection, retrying on a fresh one");
+                Err(e) if reused && e.request_undelivered() => {
+                    tracing::debug!(origin = %origin.key, error = %e, "stale pooled connection, resending on a fresh one");
                     fresh_only = true;
                 }
                 other => return (other, request),
@@ -282,11 +284,10 @@ impl Pools {
         let list = idle.get_mut(origin.key.as_str())?;
         while let Some(mut conn) = list.pop() {
             self.idle_count.set(self.idle_count.get() - 1);
-            let idle = conn.idle_since.elapsed();
-            // A connection back in the pool moments ago is trusted without the
-            // probe syscall: if the upstream closed it anyway, the failure comes
-            // before any response byte and the request is retried on a fresh one.
-            if idle < POOL_TRUST_UNPROBED || (idle < POOL_IDLE_TIMEOUT && conn.is_quiet()) {
+            // The probe is what lets a request avoid a connection the upstream
+            // closed: after the write, a close can no longer be told from a
+            // request the upstream read and dropped, and is not resent.
+            if conn.idle_since.elapsed() < POOL_IDLE_TIMEOUT && conn.is_quiet() {
                 conn.reused = true;
                 self.metrics.upstream_connection_reused();
                 self.metrics.set_upstream_idle(self.idle_count.get());

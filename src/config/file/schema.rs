@@ -26,6 +26,9 @@ pub(crate) const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
 pub(crate) const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 30_000;
 pub(crate) const DEFAULT_IDLE_TIMEOUT_MS: u64 = 75_000;
 pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 30_000;
+/// `max_connections` upper bound.
+pub(crate) const MAX_MAX_CONNECTIONS: u64 = 1_000_000;
+pub(crate) const DEFAULT_MAX_BUFFERED_BODY_BYTES: u64 = 256 * 1024 * 1024;
 
 pub(crate) const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
 pub(crate) const DEFAULT_FIRST_BYTE_TIMEOUT_MS: u64 = 60_000;
@@ -81,6 +84,10 @@ pub(crate) struct LimitsFile {
     pub(crate) idle_timeout_ms: Option<u64>,
     /// Milliseconds. Default 30000.
     pub(crate) shutdown_timeout_ms: Option<u64>,
+    /// Connections, `0..=1000000`; 0 (the default) means automatic.
+    pub(crate) max_connections: Option<u64>,
+    /// Bytes, at least `max_body_bytes`. Default 268435456 (256 MiB).
+    pub(crate) max_buffered_body_bytes: Option<u64>,
 }
 
 /// `[timeouts]`: upstream timeouts every provider inherits.

@@ -328,6 +328,14 @@ fn out_of_range_values_are_refused_at_their_path() {
             "limits.max_body_bytes",
         ),
         (
+            "[limits]\nmax_connections = 1000001".to_owned(),
+            "limits.max_connections",
+        ),
+        (
+            "[limits]\nmax_body_bytes = 2000\nmax_buffered_body_bytes = 1999".to_owned(),
+            "limits.max_buffered_body_bytes",
+        ),
+        (
             "[limits]\nheader_read_timeout_ms = 0".to_owned(),
             "limits.header_read_timeout_ms",
         ),
@@ -489,6 +497,8 @@ fn zero_config_enables_mock_ollama_and_hosted_kinds_with_keys() {
     );
     assert_eq!(s.limits.max_head_bytes, 65536);
     assert_eq!(s.limits.max_body_bytes, 32 * 1024 * 1024);
+    assert_eq!(s.limits.max_connections, None);
+    assert_eq!(s.limits.max_buffered_body_bytes, 256 * 1024 * 1024);
     assert_eq!(s.limits.idle_timeout, Duration::from_secs(75));
     assert_eq!(s.models_refresh, Duration::from_secs(600));
     assert!(s.aliases.is_empty() && s.default_provider.is_none());
