@@ -19,9 +19,14 @@ fn non_stream_body_goes_upstream_byte_for_byte_apart_from_model() {
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(resp.text(), expected);
     assert_eq!(resp.header("x-mock-saw-path"), Some("/v1/chat/completions"));
+    // The upstream got the key; its echo of it is masked on the way back.
+    assert_eq!(
+        saw_authorization(&resp).as_deref(),
+        Some("Bearer sk-test-secret-0123456789")
+    );
     assert_eq!(
         resp.header("x-mock-saw-authorization"),
-        Some("Bearer sk-test-secret-0123456789")
+        Some("Bearer **************************")
     );
     assert_eq!(resp.header("x-ringbridge-provider"), Some("openai"));
 }

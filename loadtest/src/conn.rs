@@ -166,6 +166,7 @@ fn saw<'a>(rbuf: &'a [u8], head: &Head) -> Saw<'a> {
     Saw {
         auth: head.auth.map(|(a, b)| &rbuf[a..b]),
         path: &rbuf[head.target.0..head.target.1],
+        head: head.mock.echo.then(|| &rbuf[..head.head_len]),
     }
 }
 

@@ -112,6 +112,9 @@ pub enum Len {
 pub struct Saw<'a> {
     pub auth: Option<&'a [u8]>,
     pub path: &'a [u8],
+    /// The whole request head, when its header names are to be reflected
+    /// (`x-mock-echo: 1`) in `x-mock-saw-headers`.
+    pub head: Option<&'a [u8]>,
 }
 
 /// Appends a response head.
@@ -147,13 +150,39 @@ pub fn head(
         out.extend_from_slice(b"Connection: close\r\n");
     }
     if let Some(saw) = saw {
+        // The value as received (an upstream echoing a credential, which the
+        // gateway must mask), and hex-encoded so tests can still check it.
         out.extend_from_slice(b"x-mock-saw-authorization: ");
         out.extend_from_slice(saw.auth.unwrap_or(b"none"));
+        out.extend_from_slice(b"\r\nx-mock-saw-authorization-hex: ");
+        for b in saw.auth.unwrap_or(b"none") {
+            out.extend_from_slice(format!("{b:02x}").as_bytes());
+        }
         out.extend_from_slice(b"\r\nx-mock-saw-path: ");
         out.extend_from_slice(saw.path);
         out.extend_from_slice(b"\r\n");
+        if let Some(head) = saw.head {
+            push_header_names(out, head);
+        }
     }
     out.extend_from_slice(extra.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `x-mock-saw-headers: <lower-cased names, comma-separated, in order>`.
+fn push_header_names(out: &mut Vec<u8>, head: &[u8]) {
+    out.extend_from_slice(b"x-mock-saw-headers: ");
+    let mut first = true;
+    for line in head.split(|&b| b == b'\n').skip(1) {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend(line[..colon].iter().map(u8::to_ascii_lowercase));
+    }
     out.extend_from_slice(b"\r\n");
 }
 

@@ -220,6 +220,10 @@ fn non_stream_chat_shape_and_saw_headers() {
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.header("x-mock-saw-authorization"), Some("Bearer sk-test"));
     assert_eq!(
+        r.header("x-mock-saw-authorization-hex"),
+        Some("42656172657220736b2d74657374")
+    );
+    assert_eq!(
         r.header("x-mock-saw-path"),
         Some("/openai/v1/chat/completions")
     );

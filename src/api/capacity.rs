@@ -173,7 +173,10 @@ mod tests {
             .collect();
         let idle = IdleConnections::default();
         use std::os::fd::AsRawFd;
-        let ids: Vec<u32> = pairs.iter().map(|(a, _)| idle.register(a.as_raw_fd())).collect();
+        let ids: Vec<u32> = pairs
+            .iter()
+            .map(|(a, _)| idle.register(a.as_raw_fd()))
+            .collect();
         idle.set_idle(ids[1]);
         idle.set_idle(ids[0]);
         idle.set_idle(ids[2]);

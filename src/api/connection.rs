@@ -67,16 +67,16 @@ impl Downstream {
     }
 
     /// Grow this request's body reservation to cover `bytes`.
-    fn reserve_body(&mut self, bytes: usize) -> Result<(), Read> {
+    fn reserve_body(&mut self, bytes: usize) -> Result<(), ApiError> {
         if bytes <= UNCOUNTED_BODY_BYTES || bytes <= self.reserved {
             return Ok(());
         }
         let more = bytes - self.reserved;
         if !self.worker.gw.capacity.reserve_body(more) {
-            return Err(Read::Refuse(ApiError::new(
+            return Err(ApiError::new(
                 503,
                 "the gateway is buffering too many request bodies; retry shortly",
-            )));
+            ));
         }
         self.reserved = bytes;
         Ok(())
@@ -298,7 +298,7 @@ async fn read_body(
                 return Err(Read::Refuse(too_large(limits.max_body_bytes)));
             }
             let n = n as usize;
-            conn.reserve_body(n)?;
+            conn.reserve_body(n).map_err(Read::Refuse)?;
             let end = start + n;
             if conn.rbuf.len() < end {
                 if head.expect_continue {
@@ -335,7 +335,8 @@ async fn read_body(
                 }
                 if decoded > conn.reserved {
                     let step = decoded.next_multiple_of(CHUNKED_RESERVE_STEP_BYTES);
-                    conn.reserve_body(step.min(limits.max_body_bytes).max(decoded))?;
+                    conn.reserve_body(step.min(limits.max_body_bytes).max(decoded))
+                        .map_err(Read::Refuse)?;
                 }
                 read_more(conn, deadline).await?;
             }

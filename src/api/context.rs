@@ -9,6 +9,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::capacity::{Capacity, IdleConnections};
+use super::drain::Drain;
 use crate::config::Settings;
 use crate::router::Routes;
 use crate::telemetry::{CoreMetrics, Registry};
@@ -99,6 +100,8 @@ pub struct Worker {
     pub active_requests: Cell<usize>,
     /// This core's client connections, for closing the longest idle first.
     pub idle: IdleConnections,
+    /// Cuts this core's requests in flight when a shutdown drain runs out.
+    pub drain: Drain,
     key_cursor: Cell<usize>,
     rng: Cell<u64>,
     /// Free list of upstream request buffers.
@@ -125,6 +128,7 @@ impl Worker {
             metrics,
             active_requests: Cell::new(0),
             idle: IdleConnections::default(),
+            drain: Drain::default(),
             key_cursor: Cell::new(index),
             rng: Cell::new(seed | 1),
             spare_bufs: RefCell::new(Vec::new()),

@@ -6,6 +6,7 @@ mod body;
 pub mod capacity;
 pub mod connection;
 pub mod context;
+pub mod drain;
 pub mod error;
 mod proxy;
 pub mod respond;
@@ -134,7 +135,16 @@ pub(crate) async fn dispatch(
         Target::Metrics => admin::metrics(worker, client, keep_alive, id).await && keep_alive,
         Target::Models => admin::models(worker, client, keep_alive, id).await && keep_alive,
         Target::Api(endpoint) => {
-            proxy::forward(worker, rbuf, client, req, *endpoint, &request_id, keep_alive).await
+            proxy::forward(
+                worker,
+                rbuf,
+                client,
+                req,
+                *endpoint,
+                &request_id,
+                keep_alive,
+            )
+            .await
         }
         Target::Unauthorized(endpoint, err) => {
             if let Some(endpoint) = endpoint {

@@ -8,16 +8,18 @@ use std::time::{Duration, Instant};
 use super::body::BodyState;
 use super::connection::{Client, Request};
 use super::context::Worker;
+use super::drain::is_shutdown_cut;
 use super::error::ApiError;
 use super::respond::{self, RequestId};
 use super::Endpoint;
 use crate::config::ProviderKind;
 use crate::http::chunked::ChunkedScanner;
 use crate::http::io::{read_append_timeout, write_all};
-use crate::http::is_hop_by_hop;
 use crate::http::response::{
-    push_chunk, push_header, push_header_u64, push_status_line, ResponseFraming, LAST_CHUNK,
+    push_chunk, push_header, push_header_u64, push_status_line, ResponseFraming, ResponseHead,
+    LAST_CHUNK,
 };
+use crate::http::{connection_nominees, is_hop_by_hop_here};
 use crate::providers::mock::{self, MockBody, MockEndpoint};
 use crate::router::{NoToken, Provider};
 use crate::schema::peek::{peek, splice_model, spliced_len, unescape};
@@ -220,8 +222,20 @@ pub(super) async fn forward(
         Ok(r) => r,
         Err(keep) => return keep,
     };
-    let status = resp.head.status;
     let ttfb = resp.ttfb;
+    if resp.head.status >= 400 {
+        // Error answers are small and may quote what the upstream was sent:
+        // read whole, so a credential in them can be masked, then relay.
+        let outcome = relay_whole(&routed, client, resp).await;
+        routed.record(
+            outcome.status,
+            outcome.upstream_wait,
+            Some(ttfb),
+            Usage::default(),
+        );
+        return outcome.client_reusable && keep_alive;
+    }
+    let status = resp.head.status;
     let mut tail = Tail::with_buffer(worker.take_buf());
     let outcome = relay(worker, client, resp, provider, id, keep_alive, &mut tail).await;
     let usage = tail.usage();
@@ -312,6 +326,7 @@ pub(super) async fn send(
         .send(&provider.origin, request, worker.take_buf(), &timeouts);
     let (res, request) = monoio::select! {
         r = sending => r,
+        _ = worker.drain.cut_requested() => (Err(UpstreamError::Shutdown), worker.take_buf()),
         _ = client_hung_up(&client.stream) => {
             // Dropping the send future closed the upstream connection: the
             // provider stops generating (and billing) for nobody.
@@ -324,7 +339,7 @@ pub(super) async fn send(
     match res {
         Ok(r) => Ok(r),
         Err(e) => {
-            let status = if e.is_timeout() { 504 } else { 502 };
+            let status = e.status();
             tracing::warn!(provider = provider.name(), request_id = %String::from_utf8_lossy(ctx.id.as_bytes()), error = %e, "upstream request failed");
             let err = ApiError::new(
                 status,
@@ -350,21 +365,29 @@ async fn reject(
     respond::error(client, &err, keep_alive, Some(id)).await && keep_alive
 }
 
-/// Client headers not forwarded upstream: hop-by-hop, the gateway's own auth,
-/// framing the gateway re-emits, and compression (usage is read from the bytes).
-fn forwardable(name: &[u8]) -> bool {
-    const DROP: [&[u8]; 8] = [
+/// Client headers not forwarded upstream: hop-by-hop, the gateway's own auth
+/// and any other provider's auth header, framing the gateway re-emits, and
+/// compression (usage is read from the bytes).
+fn forwardable(name: &[u8], nominees: &[&[u8]], provider: &Provider) -> bool {
+    const DROP: [&[u8]; 10] = [
         b"host",
         b"authorization",
         b"x-api-key",
+        b"api-key",
+        b"x-goog-api-key",
         b"content-length",
         b"expect",
         b"accept-encoding",
         b"x-request-id",
         b"cookie",
     ];
-    !(is_hop_by_hop(name)
+    /// Pick an account at the provider: not beside the gateway's own key
+    /// unless the provider is configured to pass them.
+    const ORGANIZATION: [&[u8]; 2] = [b"openai-organization", b"openai-project"];
+    !(is_hop_by_hop_here(name, nominees)
         || DROP.iter().any(|d| d.eq_ignore_ascii_case(name))
+        || (!provider.settings.forward_organization_headers
+            && ORGANIZATION.iter().any(|d| d.eq_ignore_ascii_case(name)))
         || (name.len() > 6 && name[..6].eq_ignore_ascii_case(b"proxy-")))
 }
 
@@ -399,9 +422,10 @@ fn build_upstream_request(
     push_header(out, b"host", provider.origin.host_header.as_bytes());
     provider.push_auth(key, out)?;
     let mut saw_content_type = false;
+    let nominees = connection_nominees(&req.head.headers, rbuf);
     for h in &req.head.headers {
         let name = h.name(rbuf);
-        if forwardable(name) {
+        if forwardable(name, &nominees, provider) {
             saw_content_type |= name.eq_ignore_ascii_case(b"content-type");
             push_header(out, name, h.value(rbuf));
         }
@@ -423,6 +447,86 @@ fn build_upstream_request(
 /// Append `segment` percent-encoded as one URL path segment (RFC 3986 unreserved kept).
 fn push_path_segment(out: &mut Vec<u8>, segment: &str) {
     crate::http::percent::push_encoded_bytes(out, segment.as_bytes());
+}
+
+/// Status line and headers of a relayed response: the upstream's, less
+/// hop-by-hop and framing headers, plus the gateway's own. Framing, the
+/// connection header and the blank line are the caller's.
+fn push_relayed_head(
+    out: &mut Vec<u8>,
+    head: &ResponseHead,
+    buf: &[u8],
+    provider: &Provider,
+    id: &RequestId,
+) {
+    push_status_line(out, head.status);
+    let nominees = connection_nominees(&head.headers, buf);
+    for h in &head.headers {
+        let name = h.name(buf);
+        if is_hop_by_hop_here(name, &nominees) || name.eq_ignore_ascii_case(b"content-length") {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"x-request-id") {
+            push_header(out, b"x-upstream-request-id", h.value(buf));
+        } else {
+            push_header(out, name, h.value(buf));
+        }
+    }
+    push_header(out, b"x-request-id", id.as_bytes());
+    push_header(out, b"x-ringbridge-provider", provider.name().as_bytes());
+}
+
+/// What became of a response relayed whole.
+struct WholeOutcome {
+    status: u16,
+    client_reusable: bool,
+    upstream_wait: Duration,
+}
+
+/// Relay an error answer after reading it whole, credentials masked.
+async fn relay_whole(ctx: &Routed<'_>, client: &mut Client, mut resp: Response) -> WholeOutcome {
+    let (worker, provider) = (ctx.worker, ctx.provider);
+    provider.mask_credentials(&mut resp.buf[..resp.head.head_len]);
+    let mut out = std::mem::take(&mut client.wbuf);
+    out.clear();
+    push_relayed_head(&mut out, &resp.head, &resp.buf, provider, ctx.id);
+    let status = resp.head.status;
+    let mut upstream_wait = resp.upstream_wait;
+    let mut payload = worker.take_buf();
+    let read = super::translate::read_whole(ctx, resp, &mut payload, &mut upstream_wait).await;
+    if let Err(e) = read {
+        client.wbuf = out;
+        worker.give_buf(payload);
+        let status = e.status();
+        tracing::warn!(provider = provider.name(), request_id = %String::from_utf8_lossy(ctx.id.as_bytes()), error = %e, "upstream response failed");
+        let err = ApiError::new(
+            status,
+            format!("upstream provider `{}` failed: {e}", provider.name()),
+        );
+        let ok = respond::error(client, &err, ctx.keep_alive, Some(ctx.id)).await;
+        return WholeOutcome {
+            status,
+            client_reusable: ok,
+            upstream_wait,
+        };
+    }
+    provider.mask_credentials(&mut payload);
+    push_header_u64(&mut out, b"content-length", payload.len() as u64);
+    if !ctx.keep_alive {
+        push_header(&mut out, b"connection", b"close");
+    }
+    out.extend_from_slice(b"\r\n");
+    if !client.head_only {
+        out.extend_from_slice(&payload);
+    }
+    worker.give_buf(payload);
+    let (res, out) = write_all(&mut client.stream, out).await;
+    client.wbuf = out;
+    WholeOutcome {
+        status,
+        client_reusable: res.is_ok(),
+        upstream_wait,
+    }
 }
 
 struct RelayOutcome {
@@ -449,26 +553,10 @@ async fn relay(
     } = resp;
     let stream_idle = provider.settings.timeouts.stream_idle;
 
+    provider.mask_credentials(&mut buf[..head.head_len]);
     let mut out = std::mem::take(&mut client.wbuf);
     out.clear();
-    push_status_line(&mut out, head.status);
-    for h in &head.headers {
-        let name = h.name(&buf);
-        if is_hop_by_hop(name) || name.eq_ignore_ascii_case(b"content-length") {
-            continue;
-        }
-        if name.eq_ignore_ascii_case(b"x-request-id") {
-            push_header(&mut out, b"x-upstream-request-id", h.value(&buf));
-        } else {
-            push_header(&mut out, name, h.value(&buf));
-        }
-    }
-    push_header(&mut out, b"x-request-id", id.as_bytes());
-    push_header(
-        &mut out,
-        b"x-ringbridge-provider",
-        provider.name().as_bytes(),
-    );
+    push_relayed_head(&mut out, &head, &buf, provider, id);
     let mut state = match head.framing {
         ResponseFraming::Empty => {
             if head.status != 204 && head.status != 304 {
@@ -529,7 +617,8 @@ async fn relay(
     while !done && failure.is_none() {
         buf.clear();
         let waited = Instant::now();
-        let (res, b) = read_append_timeout(&mut conn, buf, stream_idle).await;
+        let read = read_append_timeout(&mut conn, buf, stream_idle);
+        let (res, b) = worker.drain.or_cut(read).await;
         buf = b;
         upstream_wait += waited.elapsed();
         match res {
@@ -550,12 +639,8 @@ async fn relay(
                 continue;
             }
             Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                failure = Some(UpstreamError::StreamIdleTimeout);
-                continue;
-            }
             Err(e) => {
-                failure = Some(UpstreamError::Read(e));
+                failure = Some(UpstreamError::from_body_read(e, is_shutdown_cut));
                 continue;
             }
         }
@@ -612,7 +697,7 @@ async fn relay(
             if head.event_stream && state.can_append_chunk() {
                 // End the stream with an error event rather than a silent truncation.
                 let err = ApiError::new(
-                    if err.is_timeout() { 504 } else { 502 },
+                    err.status(),
                     format!(
                         "upstream provider `{}` stream interrupted: {err}",
                         provider.name()

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::body::BodyState;
 use super::connection::{Client, Request};
+use super::drain::{is_shutdown_cut, Drain};
 use super::error::ApiError;
 use super::proxy::{send, Routed};
 use super::respond;
@@ -423,6 +424,7 @@ struct Outcome {
 /// Read the rest of a response body into `payload` (without framing).
 /// Returns whether the upstream connection can be pooled.
 async fn read_to_end(
+    drain: &Drain,
     resp: &mut Response,
     payload: &mut Vec<u8>,
     stream_idle: Duration,
@@ -438,17 +440,15 @@ async fn read_to_end(
     while !done {
         buf.clear();
         let waited = Instant::now();
-        let (res, b) = read_append_timeout(&mut resp.conn, buf, stream_idle).await;
+        let read = read_append_timeout(&mut resp.conn, buf, stream_idle);
+        let (res, b) = drain.or_cut(read).await;
         buf = b;
         *upstream_wait += waited.elapsed();
         match res {
             Ok(0) if matches!(state, BodyState::UntilClose) => return Ok(false),
             Ok(0) => return Err(UpstreamError::Truncated),
             Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                return Err(UpstreamError::StreamIdleTimeout)
-            }
-            Err(e) => return Err(UpstreamError::Read(e)),
+            Err(e) => return Err(UpstreamError::from_body_read(e, is_shutdown_cut)),
         }
         let (n, finished) = state
             .consume(&buf, |p| payload.extend_from_slice(p))
@@ -482,7 +482,7 @@ fn header<'r>(resp: &'r Response, name: &[u8]) -> Option<&'r [u8]> {
 
 /// Reads the rest of `resp`'s body into `payload`, then gives its connection
 /// back to the pool (or closes it). On failure the connection is closed.
-async fn read_whole(
+pub(super) async fn read_whole(
     ctx: &Routed<'_>,
     mut resp: Response,
     payload: &mut Vec<u8>,
@@ -490,6 +490,7 @@ async fn read_whole(
 ) -> Result<(), UpstreamError> {
     let (worker, provider) = (ctx.worker, ctx.provider);
     let read = read_to_end(
+        &worker.drain,
         &mut resp,
         payload,
         provider.settings.timeouts.stream_idle,
@@ -601,6 +602,7 @@ async fn whole(
         (status, Usage::default())
     };
     worker.give_buf(payload);
+    ctx.provider.mask_credentials(&mut out);
     let ok = respond_json(ctx, client, status, &out, retry_after.as_deref()).await;
     worker.give_buf(out);
     (
@@ -627,7 +629,7 @@ async fn failed(
     e: &UpstreamError,
     upstream_wait: Duration,
 ) -> (Outcome, Usage) {
-    let status = if e.is_timeout() { 504 } else { 502 };
+    let status = e.status();
     tracing::warn!(provider = ctx.provider.name(), request_id = %String::from_utf8_lossy(ctx.id.as_bytes()), error = %e, "upstream response failed");
     let err = ApiError::new(
         status,
@@ -801,6 +803,7 @@ async fn stream(
             }
         }
         if !frames.is_empty() {
+            ctx.provider.mask_credentials(&mut frames);
             push_chunk(&mut out, &frames);
         }
         if end {
@@ -821,7 +824,8 @@ async fn stream(
         buf.clear();
         start = 0;
         let waited = Instant::now();
-        let (res, b) = read_append_timeout(&mut conn, buf, stream_idle).await;
+        let read = read_append_timeout(&mut conn, buf, stream_idle);
+        let (res, b) = worker.drain.or_cut(read).await;
         buf = b;
         upstream_wait += waited.elapsed();
         let err = match res {
@@ -832,10 +836,7 @@ async fn stream(
             }
             Ok(0) => Some(UpstreamError::Truncated),
             Ok(_) => None,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                Some(UpstreamError::StreamIdleTimeout)
-            }
-            Err(e) => Some(UpstreamError::Read(e)),
+            Err(e) => Some(UpstreamError::from_body_read(e, is_shutdown_cut)),
         };
         if let Some(e) = err {
             // Let the translator close what it can, then end with the error.
@@ -878,7 +879,7 @@ async fn stream(
 fn push_error_frame(frames: &mut Vec<u8>, ctx: &Routed<'_>, e: &StreamError) {
     let (status, message) = match e {
         StreamError::Upstream(e) => (
-            if e.is_timeout() { 504 } else { 502 },
+            e.status(),
             format!(
                 "upstream provider `{}` stream interrupted: {e}",
                 ctx.provider.name()

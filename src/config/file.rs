@@ -21,8 +21,8 @@ use std::time::Duration;
 pub use error::ConfigError;
 
 use super::{
-    AwsSettings, BaseUrl, ProviderAuth, ProviderKind, ProviderSettings, Scheme, Secret,
-    Settings, UpstreamTimeouts, BUILTIN_KINDS,
+    AwsSettings, BaseUrl, ProviderAuth, ProviderKind, ProviderSettings, Scheme, Secret, Settings,
+    UpstreamTimeouts, BUILTIN_KINDS,
 };
 use error::push_key;
 use schema::*;
@@ -525,6 +525,7 @@ fn resolve_file_provider(
         models: file.models.clone(),
         timeouts,
         max_idle_connections,
+        forward_organization_headers: file.forward_organization_headers.unwrap_or(false),
         api_version,
         aws,
         auth,
@@ -658,6 +659,7 @@ fn resolve_env_provider(
         models: Vec::new(),
         timeouts: *timeouts,
         max_idle_connections: DEFAULT_MAX_IDLE_CONNECTIONS as usize,
+        forward_organization_headers: false,
         api_version: default_api_version(kind, env),
         aws: None,
         auth,
@@ -680,6 +682,7 @@ fn mock_provider(timeouts: &UpstreamTimeouts) -> ProviderSettings {
         models: Vec::new(),
         timeouts: *timeouts,
         max_idle_connections: DEFAULT_MAX_IDLE_CONNECTIONS as usize,
+        forward_organization_headers: false,
         api_version: String::new(),
         aws: None,
         auth: ProviderAuth::Keys,

@@ -76,6 +76,9 @@ pub struct ProviderSettings {
     pub timeouts: UpstreamTimeouts,
     /// Idle connections kept per core for this provider's origin.
     pub max_idle_connections: usize,
+    /// Forward the client's `OpenAI-Organization` and `OpenAI-Project` headers
+    /// (off: they would pick an account beside the gateway's own key).
+    pub forward_organization_headers: bool,
     /// Azure's `api-version` query parameter; empty for other kinds.
     pub api_version: String,
     /// Bedrock's region and credentials; `None` for other kinds.

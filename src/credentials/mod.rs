@@ -76,6 +76,11 @@ impl TokenSlot {
         }
     }
 
+    /// The current header line, for finding the token where it must not be.
+    pub fn current_line(&self) -> Option<Arc<Vec<u8>>> {
+        self.header.load_full()
+    }
+
     /// Why there is no token (for the client's 503 and the log). Never a secret.
     pub fn problem(&self) -> String {
         (**self.problem.load()).clone()

@@ -34,6 +34,35 @@ pub fn is_hop_by_hop(name: &[u8]) -> bool {
     HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
+/// The values of a message's `Connection` headers that name other headers,
+/// which are then hop-by-hop too (RFC 9110 §7.6.1). Empty, without allocating,
+/// for the usual `keep-alive` or `close`.
+pub fn connection_nominees<'b>(headers: &[request::HeaderSpan], buf: &'b [u8]) -> Vec<&'b [u8]> {
+    let mut nominees = Vec::new();
+    for h in headers {
+        if !h.name(buf).eq_ignore_ascii_case(b"connection") {
+            continue;
+        }
+        let value = h.value(buf);
+        let names_others = value.split(|&b| b == b',').any(|t| {
+            let t = trim_ows(t);
+            !t.is_empty()
+                && !t.eq_ignore_ascii_case(b"close")
+                && !t.eq_ignore_ascii_case(b"keep-alive")
+        });
+        if names_others {
+            nominees.push(value);
+        }
+    }
+    nominees
+}
+
+/// Whether header `name` must not be forwarded: hop-by-hop by name, or named
+/// in one of the message's `Connection` headers (`nominees`).
+pub fn is_hop_by_hop_here(name: &[u8], nominees: &[&[u8]]) -> bool {
+    is_hop_by_hop(name) || nominees.iter().any(|v| header_has_token(v, name))
+}
+
 /// Trim ASCII whitespace (SP, HTAB) at both ends.
 pub fn trim_ows(mut v: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = v {
@@ -71,6 +100,21 @@ pub fn header_has_token(value: &[u8], token: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headers_named_in_connection_are_hop_by_hop() {
+        let raw = b"GET / HTTP/1.1\r\nConnection: keep-alive, X-Secret-Hop\r\nX-Secret-Hop: 1\r\nX-Kept: 2\r\n\r\n";
+        let head = parse_request_head(raw, 65536, Vec::new()).unwrap().unwrap();
+        let nominees = connection_nominees(&head.headers, raw);
+        assert!(is_hop_by_hop_here(b"x-secret-hop", &nominees));
+        assert!(!is_hop_by_hop_here(b"x-kept", &nominees));
+        assert!(is_hop_by_hop_here(b"Keep-Alive", &nominees));
+        let plain = b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+        let head = parse_request_head(plain, 65536, Vec::new())
+            .unwrap()
+            .unwrap();
+        assert!(connection_nominees(&head.headers, plain).is_empty());
+    }
 
     #[test]
     fn content_length_rejects_garbage() {

@@ -266,7 +266,10 @@ mod tests {
 
     #[test]
     fn head_end_is_found_at_any_split_and_from_any_resume_point() {
-        for raw in [&b"GET / HTTP/1.1\r\nA: b\r\n\r\n"[..], b"GET / HTTP/1.1\nA: b\n\n"] {
+        for raw in [
+            &b"GET / HTTP/1.1\r\nA: b\r\n\r\n"[..],
+            b"GET / HTTP/1.1\nA: b\n\n",
+        ] {
             for cut in 0..raw.len() {
                 assert!(!has_head_end(&raw[..cut], 0), "cut {cut}");
                 let resume = cut.saturating_sub(3);

@@ -2,9 +2,13 @@
 //! through the alias table, then the default provider. Built once from
 //! [`Settings`] into an immutable table that workers share.
 
+mod redact;
+
 use std::collections::HashMap;
 
 use std::sync::Arc;
+
+pub use redact::{Credentials, MIN_MASKED_SECRET_BYTES};
 
 use crate::config::{ProviderAuth, ProviderKind, ProviderSettings, Settings, WireFormat};
 use crate::credentials::TokenSlot;
@@ -20,6 +24,8 @@ pub struct Provider {
     pub auth_lines: Vec<Vec<u8>>,
     /// The refreshed access token, for providers authenticated that way.
     pub token: Option<Arc<TokenSlot>>,
+    /// What must never reach a client.
+    credentials: Credentials,
 }
 
 /// A provider whose refreshed access token is missing or expired.
@@ -45,6 +51,20 @@ impl Provider {
 
     pub fn name(&self) -> &str {
         &self.settings.name
+    }
+
+    /// Overwrite this provider's credentials wherever they appear in `bytes`
+    /// (an upstream echoing them); returns how many were found.
+    pub fn mask_credentials(&self, bytes: &mut [u8]) -> usize {
+        let found = self.credentials.mask(self.token.as_deref(), bytes);
+        if found > 0 {
+            tracing::warn!(
+                provider = self.name(),
+                found,
+                "upstream response contained a provider credential; masked"
+            );
+        }
+        found
     }
     pub fn kind(&self) -> ProviderKind {
         self.settings.kind
@@ -147,6 +167,7 @@ impl Routes {
                     ProviderAuth::Refreshed(_) => Some(Arc::new(TokenSlot::default())),
                     _ => None,
                 },
+                credentials: Credentials::of(p),
                 settings: p.clone(),
             })
             .collect();

@@ -26,7 +26,11 @@ pub fn raise() -> u64 {
         };
         // SAFETY: a valid rlimit; raising the soft limit up to the hard one is allowed.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            tracing::debug!(from = lim.rlim_cur, to = wanted, "raised the open-file limit");
+            tracing::debug!(
+                from = lim.rlim_cur,
+                to = wanted,
+                "raised the open-file limit"
+            );
             return wanted;
         }
     }
@@ -37,7 +41,9 @@ pub fn raise() -> u64 {
 /// held to three quarters of the open-file limit so that upstream
 /// connections, listeners and files keep a quarter.
 pub fn max_connections(configured: Option<usize>, open_files: u64) -> usize {
-    let fits = usize::try_from(open_files / 4 * 3).unwrap_or(usize::MAX).max(1);
+    let fits = usize::try_from(open_files / 4 * 3)
+        .unwrap_or(usize::MAX)
+        .max(1);
     match configured {
         Some(n) => {
             if n > fits {
@@ -67,7 +73,10 @@ mod tests {
     #[test]
     fn raising_never_lowers_the_limit() {
         let before = {
-            let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
             unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
             lim.rlim_cur
         };

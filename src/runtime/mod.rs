@@ -23,6 +23,8 @@ const URING_ENTRIES: u32 = 1024;
 const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
 /// How often each core publishes its metrics for scrapes on other cores.
 const METRICS_PUBLISH_EVERY: Duration = Duration::from_millis(500);
+/// After the shutdown deadline, how long cut requests get to write their end.
+const CUT_GRACE: Duration = Duration::from_secs(1);
 /// How often each core closes expired idle upstream connections.
 const POOL_SWEEP_EVERY: Duration = Duration::from_secs(10);
 
@@ -50,8 +52,11 @@ pub fn run(mut settings: Settings) -> Result<(), String> {
     }
     // A terminal closing (or a habit of "kill -HUP to reload") must not cut
     // every stream: there is no reload yet, so SIGHUP is only logged.
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::new(AtomicBool::new(false)))
-        .map_err(|e| e.to_string())?;
+    signal_hook::flag::register(
+        signal_hook::consts::SIGHUP,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .map_err(|e| e.to_string())?;
     let workers = settings.workers;
     let registry = Registry::new(workers);
     let driver = driver_name();
@@ -232,7 +237,10 @@ impl AcceptBackoff {
     fn failed(&mut self, e: &std::io::Error) -> Duration {
         self.delay_ms = (self.delay_ms * 2).clamp(10, 1_000);
         self.unlogged += 1;
-        if self.last_log.is_none_or(|t| t.elapsed() >= ACCEPT_LOG_EVERY) {
+        if self
+            .last_log
+            .is_none_or(|t| t.elapsed() >= ACCEPT_LOG_EVERY)
+        {
             tracing::warn!(error = %e, failures = self.unlogged, retry_in_ms = self.delay_ms, "accept failed");
             self.unlogged = 0;
             self.last_log = Some(Instant::now());
@@ -241,19 +249,28 @@ impl AcceptBackoff {
     }
 }
 
-/// Let in-flight requests finish, up to the shutdown deadline.
+/// Let in-flight requests finish, up to the shutdown deadline; then cut the
+/// rest, each ending with an error answer or event, and give them
+/// [`CUT_GRACE`] to write it.
 async fn drain(worker: &Worker) {
     let deadline = Instant::now() + worker.gw.settings.limits.shutdown_timeout;
     while worker.active_requests.get() > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(20)).await;
     }
     let left = worker.active_requests.get();
-    if left > 0 {
-        tracing::warn!(
-            requests = left,
-            "shutdown deadline reached with requests in flight"
-        );
+    if left == 0 {
+        return;
     }
+    worker.drain.cut();
+    let cut_deadline = Instant::now() + CUT_GRACE;
+    while worker.active_requests.get() > 0 && Instant::now() < cut_deadline {
+        monoio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tracing::warn!(
+        cut = left,
+        unfinished = worker.active_requests.get(),
+        "shutdown deadline reached: requests in flight were cut with an error"
+    );
 }
 
 async fn housekeeping(worker: Rc<Worker>) {

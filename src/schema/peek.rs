@@ -357,9 +357,17 @@ mod tests {
         ] {
             assert!(peek(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
-        let deep = format!("{{\"a\":{}{}}}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let deep = format!(
+            "{{\"a\":{}{}}}",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
         assert!(peek(deep.as_bytes()).is_err());
-        let ok = format!("{{\"a\":{}{}}}  \n", "[{\"b\":".repeat(100), "1}]".repeat(100));
+        let ok = format!(
+            "{{\"a\":{}{}}}  \n",
+            "[{\"b\":".repeat(100),
+            "1}]".repeat(100)
+        );
         assert!(peek(ok.as_bytes()).is_ok());
     }
 

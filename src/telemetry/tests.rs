@@ -183,7 +183,11 @@ fn long_and_bulky_model_names_fold_into_other() {
     }
     core.publish();
     let text = render(&reg);
-    assert!(text.len() < MAX_MODEL_LABEL_BYTES + 64 * 1024, "{}", text.len());
+    assert!(
+        text.len() < MAX_MODEL_LABEL_BYTES + 64 * 1024,
+        "{}",
+        text.len()
+    );
     let other = r#"ringbridge_requests_total{provider="p",model="other",endpoint="chat_completions",status="200"}"#;
     assert_eq!(value(&text, other), "4");
     assert!(text.contains(&name(fit - 1)));

@@ -120,9 +120,33 @@ pub enum UpstreamError {
     StreamIdleTimeout,
     #[error("response ended early")]
     Truncated,
+    #[error("the gateway is shutting down")]
+    Shutdown,
 }
 
 impl UpstreamError {
+    /// A failed read of a response body: its timeout, a cut at the end of a
+    /// shutdown drain, or the I/O error.
+    pub fn from_body_read(e: io::Error, is_cut: impl Fn(&io::Error) -> bool) -> Self {
+        if e.kind() == io::ErrorKind::TimedOut {
+            Self::StreamIdleTimeout
+        } else if is_cut(&e) {
+            Self::Shutdown
+        } else {
+            Self::Read(e)
+        }
+    }
+
+    /// The status a client gets for this failure: 504 for timeouts, 503 when
+    /// the gateway itself is stopping, else 502.
+    pub fn status(&self) -> u16 {
+        match self {
+            _ if self.is_timeout() => 504,
+            Self::Shutdown => 503,
+            _ => 502,
+        }
+    }
+
     pub fn is_timeout(&self) -> bool {
         matches!(
             self,

@@ -187,6 +187,8 @@ pub struct GatewayOpts<'a> {
     pub config: Option<String>,
     pub args: Vec<&'a str>,
     pub workers: Option<usize>,
+    /// Open-file limit (soft, hard) to start the gateway with.
+    pub open_files: Option<(u64, u64)>,
 }
 
 /// Start `ringbridge` on an ephemeral port.
@@ -208,6 +210,20 @@ pub fn gateway(opts: GatewayOpts<'_>) -> Proc {
     cmd.env("RINGBRIDGE_LOG", "info");
     for (k, v) in &opts.env {
         cmd.env(k, v);
+    }
+    if let Some((soft, hard)) = opts.open_files {
+        use std::os::unix::process::CommandExt;
+        let lim = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
+        // SAFETY: setrlimit is async-signal-safe; `lim` is a valid copy.
+        unsafe {
+            cmd.pre_exec(move || match libc::setrlimit(libc::RLIMIT_NOFILE, &lim) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            });
+        }
     }
     Proc::spawn(cmd, "ringbridge listening on http://")
 }
@@ -264,6 +280,17 @@ impl Resp {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
+}
+
+/// The `Authorization` value mock-provider received, from its hex reflection
+/// (its plain echo of it is masked by the gateway).
+pub fn saw_authorization(resp: &Resp) -> Option<String> {
+    let hex = resp.header("x-mock-saw-authorization-hex")?;
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
 }
 
 /// A raw client connection.

@@ -418,6 +418,13 @@ def bedrock_gateway(driver: str, bedrock_mocks: dict[str, Proc], tmp_dir: Path) 
     proc.stop()
 
 
+def saw_authorization(headers) -> str | None:
+    """The Authorization value mock-provider received, from its hex reflection
+    (its plain echo of it is masked by the gateway)."""
+    raw = headers.get("x-mock-saw-authorization-hex")
+    return None if raw is None else bytes.fromhex(raw).decode()
+
+
 def make_client(gw: Proc, api_key: str = CLIENT_KEY, **kw) -> openai.OpenAI:
     kw.setdefault("max_retries", 0)
     kw.setdefault("timeout", 10.0)

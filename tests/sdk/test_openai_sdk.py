@@ -17,7 +17,15 @@ import time
 import openai
 import pytest
 
-from conftest import CLIENT_KEY, GATEWAY_KEYS, Proc, UPSTREAM_KEY, make_client, stream_text
+from conftest import (
+    CLIENT_KEY,
+    GATEWAY_KEYS,
+    Proc,
+    UPSTREAM_KEY,
+    make_client,
+    saw_authorization,
+    stream_text,
+)
 
 HELLO = "Hello from mock-provider."
 MESSAGES = [{"role": "user", "content": "Say hello."}]
@@ -67,10 +75,12 @@ def test_chat_forwards_request_body(client: openai.OpenAI) -> None:
     assert sent["max_tokens"] == 7
     assert sent["x_custom_field"] == {"a": [1, 2]}, "unknown fields must pass through"
     # The upstream sees the provider's key, never the client's.
-    saw = raw.headers.get("x-mock-saw-authorization")
+    saw = saw_authorization(raw.headers)
     if saw is not None:
         assert saw == f"Bearer {UPSTREAM_KEY}"
         assert CLIENT_KEY not in saw
+        # The upstream's echo of the key is masked on the way back.
+        assert UPSTREAM_KEY not in raw.headers.get("x-mock-saw-authorization", "")
 
 
 def test_chat_non_stream_builtin_mock(client: openai.OpenAI) -> None:
@@ -495,7 +505,7 @@ def test_gateway_auth_right_key(auth_gateway: Proc, key: str) -> None:
         assert r.choices[0].message.content == MOCK_REPLY
         raw = c.chat.completions.with_raw_response.create(model=MODEL, messages=MESSAGES)
         assert raw.parse().choices[0].message.content == HELLO
-        saw = raw.headers.get("x-mock-saw-authorization")
+        saw = saw_authorization(raw.headers)
         if saw is not None:
             assert saw == f"Bearer {UPSTREAM_KEY}", "the gateway key must not be forwarded upstream"
     finally:

@@ -12,10 +12,21 @@ pub(super) fn resolve(file: &LimitsFile) -> Result<Limits, ConfigError> {
             .map(Duration::from_millis)
     };
     let bytes = |key: &str, value, default, min| {
-        ranged(&format!("limits.{key}"), value, default, min, usize::MAX as u64)
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+        ranged(
+            &format!("limits.{key}"),
+            value,
+            default,
+            min,
+            usize::MAX as u64,
+        )
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
     };
-    let max_body_bytes = bytes("max_body_bytes", file.max_body_bytes, DEFAULT_MAX_BODY_BYTES, 1)?;
+    let max_body_bytes = bytes(
+        "max_body_bytes",
+        file.max_body_bytes,
+        DEFAULT_MAX_BODY_BYTES,
+        1,
+    )?;
     let max_buffered_body_bytes = bytes(
         "max_buffered_body_bytes",
         file.max_buffered_body_bytes,

@@ -130,6 +130,8 @@ pub(crate) struct ProviderFile {
     pub(crate) stream_idle_timeout_ms: Option<u64>,
     /// Per core. Default 256.
     pub(crate) max_idle_connections: Option<u64>,
+    /// Forward the client's `OpenAI-Organization` / `OpenAI-Project`. Default false.
+    pub(crate) forward_organization_headers: Option<bool>,
     /// Azure only: the `api-version` query parameter. Default `OPENAI_API_VERSION`,
     /// then [`DEFAULT_AZURE_API_VERSION`].
     pub(crate) api_version: Option<String>,
