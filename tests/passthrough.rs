@@ -26,7 +26,10 @@ fn non_stream_body_goes_upstream_byte_for_byte_apart_from_model() {
     );
     assert_eq!(
         resp.header("x-mock-saw-authorization"),
-        Some("Bearer **************************")
+        Some(&*format!(
+            "Bearer {}",
+            "*".repeat("sk-test-secret-0123456789".len())
+        ))
     );
     assert_eq!(resp.header("x-ringbridge-provider"), Some("openai"));
 }

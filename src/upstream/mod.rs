@@ -41,6 +41,12 @@ use crate::telemetry::CoreMetrics;
 /// A pooled connection idle longer than this is closed instead of reused
 /// (shorter than the common 120 s idle timeouts of provider load balancers).
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// A connection pooled less than this long ago is reused without the probe
+/// syscall: under load connections come back within milliseconds, and an
+/// upstream that closes a kept-alive connection this soon without saying
+/// `Connection: close` costs a 502 (never a second execution). Servers' idle
+/// timeouts are seconds, so anything idle longer is probed.
+const POOL_TRUST_UNPROBED: Duration = Duration::from_millis(50);
 /// Largest upstream response head accepted.
 const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
 
@@ -311,7 +317,8 @@ impl Pools {
             // The probe is what lets a request avoid a connection the upstream
             // closed: after the write, a close can no longer be told from a
             // request the upstream read and dropped, and is not resent.
-            if conn.idle_since.elapsed() < POOL_IDLE_TIMEOUT && conn.is_quiet() {
+            let idle = conn.idle_since.elapsed();
+            if idle < POOL_TRUST_UNPROBED || (idle < POOL_IDLE_TIMEOUT && conn.is_quiet()) {
                 conn.reused = true;
                 self.metrics.upstream_connection_reused();
                 self.metrics.set_upstream_idle(self.idle_count.get());
