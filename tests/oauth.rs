@@ -339,6 +339,21 @@ fn vertex_setup(lifetime: u64, refuse: bool) -> (Proc, Arc<Google>, Arc<Mutex<Ve
     (gw, google, seen)
 }
 
+/// The answer to `body` once it is a 200 (a token the server has issued
+/// reaches the gateway's workers a moment after it is counted as issued).
+fn answered_200(gw: &Proc, body: &str) -> Resp {
+    let mut last = None;
+    let ok = eventually(Duration::from_secs(10), || {
+        let r = roundtrip(gw.addr, &post(CHAT, body, &[]));
+        let done = r.status == 200;
+        last = Some(r);
+        done
+    });
+    let r = last.expect("at least one attempt");
+    assert!(ok, "{} {}", r.status, r.text());
+    r
+}
+
 fn chat(model: &str, stream: bool) -> String {
     serde_json::json!({
         "model": model,
@@ -357,11 +372,8 @@ fn vertex_uses_a_service_account_token_and_refreshes_it_before_expiry() {
             >= 1),
         "the control plane fetched a token"
     );
-    let r = roundtrip(
-        gw.addr,
-        &post(CHAT, &chat("vertex/gemini-2.5-flash", false), &[]),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    // Issued is not yet published: the token reaches the workers a moment later.
+    let r = answered_200(&gw, &chat("vertex/gemini-2.5-flash", false));
     let v = r.json();
     assert_eq!(v["object"], "chat.completion");
     assert!(!v["choices"][0]["message"]["content"]
@@ -401,11 +413,7 @@ fn vertex_uses_a_service_account_token_and_refreshes_it_before_expiry() {
         "tokens keep being refreshed"
     );
     // Requests after a refresh carry the new token (the server demands the newest).
-    let r = roundtrip(
-        gw.addr,
-        &post(CHAT, &chat("vertex/gemini-2.5-flash", false), &[]),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    let r = answered_200(&gw, &chat("vertex/gemini-2.5-flash", false));
     let seen = seen.lock().unwrap();
     let vertex_auth: Vec<&str> = seen
         .iter()
