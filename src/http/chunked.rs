@@ -10,12 +10,11 @@ use std::ops::Range;
 
 /// Longest chunk-size line (with extensions) or trailer line accepted.
 const MAX_CONTROL_LINE_BYTES: u32 = 4096;
-/// Most bytes of chunk extensions over a whole message. Nothing the gateway
-/// talks to uses extensions; the bound keeps a client from sending unlimited
-/// framing that is not payload (hyper's limit is the same 16 KiB).
-pub const MAX_EXTENSION_BYTES: u32 = 16 * 1024;
-/// Most bytes in the trailer section of a message.
-pub const MAX_TRAILER_BYTES: u32 = 16 * 1024;
+/// Most bytes of chunk extensions and trailers together over a whole message.
+/// Nothing the gateway talks to uses either; the bound keeps a client from
+/// sending unlimited framing that is not payload (hyper allows 16 KiB of
+/// extensions too).
+pub const MAX_EXTENSION_AND_TRAILER_BYTES: u32 = 16 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("invalid chunked encoding: {0}")]
@@ -53,9 +52,8 @@ pub struct ChunkedFramer {
     size: u64,
     digits: u32,
     line_len: u32,
-    /// Extension and trailer bytes so far, against the limits above.
-    extension_bytes: u32,
-    trailer_bytes: u32,
+    /// Extension and trailer bytes so far, against the limit above.
+    extra_bytes: u32,
 }
 
 impl Default for ChunkedFramer {
@@ -71,8 +69,7 @@ impl ChunkedFramer {
             size: 0,
             digits: 0,
             line_len: 0,
-            extension_bytes: 0,
-            trailer_bytes: 0,
+            extra_bytes: 0,
         }
     }
 
@@ -122,11 +119,11 @@ impl ChunkedFramer {
                 },
                 State::SizeExt => {
                     self.line_len += 1;
-                    self.extension_bytes += 1;
+                    self.extra_bytes += 1;
                     if self.line_len > MAX_CONTROL_LINE_BYTES {
                         return Err(ChunkError("chunk extension too long"));
                     }
-                    if self.extension_bytes > MAX_EXTENSION_BYTES {
+                    if self.extra_bytes > MAX_EXTENSION_AND_TRAILER_BYTES {
                         return Err(ChunkError("too many chunk extension bytes"));
                     }
                     if b == b'\r' {
@@ -163,16 +160,16 @@ impl ChunkedFramer {
                     } else {
                         self.state = State::Trailer;
                         self.line_len = 1;
-                        self.trailer_bytes += 1;
+                        self.extra_bytes += 1;
                     }
                 }
                 State::Trailer => {
                     self.line_len += 1;
-                    self.trailer_bytes += 1;
+                    self.extra_bytes += 1;
                     if self.line_len > MAX_CONTROL_LINE_BYTES {
                         return Err(ChunkError("trailer line too long"));
                     }
-                    if self.trailer_bytes > MAX_TRAILER_BYTES {
+                    if self.extra_bytes > MAX_EXTENSION_AND_TRAILER_BYTES {
                         return Err(ChunkError("trailer section too long"));
                     }
                     if b == b'\r' {
@@ -387,7 +384,7 @@ mod tests {
     fn framing_beyond_its_limits_is_refused() {
         let mut sc = ChunkedScanner::new();
         let mut trailers = b"1\r\na\r\n0\r\n".to_vec();
-        while trailers.len() < 2 * MAX_TRAILER_BYTES as usize {
+        while trailers.len() < 2 * MAX_EXTENSION_AND_TRAILER_BYTES as usize {
             trailers.extend_from_slice(b"X-Pad: aaaaaaaaaaaaaaaaaaaaaaaa\r\n");
         }
         assert_eq!(
@@ -396,7 +393,7 @@ mod tests {
         );
         let mut sc = ChunkedScanner::new();
         let mut exts = Vec::new();
-        while exts.len() < 2 * MAX_EXTENSION_BYTES as usize {
+        while exts.len() < 2 * MAX_EXTENSION_AND_TRAILER_BYTES as usize {
             exts.extend_from_slice(b"1;name=valuevaluevaluevalue\r\na\r\n");
         }
         assert_eq!(

@@ -219,7 +219,8 @@ impl Routes {
         if model.len() > MAX_MODEL_NAME_BYTES {
             return Err(RouteError::ModelTooLong { len: model.len() });
         }
-        if let Some((prefix, rest)) = model.split_once('/') {
+        if let Some(slash) = memchr::memchr(b'/', model.as_bytes()) {
+            let (prefix, rest) = (&model[..slash], &model[slash + 1..]);
             if let Some(&i) = self.by_name.get(prefix) {
                 return self.check_model(i, rest);
             }
