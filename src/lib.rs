@@ -4,6 +4,8 @@
 pub mod api;
 pub mod config;
 pub mod credentials;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod http;
 pub mod providers;
 pub mod router;

@@ -153,6 +153,9 @@ pub fn parse_request_head(
     let mut chunked = false;
     let mut expect_continue = false;
     let mut keep_alive = minor >= 1;
+    // RFC 9112 §9.6: "close" in any Connection header ends the connection,
+    // whatever another one says.
+    let mut close = false;
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
         let (ns, vs) = (offset(name), offset(h.value));
@@ -180,7 +183,7 @@ pub fn parse_request_head(
             chunked = true;
         } else if name.eq_ignore_ascii_case(b"connection") {
             if header_has_token(h.value, b"close") {
-                keep_alive = false;
+                close = true;
             } else if header_has_token(h.value, b"keep-alive") {
                 keep_alive = true;
             }
@@ -210,7 +213,7 @@ pub fn parse_request_head(
         path,
         framing,
         expect_continue,
-        keep_alive,
+        keep_alive: keep_alive && !close,
         headers,
     }))
 }
@@ -309,6 +312,12 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(!close.keep_alive);
+        // Found by the request_head fuzz target's check: a later keep-alive
+        // header used to undo the close.
+        let both = parse(b"GET / HTTP/1.1\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(!both.keep_alive);
         let expect = parse(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n")
             .unwrap()
             .unwrap();

@@ -46,6 +46,10 @@ impl SseParser {
     where
         E: From<EventTooLarge>,
     {
+        if bytes.is_empty() {
+            // Keep `skip_lf`: the LF after a piece-ending CR may still come.
+            return Ok(());
+        }
         if self.skip_lf && bytes.first() == Some(&b'\n') {
             bytes = &bytes[1..];
         }
@@ -190,6 +194,29 @@ mod tests {
         for piece in 1..STREAM.len() {
             assert_eq!(collect(STREAM, piece), whole, "piece {piece}");
         }
+    }
+
+    #[test]
+    fn an_empty_piece_between_cr_and_lf_changes_nothing() {
+        // Found by fuzzing: an empty feed (a read holding only chunked framing)
+        // dropped the pending CR, so its LF read as a blank line and ended the
+        // event early, splitting its data and losing its name.
+        let mut p = SseParser::new();
+        let mut out = Vec::new();
+        for piece in [
+            &b"event: delta\r"[..],
+            b"",
+            b"\ndata: a\r",
+            b"",
+            b"\ndata: b\r\n\r\n",
+        ] {
+            p.feed(piece, |e| {
+                out.push((e.name.to_string(), e.data.to_vec()));
+                Ok::<(), EventTooLarge>(())
+            })
+            .unwrap();
+        }
+        assert_eq!(out, vec![("delta".to_string(), b"a\nb".to_vec())]);
     }
 
     #[test]
