@@ -113,7 +113,6 @@ fn eventstream_smoke() {
 }
 
 #[test]
-#[ignore = "enable once peek rejects duplicate/escaped model keys"]
 fn peek_smoke() {
     smoke(Target::Peek);
 }

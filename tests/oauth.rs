@@ -413,7 +413,7 @@ fn vertex_uses_a_service_account_token_and_refreshes_it_before_expiry() {
         "tokens keep being refreshed"
     );
     // Requests after a refresh carry the new token (the server demands the newest).
-    let r = answered_200(&gw, &chat("vertex/gemini-2.5-flash", false));
+    answered_200(&gw, &chat("vertex/gemini-2.5-flash", false));
     let seen = seen.lock().unwrap();
     let vertex_auth: Vec<&str> = seen
         .iter()
