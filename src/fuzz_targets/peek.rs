@@ -108,10 +108,12 @@ pub fn peek(body: &[u8]) {
     let last = |name: &str| entries.iter().rev().find(|(k, _)| k.name == name);
     let upstream_model = last("model").and_then(|(_, v)| v.as_str());
     let upstream_stream = last("stream").is_some_and(|(_, v)| *v == Value::Bool(true));
+    let stream_keys = entries.iter().filter(|(k, _)| k.name == "stream").count();
     let found = match &peeked {
         Err(e) => {
+            // The only objects peek may refuse: a repeated key it routes on.
             assert!(
-                model_keys.len() > 1,
+                model_keys.len() > 1 || stream_keys > 1,
                 "peek refused a JSON object serde_json reads: {e}"
             );
             return;

@@ -57,11 +57,10 @@ impl Provider {
     /// (an upstream echoing them); returns how many were found.
     pub fn mask_credentials(&self, bytes: &mut [u8]) -> usize {
         let found = self.credentials.mask(self.token.as_deref(), bytes);
-        if found > 0 {
+        if found > 0 && self.credentials.should_warn() {
             tracing::warn!(
                 provider = self.name(),
-                found,
-                "upstream response contained a provider credential; masked"
+                "upstream responses contain a provider credential; masked (logged once a minute)"
             );
         }
         found

@@ -3,6 +3,9 @@
 //! quoting it); every such occurrence is overwritten with `*` of the same
 //! length, so framing computed from lengths stays valid.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use crate::config::ProviderSettings;
 use crate::credentials::TokenSlot;
 
@@ -13,10 +16,16 @@ pub const MIN_MASKED_SECRET_BYTES: usize = 8;
 /// Length of `Authorization: Bearer ` at the start of a token slot's line.
 const BEARER_PREFIX_BYTES: usize = "Authorization: Bearer ".len();
 
+/// Seconds between two warnings about one provider echoing a credential: an
+/// upstream that echoes on every response must not write a line per request.
+const WARN_EVERY_SECS: u64 = 60;
+
 /// One provider's configured credentials, as bytes to search for.
 #[derive(Debug, Default)]
 pub struct Credentials {
     secrets: Vec<Box<[u8]>>,
+    /// Unix second of the last warning (shared by every core).
+    last_warned: AtomicU64,
 }
 
 impl Credentials {
@@ -35,7 +44,24 @@ impl Credentials {
                 add(t.expose());
             }
         }
-        Self { secrets }
+        Self {
+            secrets,
+            last_warned: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether to log that a credential was masked: at most once per
+    /// [`WARN_EVERY_SECS`], whichever core finds it.
+    pub fn should_warn(&self) -> bool {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.last_warned.load(Ordering::Relaxed);
+        now >= last + WARN_EVERY_SECS
+            && self
+                .last_warned
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Overwrite every credential in `bytes` (and the access token currently
@@ -78,6 +104,7 @@ mod tests {
     fn every_occurrence_is_masked_in_place_and_short_secrets_are_ignored() {
         let creds = Credentials {
             secrets: vec![b"sk-secret-1234".as_slice().into()],
+            ..Credentials::default()
         };
         let mut text = b"x-echo: sk-secret-1234, again sk-secret-1234!".to_vec();
         let len = text.len();
@@ -85,5 +112,7 @@ mod tests {
         assert_eq!(text.len(), len);
         assert_eq!(text, b"x-echo: **************, again **************!");
         assert_eq!(creds.mask(None, &mut text), 0);
+        assert!(creds.should_warn());
+        assert!(!creds.should_warn(), "once a minute");
     }
 }
