@@ -59,6 +59,15 @@ struct Downstream {
 }
 
 impl Downstream {
+    /// Append what the client sends next to `rbuf`, waiting at most `limit`
+    /// (on expiry the read is cancelled: `ErrorKind::TimedOut`).
+    async fn read_within(&mut self, limit: Duration) -> std::io::Result<usize> {
+        let rbuf = std::mem::take(&mut self.rbuf);
+        let (res, buf) = read_append_timeout(&mut self.client.stream, rbuf, limit).await;
+        self.rbuf = buf;
+        res
+    }
+
     fn release_body(&mut self) {
         self.worker
             .gw
@@ -248,16 +257,10 @@ async fn read_head(conn: &mut Downstream, limits: &Limits) -> Result<RequestHead
         if idle {
             conn.worker.idle.set_idle(conn.slot);
         }
-        let (res, buf) = read_append_timeout(
-            &mut conn.client.stream,
-            std::mem::take(&mut conn.rbuf),
-            wait,
-        )
-        .await;
+        let res = conn.read_within(wait).await;
         if idle {
             conn.worker.idle.set_busy(conn.slot);
         }
-        conn.rbuf = buf;
         match res {
             Ok(0) => return Err(Read::Gone),
             Ok(_) => {}
@@ -349,14 +352,7 @@ async fn read_more(conn: &mut Downstream, deadline: Instant) -> Result<(), Read>
     if left.is_zero() {
         return Err(timeout_408("request body"));
     }
-    let (res, buf) = read_append_timeout(
-        &mut conn.client.stream,
-        std::mem::take(&mut conn.rbuf),
-        left,
-    )
-    .await;
-    conn.rbuf = buf;
-    match res {
+    match conn.read_within(left).await {
         Ok(0) => Err(Read::Gone),
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(timeout_408("request body")),
@@ -386,14 +382,7 @@ async fn linger_close(conn: &mut Downstream) {
             return;
         }
         conn.rbuf.clear();
-        let (res, buf) = read_append_timeout(
-            &mut conn.client.stream,
-            std::mem::take(&mut conn.rbuf),
-            left,
-        )
-        .await;
-        conn.rbuf = buf;
-        match res {
+        match conn.read_within(left).await {
             Ok(n) if n > 0 => dropped += n,
             _ => return,
         }
