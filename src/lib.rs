@@ -13,3 +13,4 @@ pub mod runtime;
 pub mod schema;
 pub mod telemetry;
 pub mod upstream;
+pub mod worker;

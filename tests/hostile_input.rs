@@ -175,7 +175,8 @@ fn unknown_provider_message_names_the_provider_once() {
         gw.addr,
         &post(CHAT, r#"{"model":"nosuch/some-model"}"#, &[]),
     );
-    assert_error(&r, 400, "unknown provider `nosuch`");
+    assert_error(&r, 404, "unknown provider `nosuch`");
+    assert_eq!(r.json()["error"]["code"], "model_not_found");
     assert!(!r.text().contains("some-model"), "{}", r.text());
 }
 

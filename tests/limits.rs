@@ -88,7 +88,7 @@ fn bad_json_and_bad_models_are_client_errors() {
     let cases: &[(&str, u16, &str)] = &[
         ("not json", 400, "JSON"),
         (r#"{"messages":[]}"#, 400, "model"),
-        (r#"{"model":"nope/x"}"#, 400, "mock"),
+        (r#"{"model":"nope/x"}"#, 404, "mock"),
         (r#"{"model":"gpt-unknown"}"#, 404, "provider/model"),
         (r#"{"model":""}"#, 400, "model"),
     ];

@@ -1,8 +1,8 @@
 //! Operator endpoints: readiness, Prometheus metrics, the model list.
 
-use super::connection::Client;
-use super::context::Worker;
-use super::respond::{self, RequestId};
+use super::error::{ErrorKind, GatewayError};
+use super::respond::{self, Client, RequestId};
+use crate::worker::Worker;
 
 pub async fn ready(
     worker: &Worker,
@@ -64,6 +64,78 @@ pub async fn models(
     keep_alive: bool,
     id: Option<&RequestId>,
 ) -> bool {
-    let doc = worker.gw.models.load_full();
-    respond::full(client, 200, b"application/json", &doc, keep_alive, id, &[]).await
+    let list = worker.gw.models.load();
+    respond::full(
+        client,
+        200,
+        b"application/json",
+        &list.doc,
+        keep_alive,
+        id,
+        &[],
+    )
+    .await
+}
+
+/// `GET /v1/models/{id}` (the SDKs' `models.retrieve`; ids hold `/`, raw or
+/// as `%2F`). A listed id answers its object; an id the router can send
+/// somewhere whose provider's catalogue is not known whole (Azure
+/// deployments, a list that failed to load) answers a minimal object; any
+/// other id is a 404 `model_not_found`.
+pub async fn model(
+    worker: &Worker,
+    client: &mut Client,
+    raw_id: &[u8],
+    keep_alive: bool,
+    id: Option<&RequestId>,
+) -> bool {
+    let Some(model) = crate::http::percent::decode(raw_id) else {
+        let err = GatewayError::new(400, "model id is not valid percent-encoded UTF-8");
+        return respond::plain_error(client, &err, keep_alive, id).await;
+    };
+    let list = worker.gw.models.load();
+    if let Some(object) = list.object(&model) {
+        return respond::full(
+            client,
+            200,
+            b"application/json",
+            object,
+            keep_alive,
+            id,
+            &[],
+        )
+        .await;
+    }
+    let routes = &worker.gw.routes;
+    let owner = match routes.resolve(&model) {
+        Ok(route) => {
+            let provider = routes.provider(route.provider).name();
+            (!list.is_complete(provider)).then_some(provider)
+        }
+        Err(_) => None,
+    };
+    let Some(owner) = owner else {
+        let err = GatewayError::of(
+            ErrorKind::ModelNotFound,
+            404,
+            format!("the model `{model}` does not exist; GET /v1/models lists the models served"),
+        );
+        return respond::plain_error(client, &err, keep_alive, id).await;
+    };
+    let mut object = Vec::with_capacity(96 + model.len());
+    object.extend_from_slice(b"{\"id\":");
+    crate::schema::peek::push_json_string(&mut object, &model);
+    object.extend_from_slice(b",\"object\":\"model\",\"created\":0,\"owned_by\":");
+    crate::schema::peek::push_json_string(&mut object, owner);
+    object.push(b'}');
+    respond::full(
+        client,
+        200,
+        b"application/json",
+        &object,
+        keep_alive,
+        id,
+        &[],
+    )
+    .await
 }

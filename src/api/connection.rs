@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 use monoio::io::AsyncWriteRent;
 use monoio::net::TcpStream;
 
-use super::capacity::UNCOUNTED_BODY_BYTES;
-use super::context::Worker;
-use super::error::ApiError;
+use super::error::GatewayError;
+use super::respond::Client;
 use super::{respond, Target};
 use crate::config::Limits;
 use crate::http::chunked::{ChunkedDecoder, DecodeStep};
@@ -21,6 +20,8 @@ use crate::http::io::{read_append_timeout, write_all};
 use crate::http::request::{
     has_head_end, parse_request_head, BodyFraming, HeaderSpan, RequestHead,
 };
+use crate::worker::capacity::UNCOUNTED_BODY_BYTES;
+use crate::worker::Worker;
 
 /// Initial read buffer per connection; grows for large bodies.
 const READ_BUF_BYTES: usize = 16 * 1024;
@@ -34,15 +35,6 @@ const LINGER_MS: u64 = 2_000;
 const LINGER_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// A chunked body's budget reservation grows in steps of this much.
 const CHUNKED_RESERVE_STEP_BYTES: usize = 1024 * 1024;
-
-/// The writing side of a client connection: its socket and response buffer.
-pub struct Client {
-    pub stream: TcpStream,
-    /// Response staging buffer, reused for every response.
-    pub wbuf: Vec<u8>,
-    /// The current request is `HEAD`: write heads without bodies.
-    pub head_only: bool,
-}
 
 /// A client connection and the buffers it owns for life. Dropping it gives
 /// back what it holds of the gateway's capacity.
@@ -76,13 +68,13 @@ impl Downstream {
     }
 
     /// Grow this request's body reservation to cover `bytes`.
-    fn reserve_body(&mut self, bytes: usize) -> Result<(), ApiError> {
+    fn reserve_body(&mut self, bytes: usize) -> Result<(), GatewayError> {
         if bytes <= UNCOUNTED_BODY_BYTES || bytes <= self.reserved {
             return Ok(());
         }
         let more = bytes - self.reserved;
         if !self.worker.gw.capacity.reserve_body(more) {
-            return Err(ApiError::new(
+            return Err(GatewayError::new(
                 503,
                 "the gateway is buffering too many request bodies; retry shortly",
             ));
@@ -117,10 +109,10 @@ enum Read {
     /// Peer closed, idled out, or broke off; nothing to answer.
     Gone,
     /// Answer with this error, then close.
-    Reject(ApiError),
+    Reject(GatewayError),
     /// Answer with this error before the body was read, then close after a
     /// lingering read of what the client still sends.
-    Refuse(ApiError),
+    Refuse(GatewayError),
 }
 
 /// Serve one client connection, already counted in the gateway's capacity.
@@ -134,6 +126,8 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
             stream,
             wbuf: Vec::with_capacity(READ_BUF_BYTES),
             head_only: false,
+            http10: false,
+            cors: Vec::new(),
         },
         rbuf: Vec::with_capacity(READ_BUF_BYTES),
         headers: Vec::with_capacity(32),
@@ -145,12 +139,11 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
             Read::Gone => return,
             Read::Reject(err) => {
                 conn.client.head_only = false;
-                respond::error(&mut conn.client, &err, false, None).await;
+                respond::plain_error(&mut conn.client, &err, false, None).await;
                 return;
             }
             Read::Refuse(err) => {
-                conn.client.head_only = false;
-                if respond::error(&mut conn.client, &err, false, None).await {
+                if respond::plain_error(&mut conn.client, &err, false, None).await {
                     linger_close(&mut conn).await;
                 }
                 return;
@@ -176,18 +169,22 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
 }
 
 async fn read_request(conn: &mut Downstream, limits: &Limits) -> Read {
+    // Until a head is read, nothing of the previous request applies.
+    conn.client.http10 = false;
+    conn.client.cors.clear();
     let head = match read_head(conn, limits).await {
         Ok(h) => h,
         Err(r) => return r,
     };
     let started = Instant::now();
+    super::begin_request(&conn.worker, &conn.rbuf, &head, &mut conn.client);
     let target = super::target_of(&conn.worker, &conn.rbuf, &head);
-    if let Target::Unauthorized(endpoint, err) = &target {
+    if let Target::Unauthorized(dialect, err) = &target {
         if head.framing != BodyFraming::None {
             // Refused from the head: a caller without a valid key never gets
             // the gateway to buffer a body.
-            if let Some(endpoint) = endpoint {
-                super::proxy::record_rejection(&conn.worker, *endpoint, started, err.status);
+            if let Some(dialect) = dialect {
+                super::driver::record_rejection(&conn.worker, *dialect, started, err.status);
             }
             let err = err.clone();
             conn.headers = head.headers;
@@ -240,7 +237,7 @@ async fn read_head(conn: &mut Downstream, limits: &Limits) -> Result<RequestHead
                     Ok(None) => {}
                     Err((e, headers)) => {
                         conn.headers = headers;
-                        return Err(Read::Reject(ApiError::new(e.status(), e.to_string())));
+                        return Err(Read::Reject(GatewayError::new(e.status(), e.to_string())));
                     }
                 }
             }
@@ -273,14 +270,14 @@ async fn read_head(conn: &mut Downstream, limits: &Limits) -> Result<RequestHead
 }
 
 fn timeout_408(what: &str) -> Read {
-    Read::Reject(ApiError::new(
+    Read::Reject(GatewayError::new(
         408,
         format!("timed out waiting for the {what}"),
     ))
 }
 
-fn too_large(limit: usize) -> ApiError {
-    ApiError::new(
+fn too_large(limit: usize) -> GatewayError {
+    GatewayError::new(
         413,
         format!("request body exceeds the limit of {limit} bytes"),
     )
@@ -330,7 +327,7 @@ async fn read_body(
                         return Ok((start..end, end));
                     }
                     Ok(DecodeStep::NeedMore) => {}
-                    Err(e) => return Err(Read::Reject(ApiError::new(400, e.to_string()))),
+                    Err(e) => return Err(Read::Reject(GatewayError::new(400, e.to_string()))),
                 }
                 let decoded = decoder.write - start;
                 if decoded > limits.max_body_bytes {

@@ -1,10 +1,107 @@
-//! Writing gateway-made responses (errors, health, models, metrics, mock answers).
+//! The client's side of the wire: [`Client`] and the writing of every
+//! response head, body piece and error, with the framing this client can
+//! take (HTTP/1.0 gets a close-delimited body where HTTP/1.1 gets chunks).
 
-use super::connection::Client;
-use super::context::Worker;
-use super::error::ApiError;
+use monoio::net::TcpStream;
+
+use super::error::{Committed, GatewayError};
 use crate::http::io::write_all;
-use crate::http::response::{push_header, push_header_u64, push_status_line};
+use crate::http::response::{
+    push_chunk, push_header, push_header_u64, push_status_line, LAST_CHUNK,
+};
+use crate::schema::dialect::Dialect;
+use crate::worker::Worker;
+
+/// The writing side of a client connection: its socket, response buffer and
+/// what the current request allows.
+pub struct Client {
+    pub stream: TcpStream,
+    /// Response staging buffer, reused for every response.
+    pub wbuf: Vec<u8>,
+    /// The current request is `HEAD`: write heads without bodies.
+    pub head_only: bool,
+    /// The current request is HTTP/1.0: no chunked bodies.
+    pub http10: bool,
+    /// CORS header lines for the current request's origin (empty when none).
+    pub cors: Vec<u8>,
+}
+
+/// How a response body is delimited for the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Length {
+    /// No body by its status (204, 304): no length header.
+    NoBody,
+    Known(u64),
+    /// Streamed: chunked in HTTP/1.1, closed at the end in HTTP/1.0.
+    Unknown,
+}
+
+impl Client {
+    /// Framing, connection, CORS and the blank line that end a response head.
+    /// Returns whether the connection can serve another request after it
+    /// (a close-delimited body cannot).
+    pub fn finish_head(&self, out: &mut Vec<u8>, length: Length, keep_alive: bool) -> bool {
+        let keep_alive = match length {
+            Length::NoBody => keep_alive,
+            Length::Known(n) => {
+                push_header_u64(out, b"content-length", n);
+                keep_alive
+            }
+            Length::Unknown if self.http10 => false,
+            Length::Unknown => {
+                push_header(out, b"transfer-encoding", b"chunked");
+                keep_alive
+            }
+        };
+        if !keep_alive {
+            push_header(out, b"connection", b"close");
+        }
+        out.extend_from_slice(&self.cors);
+        out.extend_from_slice(b"\r\n");
+        keep_alive
+    }
+
+    /// Append one piece of a streamed body.
+    pub fn push_piece(&self, out: &mut Vec<u8>, piece: &[u8]) {
+        if self.http10 {
+            out.extend_from_slice(piece);
+        } else {
+            push_chunk(out, piece);
+        }
+    }
+
+    /// Append the end of a streamed body.
+    pub fn push_end(&self, out: &mut Vec<u8>) {
+        if !self.http10 {
+            out.extend_from_slice(LAST_CHUNK);
+        }
+    }
+
+    /// How an error after a stream's head can still reach this client.
+    pub fn stream_committed(&self, at_event_boundary: bool) -> Committed {
+        if at_event_boundary {
+            Committed::EventStream {
+                chunked: !self.http10,
+            }
+        } else {
+            Committed::Closed
+        }
+    }
+
+    /// Write `out` (from `wbuf`), keeping the buffer; whether it was written.
+    pub async fn write(&mut self, out: Vec<u8>) -> bool {
+        let (res, out) = write_all(&mut self.stream, out).await;
+        self.wbuf = out;
+        res.is_ok()
+    }
+
+    /// The staging buffer, empty.
+    pub fn take_wbuf(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.wbuf);
+        out.clear();
+        out
+    }
+}
 
 /// Identifies a request in logs and headers: the client's `x-request-id` when
 /// sane, else 32 random hex digits.
@@ -40,34 +137,31 @@ impl RequestId {
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
+
+    /// For log fields.
+    pub fn lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.as_bytes())
+    }
 }
 
-/// Head of a response the gateway writes itself.
+/// Status line, content type and request id of a response the gateway
+/// writes itself; [`Client::finish_head`] ends it.
 pub fn push_head(
     out: &mut Vec<u8>,
     status: u16,
     content_type: &[u8],
-    content_length: Option<usize>,
-    keep_alive: bool,
     request_id: Option<&RequestId>,
 ) {
     push_status_line(out, status);
     push_header(out, b"content-type", content_type);
-    match content_length {
-        Some(n) => push_header_u64(out, b"content-length", n as u64),
-        None => push_header(out, b"transfer-encoding", b"chunked"),
-    }
     if let Some(id) = request_id {
         push_header(out, b"x-request-id", id.as_bytes());
-    }
-    if !keep_alive {
-        push_header(out, b"connection", b"close");
     }
 }
 
 /// Write a complete response with a fixed body; returns whether the write succeeded.
 pub async fn full(
-    conn: &mut Client,
+    client: &mut Client,
     status: u16,
     content_type: &[u8],
     body: &[u8],
@@ -75,50 +169,87 @@ pub async fn full(
     request_id: Option<&RequestId>,
     extra_headers: &[(&[u8], &[u8])],
 ) -> bool {
-    let mut out = std::mem::take(&mut conn.wbuf);
-    out.clear();
-    push_head(
-        &mut out,
-        status,
-        content_type,
-        Some(body.len()),
-        keep_alive,
-        request_id,
-    );
+    let mut out = client.take_wbuf();
+    push_head(&mut out, status, content_type, request_id);
     for (n, v) in extra_headers {
         push_header(&mut out, n, v);
     }
-    out.extend_from_slice(b"\r\n");
-    if !conn.head_only {
+    client.finish_head(&mut out, Length::Known(body.len() as u64), keep_alive);
+    if !client.head_only {
         out.extend_from_slice(body);
     }
-    let (res, out) = write_all(&mut conn.stream, out).await;
-    conn.wbuf = out;
-    res.is_ok()
+    client.write(out).await
 }
 
-/// Write an OpenAI-style error response.
+/// Render `err` for the client in `dialect`: a whole error response, a last
+/// event of a stream already open, or nothing when the client can take no
+/// more. Returns whether the connection can serve another request.
 pub async fn error(
-    conn: &mut Client,
-    err: &ApiError,
+    client: &mut Client,
+    dialect: Dialect,
+    err: &GatewayError,
     keep_alive: bool,
     request_id: Option<&RequestId>,
 ) -> bool {
-    let mut body = Vec::with_capacity(160 + err.message.len());
-    err.push_body(&mut body);
-    let retry: &[(&[u8], &[u8])] = if err.status == 503 {
-        &[(b"retry-after", b"1")]
-    } else {
-        &[]
-    };
-    full(
-        conn,
-        err.status,
-        b"application/json",
-        &body,
-        keep_alive,
-        request_id,
-        retry,
-    )
-    .await
+    match err.committed {
+        Committed::Closed => false,
+        Committed::EventStream { .. } => {
+            let mut out = client.take_wbuf();
+            let mut event = Vec::with_capacity(160 + err.message.len());
+            event.extend_from_slice(b"data: ");
+            err.push_body(dialect, &mut event);
+            event.extend_from_slice(b"\n\n");
+            client.push_piece(&mut out, &event);
+            client.push_end(&mut out);
+            client.write(out).await;
+            false
+        }
+        Committed::Nothing => {
+            let mut out = client.take_wbuf();
+            push_status_line(&mut out, err.status);
+            let mut generated;
+            let body: &[u8] = match &err.answer {
+                Some(answer) => {
+                    out.extend_from_slice(&answer.header_lines);
+                    let content_type = answer.content_type.as_deref();
+                    push_header(
+                        &mut out,
+                        b"content-type",
+                        content_type.unwrap_or(b"application/json"),
+                    );
+                    &answer.body
+                }
+                None => {
+                    push_header(&mut out, b"content-type", b"application/json");
+                    if let Some(after) = err.retry_after {
+                        push_header_u64(&mut out, b"retry-after", after.as_secs().max(1));
+                    }
+                    generated = Vec::with_capacity(160 + err.message.len());
+                    err.push_body(dialect, &mut generated);
+                    &generated
+                }
+            };
+            if let Some(id) = request_id {
+                push_header(&mut out, b"x-request-id", id.as_bytes());
+            }
+            if let Some(provider) = &err.provider {
+                push_header(&mut out, b"x-ringbridge-provider", provider.as_bytes());
+            }
+            let keep = client.finish_head(&mut out, Length::Known(body.len() as u64), keep_alive);
+            if !client.head_only {
+                out.extend_from_slice(body);
+            }
+            client.write(out).await && keep
+        }
+    }
+}
+
+/// [`error`] in the default dialect, for answers outside the API endpoints.
+pub async fn plain_error(
+    client: &mut Client,
+    err: &GatewayError,
+    keep_alive: bool,
+    request_id: Option<&RequestId>,
+) -> bool {
+    error(client, Dialect::OpenAiChat, err, keep_alive, request_id).await
 }

@@ -6,6 +6,7 @@
 //! dotted path (or the environment variable) the bad value came from.
 
 mod cloud;
+mod cors;
 mod error;
 mod limits;
 mod schema;
@@ -110,6 +111,7 @@ pub(crate) fn resolve(
     let workers = resolve_workers(opts.workers, file.workers)?;
     let pin_workers = resolve_pin_workers(file.pin_workers, env)?;
     let limits = limits::resolve(&file.limits)?;
+    let cors = cors::resolve(&file.cors)?;
     let models_refresh_secs = ranged(
         "models_refresh_secs",
         file.models_refresh_secs,
@@ -192,6 +194,7 @@ pub(crate) fn resolve(
         pin_workers,
         allow_unauthenticated: opts.allow_unauthenticated,
         limits,
+        cors,
         auth_keys,
         providers,
         aliases,

@@ -26,6 +26,7 @@ pub struct Settings {
     /// Start even on a non-loopback address with no inbound auth.
     pub allow_unauthenticated: bool,
     pub limits: Limits,
+    pub cors: Cors,
     /// Inbound gateway keys; empty means no inbound auth.
     pub auth_keys: Vec<Secret>,
     /// Enabled providers, in a stable order (config order, then built-ins by name).
@@ -38,6 +39,31 @@ pub struct Settings {
     pub models_refresh: Duration,
     /// Extra CA certificates (PEM) trusted for upstream TLS.
     pub extra_ca_file: Option<std::path::PathBuf>,
+}
+
+/// Which web origins may call the gateway from a browser.
+#[derive(Debug, Clone, Default)]
+pub struct Cors {
+    /// Exact origins (`scheme://host[:port]`), lower-cased.
+    pub allowed_origins: Vec<String>,
+    /// `"*"` was configured: any origin.
+    pub any_origin: bool,
+    /// Seconds a browser may cache a preflight answer.
+    pub max_age_secs: u64,
+}
+
+impl Cors {
+    pub fn is_on(&self) -> bool {
+        self.any_origin || !self.allowed_origins.is_empty()
+    }
+
+    pub fn allows(&self, origin: &[u8]) -> bool {
+        self.any_origin
+            || self
+                .allowed_origins
+                .iter()
+                .any(|o| o.as_bytes().eq_ignore_ascii_case(origin))
+    }
 }
 
 /// Downstream (client side) limits and timeouts.

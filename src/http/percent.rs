@@ -27,9 +27,38 @@ pub fn push_encoded_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     encode(bytes, |b| out.push(b));
 }
 
+/// Decode `%XX` escapes (a path segment as clients encode it); `None` for a
+/// broken escape or a result that is not UTF-8.
+pub fn decode(bytes: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hi = (hex[0] as char).to_digit(16)?;
+            let lo = (hex[1] as char).to_digit(16)?;
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_undoes_escapes_and_refuses_broken_ones() {
+        assert_eq!(decode(b"openai%2Fgpt-4o").as_deref(), Some("openai/gpt-4o"));
+        assert_eq!(decode(b"mock/echo").as_deref(), Some("mock/echo"));
+        assert_eq!(decode(b"a%2"), None);
+        assert_eq!(decode(b"a%zz"), None);
+        assert_eq!(decode(b"%ff"), None);
+    }
 
     #[test]
     fn unreserved_bytes_stay_and_the_rest_is_uppercase_hex() {

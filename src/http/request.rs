@@ -27,6 +27,8 @@ pub enum Method {
     Get,
     Head,
     Post,
+    /// CORS preflight.
+    Options,
     Other,
 }
 
@@ -50,6 +52,9 @@ pub struct RequestHead {
     pub expect_continue: bool,
     /// Whether the connection may serve another request after this one.
     pub keep_alive: bool,
+    /// HTTP/1.0: no chunked responses, so a body of unknown length is
+    /// delimited by closing the connection.
+    pub http10: bool,
     pub headers: Vec<HeaderSpan>,
 }
 
@@ -139,6 +144,7 @@ pub fn parse_request_head(
         "GET" => Method::Get,
         "HEAD" => Method::Head,
         "POST" => Method::Post,
+        "OPTIONS" => Method::Options,
         _ => Method::Other,
     };
     let target = req.path.unwrap_or("").as_bytes();
@@ -214,6 +220,7 @@ pub fn parse_request_head(
         framing,
         expect_continue,
         keep_alive: keep_alive && !close,
+        http10: minor == 0,
         headers,
     }))
 }

@@ -32,16 +32,8 @@ const MAX_DIMENSIONS: u64 = 4096;
 const CONTENT_TYPE_JSON: &str = "application/json";
 const CONTENT_TYPE_EVENT_STREAM: &str = "text/event-stream";
 
-/// Which OpenAI endpoint the request came in on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MockEndpoint {
-    /// `POST /v1/chat/completions`
-    ChatCompletions,
-    /// `POST /v1/completions`
-    Completions,
-    /// `POST /v1/embeddings`
-    Embeddings,
-}
+/// Which operation the request asks for.
+pub use crate::schema::dialect::Operation as MockEndpoint;
 
 /// A complete response: status, `Content-Type` and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +69,7 @@ pub fn respond(endpoint: MockEndpoint, model: &str, body: &[u8]) -> MockReply {
         body_hash: fnv1a64(body),
     };
     let reply = match endpoint {
-        MockEndpoint::ChatCompletions => chat_completions(&ctx, &request),
+        MockEndpoint::Chat => chat_completions(&ctx, &request),
         MockEndpoint::Completions => completions(&ctx, &request),
         MockEndpoint::Embeddings => embeddings(&ctx, &request),
     };
@@ -720,7 +712,7 @@ mod tests {
     }
 
     fn chat(body: &Value) -> Value {
-        ok_json(MockEndpoint::ChatCompletions, body)
+        ok_json(MockEndpoint::Chat, body)
     }
 
     /// Parses concatenated SSE frames; every frame must be one `data:` line of JSON, except the
@@ -858,7 +850,7 @@ mod tests {
             "messages": [{"role": "user", "content": "hello there"}],
             "stream": true,
         });
-        let events = stream_events(MockEndpoint::ChatCompletions, &body);
+        let events = stream_events(MockEndpoint::Chat, &body);
         assert_eq!(events.len(), 1 + 5 + 1);
         let id = events[0]["id"].as_str().expect("id");
         assert!(id.starts_with("chatcmpl-mock-"));
@@ -901,7 +893,7 @@ mod tests {
             "stream_options": {"include_usage": true},
             "max_tokens": 3,
         });
-        let events = stream_events(MockEndpoint::ChatCompletions, &body);
+        let events = stream_events(MockEndpoint::Chat, &body);
         let (usage_chunk, chunks) = events.split_last().expect("events");
         assert_eq!(usage_chunk["choices"], json!([]));
         assert_eq!(usage_chunk["usage"]["prompt_tokens"], 5);
@@ -969,7 +961,7 @@ mod tests {
     #[test]
     fn tool_call_streams_header_then_arguments() {
         let events = stream_events(
-            MockEndpoint::ChatCompletions,
+            MockEndpoint::Chat,
             &json!({
                 "messages": [{"role": "user", "content": "weather?"}],
                 "tools": weather_tools(),
@@ -1003,28 +995,20 @@ mod tests {
     #[test]
     fn malformed_requests_get_400_with_an_openai_error() {
         use MockEndpoint::*;
-        assert_invalid(ChatCompletions, b"{not json", "not valid JSON");
-        assert_invalid(ChatCompletions, b"[1, 2]", "JSON object");
-        assert_invalid(ChatCompletions, br#"{"model":"x"}"#, "'messages'");
-        assert_invalid(ChatCompletions, br#"{"messages":"hi"}"#, "'messages'");
-        assert_invalid(ChatCompletions, br#"{"messages":[1]}"#, "messages[0]");
+        assert_invalid(Chat, b"{not json", "not valid JSON");
+        assert_invalid(Chat, b"[1, 2]", "JSON object");
+        assert_invalid(Chat, br#"{"model":"x"}"#, "'messages'");
+        assert_invalid(Chat, br#"{"messages":"hi"}"#, "'messages'");
+        assert_invalid(Chat, br#"{"messages":[1]}"#, "messages[0]");
         assert_invalid(
-            ChatCompletions,
+            Chat,
             br#"{"messages":[{"role":"user","content":5}]}"#,
             "messages[0].content",
         );
+        assert_invalid(Chat, br#"{"messages":[],"max_tokens":-1}"#, "'max_tokens'");
+        assert_invalid(Chat, br#"{"messages":[],"stream":"yes"}"#, "'stream'");
         assert_invalid(
-            ChatCompletions,
-            br#"{"messages":[],"max_tokens":-1}"#,
-            "'max_tokens'",
-        );
-        assert_invalid(
-            ChatCompletions,
-            br#"{"messages":[],"stream":"yes"}"#,
-            "'stream'",
-        );
-        assert_invalid(
-            ChatCompletions,
+            Chat,
             br#"{"messages":[],"tools":[{"type":"function"}],"tool_choice":"required"}"#,
             "tools[0].function.name",
         );

@@ -110,6 +110,27 @@ pub struct Route<'a> {
     pub model: &'a str,
 }
 
+/// Routes to try for one request, in order; never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidates<'a> {
+    first: Route<'a>,
+    rest: Vec<Route<'a>>,
+}
+
+impl<'a> Candidates<'a> {
+    pub fn len(&self) -> usize {
+        1 + self.rest.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Route<'a>> {
+        std::iter::once(&self.first).chain(self.rest.iter())
+    }
+}
+
 /// Why a model could not be routed; each is a client error with a helpful message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
@@ -139,13 +160,14 @@ pub enum RouteError {
 pub const MAX_MODEL_NAME_BYTES: usize = 256;
 
 impl RouteError {
-    /// 404 for a model that does not exist, 400 for a malformed choice.
+    /// 404 for a model that does not exist (under any provider prefix, as
+    /// OpenAI answers an unknown model), 400 for a malformed choice.
     pub fn status(&self) -> u16 {
         match self {
-            RouteError::UnknownModel { .. } | RouteError::BareModel { .. } => 404,
-            RouteError::UnknownProvider { .. }
-            | RouteError::MissingModel
-            | RouteError::ModelTooLong { .. } => 400,
+            RouteError::UnknownModel { .. }
+            | RouteError::BareModel { .. }
+            | RouteError::UnknownProvider { .. } => 404,
+            RouteError::MissingModel | RouteError::ModelTooLong { .. } => 400,
         }
     }
 }
@@ -208,6 +230,17 @@ impl Routes {
         self.aliases
             .iter()
             .map(|(a, (p, m))| (a.as_str(), self.providers[*p].name(), m.as_str()))
+    }
+
+    /// The ordered candidates for the client's `model` value: the driver
+    /// tries them in turn while a failure is transient and nothing has
+    /// reached the client. Today a model resolves to one route; fallback
+    /// chains and weighted targets extend the list.
+    pub fn candidates<'a>(&'a self, model: &'a str) -> Result<Candidates<'a>, RouteError> {
+        Ok(Candidates {
+            first: self.resolve(model)?,
+            rest: Vec::new(),
+        })
     }
 
     /// Resolve the client's `model` value.

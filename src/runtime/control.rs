@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::api::Gateway;
 use crate::config::{ProviderAuth, ProviderKind};
 use crate::credentials::{Refresher, TokenTransport};
-use crate::schema::peek::push_json_string;
 use crate::upstream::{blocking, Origin};
+use crate::worker::models::ModelList;
+use crate::worker::Gateway;
 
 const DNS_REFRESH_EVERY: Duration = Duration::from_secs(30);
 const MODELS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -95,6 +95,7 @@ fn control_loop(gw: &Gateway) {
 /// provider's own `/models` otherwise, plus aliases.
 fn refresh_models(gw: &Gateway) {
     let mut ids: Vec<(String, String)> = Vec::new();
+    let mut complete = Vec::new();
     for p in &gw.routes.providers {
         if gw.shutting_down() {
             return;
@@ -108,6 +109,7 @@ fn refresh_models(gw: &Gateway) {
                     .into_iter()
                     .map(|m| (format!("{name}/{m}"), name.to_owned())),
             );
+            complete.push(name.to_owned());
             continue;
         }
         if matches!(
@@ -128,6 +130,7 @@ fn refresh_models(gw: &Gateway) {
                     .iter()
                     .map(|m| (format!("{name}/{m}"), name.to_owned())),
             );
+            complete.push(name.to_owned());
             continue;
         }
         // Anthropic's list is at /v1/models below its (v1-less) base URL.
@@ -147,10 +150,13 @@ fn refresh_models(gw: &Gateway) {
             MODELS_FETCH_TIMEOUT,
         ) {
             Ok((200, body)) => match model_ids(&body) {
-                Some(list) => ids.extend(
-                    list.into_iter()
-                        .map(|m| (format!("{name}/{m}"), name.to_owned())),
-                ),
+                Some(list) => {
+                    ids.extend(
+                        list.into_iter()
+                            .map(|m| (format!("{name}/{m}"), name.to_owned())),
+                    );
+                    complete.push(name.to_owned());
+                }
                 None => tracing::warn!(provider = name, "model list is not an OpenAI-style list"),
             },
             Ok((status, _)) => {
@@ -164,20 +170,7 @@ fn refresh_models(gw: &Gateway) {
     }
     ids.sort();
     ids.dedup_by(|a, b| a.0 == b.0);
-    let mut doc = Vec::with_capacity(64 * ids.len() + 32);
-    doc.extend_from_slice(b"{\"object\":\"list\",\"data\":[");
-    for (i, (id, owner)) in ids.iter().enumerate() {
-        if i > 0 {
-            doc.push(b',');
-        }
-        doc.extend_from_slice(b"{\"id\":");
-        push_json_string(&mut doc, id);
-        doc.extend_from_slice(b",\"object\":\"model\",\"created\":0,\"owned_by\":");
-        push_json_string(&mut doc, owner);
-        doc.push(b'}');
-    }
-    doc.extend_from_slice(b"]}");
-    gw.models.store(Arc::new(doc));
+    gw.models.store(Arc::new(ModelList::new(&ids, complete)));
 }
 
 /// Model ids from a list in OpenAI's shape (`data[].id`, also Anthropic's), or

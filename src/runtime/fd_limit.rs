@@ -4,8 +4,7 @@
 
 /// Highest soft limit asked for, even when the hard limit is higher.
 const MAX_OPEN_FILES: u64 = 1 << 20;
-/// `max_connections` when the config leaves it automatic, if descriptors allow.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 32_768;
+pub use crate::worker::capacity::DEFAULT_MAX_CONNECTIONS;
 
 /// Raise the soft open-file limit to the hard one (bounded); returns the limit
 /// in force afterwards.

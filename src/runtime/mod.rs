@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::api::{serve_connection, Gateway, Worker};
+use crate::api::serve_connection;
 use crate::config::Settings;
 use crate::telemetry::Registry;
+use crate::worker::{Gateway, Worker};
 
 /// io_uring submission queue entries per worker.
 const URING_ENTRIES: u32 = 1024;

@@ -3,6 +3,7 @@
 //! `stream` is set, the `usage` numbers in a response's tail), and the typed
 //! request bodies the translating path parses.
 
+pub mod dialect;
 pub mod openai;
 pub mod peek;
 pub mod usage;

@@ -12,6 +12,7 @@
 //! every checkout, and never used.
 
 pub mod blocking;
+pub mod body;
 mod conn;
 pub mod dns;
 mod tls;
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 use monoio::net::TcpStream;
 use rustls::pki_types::ServerName;
 
+pub use body::BodyReader;
 pub use conn::Conn;
 use conn::Io;
 pub use dns::DnsCache;
@@ -131,18 +133,6 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
-    /// A failed read of a response body: its timeout, a cut at the end of a
-    /// shutdown drain, or the I/O error.
-    pub fn from_body_read(e: io::Error, is_cut: impl Fn(&io::Error) -> bool) -> Self {
-        if e.kind() == io::ErrorKind::TimedOut {
-            Self::StreamIdleTimeout
-        } else if is_cut(&e) {
-            Self::Shutdown
-        } else {
-            Self::Read(e)
-        }
-    }
-
     /// The status a client gets for this failure: 504 for timeouts, 503 when
     /// the gateway itself is stopping, else 502.
     pub fn status(&self) -> u16 {

@@ -332,6 +332,14 @@ def test_models_list(client: openai.OpenAI) -> None:
     assert not any(i.startswith("down/") for i in ids)
 
 
+def test_models_retrieve(client: openai.OpenAI) -> None:
+    m = client.models.retrieve("mock/echo")
+    assert (m.id, m.object, m.owned_by) == ("mock/echo", "model", "mock")
+    with pytest.raises(openai.NotFoundError) as ei:
+        client.models.retrieve("mock/no-such-model")
+    assert ei.value.code == "model_not_found"
+
+
 # ---------------------------------------------------------------- errors
 
 
@@ -368,11 +376,12 @@ def test_upstream_401_is_authentication_error(client: openai.OpenAI) -> None:
     assert "mock error 401" in ei.value.message
 
 
-def test_unknown_provider_is_bad_request(client: openai.OpenAI) -> None:
-    with pytest.raises(openai.BadRequestError) as ei:
+def test_unknown_provider_is_model_not_found(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as ei:
         client.chat.completions.create(model="nope/x", messages=MESSAGES)
     e = ei.value
-    assert e.status_code == 400
+    assert e.status_code == 404
+    assert e.code == "model_not_found"
     assert "nope" in e.message
     for name in ("openai", "mock"):
         assert name in e.message, f"available providers should be listed: {e.message!r}"

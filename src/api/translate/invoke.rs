@@ -5,18 +5,16 @@
 //! failing call fails the request the way a single call would: its error,
 //! translated, or 502/504.
 
-use std::time::Duration;
-
-use super::{
-    build_request, failed, header, read_whole, refuse, respond_json, static_reason,
-    translate_error, Family, Outcome, Prepared,
-};
-use crate::api::connection::Client;
-use crate::api::proxy::{send, Routed};
+use super::answer::{error_answer, read_whole, write_json};
+use super::{build_request, refused, static_reason, Family, Prepared};
+use crate::api::driver::{no_credentials, send, Exchange, Record};
+use crate::api::error::GatewayError;
+use crate::api::respond::Client;
 use crate::providers::bedrock::{self, EmbeddingsPlan};
 use crate::providers::embeddings::ListWriter;
+use crate::router::Provider;
 use crate::schema::usage::Usage;
-use crate::upstream::UpstreamError;
+use crate::upstream::{BodyReader, UpstreamError};
 
 /// InvokeModel reports the input token count here; Cohere's body has none.
 const INPUT_TOKENS_HEADER: &[u8] = b"x-amzn-bedrock-input-token-count";
@@ -28,148 +26,114 @@ struct Bufs {
     out: Vec<u8>,
 }
 
-/// How the calls ended.
-enum Ended {
-    /// `send` failed and has answered the client and recorded the request;
-    /// whether the client connection can be kept.
-    Unanswered(bool),
-    /// The client got this answer.
-    Answered {
-        outcome: Outcome,
-        usage: Usage,
-        ttfb: Option<Duration>,
-    },
-}
-
-/// Answers an OpenAI embeddings request routed to a Bedrock provider;
-/// returns whether the client connection can be kept.
-pub(super) async fn embeddings(
-    ctx: &Routed<'_>,
-    rbuf: &[u8],
+/// Answers an OpenAI embeddings request routed to a Bedrock provider.
+pub(super) async fn embeddings<'a>(
+    x: &Exchange<'a>,
     client: &mut Client,
+    provider: &'a Provider,
     client_model: &str,
-) -> bool {
-    let plan = match bedrock::plan_embeddings(&rbuf[ctx.req.body.clone()], ctx.model) {
-        Ok(p) => p,
-        Err(e) => return refuse(ctx, client, &e).await,
-    };
-    let worker = ctx.worker;
+    upstream_model: &str,
+    rec: &mut Record<'a>,
+) -> Result<bool, GatewayError> {
+    let plan = bedrock::plan_embeddings(x.body(), upstream_model).map_err(|e| refused(&e))?;
+    let worker = x.worker;
     let mut bufs = Bufs {
         body: worker.take_buf(),
         payload: worker.take_buf(),
         out: worker.take_buf(),
     };
-    let ended = run(ctx, rbuf, client, client_model, &plan, &mut bufs).await;
+    let tokens = run(
+        x,
+        client,
+        provider,
+        upstream_model,
+        client_model,
+        &plan,
+        &mut bufs,
+        rec,
+    )
+    .await;
+    let result = match tokens {
+        Ok(_) => {
+            rec.status = 200;
+            write_json(x, client, provider, 200, &bufs.out, None).await
+        }
+        Err(e) => Err(e),
+    };
     worker.give_buf(bufs.body);
     worker.give_buf(bufs.payload);
     worker.give_buf(bufs.out);
-    match ended {
-        Ended::Unanswered(keep) => keep,
-        Ended::Answered {
-            outcome,
-            usage,
-            ttfb,
-        } => {
-            ctx.record(outcome.status, outcome.upstream_wait, ttfb, usage);
-            outcome.client_reusable && ctx.keep_alive
-        }
-    }
+    result
 }
 
-async fn run(
-    ctx: &Routed<'_>,
-    rbuf: &[u8],
-    client: &mut Client,
+/// Make every call; the gathered list is in `bufs.out`. Calls already
+/// answered were billed: their tokens are in the record even on failure.
+#[allow(clippy::too_many_arguments)]
+async fn run<'a>(
+    x: &Exchange<'a>,
+    client: &Client,
+    provider: &'a Provider,
+    upstream_model: &str,
     client_model: &str,
     plan: &EmbeddingsPlan<'_>,
     bufs: &mut Bufs,
-) -> Ended {
+    rec: &mut Record<'a>,
+) -> Result<u64, GatewayError> {
     let prepared = Prepared {
-        path: bedrock::invoke_path(ctx.model),
+        path: bedrock::invoke_path(upstream_model),
         stream: false,
         include_usage: false,
         base64: plan.base64(),
     };
     let mut list = ListWriter::begin(plan.base64(), &mut bufs.out);
-    let mut upstream_wait = Duration::ZERO;
-    let mut ttfb = None;
     let mut tokens = 0u64;
-    let usage = |tokens| Usage {
-        prompt_tokens: tokens,
-        completion_tokens: 0,
-    };
     for call in 0..plan.calls() {
         bufs.body.clear();
-        if let Err(e) = plan.translate_request(call, &mut bufs.body) {
-            return Ended::Unanswered(refuse(ctx, client, &e).await);
-        }
-        let mut up = ctx.worker.take_buf();
-        let built = build_request(
-            &mut up,
-            ctx,
-            Family::Bedrock,
-            rbuf,
-            ctx.req,
-            &bufs.body,
-            &prepared,
-        );
+        plan.translate_request(call, &mut bufs.body)
+            .map_err(|e| refused(&e))?;
+        let mut up = x.worker.take_buf();
+        let built = build_request(&mut up, x, provider, Family::Bedrock, &bufs.body, &prepared);
         if let Err(missing) = built {
-            ctx.worker.give_buf(up);
-            return Ended::Unanswered(ctx.refuse_without_credentials(client, missing).await);
+            x.worker.give_buf(up);
+            return Err(no_credentials(provider, missing));
         }
-        let resp = match send(ctx, client, up).await {
-            Ok(r) => r,
-            Err(keep) => return Ended::Unanswered(keep),
-        };
-        ttfb.get_or_insert(resp.ttfb);
-        upstream_wait += resp.upstream_wait;
-        let status = resp.head.status;
-        let header_tokens = header(&resp, INPUT_TOKENS_HEADER)
+        let ttfb = rec.ttfb;
+        let resp = send(x, client, provider, up, rec).await?;
+        rec.ttfb = ttfb.or(rec.ttfb);
+        let reader = BodyReader::new(resp, provider.settings.timeouts.stream_idle);
+        let status = reader.head.status;
+        let header_tokens = reader
+            .header(INPUT_TOKENS_HEADER)
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let retry_after = header(&resp, b"retry-after").map(<[u8]>::to_vec);
+        let retry_after = crate::api::passthrough::retry_after(reader.header(b"retry-after"));
         bufs.payload.clear();
-        if let Err(e) = read_whole(ctx, resp, &mut bufs.payload, &mut upstream_wait).await {
-            let (outcome, _) = failed(ctx, client, &e, upstream_wait).await;
-            return answered(outcome, usage(tokens), ttfb);
-        }
+        read_whole(x, provider, reader, &mut bufs.payload, rec).await?;
         if !(200..300).contains(&status) {
-            bufs.out.clear();
-            let (status, _) =
-                translate_error(Family::Bedrock, status, &bufs.payload, &mut bufs.out);
-            let ok = respond_json(ctx, client, status, &bufs.out, retry_after.as_deref()).await;
-            let outcome = Outcome {
+            let mut out = Vec::new();
+            return Err(error_answer(
+                provider,
+                Family::Bedrock,
                 status,
-                client_reusable: ok,
-                upstream_wait,
-            };
-            // Calls already answered were billed: count their tokens.
-            return answered(outcome, usage(tokens), ttfb);
+                &bufs.payload,
+                retry_after,
+                &mut out,
+            ));
         }
-        match plan.translate_response(call, &bufs.payload, header_tokens, &mut list, &mut bufs.out)
-        {
-            Ok(n) => tokens = tokens.saturating_add(n),
-            Err(e) => {
-                let e = UpstreamError::BadResponse(static_reason(&e));
-                let (outcome, _) = failed(ctx, client, &e, upstream_wait).await;
-                return answered(outcome, usage(tokens), ttfb);
-            }
-        }
+        let n = plan
+            .translate_response(call, &bufs.payload, header_tokens, &mut list, &mut bufs.out)
+            .map_err(|e| {
+                GatewayError::upstream(
+                    provider.name(),
+                    &UpstreamError::BadResponse(static_reason(&e)),
+                )
+            })?;
+        tokens = tokens.saturating_add(n);
+        rec.usage = Usage {
+            prompt_tokens: tokens,
+            completion_tokens: 0,
+        };
     }
     list.finish(client_model, tokens, &mut bufs.out);
-    let ok = respond_json(ctx, client, 200, &bufs.out, None).await;
-    let outcome = Outcome {
-        status: 200,
-        client_reusable: ok,
-        upstream_wait,
-    };
-    answered(outcome, usage(tokens), ttfb)
-}
-
-fn answered(outcome: Outcome, usage: Usage, ttfb: Option<Duration>) -> Ended {
-    Ended::Answered {
-        outcome,
-        usage,
-        ttfb,
-    }
+    Ok(tokens)
 }

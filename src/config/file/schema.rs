@@ -62,6 +62,7 @@ pub(crate) struct FileConfig {
     pub(crate) limits: LimitsFile,
     pub(crate) timeouts: TimeoutsFile,
     pub(crate) auth: AuthFile,
+    pub(crate) cors: CorsFile,
     /// Bare model name -> `provider/model`, in file order.
     pub(crate) aliases: Ordered<String>,
     /// Provider name -> provider table, in file order.
@@ -100,6 +101,17 @@ pub(crate) struct TimeoutsFile {
     pub(crate) first_byte_ms: Option<u64>,
     /// Milliseconds. Default 60000.
     pub(crate) stream_idle_ms: Option<u64>,
+}
+
+/// `[cors]`: browsers calling the gateway from web pages.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct CorsFile {
+    /// Origins (`https://app.example.com`) allowed to call, or `"*"` for any.
+    /// Default none: CORS off.
+    pub(crate) allowed_origins: Vec<String>,
+    /// Seconds a browser may cache a preflight answer. Default 600.
+    pub(crate) max_age_secs: Option<u64>,
 }
 
 /// `[auth]`: inbound (gateway) keys.

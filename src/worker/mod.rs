@@ -1,5 +1,11 @@
-//! State the request path reads: [`Gateway`] is shared by every core and
-//! immutable apart from atomics and snapshot swaps; [`Worker`] is one core's own.
+//! Per-core and gateway-wide state the request path reads: [`Gateway`] is
+//! shared by every core and immutable apart from atomics and snapshot swaps;
+//! [`Worker`] is one core's own. It sits below `api` so routing, limits and
+//! governance can own per-core state without importing the HTTP side.
+
+pub mod capacity;
+pub mod drain;
+pub mod models;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -8,19 +14,19 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use super::capacity::{Capacity, IdleConnections};
-use super::drain::Drain;
 use crate::config::Settings;
 use crate::router::Routes;
 use crate::telemetry::{CoreMetrics, Registry};
 use crate::upstream::{DnsCache, Pools};
+use capacity::{Capacity, IdleConnections};
+use drain::Drain;
 
 /// Shared by all workers and the control plane.
 pub struct Gateway {
     pub settings: Settings,
     pub routes: Routes,
-    /// Rendered `GET /v1/models` body, replaced by the control plane.
-    pub models: ArcSwap<Vec<u8>>,
+    /// The served model list, replaced by the control plane.
+    pub models: ArcSwap<models::ModelList>,
     pub registry: Arc<Registry>,
     pub dns: Arc<DnsCache>,
     pub tls: Arc<rustls::ClientConfig>,
@@ -51,13 +57,13 @@ impl Gateway {
             settings
                 .limits
                 .max_connections
-                .unwrap_or(crate::runtime::DEFAULT_MAX_CONNECTIONS),
+                .unwrap_or(capacity::DEFAULT_MAX_CONNECTIONS),
             settings.limits.max_buffered_body_bytes,
         );
         Self {
             capacity,
             routes,
-            models: ArcSwap::from_pointee(b"{\"object\":\"list\",\"data\":[]}".to_vec()),
+            models: ArcSwap::from_pointee(models::ModelList::new(&[], Vec::new())),
             registry,
             dns: Arc::new(DnsCache::new()),
             tls,
@@ -76,19 +82,30 @@ impl Gateway {
         self.shutdown.load(Ordering::Relaxed)
     }
 
-    /// Constant-time comparison of a presented key against every configured key.
-    pub fn key_is_valid(&self, presented: &[u8]) -> bool {
-        let mut ok = false;
-        for key in &self.auth_keys {
+    /// The caller a presented key identifies, compared in constant time
+    /// against every configured key; `None` for no match.
+    pub fn caller_of(&self, presented: &[u8]) -> Option<Caller> {
+        let mut found = None;
+        for (index, key) in self.auth_keys.iter().enumerate() {
             let mut diff =
                 (key.len() ^ presented.len()) as u8 | u8::from(key.len() != presented.len());
             for (i, &k) in key.iter().enumerate() {
                 diff |= k ^ presented.get(i).copied().unwrap_or(0);
             }
-            ok |= diff == 0;
+            if diff == 0 && found.is_none() {
+                found = Some(Caller { key: Some(index) });
+            }
         }
-        ok
+        found
     }
+}
+
+/// Who sends a request, as inbound auth established it: what budgets,
+/// limits and request logs attach to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Caller {
+    /// Index of the inbound key presented; `None` when inbound auth is off.
+    pub key: Option<usize>,
 }
 
 /// One core's state: its pools, metrics and counters. `!Send` on purpose.

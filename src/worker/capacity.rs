@@ -11,6 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// connection limit they are bounded already, and most requests are this small.
 pub const UNCOUNTED_BODY_BYTES: usize = 64 * 1024;
 
+/// `max_connections` when the config leaves it automatic, if descriptors allow
+/// (the runtime lowers it to fit the open-file limit).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 32_768;
+
 /// Gateway-wide counters, shared by every core.
 #[derive(Debug)]
 pub struct Capacity {

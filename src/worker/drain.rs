@@ -4,7 +4,6 @@
 //! rather than with a bare close.
 
 use std::cell::{Cell, RefCell};
-use std::io;
 use std::task::{Poll, Waker};
 
 /// This core's cut signal. `!Send`; one per worker.
@@ -16,11 +15,6 @@ pub struct Drain {
     waiting: RefCell<Vec<Option<Waker>>>,
     free: RefCell<Vec<usize>>,
 }
-
-/// The error an upstream read returns once requests are cut.
-#[derive(Debug, thiserror::Error)]
-#[error("the gateway is shutting down")]
-pub struct ShutdownCut;
 
 impl Drain {
     /// Cut every request in flight: wakes all [`Drain::cut_requested`] waiters.
@@ -45,18 +39,6 @@ impl Drain {
         CutRequested {
             drain: self,
             slot: None,
-        }
-    }
-
-    /// `fut`, unless requests are cut first: then an [`io::Error`] carrying
-    /// [`ShutdownCut`] (the read is cancelled and its buffer dropped).
-    pub async fn or_cut<T>(
-        &self,
-        fut: impl std::future::Future<Output = (io::Result<T>, Vec<u8>)>,
-    ) -> (io::Result<T>, Vec<u8>) {
-        monoio::select! {
-            r = fut => r,
-            _ = self.cut_requested() => (Err(io::Error::other(ShutdownCut)), Vec::new()),
         }
     }
 
@@ -106,11 +88,6 @@ impl Drop for CutRequested<'_> {
     }
 }
 
-/// Whether `e` is the error of a read cut by the shutdown deadline.
-pub fn is_shutdown_cut(e: &io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<ShutdownCut>())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,17 +101,25 @@ mod tests {
         rt.block_on(async {
             let drain = Drain::default();
             for _ in 0..100 {
-                let ready = async { (Ok(1usize), Vec::new()) };
-                assert_eq!(drain.or_cut(ready).await.0.unwrap(), 1);
+                let first = monoio::select! {
+                    _ = async {} => "work",
+                    _ = drain.cut_requested() => "cut",
+                };
+                assert_eq!(first, "work");
             }
             assert_eq!(drain.waiting(), 0);
-            let never = std::future::pending::<(io::Result<usize>, Vec<u8>)>();
+            let waiting = async {
+                monoio::select! {
+                    _ = std::future::pending::<()>() => "work",
+                    _ = drain.cut_requested() => "cut",
+                }
+            };
             let cutter = async {
                 monoio::time::sleep(std::time::Duration::from_millis(5)).await;
                 drain.cut();
             };
-            let (res, ()) = monoio::join!(drain.or_cut(never), cutter);
-            assert!(is_shutdown_cut(&res.0.unwrap_err()));
+            let (first, ()) = monoio::join!(waiting, cutter);
+            assert_eq!(first, "cut");
             assert_eq!(drain.waiting(), 0);
         });
     }

@@ -1,0 +1,337 @@
+//! The request driver: one API request as a list of phases.
+//!
+//! ```text
+//! peek (model, stream) -> [authenticated from the head: Caller]
+//!   -> resolve: ordered candidates (provider, model)
+//!   -> for each candidate: convert -> build -> send -> read head
+//!        -> relay (pass-through) | translate (whole or stream) | mock
+//!   -> render the error, if any, in the client's dialect -> record
+//! ```
+//!
+//! Phases return values or a [`GatewayError`]; none writes an error to the
+//! client. While nothing has reached the client, a transient failure moves on
+//! to the next candidate ([`may_retry`]); the first byte written commits the
+//! request to its candidate.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use super::connection::Request;
+use super::convert::{converter, Converter};
+use super::error::{may_retry, ErrorKind, GatewayError};
+use super::respond::{self, Client, RequestId};
+use crate::router::{NoToken, Provider, Route};
+use crate::schema::dialect::Dialect;
+use crate::schema::peek::{peek, unescape};
+use crate::schema::usage::Usage;
+use crate::telemetry::RequestRecord;
+use crate::upstream::{Response, UpstreamError};
+use crate::worker::{Caller, Worker};
+
+/// How long a request may wait on its upstream before the gateway also watches
+/// the client socket for a hang-up: a timer is nearly free, a poll operation
+/// per request is not, and short requests finish before the watch starts.
+const CLIENT_WATCH_AFTER: Duration = Duration::from_millis(500);
+
+/// What a request is, fixed from its head and body: the inputs of every phase.
+pub(super) struct Exchange<'a> {
+    pub worker: &'a Worker,
+    pub rbuf: &'a [u8],
+    pub req: &'a Request,
+    pub dialect: Dialect,
+    /// Who is calling, from inbound auth (for budgets and logs).
+    pub caller: Caller,
+    pub id: &'a RequestId,
+    pub keep_alive: bool,
+}
+
+impl Exchange<'_> {
+    pub fn body(&self) -> &[u8] {
+        &self.rbuf[self.req.body.clone()]
+    }
+}
+
+/// What is recorded of a request once it ends; phases fill it in.
+#[derive(Default)]
+pub(super) struct Record<'a> {
+    pub provider: &'a str,
+    /// Model name as sent upstream.
+    pub model: &'a str,
+    pub status: u16,
+    pub upstream_wait: Duration,
+    pub ttfb: Option<Duration>,
+    pub usage: Usage,
+    /// Candidates tried before the one that answered (or failed last).
+    pub failed_attempts: u32,
+}
+
+/// The model the client asked for.
+struct Asked<'b> {
+    model: Cow<'b, str>,
+    /// Where its string value sits in the body, for splicing.
+    range: std::ops::Range<usize>,
+}
+
+/// Serve one API request; returns whether the connection may be kept.
+pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
+    let asked = match peek_model(x.body()) {
+        Ok(asked) => asked,
+        Err(e) => {
+            record_rejection(x.worker, x.dialect, x.req.started, e.status);
+            return respond::error(client, x.dialect, &e, x.keep_alive, Some(x.id)).await
+                && x.keep_alive;
+        }
+    };
+    let mut rec = Record::default();
+    let result = drive(x, client, &asked, &mut rec).await;
+    let keep = match result {
+        Ok(keep) => keep,
+        Err(e) => {
+            rec.status = e.status;
+            if e.side == super::error::Side::Upstream || e.kind == ErrorKind::ShuttingDown {
+                tracing::warn!(provider = rec.provider, caller_key = ?x.caller.key, request_id = %x.id.lossy(), error = %e.message, "upstream request failed");
+            }
+            respond::error(client, x.dialect, &e, x.keep_alive, Some(x.id)).await
+        }
+    };
+    record(x.worker, x.dialect, x.req.started, &rec);
+    keep && x.keep_alive
+}
+
+/// Resolve, then try candidates in order until one answers or a failure is final.
+async fn drive<'a>(
+    x: &'a Exchange<'a>,
+    client: &mut Client,
+    asked: &'a Asked<'a>,
+    rec: &mut Record<'a>,
+) -> Result<bool, GatewayError> {
+    let routes = &x.worker.gw.routes;
+    let candidates = routes.candidates(&asked.model).map_err(|e| {
+        let err = GatewayError::new(e.status(), e.to_string());
+        if e.status() == 404 {
+            GatewayError {
+                kind: ErrorKind::ModelNotFound,
+                ..err
+            }
+        } else {
+            err
+        }
+    })?;
+    let mut left = candidates.len();
+    for route in candidates.iter() {
+        left -= 1;
+        let provider = routes.provider(route.provider);
+        rec.provider = provider.name();
+        rec.model = route.model;
+        match attempt(x, client, asked, provider, route, rec).await {
+            Err(e) if next_candidate(&e, left) => {
+                tracing::info!(provider = provider.name(), request_id = %x.id.lossy(), status = e.status, "attempt failed; trying the next candidate");
+                rec.failed_attempts += 1;
+                rec.ttfb = None;
+            }
+            other => return other,
+        }
+    }
+    unreachable!("a route resolves to at least one candidate")
+}
+
+/// One candidate: convert, build, send, and answer through the converter.
+async fn attempt<'a>(
+    x: &'a Exchange<'a>,
+    client: &mut Client,
+    asked: &'a Asked<'a>,
+    provider: &'a Provider,
+    route: &Route<'a>,
+    rec: &mut Record<'a>,
+) -> Result<bool, GatewayError> {
+    match converter(x.dialect, provider) {
+        Converter::Mock => super::mock::answer(x, client, route.model, rec).await,
+        Converter::PassThrough => {
+            super::passthrough::attempt(x, client, provider, asked.range.clone(), route.model, rec)
+                .await
+        }
+        Converter::Translate(family) => {
+            super::translate::attempt(x, client, provider, family, &asked.model, route.model, rec)
+                .await
+        }
+        Converter::Unsupported => Err(GatewayError::new(
+            400,
+            format!(
+                "provider `{}` ({}) does not serve {}",
+                provider.name(),
+                provider.kind().name(),
+                x.dialect.path()
+            ),
+        )),
+    }
+}
+
+/// Phase 1: the body is a JSON object with one string `model`.
+fn peek_model(body: &[u8]) -> Result<Asked<'_>, GatewayError> {
+    let peeked = peek(body).map_err(|e| GatewayError::new(400, e.to_string()))?;
+    let Some(range) = peeked.model.clone() else {
+        return Err(GatewayError::new(
+            400,
+            "missing required field `model` (a string such as \"openai/gpt-4o-mini\")",
+        ));
+    };
+    let model = if peeked.model_escaped {
+        unescape(&body[range.clone()]).map(Cow::Owned)
+    } else {
+        std::str::from_utf8(&body[range.clone()])
+            .ok()
+            .map(Cow::Borrowed)
+    };
+    match model {
+        Some(model) => Ok(Asked { model, range }),
+        None => Err(GatewayError::new(400, "`model` is not a valid JSON string")),
+    }
+}
+
+/// The 503 for a provider whose refreshed access token is missing or expired
+/// (the control plane keeps retrying; the reason is in the message).
+pub(super) fn no_credentials(provider: &Provider, missing: NoToken) -> GatewayError {
+    GatewayError::of(
+        ErrorKind::CredentialsUnavailable,
+        503,
+        format!(
+            "provider `{}` has no valid access token: {}",
+            provider.name(),
+            missing.0
+        ),
+    )
+    .with_provider(provider.name())
+}
+
+/// Send `request` (head and body) upstream and wait for the response head,
+/// giving up if the client hangs up meanwhile (dropping the exchange closes
+/// the upstream connection: the provider stops generating for nobody).
+pub(super) async fn send(
+    x: &Exchange<'_>,
+    client: &Client,
+    provider: &Provider,
+    request: Vec<u8>,
+    rec: &mut Record<'_>,
+) -> Result<Response, GatewayError> {
+    let worker = x.worker;
+    let timeouts = provider.settings.timeouts;
+    let sending = worker
+        .pools
+        .send(&provider.origin, request, worker.take_buf(), &timeouts);
+    let (res, request) = monoio::select! {
+        r = sending => r,
+        _ = worker.drain.cut_requested() => (Err(UpstreamError::Shutdown), worker.take_buf()),
+        _ = client_hung_up(&client.stream) => {
+            tracing::debug!(provider = provider.name(), "client closed the connection before the upstream answered");
+            rec.upstream_wait += x.req.started.elapsed();
+            return Err(GatewayError::client_closed());
+        }
+    };
+    worker.give_buf(request);
+    match res {
+        Ok(resp) => {
+            rec.upstream_wait += resp.upstream_wait;
+            rec.ttfb = Some(resp.ttfb);
+            Ok(resp)
+        }
+        Err(e) => {
+            rec.upstream_wait += x.req.started.elapsed();
+            Err(GatewayError::upstream(provider.name(), &e))
+        }
+    }
+}
+
+/// Resolves when the client has closed its side of the connection.
+async fn client_hung_up(stream: &monoio::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    monoio::time::sleep(CLIENT_WATCH_AFTER).await;
+    loop {
+        if stream.readable(false).await.is_err() {
+            return;
+        }
+        let mut byte = 0u8;
+        // SAFETY: one byte of valid writable memory; the fd outlives this call.
+        let n = unsafe {
+            libc::recv(
+                stream.as_raw_fd(),
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        match n {
+            0 => return,
+            // A pipelined next request: the client is still there.
+            n if n > 0 => std::future::pending::<()>().await,
+            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock => {}
+            _ => return,
+        }
+    }
+}
+
+fn record(worker: &Worker, dialect: Dialect, started: Instant, rec: &Record<'_>) {
+    worker.metrics.record(&RequestRecord {
+        provider: rec.provider,
+        model: rec.model,
+        endpoint: dialect.label(),
+        status: rec.status,
+        total: started.elapsed(),
+        upstream_wait: rec.upstream_wait,
+        upstream_ttfb: rec.ttfb,
+        prompt_tokens: rec.usage.prompt_tokens,
+        completion_tokens: rec.usage.completion_tokens,
+    });
+}
+
+/// Count a request refused before the driver (auth, body limits).
+pub(super) fn record_rejection(worker: &Worker, dialect: Dialect, started: Instant, status: u16) {
+    let rec = Record {
+        status,
+        ..Record::default()
+    };
+    record(worker, dialect, started, &rec);
+}
+
+/// The driver's decision after a failed attempt: try the next candidate?
+fn next_candidate(err: &GatewayError, left: usize) -> bool {
+    left > 0 && may_retry(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::error::{Committed, UpstreamAnswer};
+
+    #[test]
+    fn peek_phase_returns_the_model_or_a_400() {
+        let asked = peek_model(br#"{"model":"mock/echo","messages":[]}"#).unwrap();
+        assert_eq!(asked.model, "mock/echo");
+        let escaped = peek_model(br#"{"model":"mock\/echo"}"#).unwrap();
+        assert_eq!(escaped.model, "mock/echo");
+        assert!(matches!(escaped.model, Cow::Owned(_)));
+        for bad in [
+            &br#"{"messages":[]}"#[..],
+            b"[1]",
+            b"{\"model\":1}",
+            b"not json",
+        ] {
+            let e = peek_model(bad).err().unwrap();
+            assert_eq!((e.status, e.side), (400, super::super::error::Side::Client));
+        }
+    }
+
+    #[test]
+    fn next_candidate_only_before_the_first_byte_and_while_candidates_remain() {
+        let reset = GatewayError::upstream("a", &UpstreamError::ClosedBeforeResponse);
+        assert!(next_candidate(&reset, 1));
+        assert!(!next_candidate(&reset, 0));
+        let streaming = reset
+            .clone()
+            .after(Committed::EventStream { chunked: true });
+        assert!(!next_candidate(&streaming, 1));
+        let limited = GatewayError::upstream_status("a", 429, UpstreamAnswer::default(), None);
+        assert!(next_candidate(&limited, 2));
+        let refused = GatewayError::upstream_status("a", 400, UpstreamAnswer::default(), None);
+        assert!(!next_candidate(&refused, 2));
+    }
+}

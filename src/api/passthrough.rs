@@ -1,0 +1,316 @@
+//! The pass-through converter, for providers that speak the client's dialect
+//! (OpenAI-compatible upstreams): splice the upstream model name into the
+//! body bytes, send, and relay the response as it arrives while reading
+//! `usage` from its tail. Error answers are read whole and handed back to the
+//! driver, so another candidate can still be tried.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use super::driver::{no_credentials, send, Exchange, Record};
+use super::error::{GatewayError, UpstreamAnswer};
+use super::respond::{Client, Length};
+use crate::config::ProviderKind;
+use crate::http::response::{push_header, push_header_u64, push_status_line, ResponseFraming};
+use crate::http::{connection_nominees, is_hop_by_hop_here};
+use crate::router::{NoToken, Provider};
+use crate::schema::peek::{splice_model, spliced_len};
+use crate::schema::usage::Tail;
+use crate::upstream::BodyReader;
+
+/// Largest error answer read to relay; providers' are a few hundred bytes.
+const MAX_ERROR_BODY_BYTES: usize = 1024 * 1024;
+
+pub(super) async fn attempt<'a>(
+    x: &Exchange<'a>,
+    client: &mut Client,
+    provider: &'a Provider,
+    model_range: Range<usize>,
+    upstream_model: &str,
+    rec: &mut Record<'a>,
+) -> Result<bool, GatewayError> {
+    let worker = x.worker;
+    let mut up = worker.take_buf();
+    let key = worker.next_key(provider.auth_lines.len());
+    if let Err(missing) = build(&mut up, x, provider, model_range, upstream_model, key) {
+        worker.give_buf(up);
+        return Err(no_credentials(provider, missing));
+    }
+    let resp = send(x, client, provider, up, rec).await?;
+    rec.status = resp.head.status;
+    let reader = BodyReader::new(resp, provider.settings.timeouts.stream_idle);
+    if reader.head.status >= 400 {
+        return Err(error_answer(x, provider, reader, rec).await);
+    }
+    relay(x, client, provider, reader, rec).await
+}
+
+/// Client headers not forwarded upstream: hop-by-hop, the gateway's own auth
+/// and any other provider's auth header, framing the gateway re-emits, and
+/// compression (usage is read from the bytes).
+fn forwardable(name: &[u8], nominees: &[&[u8]], provider: &Provider) -> bool {
+    const DROP: [&[u8]; 10] = [
+        b"host",
+        b"authorization",
+        b"x-api-key",
+        b"api-key",
+        b"x-goog-api-key",
+        b"content-length",
+        b"expect",
+        b"accept-encoding",
+        b"x-request-id",
+        b"cookie",
+    ];
+    /// Pick an account at the provider: not beside the gateway's own key
+    /// unless the provider is configured to pass them.
+    const ORGANIZATION: [&[u8]; 2] = [b"openai-organization", b"openai-project"];
+    !(is_hop_by_hop_here(name, nominees)
+        || DROP.iter().any(|d| d.eq_ignore_ascii_case(name))
+        || (!provider.settings.forward_organization_headers
+            && ORGANIZATION.iter().any(|d| d.eq_ignore_ascii_case(name)))
+        || (name.len() > 6 && name[..6].eq_ignore_ascii_case(b"proxy-")))
+}
+
+/// The upstream request: head and spliced body, in one buffer.
+fn build(
+    out: &mut Vec<u8>,
+    x: &Exchange<'_>,
+    provider: &Provider,
+    model_range: Range<usize>,
+    upstream_model: &str,
+    key: usize,
+) -> Result<(), NoToken> {
+    let (rbuf, req) = (x.rbuf, x.req);
+    let body = x.body();
+    let path = x.dialect.operation().openai_path();
+    out.clear();
+    out.reserve(1024 + body.len());
+    out.extend_from_slice(b"POST ");
+    out.extend_from_slice(provider.settings.base_url.path.as_bytes());
+    if provider.kind() == ProviderKind::Azure {
+        // Azure routes by deployment in the path; the body's `model` is ignored there.
+        out.extend_from_slice(b"/openai/deployments/");
+        crate::http::percent::push_encoded_bytes(out, upstream_model.as_bytes());
+        out.extend_from_slice(path.as_bytes());
+        out.extend_from_slice(b"?api-version=");
+        out.extend_from_slice(provider.settings.api_version.as_bytes());
+    } else {
+        out.extend_from_slice(path.as_bytes());
+    }
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    push_header(out, b"host", provider.origin.host_header.as_bytes());
+    provider.push_auth(key, out)?;
+    let mut saw_content_type = false;
+    let nominees = connection_nominees(&req.head.headers, rbuf);
+    for h in &req.head.headers {
+        let name = h.name(rbuf);
+        if forwardable(name, &nominees, provider) {
+            saw_content_type |= name.eq_ignore_ascii_case(b"content-type");
+            push_header(out, name, h.value(rbuf));
+        }
+    }
+    if !saw_content_type {
+        push_header(out, b"content-type", b"application/json");
+    }
+    push_header(out, b"x-request-id", x.id.as_bytes());
+    push_header_u64(
+        out,
+        b"content-length",
+        spliced_len(body, &model_range, upstream_model) as u64,
+    );
+    out.extend_from_slice(b"\r\n");
+    splice_model(out, body, &model_range, upstream_model);
+    Ok(())
+}
+
+/// The upstream's headers worth relaying: all but hop-by-hop and framing.
+/// `content_type`, when given, takes the content type instead of `out`.
+fn push_relayed_headers(
+    out: &mut Vec<u8>,
+    reader: &BodyReader,
+    mut content_type: Option<&mut Option<Vec<u8>>>,
+) {
+    let buf = reader.head_bytes();
+    let nominees = connection_nominees(&reader.head.headers, buf);
+    for h in &reader.head.headers {
+        let name = h.name(buf);
+        if is_hop_by_hop_here(name, &nominees) || name.eq_ignore_ascii_case(b"content-length") {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"x-request-id") {
+            push_header(out, b"x-upstream-request-id", h.value(buf));
+        } else if let (true, Some(slot)) = (
+            name.eq_ignore_ascii_case(b"content-type"),
+            content_type.as_deref_mut(),
+        ) {
+            *slot = Some(h.value(buf).to_vec());
+        } else {
+            push_header(out, name, h.value(buf));
+        }
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is left to the client).
+pub(super) fn retry_after(value: Option<&[u8]>) -> Option<Duration> {
+    let secs: u64 = std::str::from_utf8(value?).ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs))
+}
+
+/// An error answer, read whole so a credential in it can be masked, for the
+/// driver to relay or to try another candidate instead.
+async fn error_answer(
+    x: &Exchange<'_>,
+    provider: &Provider,
+    mut reader: BodyReader,
+    rec: &mut Record<'_>,
+) -> GatewayError {
+    let worker = x.worker;
+    provider.mask_credentials(reader.head_bytes_mut());
+    let status = reader.head.status;
+    let retry = retry_after(reader.header(b"retry-after"));
+    let mut answer = UpstreamAnswer::default();
+    push_relayed_headers(
+        &mut answer.header_lines,
+        &reader,
+        Some(&mut answer.content_type),
+    );
+    let read = reader
+        .read_to_end(
+            || worker.drain.cut_requested(),
+            &mut answer.body,
+            MAX_ERROR_BODY_BYTES,
+        )
+        .await;
+    rec.upstream_wait += reader.upstream_wait;
+    let settings = &provider.settings;
+    worker.give_buf(reader.finish(
+        &worker.pools,
+        &provider.origin,
+        settings.max_idle_connections,
+    ));
+    match read {
+        Ok(()) => {
+            provider.mask_credentials(&mut answer.body);
+            GatewayError::upstream_status(provider.name(), status, answer, retry)
+        }
+        Err(e) => GatewayError::upstream(provider.name(), &e),
+    }
+}
+
+/// Relay a 1xx-3xx answer as it arrives. Bytes go out as received when the
+/// client takes the upstream's framing (a length, or chunks to HTTP/1.1);
+/// otherwise the payload is re-framed (chunked for HTTP/1.1, close-delimited
+/// for HTTP/1.0).
+async fn relay<'a>(
+    x: &Exchange<'a>,
+    client: &mut Client,
+    provider: &Provider,
+    mut reader: BodyReader,
+    rec: &mut Record<'a>,
+) -> Result<bool, GatewayError> {
+    let worker = x.worker;
+    provider.mask_credentials(reader.head_bytes_mut());
+    let mut out = client.take_wbuf();
+    push_status_line(&mut out, reader.head.status);
+    push_relayed_headers(&mut out, &reader, None);
+    push_header(&mut out, b"x-request-id", x.id.as_bytes());
+    push_header(
+        &mut out,
+        b"x-ringbridge-provider",
+        provider.name().as_bytes(),
+    );
+    let (length, as_received) = match reader.head.framing {
+        ResponseFraming::Empty if matches!(reader.head.status, 204 | 304) => (Length::NoBody, true),
+        ResponseFraming::Empty => (Length::Known(0), true),
+        ResponseFraming::Length(n) => (Length::Known(n), true),
+        ResponseFraming::Chunked => (Length::Unknown, !client.http10),
+        ResponseFraming::UntilClose => (Length::Unknown, false),
+    };
+    let keep = client.finish_head(&mut out, length, x.keep_alive);
+    let event_stream = reader.head.event_stream;
+
+    let mut tail = Tail::with_buffer(worker.take_buf());
+    let mut payload = Vec::new();
+    let mut head_sent = false;
+    let mut client_alive = true;
+    let failure = loop {
+        payload.clear();
+        let next = reader
+            .next(worker.drain.cut_requested(), |p| {
+                tail.push(p);
+                if !as_received {
+                    payload.extend_from_slice(p);
+                }
+            })
+            .await;
+        let more = match next {
+            Ok(more) => more,
+            Err(e) => break Some(e),
+        };
+        if !more && as_received {
+            break None;
+        }
+        if !head_sent || !as_received {
+            // Pieces that need framing, and the first piece, go out with `out`.
+            if as_received {
+                out.extend_from_slice(reader.piece());
+            } else if more {
+                if !payload.is_empty() {
+                    client.push_piece(&mut out, &payload);
+                }
+            } else {
+                client.push_end(&mut out);
+            }
+            head_sent = true;
+            if !out.is_empty() && !client.write(std::mem::take(&mut out)).await {
+                client_alive = false;
+                break None;
+            }
+            out = client.take_wbuf();
+        } else {
+            let piece = reader.take_piece_buf();
+            let (res, buf) = crate::http::io::write_all(&mut client.stream, piece).await;
+            reader.put_buf(buf);
+            if res.is_err() {
+                client_alive = false;
+                break None;
+            }
+        }
+        if !more || reader.is_done() && as_received {
+            break None;
+        }
+    };
+    client.wbuf = out;
+    rec.usage = tail.usage();
+    worker.give_buf(tail.into_buffer());
+    rec.upstream_wait += reader.upstream_wait;
+    let appendable = event_stream && reader.at_piece_boundary();
+    let settings = &provider.settings;
+    worker.give_buf(reader.finish(
+        &worker.pools,
+        &provider.origin,
+        settings.max_idle_connections,
+    ));
+    match failure {
+        None => Ok(client_alive && keep),
+        Some(e) => {
+            let err = GatewayError::upstream(provider.name(), &e);
+            let committed = if head_sent {
+                client.stream_committed(appendable)
+            } else {
+                super::error::Committed::Nothing
+            };
+            Err(GatewayError {
+                message: if head_sent {
+                    format!(
+                        "upstream provider `{}` stream interrupted: {e}",
+                        provider.name()
+                    )
+                } else {
+                    err.message.clone()
+                },
+                ..err.after(committed)
+            })
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! Converting a translated provider's answer: read whole and convert (every
+//! error answer, and non-stream ones), or convert a 2xx stream event by event
+//! while writing each batch of the client's chunks as it is produced.
+
+use super::{static_reason, translate_answer, translate_error, Family, Prepared, StreamTranslator};
+use crate::api::driver::{Exchange, Record};
+use crate::api::error::{Committed, GatewayError, UpstreamAnswer};
+use crate::api::respond::{self, Client, Length};
+use crate::http::response::{push_header, push_header_u64};
+use crate::http::sse::{EventTooLarge, SseParser};
+use crate::providers::anthropic::TranslateError;
+use crate::providers::bedrock;
+use crate::router::Provider;
+use crate::schema::usage::Usage;
+use crate::upstream::{BodyReader, UpstreamError};
+
+/// Largest non-stream upstream body the gateway will buffer to translate.
+const MAX_TRANSLATED_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Read the rest of a body into `payload`, and give the connection back
+/// (or close it). Adds the wait to the record.
+pub(super) async fn read_whole(
+    x: &Exchange<'_>,
+    provider: &Provider,
+    mut reader: BodyReader,
+    payload: &mut Vec<u8>,
+    rec: &mut Record<'_>,
+) -> Result<(), GatewayError> {
+    let worker = x.worker;
+    let read = reader
+        .read_to_end(
+            || worker.drain.cut_requested(),
+            payload,
+            MAX_TRANSLATED_BODY_BYTES,
+        )
+        .await;
+    rec.upstream_wait += reader.upstream_wait;
+    let settings = &provider.settings;
+    worker.give_buf(reader.finish(
+        &worker.pools,
+        &provider.origin,
+        settings.max_idle_connections,
+    ));
+    read.map_err(|e| GatewayError::upstream(provider.name(), &e))
+}
+
+/// A translated 2xx answer read whole: its body in the client's dialect.
+/// Error answers come back as the error, translated, for the driver.
+pub(super) async fn whole(
+    x: &Exchange<'_>,
+    provider: &Provider,
+    reader: BodyReader,
+    family: Family,
+    prepared: &Prepared,
+    client_model: &str,
+    rec: &mut Record<'_>,
+) -> Result<Vec<u8>, GatewayError> {
+    let upstream_status = reader.head.status;
+    let retry_after = crate::api::passthrough::retry_after(reader.header(b"retry-after"));
+    let mut payload = x.worker.take_buf();
+    let read = read_whole(x, provider, reader, &mut payload, rec).await;
+    if let Err(e) = read {
+        x.worker.give_buf(payload);
+        return Err(e);
+    }
+    let mut out = Vec::with_capacity(payload.len() + 256);
+    if (200..300).contains(&upstream_status) {
+        let translated = translate_answer(
+            family,
+            x.dialect,
+            prepared,
+            &payload,
+            client_model,
+            &mut out,
+        );
+        x.worker.give_buf(payload);
+        match translated {
+            Ok(u) => {
+                rec.usage = Usage {
+                    prompt_tokens: u.prompt_tokens,
+                    completion_tokens: u.completion_tokens,
+                };
+                provider.mask_credentials(&mut out);
+                Ok(out)
+            }
+            Err(e) => Err(GatewayError::upstream(
+                provider.name(),
+                &UpstreamError::BadResponse(static_reason(&e)),
+            )),
+        }
+    } else {
+        let err = error_answer(
+            provider,
+            family,
+            upstream_status,
+            &payload,
+            retry_after,
+            &mut out,
+        );
+        x.worker.give_buf(payload);
+        Err(err)
+    }
+}
+
+/// A provider's error answer in the client's dialect, as the driver's error.
+pub(super) fn error_answer(
+    provider: &Provider,
+    family: Family,
+    upstream_status: u16,
+    payload: &[u8],
+    retry_after: Option<std::time::Duration>,
+    out: &mut Vec<u8>,
+) -> GatewayError {
+    let (status, hint) = translate_error(family, upstream_status, payload, out);
+    provider.mask_credentials(out);
+    let retry_after = retry_after.or(hint.map(std::time::Duration::from_secs));
+    let mut answer = UpstreamAnswer {
+        body: std::mem::take(out),
+        ..UpstreamAnswer::default()
+    };
+    if let Some(after) = retry_after {
+        push_header_u64(&mut answer.header_lines, b"retry-after", after.as_secs());
+    }
+    GatewayError::upstream_status(provider.name(), status, answer, retry_after)
+}
+
+/// Writes a complete JSON answer; returns whether the connection can be kept.
+pub(super) async fn write_json(
+    x: &Exchange<'_>,
+    client: &mut Client,
+    provider: &Provider,
+    status: u16,
+    body: &[u8],
+    retry_after: Option<&[u8]>,
+) -> Result<bool, GatewayError> {
+    let mut extra: [(&[u8], &[u8]); 2] = [
+        (b"x-ringbridge-provider", provider.name().as_bytes()),
+        (b"", b""),
+    ];
+    let n = match retry_after {
+        Some(v) => {
+            extra[1] = (b"retry-after", v);
+            2
+        }
+        None => 1,
+    };
+    Ok(respond::full(
+        client,
+        status,
+        b"application/json",
+        body,
+        x.keep_alive,
+        Some(x.id),
+        &extra[..n],
+    )
+    .await
+        && x.keep_alive)
+}
+
+/// How a stream's events are framed on the wire.
+enum Framing {
+    Sse(SseParser),
+    /// `application/vnd.amazon.eventstream` (Bedrock).
+    EventStream(bedrock::eventstream::Decoder),
+}
+
+impl Framing {
+    /// Feed body bytes; every event they complete goes through `translator`.
+    fn feed(
+        &mut self,
+        bytes: &[u8],
+        done: bool,
+        translator: &mut StreamTranslator,
+        frames: &mut Vec<u8>,
+    ) -> Result<(), StreamError> {
+        match self {
+            Framing::Sse(parser) => {
+                parser.feed(bytes, |ev| {
+                    translator
+                        .on_event(ev.name, ev.data, frames)
+                        .map_err(StreamError::from)
+                })?;
+                if done {
+                    parser.finish(|ev| {
+                        translator
+                            .on_event(ev.name, ev.data, frames)
+                            .map_err(StreamError::from)
+                    })?;
+                }
+                Ok(())
+            }
+            Framing::EventStream(decoder) => {
+                let bad = |_| {
+                    StreamError::Upstream(UpstreamError::BadResponse("invalid AWS event stream"))
+                };
+                decoder.feed(bytes);
+                while let Some(message) = decoder.next_message().map_err(bad)? {
+                    let kind = message.header_str(":message-type").unwrap_or("event");
+                    let name = if kind == "event" {
+                        message.header_str(":event-type")
+                    } else {
+                        message.header_str(":exception-type")
+                    }
+                    .unwrap_or("");
+                    let StreamTranslator::Bedrock(t) = translator else {
+                        return Err(StreamError::Translate(TranslateError::BadResponse(
+                            "event stream for a non-Bedrock provider".into(),
+                        )));
+                    };
+                    t.on_message(kind, name, &message.payload, frames)?;
+                }
+                if done {
+                    decoder.finish().map_err(bad)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Why translating a stream stopped.
+enum StreamError {
+    Upstream(UpstreamError),
+    Translate(TranslateError),
+}
+
+impl From<EventTooLarge> for StreamError {
+    fn from(_: EventTooLarge) -> Self {
+        StreamError::Upstream(UpstreamError::BadResponse("server-sent event too large"))
+    }
+}
+
+impl From<TranslateError> for StreamError {
+    fn from(e: TranslateError) -> Self {
+        StreamError::Translate(e)
+    }
+}
+
+/// A 2xx event stream: translate event by event, writing each batch of the
+/// client's chunks as it is produced.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn stream(
+    x: &Exchange<'_>,
+    client: &mut Client,
+    provider: &Provider,
+    mut reader: BodyReader,
+    family: Family,
+    client_model: &str,
+    include_usage: bool,
+    rec: &mut Record<'_>,
+) -> Result<bool, GatewayError> {
+    let worker = x.worker;
+    let mut out = client.take_wbuf();
+    respond::push_head(&mut out, 200, b"text/event-stream", Some(x.id));
+    push_header(&mut out, b"cache-control", b"no-cache");
+    push_header(
+        &mut out,
+        b"x-ringbridge-provider",
+        provider.name().as_bytes(),
+    );
+    let keep = client.finish_head(&mut out, Length::Unknown, x.keep_alive);
+
+    let mut framing = if family == Family::Bedrock {
+        Framing::EventStream(bedrock::eventstream::Decoder::new())
+    } else {
+        Framing::Sse(SseParser::new())
+    };
+    let mut translator = StreamTranslator::new(family, client_model, include_usage);
+    let mut payload = worker.take_buf();
+    let mut frames = worker.take_buf();
+    let mut client_alive = true;
+    let failure = loop {
+        payload.clear();
+        frames.clear();
+        let more = match reader
+            .next(worker.drain.cut_requested(), |p| {
+                payload.extend_from_slice(p)
+            })
+            .await
+        {
+            Ok(more) => more,
+            Err(e) => break Some(StreamError::Upstream(e)),
+        };
+        let done = !more || reader.is_done();
+        if let Err(e) = framing.feed(&payload, done, &mut translator, &mut frames) {
+            break Some(e);
+        }
+        if done {
+            translator.finish(&mut frames);
+        }
+        if !frames.is_empty() {
+            provider.mask_credentials(&mut frames);
+            client.push_piece(&mut out, &frames);
+        }
+        if done {
+            client.push_end(&mut out);
+        }
+        if !out.is_empty() {
+            if !client.write(std::mem::take(&mut out)).await {
+                client_alive = false;
+                break None;
+            }
+            out = client.take_wbuf();
+        }
+        if done {
+            break None;
+        }
+    };
+    // Frames translated before a failure still reach the client.
+    if failure.is_some() && !frames.is_empty() && client_alive {
+        provider.mask_credentials(&mut frames);
+        client.push_piece(&mut out, &frames);
+    }
+    if !out.is_empty() && client_alive {
+        client_alive = client.write(std::mem::take(&mut out)).await;
+    } else {
+        client.wbuf = out;
+    }
+    let u = translator.usage();
+    rec.usage = Usage {
+        prompt_tokens: u.prompt_tokens,
+        completion_tokens: u.completion_tokens,
+    };
+    rec.upstream_wait += reader.upstream_wait;
+    worker.give_buf(payload);
+    worker.give_buf(frames);
+    let settings = &provider.settings;
+    worker.give_buf(reader.finish(
+        &worker.pools,
+        &provider.origin,
+        settings.max_idle_connections,
+    ));
+    let Some(failure) = failure else {
+        return Ok(client_alive && keep);
+    };
+    let committed = if client_alive {
+        client.stream_committed(true)
+    } else {
+        Committed::Closed
+    };
+    let err = match failure {
+        StreamError::Upstream(e) => {
+            let mut err = GatewayError::upstream(provider.name(), &e);
+            err.message = format!(
+                "upstream provider `{}` stream interrupted: {e}",
+                provider.name()
+            );
+            err
+        }
+        StreamError::Translate(e) => GatewayError::new(
+            502,
+            format!(
+                "upstream provider `{}` sent a stream that could not be translated: {e}",
+                provider.name()
+            ),
+        )
+        .with_provider(provider.name()),
+    };
+    Err(err.after(committed))
+}
