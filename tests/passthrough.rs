@@ -35,6 +35,43 @@ fn non_stream_body_goes_upstream_byte_for_byte_apart_from_model() {
 }
 
 #[test]
+fn large_bodies_go_upstream_byte_for_byte_and_pipelining_survives() {
+    let mock = mock_provider(&[]);
+    let gw = gateway_to(&mock, "");
+    let filler = "lorem \\\"ipsum\\\" ".repeat(70_000);
+    let bodies = [
+        // The model before, between and after the large parts.
+        format!(
+            r#"{{"model":"openai/gpt-4o-mini","messages":[{{"role":"user","content":"{filler}"}}]}}"#
+        ),
+        format!(
+            r#"{{"messages":[{{"role":"user","content":"{filler}"}}],"model":"openai/gpt-4o-mini","n":1,"x":"{filler}"}}"#
+        ),
+        format!(
+            r#"{{"messages":[{{"role":"user","content":"{filler}"}}],"model":"openai/gpt-4o-mini"}}"#
+        ),
+    ];
+    let mut c = Conn::open(gw.addr);
+    for body in &bodies {
+        assert!(body.len() > 1_000_000);
+        let expected = body.replace("\"openai/gpt-4o-mini\"", "\"gpt-4o-mini\"");
+        // A small request pipelined behind the large one is answered after it.
+        let mut both = post(CHAT, body, &[("x-mock-echo", "1")]);
+        both.extend(post(CHAT, r#"{"model":"mock/echo","messages":[]}"#, &[]));
+        c.send(&both);
+        let big = c.recv().unwrap();
+        assert_eq!(
+            big.status,
+            200,
+            "{}",
+            &big.text()[..200.min(big.text().len())]
+        );
+        assert!(big.text() == expected, "body changed on the way upstream");
+        assert_eq!(c.recv().unwrap().status, 200);
+    }
+}
+
+#[test]
 fn non_stream_response_is_relayed_as_received() {
     let mock = mock_provider(&[]);
     let gw = gateway_to(&mock, "");

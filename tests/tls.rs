@@ -191,12 +191,19 @@ fn https_upstream_with_a_trusted_private_ca() {
     }));
     let before = connections.load(Ordering::SeqCst);
     let mut c = Conn::open(gw.addr);
-    for _ in 0..5 {
-        c.send(&post(
-            "/v1/chat/completions",
-            r#"{"model":"secure/tls-model","messages":[]}"#,
-            &[],
-        ));
+    // Small bodies are copied into the request; large ones are written from
+    // the client's buffer in pieces: both arrive whole over TLS.
+    let large = format!(
+        r#"{{"model":"secure/tls-model","messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "x".repeat(300_000)
+    );
+    for i in 0..5 {
+        let body = if i % 2 == 0 {
+            r#"{"model":"secure/tls-model","messages":[]}"#
+        } else {
+            large.as_str()
+        };
+        c.send(&post("/v1/chat/completions", body, &[]));
         let r = c.recv().unwrap();
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.json()["choices"][0]["message"]["content"], "over tls");

@@ -33,6 +33,10 @@ const MAX_IDLE_READ_BUF_BYTES: usize = 256 * 1024;
 /// (nginx's lingering close).
 const LINGER_MS: u64 = 2_000;
 const LINGER_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// Bodies at least this large are shared with the upstream write instead of
+/// copied into the upstream request (below it the copy is cheaper than the
+/// bookkeeping).
+const SHARED_BODY_MIN_BYTES: usize = 64 * 1024;
 /// A chunked body's budget reservation grows in steps of this much.
 const CHUNKED_RESERVE_STEP_BYTES: usize = 1024 * 1024;
 
@@ -151,7 +155,20 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
             Read::Request(req) => {
                 worker.active_requests.set(worker.active_requests.get() + 1);
                 let _inflight = worker.metrics.inflight();
-                let keep_alive = super::dispatch(&worker, &conn.rbuf, &mut conn.client, &req).await;
+                let keep_alive = if req.body.len() >= SHARED_BODY_MIN_BYTES {
+                    // A large body is written upstream from this buffer
+                    // (writev) rather than copied: the request shares it.
+                    let shared = Rc::new(std::mem::take(&mut conn.rbuf));
+                    let keep =
+                        super::dispatch(&worker, &shared, Some(&shared), &mut conn.client, &req)
+                            .await;
+                    // A cancelled write may still hold the buffer in the
+                    // kernel's queue; then only the unread rest is kept.
+                    conn.rbuf = Rc::try_unwrap(shared).unwrap_or_else(|held| held.to_vec());
+                    keep
+                } else {
+                    super::dispatch(&worker, &conn.rbuf, None, &mut conn.client, &req).await
+                };
                 worker.active_requests.set(worker.active_requests.get() - 1);
                 conn.headers = req.head.headers;
                 conn.rbuf.drain(..req.end);

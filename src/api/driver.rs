@@ -14,6 +14,7 @@
 //! request to its candidate.
 
 use std::borrow::Cow;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::connection::Request;
@@ -25,7 +26,7 @@ use crate::schema::dialect::Dialect;
 use crate::schema::peek::{peek, unescape};
 use crate::schema::usage::Usage;
 use crate::telemetry::RequestRecord;
-use crate::upstream::{Response, UpstreamError};
+use crate::upstream::{OutgoingRequest, Response, UpstreamError};
 use crate::worker::{Caller, Worker};
 
 /// How long a request may wait on its upstream before the gateway also watches
@@ -37,6 +38,9 @@ const CLIENT_WATCH_AFTER: Duration = Duration::from_millis(500);
 pub(super) struct Exchange<'a> {
     pub worker: &'a Worker,
     pub rbuf: &'a [u8],
+    /// `rbuf` itself when the body is large enough to be written upstream
+    /// from it (see `upstream::OutgoingRequest`).
+    pub shared: Option<&'a Rc<Vec<u8>>>,
     pub req: &'a Request,
     pub dialect: Dialect,
     /// Who is calling, from inbound auth (for budgets and logs).
@@ -210,7 +214,7 @@ pub(super) async fn send(
     x: &Exchange<'_>,
     client: &Client,
     provider: &Provider,
-    request: Vec<u8>,
+    request: OutgoingRequest,
     rec: &mut Record<'_>,
 ) -> Result<Response, GatewayError> {
     let worker = x.worker;
@@ -220,14 +224,14 @@ pub(super) async fn send(
         .send(&provider.origin, request, worker.take_buf(), &timeouts);
     let (res, request) = monoio::select! {
         r = sending => r,
-        _ = worker.drain.cut_requested() => (Err(UpstreamError::Shutdown), worker.take_buf()),
+        _ = worker.drain.cut_requested() => (Err(UpstreamError::Shutdown), OutgoingRequest::whole(Vec::new())),
         _ = client_hung_up(&client.stream) => {
             tracing::debug!(provider = provider.name(), "client closed the connection before the upstream answered");
             rec.upstream_wait += x.req.started.elapsed();
             return Err(GatewayError::client_closed());
         }
     };
-    worker.give_buf(request);
+    worker.give_buf(request.into_bytes());
     match res {
         Ok(resp) => {
             rec.upstream_wait += resp.upstream_wait;

@@ -119,6 +119,7 @@ pub(crate) fn begin_request(worker: &Worker, rbuf: &[u8], head: &RequestHead, cl
 pub(crate) async fn dispatch(
     worker: &Rc<Worker>,
     rbuf: &[u8],
+    shared: Option<&Rc<Vec<u8>>>,
     client: &mut Client,
     req: &Request,
 ) -> bool {
@@ -151,6 +152,7 @@ pub(crate) async fn dispatch(
             let exchange = driver::Exchange {
                 worker,
                 rbuf,
+                shared,
                 req,
                 dialect,
                 caller,

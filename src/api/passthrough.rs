@@ -14,9 +14,9 @@ use crate::config::ProviderKind;
 use crate::http::response::{push_header, push_header_u64, push_status_line, ResponseFraming};
 use crate::http::{connection_nominees, is_hop_by_hop_here};
 use crate::router::{NoToken, Provider};
-use crate::schema::peek::{splice_model, spliced_len};
+use crate::schema::peek::{push_json_string, splice_model, spliced_len};
 use crate::schema::usage::Tail;
-use crate::upstream::BodyReader;
+use crate::upstream::{BodyReader, OutgoingRequest, Part};
 
 /// Largest error answer read to relay; providers' are a few hundred bytes.
 const MAX_ERROR_BODY_BYTES: usize = 1024 * 1024;
@@ -32,11 +32,12 @@ pub(super) async fn attempt<'a>(
     let worker = x.worker;
     let mut up = worker.take_buf();
     let key = worker.next_key(provider.auth_lines.len());
-    if let Err(missing) = build(&mut up, x, provider, model_range, upstream_model, key) {
+    if let Err(missing) = push_head(&mut up, x, provider, &model_range, upstream_model, key) {
         worker.give_buf(up);
         return Err(no_credentials(provider, missing));
     }
-    let resp = send(x, client, provider, up, rec).await?;
+    let request = with_body(up, x, model_range, upstream_model);
+    let resp = send(x, client, provider, request, rec).await?;
     rec.status = resp.head.status;
     let reader = BodyReader::new(resp, provider.settings.timeouts.stream_idle);
     if reader.head.status >= 400 {
@@ -71,12 +72,12 @@ fn forwardable(name: &[u8], nominees: &[&[u8]], provider: &Provider) -> bool {
         || (name.len() > 6 && name[..6].eq_ignore_ascii_case(b"proxy-")))
 }
 
-/// The upstream request: head and spliced body, in one buffer.
-fn build(
+/// The upstream request's head.
+fn push_head(
     out: &mut Vec<u8>,
     x: &Exchange<'_>,
     provider: &Provider,
-    model_range: Range<usize>,
+    model_range: &Range<usize>,
     upstream_model: &str,
     key: usize,
 ) -> Result<(), NoToken> {
@@ -84,7 +85,6 @@ fn build(
     let body = x.body();
     let path = x.dialect.operation().openai_path();
     out.clear();
-    out.reserve(1024 + body.len());
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(provider.settings.base_url.path.as_bytes());
     if provider.kind() == ProviderKind::Azure {
@@ -116,11 +116,40 @@ fn build(
     push_header_u64(
         out,
         b"content-length",
-        spliced_len(body, &model_range, upstream_model) as u64,
+        spliced_len(body, model_range, upstream_model) as u64,
     );
     out.extend_from_slice(b"\r\n");
-    splice_model(out, body, &model_range, upstream_model);
     Ok(())
+}
+
+/// The request with its body, the model name spliced in: copied after the
+/// head when small, else written from the client's buffer around the new
+/// model name (no copy of the body).
+fn with_body(
+    mut head: Vec<u8>,
+    x: &Exchange<'_>,
+    model_range: Range<usize>,
+    upstream_model: &str,
+) -> OutgoingRequest {
+    let Some(shared) = x.shared else {
+        splice_model(&mut head, x.body(), &model_range, upstream_model);
+        return OutgoingRequest::whole(head);
+    };
+    let head_len = head.len();
+    push_json_string(&mut head, upstream_model);
+    // `model_range` is the string's contents; its quotes are replaced too.
+    let body = x.req.body.clone();
+    let (quote_open, after_quote) = (
+        body.start + model_range.start - 1,
+        body.start + model_range.end + 1,
+    );
+    let parts = vec![
+        Part::Owned(0..head_len),
+        Part::Shared(body.start..quote_open),
+        Part::Owned(head_len..head.len()),
+        Part::Shared(after_quote..body.end),
+    ];
+    OutgoingRequest::vectored(head, shared.clone(), parts)
 }
 
 /// The upstream's headers worth relaying: all but hop-by-hop and framing.

@@ -12,7 +12,7 @@ use crate::providers::anthropic::{self, TranslateError};
 use crate::providers::{bedrock, cohere, gemini};
 use crate::router::{NoToken, Provider};
 use crate::schema::dialect::Dialect;
-use crate::upstream::BodyReader;
+use crate::upstream::{BodyReader, OutgoingRequest};
 
 mod answer;
 mod invoke;
@@ -248,7 +248,7 @@ pub(super) async fn attempt<'a>(
         worker.give_buf(up);
         return Err(no_credentials(provider, missing));
     }
-    let resp = send(x, client, provider, up, rec).await?;
+    let resp = send(x, client, provider, OutgoingRequest::whole(up), rec).await?;
     let reader = BodyReader::new(resp, provider.settings.timeouts.stream_idle);
     let status = reader.head.status;
     if !(200..300).contains(&status) || !prepared.stream {

@@ -15,6 +15,7 @@ pub mod blocking;
 pub mod body;
 mod conn;
 pub mod dns;
+pub mod request;
 mod tls;
 
 use std::cell::{Cell, RefCell};
@@ -32,10 +33,11 @@ pub use body::BodyReader;
 pub use conn::Conn;
 use conn::Io;
 pub use dns::DnsCache;
+pub use request::{OutgoingRequest, Part};
 pub use tls::client_config;
 
 use crate::config::{BaseUrl, Scheme, UpstreamTimeouts};
-use crate::http::io::{read_append_timeout, write_all};
+use crate::http::io::read_append_timeout;
 use crate::http::request::HeaderSpan;
 use crate::http::response::{parse_response_head, ResponseHead};
 use crate::telemetry::CoreMetrics;
@@ -196,16 +198,15 @@ impl Pools {
         }
     }
 
-    /// Send `request` (head and body, one buffer) and read the response head.
-    /// The request buffer comes back for reuse.
-    /// The response is read into `response_buf`.
+    /// Send `request` and read the response head into `response_buf`. The
+    /// request comes back, for its buffer.
     pub async fn send(
         &self,
         origin: &Origin,
-        request: Vec<u8>,
+        request: OutgoingRequest,
         response_buf: Vec<u8>,
         timeouts: &UpstreamTimeouts,
-    ) -> (Result<Response, UpstreamError>, Vec<u8>) {
+    ) -> (Result<Response, UpstreamError>, OutgoingRequest) {
         let started = Instant::now();
         let mut request = request;
         let mut response_buf = Some(response_buf);
@@ -235,12 +236,12 @@ impl Pools {
     async fn exchange(
         &self,
         mut conn: Conn,
-        request: Vec<u8>,
+        request: OutgoingRequest,
         mut buf: Vec<u8>,
         timeouts: &UpstreamTimeouts,
         started: Instant,
-    ) -> (Result<Response, UpstreamError>, Vec<u8>) {
-        let (res, request) = write_all(&mut conn, request).await;
+    ) -> (Result<Response, UpstreamError>, OutgoingRequest) {
+        let (res, request) = request.write_to(&mut conn).await;
         if let Err(e) = res {
             return (Err(UpstreamError::Send(e)), request);
         }

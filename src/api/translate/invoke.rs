@@ -14,7 +14,7 @@ use crate::providers::bedrock::{self, EmbeddingsPlan};
 use crate::providers::embeddings::ListWriter;
 use crate::router::Provider;
 use crate::schema::usage::Usage;
-use crate::upstream::{BodyReader, UpstreamError};
+use crate::upstream::{BodyReader, OutgoingRequest, UpstreamError};
 
 /// InvokeModel reports the input token count here; Cohere's body has none.
 const INPUT_TOKENS_HEADER: &[u8] = b"x-amzn-bedrock-input-token-count";
@@ -98,7 +98,7 @@ async fn run<'a>(
             return Err(no_credentials(provider, missing));
         }
         let ttfb = rec.ttfb;
-        let resp = send(x, client, provider, up, rec).await?;
+        let resp = send(x, client, provider, OutgoingRequest::whole(up), rec).await?;
         rec.ttfb = ttfb.or(rec.ttfb);
         let reader = BodyReader::new(resp, provider.settings.timeouts.stream_idle);
         let status = reader.head.status;
