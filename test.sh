@@ -6,6 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# The translation tests replay recorded provider traffic kept outside the repo.
+fixtures=${RINGBRIDGE_FIXTURES:-../shared/fixtures}
+if [ ! -d "$fixtures" ]; then
+    echo "test.sh: recorded fixtures not found at $fixtures" >&2
+    echo "  put the shared folder beside this clone (../shared/fixtures)," >&2
+    echo "  or set RINGBRIDGE_FIXTURES to the directory that holds them" >&2
+    exit 2
+fi
+
 echo "== build"
 cargo build --workspace --all-targets
 
