@@ -67,10 +67,12 @@ fn bench(c: &mut Criterion) {
     let routes = routes();
     g.bench_function("resolve_route", |b| {
         b.iter(|| {
-            routes
-                .resolve(black_box("groq/llama-3.1-8b-instant"))
-                .unwrap()
-                .provider
+            // What the driver calls: the candidate list, here one route.
+            let candidates = routes
+                .candidates(black_box("groq/llama-3.1-8b-instant"))
+                .unwrap();
+            let provider = candidates.iter().next().unwrap().provider;
+            provider
         })
     });
     g.bench_function("peek_resolve_splice", |b| {
@@ -79,7 +81,8 @@ fn bench(c: &mut Criterion) {
             let p = peek(black_box(&body)).unwrap();
             let range = p.model.unwrap();
             let model = std::str::from_utf8(&body[range.clone()]).unwrap();
-            let route = routes.resolve(model).unwrap();
+            let candidates = routes.candidates(model).unwrap();
+            let route = candidates.iter().next().unwrap();
             out.clear();
             splice_model(&mut out, &body, &range, route.model);
             black_box(out.len())
@@ -95,7 +98,8 @@ fn bench(c: &mut Criterion) {
             let p = peek(black_box(&body)).unwrap();
             let range = p.model.unwrap();
             let model = std::str::from_utf8(&body[range.clone()]).unwrap();
-            let route = routes.resolve(model).unwrap();
+            let candidates = routes.candidates(model).unwrap();
+            let route = candidates.iter().next().unwrap();
             out.clear();
             splice_model(&mut out, &body, &range, route.model);
             spare = Some(h.headers);

@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 use monoio::io::AsyncWriteRent;
 use monoio::net::TcpStream;
 
+use super::dispatch::{begin_request, dispatch};
 use super::error::GatewayError;
+use super::respond;
 use super::respond::Client;
-use super::{respond, Target};
+use super::target::{target_of, Request, Target};
 use crate::config::Limits;
 use crate::http::chunked::{ChunkedDecoder, DecodeStep};
 use crate::http::io::{read_append_timeout, write_all};
@@ -96,18 +98,6 @@ impl Drop for Downstream {
     }
 }
 
-/// A request whose head and body are in `rbuf`.
-pub struct Request {
-    pub head: RequestHead,
-    pub body: Range<usize>,
-    /// First byte of the next request in `rbuf`.
-    pub end: usize,
-    /// Head fully received.
-    pub started: Instant,
-    /// What the request asks for, inbound auth already checked.
-    pub(crate) target: Target,
-}
-
 enum Read {
     Request(Request),
     /// Peer closed, idled out, or broke off; nothing to answer.
@@ -160,14 +150,13 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
                     // (writev) rather than copied: the request shares it.
                     let shared = Rc::new(std::mem::take(&mut conn.rbuf));
                     let keep =
-                        super::dispatch(&worker, &shared, Some(&shared), &mut conn.client, &req)
-                            .await;
+                        dispatch(&worker, &shared, Some(&shared), &mut conn.client, &req).await;
                     // A cancelled write may still hold the buffer in the
                     // kernel's queue; then only the unread rest is kept.
                     conn.rbuf = Rc::try_unwrap(shared).unwrap_or_else(|held| held.to_vec());
                     keep
                 } else {
-                    super::dispatch(&worker, &conn.rbuf, None, &mut conn.client, &req).await
+                    dispatch(&worker, &conn.rbuf, None, &mut conn.client, &req).await
                 };
                 worker.active_requests.set(worker.active_requests.get() - 1);
                 conn.headers = req.head.headers;
@@ -194,14 +183,14 @@ async fn read_request(conn: &mut Downstream, limits: &Limits) -> Read {
         Err(r) => return r,
     };
     let started = Instant::now();
-    super::begin_request(&conn.worker, &conn.rbuf, &head, &mut conn.client);
-    let target = super::target_of(&conn.worker, &conn.rbuf, &head);
+    begin_request(&conn.worker, &conn.rbuf, &head, &mut conn.client);
+    let target = target_of(&conn.worker, &conn.rbuf, &head);
     if let Target::Unauthorized(dialect, err) = &target {
         if head.framing != BodyFraming::None {
             // Refused from the head: a caller without a valid key never gets
             // the gateway to buffer a body.
             if let Some(dialect) = dialect {
-                super::driver::record_rejection(&conn.worker, *dialect, started, err.status);
+                super::exchange::record_rejection(&conn.worker, *dialect, started, err.status);
             }
             let err = err.clone();
             conn.headers = head.headers;

@@ -2,9 +2,9 @@
 //! allowed origin gets on every answer, and the preflight answer. Off unless
 //! `[cors] allowed_origins` is configured.
 
-use super::connection::Request;
 use super::error::GatewayError;
 use super::respond::{self, Client, Length, RequestId};
+use super::target::Request;
 use crate::config::Cors;
 use crate::http::response::{push_header, push_header_u64, push_status_line};
 use crate::worker::Worker;

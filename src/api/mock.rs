@@ -1,8 +1,8 @@
 //! The mock converter: the built-in provider answers in-process, in the
 //! client's dialect, with no upstream.
 
-use super::driver::{Exchange, Record};
 use super::error::GatewayError;
+use super::exchange::{Exchange, Record};
 use super::respond::{self, Client, Length};
 use crate::http::response::push_header;
 use crate::providers::mock::{self, MockBody};

@@ -7,8 +7,8 @@
 use std::ops::Range;
 use std::time::Duration;
 
-use super::driver::{no_credentials, send, Exchange, Record};
 use super::error::{GatewayError, UpstreamAnswer};
+use super::exchange::{no_credentials, send, Exchange, Record};
 use super::respond::{Client, Length};
 use crate::config::ProviderKind;
 use crate::http::response::{push_header, push_header_u64, push_status_line, ResponseFraming};

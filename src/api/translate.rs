@@ -4,11 +4,12 @@
 //! or event by event (stream, in `answer`), with only one event's worth of
 //! state kept. Bedrock embeddings may take several upstream calls (`invoke`).
 
-use super::driver::{no_credentials, send, Exchange, Record};
 use super::error::GatewayError;
+use super::exchange::{no_credentials, send, Exchange, Record};
 use super::respond::Client;
 use crate::http::response::{push_header, push_header_u64};
-use crate::providers::anthropic::{self, TranslateError};
+use crate::providers::anthropic;
+use crate::providers::common::{TranslateError, Usage};
 use crate::providers::{bedrock, cohere, gemini};
 use crate::router::{NoToken, Provider};
 use crate::schema::dialect::Dialect;
@@ -114,7 +115,7 @@ fn translate_answer(
     payload: &[u8],
     model: &str,
     out: &mut Vec<u8>,
-) -> Result<anthropic::Usage, TranslateError> {
+) -> Result<Usage, TranslateError> {
     match (family, dialect) {
         (Family::Anthropic, _) => anthropic::translate_response(payload, model, out),
         (Family::Gemini, Dialect::OpenAiEmbeddings) => gemini::translate_embeddings_response(
@@ -206,7 +207,7 @@ impl StreamTranslator {
         }
     }
 
-    fn usage(&self) -> anthropic::Usage {
+    fn usage(&self) -> Usage {
         match self {
             Self::Anthropic(t) => t.usage(),
             Self::Gemini(t) => t.usage(),

@@ -4,14 +4,15 @@
 
 mod catalogue;
 mod file;
-mod secret;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use crate::credentials::Secret;
+pub use crate::http::url::{BaseUrl, Scheme};
+pub use crate::upstream::UpstreamTimeouts;
 pub use catalogue::{ProviderKind, WireFormat, BUILTIN_KINDS};
 pub use file::{check_file, load, ConfigError, LoadOptions};
-pub use secret::Secret;
 
 /// Everything the gateway needs to run, resolved and validated.
 #[derive(Debug, Clone)]
@@ -134,32 +135,4 @@ pub struct AwsSettings {
     pub access_key_id: Secret,
     pub secret_access_key: Secret,
     pub session_token: Option<Secret>,
-}
-
-/// Upstream timeouts, per provider.
-#[derive(Debug, Clone, Copy)]
-pub struct UpstreamTimeouts {
-    /// TCP connect plus TLS handshake.
-    pub connect: Duration,
-    /// From request sent to the first byte of the response head.
-    pub first_byte: Duration,
-    /// Longest silence between two reads of a response body.
-    pub stream_idle: Duration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scheme {
-    Http,
-    Https,
-}
-
-/// A parsed provider base URL such as `https://api.groq.com/openai/v1`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BaseUrl {
-    pub scheme: Scheme,
-    /// Host name or IP literal, without brackets.
-    pub host: String,
-    pub port: u16,
-    /// Path prefix without a trailing slash ("" or "/openai/v1").
-    pub path: String,
 }

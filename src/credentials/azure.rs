@@ -4,7 +4,7 @@
 //! <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow>
 
 use super::form::FormEncoder;
-use crate::config::Secret;
+use super::Secret;
 
 /// The scope Azure OpenAI (Cognitive Services) accepts.
 pub const COGNITIVE_SERVICES_SCOPE: &str = "https://cognitiveservices.azure.com/.default";

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::form::FormEncoder;
 use super::jwt::RsaSigner;
-use crate::config::Secret;
+use super::Secret;
 
 /// The OAuth scope Vertex AI accepts.
 pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";

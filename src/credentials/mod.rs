@@ -8,13 +8,16 @@ pub mod azure;
 mod form;
 pub mod google;
 mod jwt;
+mod secret;
+
+pub use secret::Secret;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 
-use crate::config::BaseUrl;
+use crate::http::url::BaseUrl;
 use crate::upstream::Origin;
 
 /// Refresh this long before expiry (or at half the lifetime, if shorter).

@@ -273,11 +273,11 @@ fn azure_source() -> TokenSource {
         authority_host: "http://127.0.0.1:9".into(),
         tenant_id: "t1".into(),
         client_id: "c1".into(),
-        client_secret: crate::config::Secret::new("s1"),
+        client_secret: crate::credentials::Secret::new("s1"),
     };
     TokenSource {
         url: BaseUrl {
-            scheme: crate::config::Scheme::Http,
+            scheme: crate::http::url::Scheme::Http,
             host: "127.0.0.1".into(),
             port: 9,
             path: "/t1/oauth2/v2.0/token".into(),

@@ -9,6 +9,7 @@ pub mod percent;
 pub mod request;
 pub mod response;
 pub mod sse;
+pub mod url;
 
 pub use chunked::{ChunkedDecoder, ChunkedScanner, DecodeStep};
 pub use request::{parse_request_head, BodyFraming, HeadError, RequestHead};

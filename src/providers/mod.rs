@@ -5,6 +5,7 @@
 pub mod anthropic;
 pub mod bedrock;
 pub mod cohere;
+pub mod common;
 pub mod embeddings;
 pub mod gemini;
 pub mod mock;

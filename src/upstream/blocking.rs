@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{DnsCache, Origin};
-use crate::config::Scheme;
 use crate::http::chunked::{ChunkedDecoder, ChunkedScanner, DecodeStep};
 use crate::http::response::{parse_response_head, ResponseFraming};
+use crate::http::url::Scheme;
 
 /// Largest response accepted (model lists of big aggregators run to a few MB).
 const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;

@@ -36,10 +36,10 @@ pub use dns::DnsCache;
 pub use request::{OutgoingRequest, Part};
 pub use tls::client_config;
 
-use crate::config::{BaseUrl, Scheme, UpstreamTimeouts};
 use crate::http::io::read_append_timeout;
 use crate::http::request::HeaderSpan;
 use crate::http::response::{parse_response_head, ResponseHead};
+use crate::http::url::{BaseUrl, Scheme};
 use crate::telemetry::CoreMetrics;
 
 /// A pooled connection idle longer than this is closed instead of reused
@@ -53,6 +53,17 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 const POOL_TRUST_UNPROBED: Duration = Duration::from_millis(50);
 /// Largest upstream response head accepted.
 const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
+
+/// Upstream timeouts, per provider.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamTimeouts {
+    /// TCP connect plus TLS handshake.
+    pub connect: Duration,
+    /// From request sent to the first byte of the response head.
+    pub first_byte: Duration,
+    /// Longest silence between two reads of a response body.
+    pub stream_idle: Duration,
+}
 
 /// Where a provider's requests go: one pool key.
 #[derive(Debug, Clone)]

@@ -3,15 +3,14 @@
 //! while writing each batch of the client's chunks as it is produced.
 
 use super::{static_reason, translate_answer, translate_error, Family, Prepared, StreamTranslator};
-use crate::api::driver::{Exchange, Record};
 use crate::api::error::{Committed, GatewayError, UpstreamAnswer};
+use crate::api::exchange::{Exchange, Record};
 use crate::api::respond::{self, Client, Length};
 use crate::http::response::{push_header, push_header_u64};
 use crate::http::sse::{EventTooLarge, SseParser};
-use crate::providers::anthropic::TranslateError;
 use crate::providers::bedrock;
+use crate::providers::common::TranslateError;
 use crate::router::Provider;
-use crate::schema::usage::Usage;
 use crate::upstream::{BodyReader, UpstreamError};
 
 /// Largest non-stream upstream body the gateway will buffer to translate.
@@ -75,11 +74,8 @@ pub(super) async fn whole(
         );
         x.worker.give_buf(payload);
         match translated {
-            Ok(u) => {
-                rec.usage = Usage {
-                    prompt_tokens: u.prompt_tokens,
-                    completion_tokens: u.completion_tokens,
-                };
+            Ok(usage) => {
+                rec.usage = usage;
                 provider.mask_credentials(&mut out);
                 Ok(out)
             }
@@ -316,11 +312,7 @@ pub(super) async fn stream(
     } else {
         client.wbuf = out;
     }
-    let u = translator.usage();
-    rec.usage = Usage {
-        prompt_tokens: u.prompt_tokens,
-        completion_tokens: u.completion_tokens,
-    };
+    rec.usage = translator.usage();
     rec.upstream_wait += reader.upstream_wait;
     worker.give_buf(payload);
     worker.give_buf(frames);

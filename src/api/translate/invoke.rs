@@ -7,8 +7,8 @@
 
 use super::answer::{error_answer, read_whole, write_json};
 use super::{build_request, refused, static_reason, Family, Prepared};
-use crate::api::driver::{no_credentials, send, Exchange, Record};
 use crate::api::error::GatewayError;
+use crate::api::exchange::{no_credentials, send, Exchange, Record};
 use crate::api::respond::Client;
 use crate::providers::bedrock::{self, EmbeddingsPlan};
 use crate::providers::embeddings::ListWriter;

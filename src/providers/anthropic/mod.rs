@@ -32,41 +32,7 @@ pub(crate) use response::{TokenCounts, UpstreamUsage};
 /// `max_completion_tokens`; Anthropic requires the field.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
+pub use super::common::{RequestInfo, TranslateError, Usage};
+
 /// Value of the `anthropic-version` request header.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
-
-/// Why a translation failed, and so which side is to blame.
-#[derive(Debug, thiserror::Error)]
-pub enum TranslateError {
-    /// The client's request cannot be expressed upstream (answer 400).
-    #[error("{0}")]
-    BadRequest(String),
-    /// Upstream sent something that is not the Messages API (answer 502, or
-    /// end the stream with an error frame).
-    #[error("invalid upstream response: {0}")]
-    BadResponse(String),
-}
-
-impl From<crate::schema::openai::InvalidRequest> for TranslateError {
-    fn from(e: crate::schema::openai::InvalidRequest) -> Self {
-        TranslateError::BadRequest(e.0)
-    }
-}
-
-/// Token counts for metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    /// Input tokens, including cache reads and cache writes.
-    pub prompt_tokens: u64,
-    /// Output tokens (thinking included).
-    pub completion_tokens: u64,
-}
-
-/// What the client asked for beyond the body that goes upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RequestInfo {
-    /// `stream: true`.
-    pub stream: bool,
-    /// `stream_options.include_usage: true`.
-    pub include_usage: bool,
-}

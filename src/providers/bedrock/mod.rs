@@ -31,7 +31,7 @@ mod stream;
 #[cfg(test)]
 mod golden_tests;
 
-pub use super::anthropic::{RequestInfo, TranslateError, Usage};
+pub use super::common::{RequestInfo, TranslateError, Usage};
 pub use embed::{plan_embeddings, EmbeddingModel, EmbeddingsPlan, MAX_COHERE_TEXTS, MAX_INPUTS};
 pub use error::{error_type_status, translate_error};
 pub use request::translate_request;

@@ -27,7 +27,7 @@ mod stream;
 #[cfg(test)]
 mod golden_tests;
 
-pub use super::anthropic::{RequestInfo, TranslateError, Usage};
+pub use super::common::{RequestInfo, TranslateError, Usage};
 pub use embed::{translate_embeddings_request, translate_embeddings_response, MAX_EMBED_TEXTS};
 pub use error::translate_error;
 pub use request::translate_request;

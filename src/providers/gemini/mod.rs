@@ -35,7 +35,7 @@ mod vertex_embeddings;
 #[cfg(test)]
 mod golden_tests;
 
-pub use super::anthropic::{RequestInfo, TranslateError, Usage};
+pub use super::common::{RequestInfo, TranslateError, Usage};
 pub use embeddings::{translate_embeddings_request, translate_embeddings_response, EmbeddingsInfo};
 pub use error::translate_error;
 pub use path::{embeddings_path, request_path};

@@ -1,0 +1,104 @@
+//! Serving one request by its target: the operator endpoints here, the API
+//! through the driver.
+
+use std::rc::Rc;
+
+use super::error::GatewayError;
+use super::exchange::Exchange;
+use super::respond::{self, Client, RequestId};
+use super::target::{Request, Target};
+use super::{admin, cors, driver};
+use crate::http::request::{Method, RequestHead};
+use crate::schema::dialect::Dialect;
+use crate::worker::Worker;
+
+/// Set what the client's answers depend on, from a request head just read.
+pub(crate) fn begin_request(worker: &Worker, rbuf: &[u8], head: &RequestHead, client: &mut Client) {
+    client.head_only = head.method == Method::Head;
+    client.http10 = head.http10;
+    client.cors.clear();
+    cors::push_headers(
+        &worker.gw.settings.cors,
+        head.header(rbuf, b"origin"),
+        &mut client.cors,
+    );
+}
+
+/// Handle one request; returns whether the connection may be kept.
+pub(crate) async fn dispatch(
+    worker: &Rc<Worker>,
+    rbuf: &[u8],
+    shared: Option<&Rc<Vec<u8>>>,
+    client: &mut Client,
+    req: &Request,
+) -> bool {
+    let keep_alive = req.head.keep_alive && !worker.gw.shutting_down();
+    let request_id = RequestId::from_client_or_new(worker, req.head.header(rbuf, b"x-request-id"));
+    let id = Some(&request_id);
+    match &req.target {
+        Target::Health => {
+            respond::full(
+                client,
+                200,
+                b"application/json",
+                b"{\"status\":\"ok\"}",
+                keep_alive,
+                id,
+                &[],
+            )
+            .await
+                && keep_alive
+        }
+        Target::Ready => admin::ready(worker, client, keep_alive, id).await && keep_alive,
+        Target::Metrics => admin::metrics(worker, client, keep_alive, id).await && keep_alive,
+        Target::Models => admin::models(worker, client, keep_alive, id).await && keep_alive,
+        &Target::Model(at) => {
+            let path = req.head.path(rbuf);
+            admin::model(worker, client, &path[at..], keep_alive, id).await && keep_alive
+        }
+        Target::Preflight => cors::preflight(worker, rbuf, req, client, keep_alive, id).await,
+        &Target::Api(dialect, caller) => {
+            let exchange = Exchange {
+                worker,
+                rbuf,
+                shared,
+                req,
+                dialect,
+                caller,
+                id: &request_id,
+                keep_alive,
+            };
+            driver::forward(&exchange, client).await
+        }
+        Target::Unauthorized(dialect, err) => {
+            if let Some(dialect) = dialect {
+                super::exchange::record_rejection(worker, *dialect, req.started, err.status);
+            }
+            let dialect = dialect.unwrap_or(Dialect::OpenAiChat);
+            respond::error(client, dialect, err, keep_alive, id).await && keep_alive
+        }
+        &Target::WrongMethod(allowed) => {
+            let err = GatewayError::new(405, format!("method not allowed; use {allowed}"));
+            let mut body = Vec::new();
+            err.push_body(Dialect::OpenAiChat, &mut body);
+            respond::full(
+                client,
+                405,
+                b"application/json",
+                &body,
+                keep_alive,
+                id,
+                &[(b"allow", allowed.as_bytes())],
+            )
+            .await
+                && keep_alive
+        }
+        Target::NotFound => {
+            let err = GatewayError::new(
+                404,
+                "unknown path; the gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /health, /ready, /metrics",
+            );
+            respond::plain_error(client, &err, keep_alive, id).await && keep_alive
+        }
+    }
+}

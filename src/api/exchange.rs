@@ -1,0 +1,160 @@
+//! The per-request state every phase reads ([`Exchange`]) and fills in
+//! ([`Record`]), and the phases every converter shares: sending upstream
+//! while watching the client, and recording the outcome.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::error::{ErrorKind, GatewayError};
+use super::respond::{Client, RequestId};
+use super::target::Request;
+use crate::router::{NoToken, Provider};
+use crate::schema::dialect::Dialect;
+use crate::schema::usage::Usage;
+use crate::telemetry::RequestRecord;
+use crate::upstream::{OutgoingRequest, Response, UpstreamError};
+use crate::worker::{Caller, Worker};
+
+/// How long a request may wait on its upstream before the gateway also watches
+/// the client socket for a hang-up: a timer is nearly free, a poll operation
+/// per request is not, and short requests finish before the watch starts.
+const CLIENT_WATCH_AFTER: Duration = Duration::from_millis(500);
+
+/// What a request is, fixed from its head and body: the inputs of every phase.
+pub(super) struct Exchange<'a> {
+    pub worker: &'a Worker,
+    pub rbuf: &'a [u8],
+    /// `rbuf` itself when the body is large enough to be written upstream
+    /// from it (see `upstream::OutgoingRequest`).
+    pub shared: Option<&'a Rc<Vec<u8>>>,
+    pub req: &'a Request,
+    pub dialect: Dialect,
+    /// Who is calling, from inbound auth (for budgets and logs).
+    pub caller: Caller,
+    pub id: &'a RequestId,
+    pub keep_alive: bool,
+}
+
+impl Exchange<'_> {
+    pub fn body(&self) -> &[u8] {
+        &self.rbuf[self.req.body.clone()]
+    }
+}
+
+/// What is recorded of a request once it ends; phases fill it in.
+#[derive(Default)]
+pub(super) struct Record<'a> {
+    pub provider: &'a str,
+    /// Model name as sent upstream.
+    pub model: &'a str,
+    pub status: u16,
+    pub upstream_wait: Duration,
+    pub ttfb: Option<Duration>,
+    pub usage: Usage,
+    /// Candidates tried before the one that answered (or failed last).
+    pub failed_attempts: u32,
+}
+
+/// The 503 for a provider whose refreshed access token is missing or expired
+/// (the control plane keeps retrying; the reason is in the message).
+pub(super) fn no_credentials(provider: &Provider, missing: NoToken) -> GatewayError {
+    GatewayError::of(
+        ErrorKind::CredentialsUnavailable,
+        503,
+        format!(
+            "provider `{}` has no valid access token: {}",
+            provider.name(),
+            missing.0
+        ),
+    )
+    .with_provider(provider.name())
+}
+
+/// Send `request` (head and body) upstream and wait for the response head,
+/// giving up if the client hangs up meanwhile (dropping the exchange closes
+/// the upstream connection: the provider stops generating for nobody).
+pub(super) async fn send(
+    x: &Exchange<'_>,
+    client: &Client,
+    provider: &Provider,
+    request: OutgoingRequest,
+    rec: &mut Record<'_>,
+) -> Result<Response, GatewayError> {
+    let worker = x.worker;
+    let timeouts = provider.settings.timeouts;
+    let sending = worker
+        .pools
+        .send(&provider.origin, request, worker.take_buf(), &timeouts);
+    let (res, request) = monoio::select! {
+        r = sending => r,
+        _ = worker.drain.cut_requested() => (Err(UpstreamError::Shutdown), OutgoingRequest::whole(Vec::new())),
+        _ = client_hung_up(&client.stream) => {
+            tracing::debug!(provider = provider.name(), "client closed the connection before the upstream answered");
+            rec.upstream_wait += x.req.started.elapsed();
+            return Err(GatewayError::client_closed());
+        }
+    };
+    worker.give_buf(request.into_bytes());
+    match res {
+        Ok(resp) => {
+            rec.upstream_wait += resp.upstream_wait;
+            rec.ttfb = Some(resp.ttfb);
+            Ok(resp)
+        }
+        Err(e) => {
+            rec.upstream_wait += x.req.started.elapsed();
+            Err(GatewayError::upstream(provider.name(), &e))
+        }
+    }
+}
+
+/// Resolves when the client has closed its side of the connection.
+async fn client_hung_up(stream: &monoio::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    monoio::time::sleep(CLIENT_WATCH_AFTER).await;
+    loop {
+        if stream.readable(false).await.is_err() {
+            return;
+        }
+        let mut byte = 0u8;
+        // SAFETY: one byte of valid writable memory; the fd outlives this call.
+        let n = unsafe {
+            libc::recv(
+                stream.as_raw_fd(),
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        match n {
+            0 => return,
+            // A pipelined next request: the client is still there.
+            n if n > 0 => std::future::pending::<()>().await,
+            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock => {}
+            _ => return,
+        }
+    }
+}
+
+pub(super) fn record(worker: &Worker, dialect: Dialect, started: Instant, rec: &Record<'_>) {
+    worker.metrics.record(&RequestRecord {
+        provider: rec.provider,
+        model: rec.model,
+        endpoint: dialect.label(),
+        status: rec.status,
+        total: started.elapsed(),
+        upstream_wait: rec.upstream_wait,
+        upstream_ttfb: rec.ttfb,
+        prompt_tokens: rec.usage.prompt_tokens,
+        completion_tokens: rec.usage.completion_tokens,
+    });
+}
+
+/// Count a request refused before the driver (auth, body limits).
+pub(super) fn record_rejection(worker: &Worker, dialect: Dialect, started: Instant, status: u16) {
+    let rec = Record {
+        status,
+        ..Record::default()
+    };
+    record(worker, dialect, started, &rec);
+}

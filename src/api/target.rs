@@ -1,0 +1,123 @@
+//! What a request asks for, from its head alone: the target (endpoint and
+//! dialect) and the caller, with inbound auth checked before any body is read.
+
+use std::ops::Range;
+use std::time::Instant;
+
+use super::error::GatewayError;
+use crate::http::request::{Method, RequestHead};
+use crate::schema::dialect::Dialect;
+use crate::worker::{Caller, Worker};
+
+/// A request whose head and body are in `rbuf`.
+pub struct Request {
+    pub head: RequestHead,
+    pub body: Range<usize>,
+    /// First byte of the next request in `rbuf`.
+    pub end: usize,
+    /// Head fully received.
+    pub started: Instant,
+    /// What the request asks for, inbound auth already checked.
+    pub(crate) target: Target,
+}
+
+/// What a request asks for, decided from its head alone.
+pub(crate) enum Target {
+    Health,
+    Ready,
+    Metrics,
+    Models,
+    /// `GET /v1/models/{id}`: the id starts at this offset of the path.
+    Model(usize),
+    Api(Dialect, Caller),
+    /// A CORS preflight (`OPTIONS` with `Origin`), answered without auth.
+    Preflight,
+    WrongMethod(&'static str),
+    NotFound,
+    /// A target that needs the inbound key, without a valid one (the API
+    /// dialect, for metrics, or `None` for the model list).
+    Unauthorized(Option<Dialect>, GatewayError),
+}
+
+/// The target of a request head, with inbound auth checked: the connection
+/// loop refuses an unauthorized request before reading its body.
+pub(crate) fn target_of(worker: &Worker, rbuf: &[u8], head: &RequestHead) -> Target {
+    let target = target(head.method, head.path(rbuf));
+    let dialect = match target {
+        Target::Api(dialect, _) => Some(dialect),
+        Target::Models | Target::Model(_) => None,
+        Target::WrongMethod(_)
+            if head.method == Method::Options && worker.gw.settings.cors.is_on() =>
+        {
+            return Target::Preflight
+        }
+        other => return other,
+    };
+    match authenticate(worker, rbuf, head) {
+        Ok(caller) => match target {
+            Target::Api(dialect, _) => Target::Api(dialect, caller),
+            other => other,
+        },
+        Err(e) => Target::Unauthorized(dialect, e),
+    }
+}
+
+const MODEL_PREFIX: &[u8] = b"/v1/models/";
+
+fn target(method: Method, path: &[u8]) -> Target {
+    let get = matches!(method, Method::Get | Method::Head);
+    let post = method == Method::Post;
+    match path {
+        b"/health" | b"/healthz" if get => Target::Health,
+        b"/ready" | b"/readyz" if get => Target::Ready,
+        b"/metrics" if get => Target::Metrics,
+        b"/v1/models" if get => Target::Models,
+        b"/v1/chat/completions" | b"/chat/completions" if post => {
+            Target::Api(Dialect::OpenAiChat, Caller::default())
+        }
+        b"/v1/completions" | b"/completions" if post => {
+            Target::Api(Dialect::OpenAiCompletions, Caller::default())
+        }
+        b"/v1/embeddings" | b"/embeddings" if post => {
+            Target::Api(Dialect::OpenAiEmbeddings, Caller::default())
+        }
+        b"/health" | b"/healthz" | b"/ready" | b"/readyz" | b"/metrics" | b"/v1/models" => {
+            Target::WrongMethod("GET")
+        }
+        b"/v1/chat/completions"
+        | b"/chat/completions"
+        | b"/v1/completions"
+        | b"/completions"
+        | b"/v1/embeddings"
+        | b"/embeddings" => Target::WrongMethod("POST"),
+        p if p.len() > MODEL_PREFIX.len() && p.starts_with(MODEL_PREFIX) => match get {
+            true => Target::Model(MODEL_PREFIX.len()),
+            false => Target::WrongMethod("GET"),
+        },
+        _ => Target::NotFound,
+    }
+}
+
+/// Inbound auth: `Authorization: Bearer <key>` or `x-api-key: <key>`
+/// (Anthropic SDKs). Returns who is calling.
+fn authenticate(worker: &Worker, rbuf: &[u8], head: &RequestHead) -> Result<Caller, GatewayError> {
+    let gw = &worker.gw;
+    if gw.auth_keys.is_empty() {
+        return Ok(Caller::default());
+    }
+    let presented = head
+        .header(rbuf, b"authorization")
+        .and_then(|v| {
+            (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer "))
+                .then(|| crate::http::trim_ows(&v[7..]))
+        })
+        .or_else(|| head.header(rbuf, b"x-api-key"));
+    match presented.map(|k| gw.caller_of(k)) {
+        Some(Some(caller)) => Ok(caller),
+        Some(None) => Err(GatewayError::new(401, "invalid gateway API key")),
+        None => Err(GatewayError::new(
+            401,
+            "missing gateway API key; send Authorization: Bearer <key>",
+        )),
+    }
+}
