@@ -10,7 +10,6 @@ use std::time::Duration;
 use super::error::{GatewayError, UpstreamAnswer};
 use super::exchange::{no_credentials, send, Exchange, Record};
 use super::respond::{Client, Length};
-use crate::config::ProviderKind;
 use crate::http::response::{push_header, push_header_u64, push_status_line, ResponseFraming};
 use crate::http::{connection_nominees, is_hop_by_hop_here};
 use crate::router::{NoToken, Provider};
@@ -87,7 +86,7 @@ fn push_head(
     out.clear();
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(provider.settings.base_url.path.as_bytes());
-    if provider.kind() == ProviderKind::Azure {
+    if provider.spec.deployment_in_path {
         // Azure routes by deployment in the path; the body's `model` is ignored there.
         out.extend_from_slice(b"/openai/deployments/");
         crate::http::percent::push_encoded_bytes(out, upstream_model.as_bytes());

@@ -297,10 +297,9 @@ fn build_request(
     let key = x.worker.next_key(provider.auth_lines.len());
     provider.push_auth(key, out)?;
     push_header(out, b"content-type", b"application/json");
-    let accept: &[u8] = match (family, stream) {
-        (Family::Bedrock, true) => b"application/vnd.amazon.eventstream",
-        (_, true) => b"text/event-stream",
-        (_, false) => b"application/json",
+    let accept: &[u8] = match stream {
+        true => provider.spec.stream_framing.accept(),
+        false => b"application/json",
     };
     push_header(out, b"accept", accept);
     if let Some(aws) = &provider.settings.aws {

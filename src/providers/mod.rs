@@ -9,6 +9,7 @@ pub mod common;
 pub mod embeddings;
 pub mod gemini;
 pub mod mock;
+pub mod spec;
 
 #[cfg(test)]
 mod fixtures;

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 pub use redact::{Credentials, MIN_MASKED_SECRET_BYTES};
 
-use crate::config::{ProviderAuth, ProviderKind, ProviderSettings, Settings, WireFormat};
+use crate::config::{ProviderAuth, ProviderKind, ProviderSettings, Settings};
 use crate::credentials::TokenSlot;
+use crate::providers::spec::Spec;
 use crate::upstream::Origin;
 
 /// One provider, ready for the data plane.
@@ -22,6 +23,8 @@ pub struct Provider {
     /// Pre-rendered auth header lines (`Authorization: Bearer …\r\n`, or
     /// Anthropic's `x-api-key` and version), one entry per key.
     pub auth_lines: Vec<Vec<u8>>,
+    /// How this provider's requests are authenticated, framed and listed.
+    pub spec: Spec,
     /// The refreshed access token, for providers authenticated that way.
     pub token: Option<Arc<TokenSlot>>,
     /// What must never reach a client.
@@ -68,29 +71,6 @@ impl Provider {
     pub fn kind(&self) -> ProviderKind {
         self.settings.kind
     }
-}
-
-/// The header lines that authenticate a request to a provider of `kind`.
-fn auth_lines(kind: ProviderKind, auth: &ProviderAuth, key: &str) -> Vec<u8> {
-    if matches!(auth, ProviderAuth::BearerTokens) || kind == ProviderKind::Vertex {
-        return format!("Authorization: Bearer {key}\r\n").into_bytes();
-    }
-    if kind == ProviderKind::Azure {
-        return format!("api-key: {key}\r\n").into_bytes();
-    }
-    match kind.wire_format() {
-        WireFormat::Anthropic => format!(
-            "x-api-key: {key}\r\nanthropic-version: {}\r\n",
-            crate::providers::anthropic::ANTHROPIC_VERSION
-        ),
-        WireFormat::Gemini => format!("x-goog-api-key: {key}\r\n"),
-        // Signed per request (SigV4); there is no static header.
-        WireFormat::Bedrock => String::new(),
-        WireFormat::OpenAi | WireFormat::Cohere | WireFormat::Mock => {
-            format!("Authorization: Bearer {key}\r\n")
-        }
-    }
-    .into_bytes()
 }
 
 /// The routing table.
@@ -177,19 +157,19 @@ impl Routes {
         let providers: Vec<Provider> = settings
             .providers
             .iter()
-            .map(|p| Provider {
-                origin: Origin::new(&p.base_url),
-                auth_lines: p
-                    .keys
-                    .iter()
-                    .map(|k| auth_lines(p.kind, &p.auth, k.expose()))
-                    .collect(),
-                token: match p.auth {
-                    ProviderAuth::Refreshed(_) => Some(Arc::new(TokenSlot::default())),
-                    _ => None,
-                },
-                credentials: Credentials::of(p),
-                settings: p.clone(),
+            .map(|p| {
+                let spec = Spec::of(p.kind, &p.auth);
+                Provider {
+                    origin: Origin::new(&p.base_url),
+                    auth_lines: p.keys.iter().map(|k| spec.auth_lines(k.expose())).collect(),
+                    spec,
+                    token: match p.auth {
+                        ProviderAuth::Refreshed(_) => Some(Arc::new(TokenSlot::default())),
+                        _ => None,
+                    },
+                    credentials: Credentials::of(p),
+                    settings: p.clone(),
+                }
             })
             .collect();
         let by_name: HashMap<String, usize> = providers

@@ -112,17 +112,6 @@ fn refresh_models(gw: &Gateway) {
             complete.push(name.to_owned());
             continue;
         }
-        if matches!(
-            p.kind(),
-            ProviderKind::Azure | ProviderKind::Bedrock | ProviderKind::Vertex
-        ) && p.settings.models.is_empty()
-        {
-            // Azure serves deployments, which its API does not list with a key,
-            // Bedrock lists models on another (signed) service, and Vertex's
-            // publisher models have no list under the project path: configure
-            // `models` to have them listed.
-            continue;
-        }
         if !p.settings.models.is_empty() {
             ids.extend(
                 p.settings
@@ -133,12 +122,10 @@ fn refresh_models(gw: &Gateway) {
             complete.push(name.to_owned());
             continue;
         }
-        // Anthropic's list is at /v1/models below its (v1-less) base URL.
-        let models_path = match p.kind().wire_format() {
-            crate::config::WireFormat::Anthropic | crate::config::WireFormat::Cohere => {
-                "/v1/models"
-            }
-            _ => "/models",
+        // Azure deployments, Bedrock and Vertex publisher models are not
+        // listed with a key: configure `models` to have them listed.
+        let Some(models_path) = p.spec.models_path else {
+            continue;
         };
         let path = format!("{}{models_path}", p.settings.base_url.path);
         match blocking::get(

@@ -10,6 +10,7 @@ use crate::http::response::{push_header, push_header_u64};
 use crate::http::sse::{EventTooLarge, SseParser};
 use crate::providers::bedrock;
 use crate::providers::common::TranslateError;
+use crate::providers::spec::StreamFraming;
 use crate::router::Provider;
 use crate::upstream::{BodyReader, UpstreamError};
 
@@ -256,10 +257,9 @@ pub(super) async fn stream(
     );
     let keep = client.finish_head(&mut out, Length::Unknown, x.keep_alive);
 
-    let mut framing = if family == Family::Bedrock {
-        Framing::EventStream(bedrock::eventstream::Decoder::new())
-    } else {
-        Framing::Sse(SseParser::new())
+    let mut framing = match provider.spec.stream_framing {
+        StreamFraming::AwsEventStream => Framing::EventStream(bedrock::eventstream::Decoder::new()),
+        StreamFraming::Sse => Framing::Sse(SseParser::new()),
     };
     let mut translator = StreamTranslator::new(family, client_model, include_usage);
     let mut payload = worker.take_buf();
