@@ -18,7 +18,7 @@ use super::respond::Client;
 use super::target::{target_of, Request, Target};
 use crate::config::Limits;
 use crate::http::chunked::{ChunkedDecoder, DecodeStep};
-use crate::http::io::{read_append_timeout, write_all};
+use crate::http::io::{read_append_timeout, write_all, READ_CHUNK_BYTES};
 use crate::http::request::{
     has_head_end, parse_request_head, BodyFraming, HeaderSpan, RequestHead,
 };
@@ -162,9 +162,16 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
                 conn.headers = req.head.headers;
                 conn.rbuf.drain(..req.end);
                 conn.release_body();
-                if conn.rbuf.capacity() > MAX_IDLE_READ_BUF_BYTES {
-                    // A large body grew the buffer; don't keep it for an idle connection.
-                    conn.rbuf.shrink_to(READ_BUF_BYTES.max(conn.rbuf.len()));
+                if conn.rbuf.capacity() > MAX_IDLE_READ_BUF_BYTES
+                    && conn.rbuf.len() <= READ_BUF_BYTES
+                {
+                    // A large body grew the buffer: an idle connection does not
+                    // keep it, the core does, for the next large body (giving
+                    // the pages back and faulting them in again per request
+                    // cost more than reading the body).
+                    let mut small = Vec::with_capacity(READ_BUF_BYTES);
+                    small.extend_from_slice(&conn.rbuf);
+                    worker.keep_read_buf(std::mem::replace(&mut conn.rbuf, small));
                 }
                 if !keep_alive || worker.gw.shutting_down() {
                     return;
@@ -289,6 +296,24 @@ fn too_large(limit: usize) -> GatewayError {
     )
 }
 
+/// Make room for `end` bytes in `rbuf`, with a large buffer the core kept
+/// when there is one.
+fn grow_read_buf(conn: &mut Downstream, end: usize) {
+    // A read wants room for a whole chunk: without the slack, the last
+    // read of the body would reallocate (and copy) the buffer.
+    let end = end + READ_CHUNK_BYTES;
+    if conn.rbuf.capacity() >= end {
+        return;
+    }
+    match conn.worker.take_read_buf(end) {
+        Some(mut big) => {
+            big.extend_from_slice(&conn.rbuf);
+            conn.rbuf = big;
+        }
+        None => conn.rbuf.reserve_exact(end - conn.rbuf.len()),
+    }
+}
+
 /// Read the body into `rbuf` right after the head; returns (body range, end of request).
 async fn read_body(
     conn: &mut Downstream,
@@ -310,7 +335,7 @@ async fn read_body(
                 if head.expect_continue {
                     send_continue(conn).await?;
                 }
-                conn.rbuf.reserve(end - conn.rbuf.len());
+                grow_read_buf(conn, end);
             }
             while conn.rbuf.len() < end {
                 read_more(conn, deadline).await?;

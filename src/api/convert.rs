@@ -42,3 +42,83 @@ pub(super) fn converter(dialect: Dialect, provider: &Provider) -> Converter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LoadOptions, ProviderKind};
+    use crate::router::Routes;
+
+    #[test]
+    fn the_table_picks_by_dialect_and_wire_format() {
+        let env = |k: &str| {
+            matches!(
+                k,
+                "GROQ_API_KEY" | "ANTHROPIC_API_KEY" | "GEMINI_API_KEY" | "COHERE_API_KEY"
+            )
+            .then(|| "k".to_string())
+        };
+        let settings = crate::config::load(&LoadOptions::default(), &env).unwrap();
+        let routes = Routes::new(&settings);
+        let by_kind = |kind| {
+            routes
+                .providers
+                .iter()
+                .find(|p| p.kind() == kind)
+                .expect("enabled from the environment")
+        };
+        use Dialect::*;
+        let cases = [
+            (OpenAiChat, ProviderKind::Groq, Converter::PassThrough),
+            (
+                OpenAiCompletions,
+                ProviderKind::Groq,
+                Converter::PassThrough,
+            ),
+            (OpenAiEmbeddings, ProviderKind::Groq, Converter::PassThrough),
+            (OpenAiChat, ProviderKind::Mock, Converter::Mock),
+            (
+                OpenAiChat,
+                ProviderKind::Anthropic,
+                Converter::Translate(Family::Anthropic),
+            ),
+            (
+                OpenAiEmbeddings,
+                ProviderKind::Anthropic,
+                Converter::Unsupported,
+            ),
+            (
+                OpenAiChat,
+                ProviderKind::Gemini,
+                Converter::Translate(Family::Gemini),
+            ),
+            (
+                OpenAiEmbeddings,
+                ProviderKind::Gemini,
+                Converter::Translate(Family::Gemini),
+            ),
+            (
+                OpenAiCompletions,
+                ProviderKind::Gemini,
+                Converter::Unsupported,
+            ),
+            (
+                OpenAiChat,
+                ProviderKind::Cohere,
+                Converter::Translate(Family::Cohere),
+            ),
+            (
+                OpenAiCompletions,
+                ProviderKind::Cohere,
+                Converter::Unsupported,
+            ),
+        ];
+        for (dialect, kind, expected) in cases {
+            assert_eq!(
+                converter(dialect, by_kind(kind)),
+                expected,
+                "{dialect:?} -> {kind:?}"
+            );
+        }
+    }
+}

@@ -253,3 +253,91 @@ pub async fn plain_error(
 ) -> bool {
     error(client, Dialect::OpenAiChat, err, keep_alive, request_id).await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+    use crate::api::error::UpstreamAnswer;
+    use crate::upstream::UpstreamError;
+
+    /// What a client reads after `render` writes to it and the socket closes.
+    fn rendered(http10: bool, render: impl AsyncFnOnce(&mut Client)) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let reader = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        });
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let stream = monoio::net::TcpStream::connect(addr).await.unwrap();
+            let mut client = Client {
+                stream,
+                wbuf: Vec::new(),
+                head_only: false,
+                http10,
+                cors: b"access-control-allow-origin: https://a.example\r\n".to_vec(),
+            };
+            render(&mut client).await;
+        });
+        reader.join().unwrap()
+    }
+
+    #[test]
+    fn an_error_before_any_byte_is_a_whole_response() {
+        let err = GatewayError::upstream("groq", &UpstreamError::FirstByteTimeout);
+        let out = rendered(false, async |c| {
+            assert!(error(c, Dialect::OpenAiChat, &err, true, None).await);
+        });
+        assert!(out.starts_with("HTTP/1.1 504 "), "{out}");
+        assert!(out.contains("x-ringbridge-provider: groq\r\n"), "{out}");
+        assert!(out.contains("access-control-allow-origin: https://a.example\r\n"));
+        let body = out.split("\r\n\r\n").nth(1).unwrap();
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["error"]["code"], "gateway_timeout");
+    }
+
+    #[test]
+    fn an_upstream_answer_is_relayed_with_its_headers() {
+        let answer = UpstreamAnswer {
+            header_lines: b"retry-after: 7\r\n".to_vec(),
+            content_type: Some(b"application/json; charset=utf-8".to_vec()),
+            body: br#"{"error":{"message":"slow down"}}"#.to_vec(),
+        };
+        let err = GatewayError::upstream_status("groq", 429, answer, None);
+        let out = rendered(false, async |c| {
+            assert!(!error(c, Dialect::OpenAiChat, &err, false, None).await);
+        });
+        assert!(out.starts_with("HTTP/1.1 429 "), "{out}");
+        assert!(out.contains("retry-after: 7\r\n"));
+        assert!(out.contains("content-type: application/json; charset=utf-8\r\n"));
+        assert!(out.contains("connection: close\r\n"));
+        assert!(out.ends_with(r#"{"error":{"message":"slow down"}}"#));
+    }
+
+    #[test]
+    fn an_error_inside_a_stream_is_its_last_event() {
+        for http10 in [false, true] {
+            let err = GatewayError::upstream("groq", &UpstreamError::Truncated)
+                .after(Committed::EventStream { chunked: !http10 });
+            let out = rendered(http10, async |c| {
+                assert!(!error(c, Dialect::OpenAiChat, &err, true, None).await);
+            });
+            assert!(out.contains("data: {\"error\":{"), "{out}");
+            assert_eq!(out.ends_with("\n\n\r\n0\r\n\r\n"), !http10, "{out:?}");
+            assert_eq!(out.ends_with("}}\n\n"), http10, "{out:?}");
+        }
+        let closed = GatewayError::client_closed();
+        let out = rendered(false, async |c| {
+            assert!(!error(c, Dialect::OpenAiChat, &closed, true, None).await);
+        });
+        assert!(out.is_empty());
+    }
+}

@@ -121,3 +121,44 @@ fn authenticate(worker: &Worker, rbuf: &[u8], head: &RequestHead) -> Result<Call
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(t: Target) -> String {
+        match t {
+            Target::Api(d, _) => format!("api {d:?}"),
+            Target::Model(at) => format!("model@{at}"),
+            Target::WrongMethod(m) => format!("use {m}"),
+            Target::Health => "health".into(),
+            Target::Ready => "ready".into(),
+            Target::Metrics => "metrics".into(),
+            Target::Models => "models".into(),
+            Target::NotFound => "404".into(),
+            Target::Preflight => "preflight".into(),
+            Target::Unauthorized(..) => "401".into(),
+        }
+    }
+
+    #[test]
+    fn method_and_path_pick_the_target_and_dialect() {
+        let cases: [(Method, &[u8], &str); 11] = [
+            (Method::Post, b"/v1/chat/completions", "api OpenAiChat"),
+            (Method::Post, b"/chat/completions", "api OpenAiChat"),
+            (Method::Post, b"/v1/completions", "api OpenAiCompletions"),
+            (Method::Post, b"/v1/embeddings", "api OpenAiEmbeddings"),
+            (Method::Get, b"/v1/chat/completions", "use POST"),
+            (Method::Options, b"/v1/chat/completions", "use POST"),
+            (Method::Get, b"/v1/models", "models"),
+            (Method::Get, b"/v1/models/mock/echo", "model@11"),
+            (Method::Post, b"/v1/models/mock/echo", "use GET"),
+            (Method::Head, b"/health", "health"),
+            (Method::Get, b"/v1/nothing", "404"),
+        ];
+        for (method, path, expected) in cases {
+            assert_eq!(name(target(method, path)), expected, "{method:?} {path:?}");
+        }
+        assert_eq!(name(target(Method::Get, b"/v1/models/")), "404");
+    }
+}

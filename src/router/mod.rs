@@ -3,6 +3,8 @@
 //! [`Settings`] into an immutable table that workers share.
 
 mod redact;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 

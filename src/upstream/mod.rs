@@ -16,6 +16,8 @@ pub mod body;
 mod conn;
 pub mod dns;
 pub mod request;
+#[cfg(test)]
+mod tests;
 mod tls;
 
 use std::cell::{Cell, RefCell};

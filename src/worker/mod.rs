@@ -123,7 +123,12 @@ pub struct Worker {
     rng: Cell<u64>,
     /// Free list of upstream request buffers.
     spare_bufs: RefCell<Vec<Vec<u8>>>,
+    /// Large client read buffers, kept for the next large body.
+    spare_read_bufs: RefCell<Vec<Vec<u8>>>,
 }
+
+/// Bytes of large read buffers a core keeps between requests.
+const SPARE_READ_BUF_BYTES: usize = 32 * 1024 * 1024;
 
 /// Buffers kept on a worker's free list, and the largest kept.
 const SPARE_BUFS: usize = 64;
@@ -149,6 +154,7 @@ impl Worker {
             key_cursor: Cell::new(index),
             rng: Cell::new(seed | 1),
             spare_bufs: RefCell::new(Vec::new()),
+            spare_read_bufs: RefCell::new(Vec::new()),
         }
     }
 
@@ -166,6 +172,33 @@ impl Worker {
         if spare.len() < SPARE_BUFS && buf.capacity() <= SPARE_BUF_MAX_BYTES {
             buf.clear();
             spare.push(buf);
+        }
+    }
+
+    /// An empty kept read buffer of at least `bytes`, the smallest that fits.
+    pub fn take_read_buf(&self, bytes: usize) -> Option<Vec<u8>> {
+        let mut spare = self.spare_read_bufs.borrow_mut();
+        let best = spare
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.capacity() >= bytes)
+            .min_by_key(|(_, b)| b.capacity())
+            .map(|(i, _)| i)?;
+        Some(spare.swap_remove(best))
+    }
+
+    /// Keep a large read buffer for the next large body, within this core's
+    /// budget (the oldest kept go first).
+    pub fn keep_read_buf(&self, mut buf: Vec<u8>) {
+        if buf.capacity() > SPARE_READ_BUF_BYTES {
+            return;
+        }
+        buf.clear();
+        let mut spare = self.spare_read_bufs.borrow_mut();
+        spare.push(buf);
+        let mut total: usize = spare.iter().map(Vec::capacity).sum();
+        while total > SPARE_READ_BUF_BYTES {
+            total -= spare.remove(0).capacity();
         }
     }
 

@@ -1,0 +1,86 @@
+//! The resolve phase: how a client's `model` becomes candidates.
+
+use super::*;
+use crate::config::{self, LoadOptions};
+
+fn routes(file: &str) -> Routes {
+    let path = std::env::temp_dir().join(format!(
+        "ringbridge-router-test-{}-{}.toml",
+        std::process::id(),
+        file.len()
+    ));
+    std::fs::write(&path, file).unwrap();
+    let opts = LoadOptions {
+        config_path: Some(path.clone()),
+        ..LoadOptions::default()
+    };
+    let settings = config::load(&opts, &|_: &str| None).expect("valid config");
+    let _ = std::fs::remove_file(path);
+    Routes::new(&settings)
+}
+
+const FILE: &str = r#"
+env_providers = false
+[providers.groq]
+kind = "groq"
+keys = ["k"]
+[providers.strict]
+kind = "openai-compatible"
+base_url = "http://127.0.0.1:1/v1"
+models = ["small", "large"]
+[aliases]
+fast = "groq/llama-3.1-8b-instant"
+"#;
+
+fn first<'a>(routes: &'a Routes, model: &'a str) -> Result<(&'a str, &'a str), RouteError> {
+    let candidates = routes.candidates(model)?;
+    assert_eq!(candidates.len(), 1, "one route per model today");
+    let route = candidates.iter().next().unwrap();
+    Ok((routes.provider(route.provider).name(), route.model))
+}
+
+#[test]
+fn prefixes_aliases_and_allow_lists_resolve() {
+    let r = routes(FILE);
+    assert_eq!(
+        first(&r, "groq/llama-3.1-8b-instant"),
+        Ok(("groq", "llama-3.1-8b-instant"))
+    );
+    // Only the first `/` splits: the rest is the upstream's model name.
+    assert_eq!(first(&r, "groq/meta/llama-3"), Ok(("groq", "meta/llama-3")));
+    assert_eq!(first(&r, "fast"), Ok(("groq", "llama-3.1-8b-instant")));
+    assert_eq!(first(&r, "strict/small"), Ok(("strict", "small")));
+    assert_eq!(first(&r, "mock/anything"), Ok(("mock", "anything")));
+}
+
+#[test]
+fn what_does_not_exist_is_404_and_malformed_is_400() {
+    let r = routes(FILE);
+    let unknown_provider = first(&r, "nosuch/x").unwrap_err();
+    assert_eq!(unknown_provider.status(), 404);
+    assert!(unknown_provider.to_string().contains("groq, strict, mock"));
+    let not_allowed = first(&r, "strict/huge").unwrap_err();
+    assert_eq!(not_allowed.status(), 404);
+    assert!(not_allowed
+        .to_string()
+        .contains("strict/small, strict/large"));
+    let bare = first(&r, "gpt-4o").unwrap_err();
+    assert_eq!(bare.status(), 404);
+    assert!(bare.to_string().contains("aliases: fast"), "{bare}");
+    assert_eq!(first(&r, "").unwrap_err(), RouteError::MissingModel);
+    assert_eq!(first(&r, "groq/").unwrap_err(), RouteError::MissingModel);
+    let long = format!("groq/{}", "m".repeat(MAX_MODEL_NAME_BYTES));
+    assert_eq!(first(&r, &long).unwrap_err().status(), 400);
+}
+
+#[test]
+fn a_default_provider_takes_bare_and_unknown_prefixed_names() {
+    let r = routes(&format!("default_provider = \"groq\"\n{FILE}"));
+    assert_eq!(first(&r, "gpt-4o"), Ok(("groq", "gpt-4o")));
+    assert_eq!(
+        first(&r, "meta-llama/llama-3"),
+        Ok(("groq", "meta-llama/llama-3"))
+    );
+    // An alias still wins over the default.
+    assert_eq!(first(&r, "fast"), Ok(("groq", "llama-3.1-8b-instant")));
+}
