@@ -10,12 +10,9 @@ use common::*;
 const CHAT: &str = "/v1/chat/completions";
 
 fn gateway_to_anthropic(addr: std::net::SocketAddr) -> Proc {
-    gateway(GatewayOpts {
-        config: Some(format!(
+    gateway_with(&format!(
             "env_providers = false\n[providers.anthropic]\nbase_url = \"http://{addr}\"\nkeys = [\"sk-ant-test-secret\"]\n"
-        )),
-        ..Default::default()
-    })
+        ))
 }
 
 #[test]

@@ -69,12 +69,9 @@ fn recording_upstream(body: Vec<u8>) -> (std::net::SocketAddr, Arc<Mutex<Vec<Str
 fn deployment_url_api_key_and_content_filter_results() {
     let recorded = fixture("azure/chat-completion-content-filter.json");
     let (addr, heads) = recording_upstream(recorded.clone());
-    let gw = gateway(GatewayOpts {
-        config: Some(format!(
+    let gw = gateway_with(&format!(
             "env_providers = false\n[providers.azure]\nbase_url = \"http://{addr}\"\nkeys = [\"az-secret-key\"]\napi_version = \"2025-01-01-preview\"\nmodels = [\"gpt-4o-prod\"]\n"
-        )),
-        ..Default::default()
-    });
+        ));
     let r = roundtrip(
         gw.addr,
         &post(

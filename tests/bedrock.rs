@@ -11,12 +11,9 @@ use common::*;
 const CHAT: &str = "/v1/chat/completions";
 
 fn bedrock_gateway(addr: std::net::SocketAddr, extra: &str) -> Proc {
-    gateway(GatewayOpts {
-        config: Some(format!(
+    gateway_with(&format!(
             "env_providers = false\n[providers.bedrock]\nbase_url = \"http://{addr}\"\nregion = \"us-west-2\"\naws_access_key_id = \"AKIDEXAMPLE\"\naws_secret_access_key = \"wJalrXUtnFEMI-secret-test\"\n{extra}"
-        )),
-        ..Default::default()
-    })
+        ))
 }
 
 #[test]

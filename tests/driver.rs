@@ -106,12 +106,9 @@ fn cutting_upstream() -> std::net::SocketAddr {
 #[test]
 fn non_stream_answer_cut_after_the_head_counts_as_an_upstream_failure() {
     let upstream = cutting_upstream();
-    let gw = gateway(GatewayOpts {
-        config: Some(format!(
-            "[providers.cutter]\nkind = \"openai\"\nbase_url = \"http://{upstream}/v1\"\nkeys = [\"sk-test\"]\n"
-        )),
-        ..Default::default()
-    });
+    let gw = gateway_with(&format!(
+        "[providers.cutter]\nkind = \"openai\"\nbase_url = \"http://{upstream}/v1\"\nkeys = [\"sk-test\"]\n"
+    ));
     let mut c = Conn::open(gw.addr);
     c.send(&post(CHAT, r#"{"model":"cutter/m","messages":[]}"#, &[]));
     c.stream
@@ -121,13 +118,10 @@ fn non_stream_answer_cut_after_the_head_counts_as_an_upstream_failure() {
     let _ = c.stream.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    assert!(eventually(Duration::from_secs(5), || {
-        let m = roundtrip(gw.addr, &get("/metrics", &[])).text();
-        m.lines().any(|l| {
-            l.starts_with("ringbridge_requests_total{")
-                && l.contains("provider=\"cutter\"")
-                && l.contains("status=\"502\"")
-        })
+    assert!(metric_eventually(gw.addr, |l| {
+        l.starts_with("ringbridge_requests_total{")
+            && l.contains("provider=\"cutter\"")
+            && l.contains("status=\"502\"")
     }));
     let m = roundtrip(gw.addr, &get("/metrics", &[])).text();
     assert!(
@@ -141,15 +135,11 @@ fn non_stream_answer_cut_after_the_head_counts_as_an_upstream_failure() {
 
 #[test]
 fn models_can_be_retrieved_one_by_one() {
-    let gw = gateway(GatewayOpts {
-        // A provider whose catalogue cannot be fetched: its routable ids
-        // still answer, as the client may use them.
-        config: Some(
-            "[providers.offline]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\nkeys = [\"sk-test\"]\n[aliases]\nquick = \"mock/echo\"\n"
-                .into(),
-        ),
-        ..Default::default()
-    });
+    // A provider whose catalogue cannot be fetched: its routable ids still
+    // answer, as the client may use them.
+    let gw = gateway_with(
+        "[providers.offline]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\nkeys = [\"sk-test\"]\n[aliases]\nquick = \"mock/echo\"\n",
+    );
     assert!(eventually(Duration::from_secs(10), || {
         roundtrip(gw.addr, &get("/v1/models", &[]))
             .text()
@@ -213,13 +203,9 @@ fn preflight(origin: &str) -> Vec<u8> {
 
 #[test]
 fn cors_lets_allowed_origins_call_from_a_browser() {
-    let gw = gateway(GatewayOpts {
-        config: Some(
-            "[cors]\nallowed_origins = [\"https://app.example.com\"]\n[auth]\nkeys = [\"gw-key-123\"]\n"
-                .into(),
-        ),
-        ..Default::default()
-    });
+    let gw = gateway_with(
+        "[cors]\nallowed_origins = [\"https://app.example.com\"]\n[auth]\nkeys = [\"gw-key-123\"]\n",
+    );
     // The preflight carries no credentials and must not need them.
     let ok = roundtrip(gw.addr, &preflight("https://app.example.com"));
     assert_eq!(ok.status, 204, "{}", ok.text());

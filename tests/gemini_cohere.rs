@@ -9,12 +9,9 @@ use common::*;
 const CHAT: &str = "/v1/chat/completions";
 
 fn gateway_for(provider: &str, addr: std::net::SocketAddr, base_path: &str) -> Proc {
-    gateway(GatewayOpts {
-        config: Some(format!(
+    gateway_with(&format!(
             "env_providers = false\n[providers.{provider}]\nbase_url = \"http://{addr}{base_path}\"\nkeys = [\"{provider}-test-key\"]\n"
-        )),
-        ..Default::default()
-    })
+        ))
 }
 
 fn chunks(body: &[u8]) -> (Vec<serde_json::Value>, Option<String>) {

@@ -271,13 +271,10 @@ fn hop_by_hop_and_organization_headers_stay_on_the_client_side() {
 #[test]
 fn organization_headers_pass_when_the_provider_allows_them() {
     let mock = mock_provider(&[]);
-    let gw = gateway(GatewayOpts {
-        config: Some(format!(
+    let gw = gateway_with(&format!(
             "[providers.openai]\nbase_url = \"http://{}/v1\"\nkeys = [\"sk-k\"]\nforward_organization_headers = true\n",
             mock.addr
-        )),
-        ..Default::default()
-    });
+        ));
     let r = roundtrip(
         gw.addr,
         &post(
@@ -345,12 +342,9 @@ fn an_upstream_echoing_the_key_never_shows_it_to_the_client() {
             body.len()
         );
         let (addr, _) = canned_upstream(response.into_bytes());
-        let gw = gateway(GatewayOpts {
-            config: Some(format!(
-                "[providers.openai]\nbase_url = \"http://{addr}/v1\"\nkeys = [\"{key}\"]\n"
-            )),
-            ..Default::default()
-        });
+        let gw = gateway_with(&format!(
+            "[providers.openai]\nbase_url = \"http://{addr}/v1\"\nkeys = [\"{key}\"]\n"
+        ));
         let mut c = Conn::open(gw.addr);
         c.send(&post(CHAT, r#"{"model":"openai/m"}"#, &[]));
         let r = c.recv().unwrap();
@@ -381,12 +375,9 @@ fn a_translated_error_quoting_the_key_is_masked() {
         body.len()
     );
     let (addr, _) = canned_upstream(response.into_bytes());
-    let gw = gateway(GatewayOpts {
-        config: Some(format!(
-            "[providers.anthropic]\nbase_url = \"http://{addr}\"\nkeys = [\"{key}\"]\n"
-        )),
-        ..Default::default()
-    });
+    let gw = gateway_with(&format!(
+        "[providers.anthropic]\nbase_url = \"http://{addr}\"\nkeys = [\"{key}\"]\n"
+    ));
     let r = roundtrip(
         gw.addr,
         &post(

@@ -10,13 +10,7 @@ use common::*;
 const CHAT: &str = "/v1/chat/completions";
 
 fn limited_gateway() -> Proc {
-    gateway(GatewayOpts {
-        config: Some(
-            "[limits]\nmax_body_bytes = 1000\nheader_read_timeout_ms = 500\nidle_timeout_ms = 700\nbody_read_timeout_ms = 800\n"
-                .into(),
-        ),
-        ..Default::default()
-    })
+    gateway_with("[limits]\nmax_body_bytes = 1000\nheader_read_timeout_ms = 500\nidle_timeout_ms = 700\nbody_read_timeout_ms = 800\n")
 }
 
 fn assert_openai_error(r: &Resp, status: u16) {

@@ -329,13 +329,10 @@ fn vertex_setup(lifetime: u64, refuse: bool) -> (Proc, Arc<Google>, Arc<Mutex<Ve
         "token_uri": token_uri,
     });
     std::fs::write(&sa, json.to_string()).unwrap();
-    let gw = gateway(GatewayOpts {
-        config: Some(format!(
-            "[providers.vertex]\nbase_url = \"http://{addr}/v1\"\ncredentials_file = \"{}\"\n",
-            sa.display()
-        )),
-        ..Default::default()
-    });
+    let gw = gateway_with(&format!(
+        "[providers.vertex]\nbase_url = \"http://{addr}/v1\"\ncredentials_file = \"{}\"\n",
+        sa.display()
+    ));
     (gw, google, seen)
 }
 

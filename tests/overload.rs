@@ -110,12 +110,7 @@ fn at_the_connection_limit_with_nobody_idle_a_client_gets_503() {
 
 #[test]
 fn bodies_past_the_buffer_budget_get_503_with_retry_after() {
-    let gw = gateway(GatewayOpts {
-        config: Some(
-            "[limits]\nmax_body_bytes = 300000\nmax_buffered_body_bytes = 500000\n".into(),
-        ),
-        ..Default::default()
-    });
+    let gw = gateway_with("[limits]\nmax_body_bytes = 300000\nmax_buffered_body_bytes = 500000\n");
     // Two bodies announced and only begun: together they hold the budget.
     let mut holders: Vec<Conn> = (0..2)
         .map(|_| {

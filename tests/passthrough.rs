@@ -121,14 +121,11 @@ fn stream_is_relayed_byte_exact_and_usage_counted() {
     assert_eq!(events.len(), 1 + 20 + 1 + 1 + 1);
 
     // Token counters come from the usage chunk read on the way past.
-    assert!(eventually(Duration::from_secs(5), || {
-        let m = roundtrip(gw.addr, &get("/metrics", &[])).text();
-        m.lines().any(|l| {
-            l.starts_with("ringbridge_completion_tokens_total{")
-                && l.contains("provider=\"openai\"")
-                && l.contains("model=\"gpt-4o-mini\"")
-                && l.ends_with(" 20")
-        })
+    assert!(metric_eventually(gw.addr, |l| {
+        l.starts_with("ringbridge_completion_tokens_total{")
+            && l.contains("provider=\"openai\"")
+            && l.contains("model=\"gpt-4o-mini\"")
+            && l.ends_with(" 20")
     }));
 }
 
@@ -290,12 +287,9 @@ fn upstream_down_is_502_naming_the_provider() {
         .local_addr()
         .unwrap()
         .port();
-    let gw = gateway(GatewayOpts {
-        config: Some(format!(
-            "[providers.groq]\nbase_url = \"http://127.0.0.1:{port}/openai/v1\"\nkeys = [\"k\"]\n"
-        )),
-        ..Default::default()
-    });
+    let gw = gateway_with(&format!(
+        "[providers.groq]\nbase_url = \"http://127.0.0.1:{port}/openai/v1\"\nkeys = [\"k\"]\n"
+    ));
     let r = roundtrip(gw.addr, &post(CHAT, r#"{"model":"groq/llama"}"#, &[]));
     assert_eq!(r.status, 502);
     let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
@@ -305,13 +299,10 @@ fn upstream_down_is_502_naming_the_provider() {
 #[test]
 fn upstream_slow_is_504() {
     let mock = mock_provider(&[]);
-    let gw = gateway(GatewayOpts {
-        config: Some(format!(
+    let gw = gateway_with(&format!(
             "[providers.openai]\nbase_url = \"http://{}/v1\"\nkeys = [\"k\"]\nfirst_byte_timeout_ms = 300\n",
             mock.addr
-        )),
-        ..Default::default()
-    });
+        ));
     let r = roundtrip(
         gw.addr,
         &post(

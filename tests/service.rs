@@ -97,10 +97,7 @@ fn metrics_report_requests_overhead_and_driver() {
 
 #[test]
 fn models_list_has_mock_and_configured_models_and_aliases() {
-    let gw = gateway(GatewayOpts {
-        config: Some("[aliases]\nfast = \"mock/quick\"\n".into()),
-        ..Default::default()
-    });
+    let gw = gateway_with("[aliases]\nfast = \"mock/quick\"\n");
     assert!(eventually(Duration::from_secs(10), || {
         let v = roundtrip(gw.addr, &get("/v1/models", &[])).json();
         let ids: Vec<String> = v["data"]

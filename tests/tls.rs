@@ -216,13 +216,10 @@ fn https_upstream_with_a_trusted_private_ca() {
 fn untrusted_upstream_certificate_is_502() {
     let dir = make_certs();
     let (addr, _) = tls_upstream(&dir);
-    let gw = gateway(GatewayOpts {
-        config: Some(format!(
+    let gw = gateway_with(&format!(
             "[providers.secure]\nkind = \"openai-compatible\"\nbase_url = \"https://127.0.0.1:{}/v1\"\n",
             addr.port()
-        )),
-        ..Default::default()
-    });
+        ));
     let r = roundtrip(
         gw.addr,
         &post("/v1/chat/completions", r#"{"model":"secure/m"}"#, &[]),

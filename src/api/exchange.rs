@@ -12,7 +12,7 @@ use crate::router::{NoToken, Provider};
 use crate::schema::dialect::Dialect;
 use crate::schema::usage::Usage;
 use crate::telemetry::RequestRecord;
-use crate::upstream::{OutgoingRequest, Response, UpstreamError};
+use crate::upstream::{BodyReader, OutgoingRequest, Response, UpstreamError};
 use crate::worker::{Caller, Worker};
 
 /// How long a request may wait on its upstream before the gateway also watches
@@ -106,6 +106,38 @@ pub(super) async fn send(
             Err(GatewayError::upstream(provider.name(), &e))
         }
     }
+}
+
+/// Done with an upstream body: give the connection back to the pool (or
+/// close it) and count the time waited on it.
+pub(super) fn end_upstream(
+    x: &Exchange<'_>,
+    provider: &Provider,
+    reader: BodyReader,
+    rec: &mut Record<'_>,
+) {
+    rec.upstream_wait += reader.upstream_wait;
+    let worker = x.worker;
+    let max_idle = provider.settings.max_idle_connections;
+    worker.give_buf(reader.finish(&worker.pools, &provider.origin, max_idle));
+}
+
+/// Read the rest of a body into `out` (payload only, at most `max` bytes),
+/// then [`end_upstream`].
+pub(super) async fn read_whole(
+    x: &Exchange<'_>,
+    provider: &Provider,
+    mut reader: BodyReader,
+    out: &mut Vec<u8>,
+    max: usize,
+    rec: &mut Record<'_>,
+) -> Result<(), GatewayError> {
+    let worker = x.worker;
+    let read = reader
+        .read_to_end(|| worker.drain.cut_requested(), out, max)
+        .await;
+    end_upstream(x, provider, reader, rec);
+    read.map_err(|e| GatewayError::upstream(provider.name(), &e))
 }
 
 /// Resolves when the client has closed its side of the connection.

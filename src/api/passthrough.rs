@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use super::error::{GatewayError, UpstreamAnswer};
-use super::exchange::{no_credentials, send, Exchange, Record};
+use super::exchange::{end_upstream, no_credentials, read_whole, send, Exchange, Record};
 use super::respond::{Client, Length};
 use crate::http::response::{push_header, push_header_u64, push_status_line, ResponseFraming};
 use crate::http::{connection_nominees, is_hop_by_hop_here};
@@ -192,7 +192,6 @@ async fn error_answer(
     mut reader: BodyReader,
     rec: &mut Record<'_>,
 ) -> GatewayError {
-    let worker = x.worker;
     provider.mask_credentials(reader.head_bytes_mut());
     let status = reader.head.status;
     let retry = retry_after(reader.header(b"retry-after"));
@@ -202,26 +201,21 @@ async fn error_answer(
         &reader,
         Some(&mut answer.content_type),
     );
-    let read = reader
-        .read_to_end(
-            || worker.drain.cut_requested(),
-            &mut answer.body,
-            MAX_ERROR_BODY_BYTES,
-        )
-        .await;
-    rec.upstream_wait += reader.upstream_wait;
-    let settings = &provider.settings;
-    worker.give_buf(reader.finish(
-        &worker.pools,
-        &provider.origin,
-        settings.max_idle_connections,
-    ));
+    let read = read_whole(
+        x,
+        provider,
+        reader,
+        &mut answer.body,
+        MAX_ERROR_BODY_BYTES,
+        rec,
+    )
+    .await;
     match read {
         Ok(()) => {
             provider.mask_credentials(&mut answer.body);
             GatewayError::upstream_status(provider.name(), status, answer, retry)
         }
-        Err(e) => GatewayError::upstream(provider.name(), &e),
+        Err(e) => e,
     }
 }
 
@@ -311,14 +305,8 @@ async fn relay<'a>(
     client.wbuf = out;
     rec.usage = tail.usage();
     worker.give_buf(tail.into_buffer());
-    rec.upstream_wait += reader.upstream_wait;
     let appendable = event_stream && reader.at_piece_boundary();
-    let settings = &provider.settings;
-    worker.give_buf(reader.finish(
-        &worker.pools,
-        &provider.origin,
-        settings.max_idle_connections,
-    ));
+    end_upstream(x, provider, reader, rec);
     match failure {
         None => Ok(client_alive && keep),
         Some(e) => {

@@ -5,7 +5,7 @@ use crate::config::{self, LoadOptions};
 
 fn routes(file: &str) -> Routes {
     let path = std::env::temp_dir().join(format!(
-        "ringbridge-router-test-{}-{}.toml",
+        "rb-router-{}-{}.toml",
         std::process::id(),
         file.len()
     ));
@@ -14,22 +14,16 @@ fn routes(file: &str) -> Routes {
         config_path: Some(path.clone()),
         ..LoadOptions::default()
     };
-    let settings = config::load(&opts, &|_: &str| None).expect("valid config");
+    let settings = config::load(&opts, &|_: &str| None);
     let _ = std::fs::remove_file(path);
-    Routes::new(&settings)
+    Routes::new(&settings.expect("valid config"))
 }
 
 const FILE: &str = r#"
 env_providers = false
-[providers.groq]
-kind = "groq"
-keys = ["k"]
-[providers.strict]
-kind = "openai-compatible"
-base_url = "http://127.0.0.1:1/v1"
-models = ["small", "large"]
-[aliases]
-fast = "groq/llama-3.1-8b-instant"
+providers.groq = { kind = "groq", keys = ["k"] }
+providers.strict = { kind = "openai-compatible", base_url = "http://127.0.0.1:1/v1", models = ["small", "large"] }
+aliases = { fast = "groq/llama-3.1-8b-instant" }
 "#;
 
 fn first<'a>(routes: &'a Routes, model: &'a str) -> Result<(&'a str, &'a str), RouteError> {

@@ -470,6 +470,25 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// Whether a `/metrics` line of the gateway at `addr` satisfies `line`
+/// within 5 s (another core's figures arrive within its publish interval).
+pub fn metric_eventually(addr: SocketAddr, line: impl Fn(&str) -> bool) -> bool {
+    eventually(Duration::from_secs(5), || {
+        roundtrip(addr, &get("/metrics", &[]))
+            .text()
+            .lines()
+            .any(&line)
+    })
+}
+
+/// A gateway started with `config` as its file.
+pub fn gateway_with(config: &str) -> Proc {
+    gateway(GatewayOpts {
+        config: Some(config.to_owned()),
+        ..Default::default()
+    })
+}
+
 /// SSE `data:` payloads of an event-stream body.
 pub fn sse_data(body: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(body)

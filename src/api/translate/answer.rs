@@ -4,7 +4,7 @@
 
 use super::{static_reason, translate_answer, translate_error, Family, Prepared, StreamTranslator};
 use crate::api::error::{Committed, GatewayError, UpstreamAnswer};
-use crate::api::exchange::{Exchange, Record};
+use crate::api::exchange::{self, Exchange, Record};
 use crate::api::respond::{self, Client, Length};
 use crate::http::response::{push_header, push_header_u64};
 use crate::http::sse::{EventTooLarge, SseParser};
@@ -17,31 +17,15 @@ use crate::upstream::{BodyReader, UpstreamError};
 /// Largest non-stream upstream body the gateway will buffer to translate.
 const MAX_TRANSLATED_BODY_BYTES: usize = 64 * 1024 * 1024;
 
-/// Read the rest of a body into `payload`, and give the connection back
-/// (or close it). Adds the wait to the record.
+/// Read the rest of a body into `payload`: a translated answer, bounded.
 pub(super) async fn read_whole(
     x: &Exchange<'_>,
     provider: &Provider,
-    mut reader: BodyReader,
+    reader: BodyReader,
     payload: &mut Vec<u8>,
     rec: &mut Record<'_>,
 ) -> Result<(), GatewayError> {
-    let worker = x.worker;
-    let read = reader
-        .read_to_end(
-            || worker.drain.cut_requested(),
-            payload,
-            MAX_TRANSLATED_BODY_BYTES,
-        )
-        .await;
-    rec.upstream_wait += reader.upstream_wait;
-    let settings = &provider.settings;
-    worker.give_buf(reader.finish(
-        &worker.pools,
-        &provider.origin,
-        settings.max_idle_connections,
-    ));
-    read.map_err(|e| GatewayError::upstream(provider.name(), &e))
+    exchange::read_whole(x, provider, reader, payload, MAX_TRANSLATED_BODY_BYTES, rec).await
 }
 
 /// A translated 2xx answer read whole: its body in the client's dialect.
@@ -313,15 +297,9 @@ pub(super) async fn stream(
         client.wbuf = out;
     }
     rec.usage = translator.usage();
-    rec.upstream_wait += reader.upstream_wait;
     worker.give_buf(payload);
     worker.give_buf(frames);
-    let settings = &provider.settings;
-    worker.give_buf(reader.finish(
-        &worker.pools,
-        &provider.origin,
-        settings.max_idle_connections,
-    ));
+    exchange::end_upstream(x, provider, reader, rec);
     let Some(failure) = failure else {
         return Ok(client_alive && keep);
     };
