@@ -11,6 +11,7 @@ use ringbridge::http::request::parse_request_head;
 use ringbridge::router::Routes;
 use ringbridge::schema::peek::{peek, splice_model};
 use ringbridge::schema::usage::scan_usage;
+use ringbridge::worker::snapshot::{CoreSnapshot, Published};
 
 /// A ~1 KiB chat request as the OpenAI Python SDK sends it (messages before model).
 fn chat_body() -> Vec<u8> {
@@ -28,15 +29,18 @@ fn request_head(body_len: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-fn routes() -> Routes {
+fn settings() -> config::Settings {
     let env = |k: &str| match k {
         "GROQ_API_KEY" | "OPENAI_API_KEY" | "MISTRAL_API_KEY" | "DEEPSEEK_API_KEY" => {
             Some("k".to_string())
         }
         _ => None,
     };
-    let settings = config::load(&LoadOptions::default(), &env).expect("zero config");
-    Routes::new(&settings)
+    config::load(&LoadOptions::default(), &env).expect("zero config")
+}
+
+fn routes() -> Routes {
+    Routes::new(&settings())
 }
 
 fn bench(c: &mut Criterion) {
@@ -74,6 +78,13 @@ fn bench(c: &mut Criterion) {
             let provider = candidates.iter().next().unwrap().provider;
             provider
         })
+    });
+    // What each request pays to hold its configuration: the per-core cached
+    // snapshot, checked against the published generation, cloned and dropped.
+    let published = Published::new(settings());
+    let core = CoreSnapshot::new(&published);
+    g.bench_function("hold_config_snapshot", |b| {
+        b.iter(|| black_box(core.get(black_box(&published))).generation)
     });
     g.bench_function("peek_resolve_splice", |b| {
         let mut out = Vec::with_capacity(4096);

@@ -2,6 +2,7 @@
 
 use super::error::{ErrorKind, GatewayError};
 use super::respond::{self, Client, RequestId};
+use crate::router::Routes;
 use crate::worker::Worker;
 
 pub async fn ready(
@@ -84,6 +85,7 @@ pub async fn models(
 /// other id is a 404 `model_not_found`.
 pub async fn model(
     worker: &Worker,
+    routes: &Routes,
     client: &mut Client,
     raw_id: &[u8],
     keep_alive: bool,
@@ -106,7 +108,6 @@ pub async fn model(
         )
         .await;
     }
-    let routes = &worker.gw.routes;
     let owner = match routes.resolve(&model) {
         Ok(route) => {
             let provider = routes.provider(route.provider).name();

@@ -112,7 +112,6 @@ enum Read {
 /// Serve one client connection, already counted in the gateway's capacity.
 pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    let limits = worker.gw.settings.limits.clone();
     let slot = worker.idle.register(stream.as_raw_fd());
     let mut conn = Downstream {
         worker: worker.clone(),
@@ -129,7 +128,7 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
         reserved: 0,
     };
     loop {
-        match read_request(&mut conn, &limits).await {
+        match read_request(&mut conn).await {
             Read::Gone => return,
             Read::Reject(err) => {
                 conn.client.head_only = false;
@@ -181,17 +180,20 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
     }
 }
 
-async fn read_request(conn: &mut Downstream, limits: &Limits) -> Read {
+async fn read_request(conn: &mut Downstream) -> Read {
     // Until a head is read, nothing of the previous request applies.
     conn.client.http10 = false;
     conn.client.cors.clear();
-    let head = match read_head(conn, limits).await {
+    let head = match read_head(conn, &conn.worker.config().settings.limits).await {
         Ok(h) => h,
         Err(r) => return r,
     };
     let started = Instant::now();
-    begin_request(&conn.worker, &conn.rbuf, &head, &mut conn.client);
-    let target = target_of(&conn.worker, &conn.rbuf, &head);
+    // The configuration this request holds to its end (a keep-alive
+    // connection may have idled through a publish while waiting for the head).
+    let config = conn.worker.config();
+    begin_request(&config, &conn.rbuf, &head, &mut conn.client);
+    let target = target_of(&config, &conn.rbuf, &head);
     if let Target::Unauthorized(dialect, err) = &target {
         if head.framing != BodyFraming::None {
             // Refused from the head: a caller without a valid key never gets
@@ -204,13 +206,14 @@ async fn read_request(conn: &mut Downstream, limits: &Limits) -> Read {
             return Read::Refuse(err);
         }
     }
-    match read_body(conn, &head, limits).await {
+    match read_body(conn, &head, &config.settings.limits).await {
         Ok((body, end)) => Read::Request(Request {
             head,
             body,
             end,
             started,
             target,
+            config,
         }),
         Err(r) => {
             conn.headers = head.headers;
@@ -416,3 +419,6 @@ async fn linger_close(conn: &mut Downstream) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

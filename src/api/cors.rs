@@ -7,7 +7,6 @@ use super::respond::{self, Client, Length, RequestId};
 use super::target::Request;
 use crate::config::Cors;
 use crate::http::response::{push_header, push_header_u64, push_status_line};
-use crate::worker::Worker;
 
 /// Request headers a browser may send when the preflight names none.
 const DEFAULT_ALLOWED_HEADERS: &[u8] =
@@ -31,14 +30,13 @@ pub(super) fn push_headers(cors: &Cors, origin: Option<&[u8]>, out: &mut Vec<u8>
 
 /// Answer an `OPTIONS` preflight: 204 with what the origin may do, or 403.
 pub(super) async fn preflight(
-    worker: &Worker,
     rbuf: &[u8],
     req: &Request,
     client: &mut Client,
     keep_alive: bool,
     id: Option<&RequestId>,
 ) -> bool {
-    let cors = &worker.gw.settings.cors;
+    let cors = &req.config.settings.cors;
     let origin = req.head.header(rbuf, b"origin");
     if !origin.is_some_and(|o| cors.allows(o)) {
         let err = GatewayError::new(

@@ -10,15 +10,21 @@ use super::target::{Request, Target};
 use super::{admin, cors, driver};
 use crate::http::request::{Method, RequestHead};
 use crate::schema::dialect::Dialect;
+use crate::worker::snapshot::Snapshot;
 use crate::worker::Worker;
 
 /// Set what the client's answers depend on, from a request head just read.
-pub(crate) fn begin_request(worker: &Worker, rbuf: &[u8], head: &RequestHead, client: &mut Client) {
+pub(crate) fn begin_request(
+    config: &Snapshot,
+    rbuf: &[u8],
+    head: &RequestHead,
+    client: &mut Client,
+) {
     client.head_only = head.method == Method::Head;
     client.http10 = head.http10;
     client.cors.clear();
     cors::push_headers(
-        &worker.gw.settings.cors,
+        &config.settings.cors,
         head.header(rbuf, b"origin"),
         &mut client.cors,
     );
@@ -54,9 +60,18 @@ pub(crate) async fn dispatch(
         Target::Models => admin::models(worker, client, keep_alive, id).await && keep_alive,
         &Target::Model(at) => {
             let path = req.head.path(rbuf);
-            admin::model(worker, client, &path[at..], keep_alive, id).await && keep_alive
+            admin::model(
+                worker,
+                &req.config.routes,
+                client,
+                &path[at..],
+                keep_alive,
+                id,
+            )
+            .await
+                && keep_alive
         }
-        Target::Preflight => cors::preflight(worker, rbuf, req, client, keep_alive, id).await,
+        Target::Preflight => cors::preflight(rbuf, req, client, keep_alive, id).await,
         &Target::Api(dialect, caller) => {
             let exchange = Exchange {
                 worker,

@@ -62,7 +62,7 @@ async fn drive<'a>(
     asked: &'a Asked<'a>,
     rec: &mut Record<'a>,
 ) -> Result<bool, GatewayError> {
-    let routes = &x.worker.gw.routes;
+    let routes = &x.req.config.routes;
     let candidates = routes.candidates(&asked.model).map_err(|e| {
         let err = GatewayError::new(e.status(), e.to_string());
         if e.status() == 404 {

@@ -30,7 +30,7 @@ pub(super) async fn attempt<'a>(
 ) -> Result<bool, GatewayError> {
     let worker = x.worker;
     let mut up = worker.take_buf();
-    let key = worker.next_key(provider.auth_lines.len());
+    let key = worker.routing.next_key(provider.auth_lines.len());
     if let Err(missing) = push_head(&mut up, x, provider, &model_range, upstream_model, key) {
         worker.give_buf(up);
         return Err(no_credentials(provider, missing));
@@ -284,11 +284,13 @@ async fn relay<'a>(
                 client.push_end(&mut out);
             }
             head_sent = true;
-            if !out.is_empty() && !client.write(std::mem::take(&mut out)).await {
+            let written = out.is_empty() || client.write(std::mem::take(&mut out)).await;
+            // The client keeps its buffer through a failed write too.
+            out = client.take_wbuf();
+            if !written {
                 client_alive = false;
                 break None;
             }
-            out = client.take_wbuf();
         } else {
             let piece = reader.take_piece_buf();
             let (res, buf) = crate::http::io::write_all(&mut client.stream, piece).await;

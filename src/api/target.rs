@@ -7,7 +7,8 @@ use std::time::Instant;
 use super::error::GatewayError;
 use crate::http::request::{Method, RequestHead};
 use crate::schema::dialect::Dialect;
-use crate::worker::{Caller, Worker};
+use crate::worker::snapshot::{Held, Snapshot};
+use crate::worker::Caller;
 
 /// A request whose head and body are in `rbuf`.
 pub struct Request {
@@ -19,6 +20,8 @@ pub struct Request {
     pub started: Instant,
     /// What the request asks for, inbound auth already checked.
     pub(crate) target: Target,
+    /// The configuration the request was accepted under, held to its end.
+    pub config: Held,
 }
 
 /// What a request asks for, decided from its head alone.
@@ -41,19 +44,19 @@ pub(crate) enum Target {
 
 /// The target of a request head, with inbound auth checked: the connection
 /// loop refuses an unauthorized request before reading its body.
-pub(crate) fn target_of(worker: &Worker, rbuf: &[u8], head: &RequestHead) -> Target {
+pub(crate) fn target_of(config: &Snapshot, rbuf: &[u8], head: &RequestHead) -> Target {
     let target = target(head.method, head.path(rbuf));
     let dialect = match target {
         Target::Api(dialect, _) => Some(dialect),
         Target::Models | Target::Model(_) => None,
         Target::WrongMethod(_)
-            if head.method == Method::Options && worker.gw.settings.cors.is_on() =>
+            if head.method == Method::Options && config.settings.cors.is_on() =>
         {
             return Target::Preflight
         }
         other => return other,
     };
-    match authenticate(worker, rbuf, head) {
+    match authenticate(config, rbuf, head) {
         Ok(caller) => match target {
             Target::Api(dialect, _) => Target::Api(dialect, caller),
             other => other,
@@ -100,9 +103,12 @@ fn target(method: Method, path: &[u8]) -> Target {
 
 /// Inbound auth: `Authorization: Bearer <key>` or `x-api-key: <key>`
 /// (Anthropic SDKs). Returns who is calling.
-fn authenticate(worker: &Worker, rbuf: &[u8], head: &RequestHead) -> Result<Caller, GatewayError> {
-    let gw = &worker.gw;
-    if gw.auth_keys.is_empty() {
+fn authenticate(
+    config: &Snapshot,
+    rbuf: &[u8],
+    head: &RequestHead,
+) -> Result<Caller, GatewayError> {
+    if !config.auth_required() {
         return Ok(Caller::default());
     }
     let presented = head
@@ -112,7 +118,7 @@ fn authenticate(worker: &Worker, rbuf: &[u8], head: &RequestHead) -> Result<Call
                 .then(|| crate::http::trim_ows(&v[7..]))
         })
         .or_else(|| head.header(rbuf, b"x-api-key"));
-    match presented.map(|k| gw.caller_of(k)) {
+    match presented.map(|k| config.caller_of(k)) {
         Some(Some(caller)) => Ok(caller),
         Some(None) => Err(GatewayError::new(401, "invalid gateway API key")),
         None => Err(GatewayError::new(

@@ -14,6 +14,7 @@ use crate::providers::{bedrock, cohere, gemini};
 use crate::router::{NoToken, Provider};
 use crate::schema::dialect::Dialect;
 use crate::upstream::{BodyReader, OutgoingRequest};
+use std::time::SystemTime;
 
 mod answer;
 mod invoke;
@@ -294,7 +295,7 @@ fn build_request(
     out.extend_from_slice(prepared.path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     push_header(out, b"host", provider.origin.host_header.as_bytes());
-    let key = x.worker.next_key(provider.auth_lines.len());
+    let key = x.worker.routing.next_key(provider.auth_lines.len());
     provider.push_auth(key, out)?;
     push_header(out, b"content-type", b"application/json");
     let accept: &[u8] = match stream {
@@ -306,28 +307,8 @@ fn build_request(
         let mut path = String::with_capacity(64);
         path.push_str(&provider.settings.base_url.path);
         path.push_str(&prepared.path);
-        let creds = bedrock::sigv4::Credentials {
-            access_key_id: aws.access_key_id.expose().to_owned(),
-            secret_access_key: aws.secret_access_key.expose().to_owned(),
-            session_token: aws.session_token.as_ref().map(|t| t.expose().to_owned()),
-        };
-        let signed = bedrock::sigv4::sign(
-            "POST",
-            &provider.origin.host_header,
-            &path,
-            "",
-            &[("content-type", "application/json")],
-            body,
-            &creds,
-            &aws.region,
-            bedrock::SIGNING_SERVICE,
-            &amz_date(std::time::SystemTime::now()),
-        );
-        push_header(out, b"x-amz-date", signed.x_amz_date.as_bytes());
-        if let Some(token) = &signed.x_amz_security_token {
-            push_header(out, b"x-amz-security-token", token.as_bytes());
-        }
-        push_header(out, b"authorization", signed.authorization.as_bytes());
+        let host = &provider.origin.host_header;
+        bedrock::push_signed_headers(out, aws, host, &path, body, SystemTime::now());
     }
     for h in &req.head.headers {
         let name = h.name(rbuf);
@@ -346,54 +327,9 @@ fn build_request(
     Ok(())
 }
 
-/// `YYYYMMDDTHHMMSSZ` in UTC, as SigV4 signs it.
-fn amz_date(now: std::time::SystemTime) -> String {
-    let secs = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
 fn static_reason(e: &TranslateError) -> &'static str {
     match e {
         TranslateError::BadRequest(_) => "request could not be translated",
         TranslateError::BadResponse(_) => "response could not be translated",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::amz_date;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    #[test]
-    fn amz_dates_match_known_instants() {
-        assert_eq!(amz_date(UNIX_EPOCH), "19700101T000000Z");
-        // The SigV4 test suite's instant.
-        assert_eq!(
-            amz_date(UNIX_EPOCH + Duration::from_secs(1_440_938_160)),
-            "20150830T123600Z"
-        );
-        assert_eq!(
-            amz_date(UNIX_EPOCH + Duration::from_secs(1_709_208_000)),
-            "20240229T120000Z"
-        );
     }
 }

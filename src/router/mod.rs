@@ -1,7 +1,10 @@
 //! Model resolution: `provider/model` splits at the first `/`; a bare name goes
-//! through the alias table, then the default provider. Built once from
-//! [`Settings`] into an immutable table that workers share.
+//! through the alias table, then the default provider. Built from
+//! [`Settings`] into an immutable table that workers share (one per
+//! configuration snapshot); what a core remembers between requests is in
+//! [`CoreRouting`].
 
+mod local;
 mod redact;
 #[cfg(test)]
 mod tests;
@@ -10,6 +13,7 @@ use std::collections::HashMap;
 
 use std::sync::Arc;
 
+pub use local::CoreRouting;
 pub use redact::{Credentials, MIN_MASKED_SECRET_BYTES};
 
 use crate::config::{ProviderAuth, ProviderKind, ProviderSettings, Settings};

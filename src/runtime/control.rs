@@ -9,6 +9,7 @@ use crate::config::{ProviderAuth, ProviderKind};
 use crate::credentials::{Refresher, TokenTransport};
 use crate::upstream::{blocking, Origin};
 use crate::worker::models::ModelList;
+use crate::worker::snapshot::Snapshot;
 use crate::worker::Gateway;
 
 const DNS_REFRESH_EVERY: Duration = Duration::from_secs(30);
@@ -39,38 +40,61 @@ impl TokenTransport for Blocking<'_> {
     }
 }
 
+/// What the control plane keeps fresh for one configuration snapshot.
+struct Duties {
+    generation: u64,
+    refreshers: Vec<Refresher>,
+    hosts: Vec<String>,
+}
+
+impl Duties {
+    fn of(config: &Snapshot, now: Instant) -> Self {
+        let refreshers: Vec<Refresher> = config
+            .routes
+            .providers
+            .iter()
+            .filter_map(|p| match (&p.settings.auth, &p.token) {
+                (ProviderAuth::Refreshed(source), Some(slot)) => {
+                    Some(Refresher::new(p.name(), source.clone(), slot.clone(), now))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut hosts: Vec<String> = config
+            .routes
+            .providers
+            .iter()
+            .filter(|p| p.kind() != ProviderKind::Mock)
+            .map(|p| p.origin.host.clone())
+            .chain(refreshers.iter().map(|r| r.host().to_owned()))
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        Self {
+            generation: config.generation,
+            refreshers,
+            hosts,
+        }
+    }
+}
+
 fn control_loop(gw: &Gateway) {
-    let start = Instant::now();
-    let mut refreshers: Vec<Refresher> = gw
-        .routes
-        .providers
-        .iter()
-        .filter_map(|p| match (&p.settings.auth, &p.token) {
-            (ProviderAuth::Refreshed(source), Some(slot)) => Some(Refresher::new(
-                p.name(),
-                source.clone(),
-                slot.clone(),
-                start,
-            )),
-            _ => None,
-        })
-        .collect();
-    let mut hosts: Vec<String> = gw
-        .routes
-        .providers
-        .iter()
-        .filter(|p| p.kind() != ProviderKind::Mock)
-        .map(|p| p.origin.host.clone())
-        .chain(refreshers.iter().map(|r| r.host().to_owned()))
-        .collect();
-    hosts.sort();
-    hosts.dedup();
+    let mut config = gw.config.load();
+    let mut duties = Duties::of(&config, Instant::now());
     let mut next_dns = Instant::now();
     let mut next_models = Instant::now();
     let mut first_dns = true;
     while !gw.shutting_down() {
+        if gw.config.generation() != duties.generation {
+            // A new configuration: its hosts, tokens and model list now.
+            config = gw.config.load();
+            duties = Duties::of(&config, Instant::now());
+            next_dns = Instant::now();
+            next_models = Instant::now();
+            first_dns = true;
+        }
         if Instant::now() >= next_dns {
-            for (host, err) in gw.dns.refresh(&hosts) {
+            for (host, err) in gw.dns.refresh(&duties.hosts) {
                 if first_dns {
                     tracing::warn!(host = %host, error = %err, "DNS lookup failed; requests to this host fail until it resolves");
                 } else {
@@ -80,12 +104,12 @@ fn control_loop(gw: &Gateway) {
             first_dns = false;
             next_dns = Instant::now() + DNS_REFRESH_EVERY;
         }
-        for refresher in &mut refreshers {
+        for refresher in &mut duties.refreshers {
             refresher.refresh(Instant::now(), SystemTime::now(), &Blocking(gw));
         }
         if Instant::now() >= next_models {
-            refresh_models(gw);
-            next_models = Instant::now() + gw.settings.models_refresh;
+            refresh_models(gw, &config);
+            next_models = Instant::now() + config.settings.models_refresh;
         }
         std::thread::sleep(TICK);
     }
@@ -93,10 +117,10 @@ fn control_loop(gw: &Gateway) {
 
 /// Rebuild the `/v1/models` document: configured model lists where given, the
 /// provider's own `/models` otherwise, plus aliases.
-fn refresh_models(gw: &Gateway) {
+fn refresh_models(gw: &Gateway, config: &Snapshot) {
     let mut ids: Vec<(String, String)> = Vec::new();
     let mut complete = Vec::new();
-    for p in &gw.routes.providers {
+    for p in &config.routes.providers {
         if gw.shutting_down() {
             return;
         }
@@ -152,7 +176,7 @@ fn refresh_models(gw: &Gateway) {
             Err(e) => tracing::debug!(provider = name, error = %e, "model list unavailable"),
         }
     }
-    for (alias, provider, model) in gw.routes.aliases() {
+    for (alias, provider, model) in config.routes.aliases() {
         ids.push((alias.to_owned(), format!("{provider}/{model}")));
     }
     ids.sort();

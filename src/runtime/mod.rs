@@ -66,7 +66,7 @@ pub fn run(mut settings: Settings) -> Result<(), String> {
     let gw = Arc::new(Gateway::new(settings, registry, shutdown.clone(), tls));
 
     let control = control::spawn(gw.clone());
-    let cores = match gw.settings.pin_workers {
+    let cores = match gw.config.load().settings.pin_workers {
         true => core_affinity::get_core_ids().unwrap_or_default(),
         false => Vec::new(),
     };
@@ -254,7 +254,7 @@ impl AcceptBackoff {
 /// rest, each ending with an error answer or event, and give them
 /// [`CUT_GRACE`] to write it.
 async fn drain(worker: &Worker) {
-    let deadline = Instant::now() + worker.gw.settings.limits.shutdown_timeout;
+    let deadline = Instant::now() + worker.config().settings.limits.shutdown_timeout;
     while worker.active_requests.get() > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -6,6 +6,7 @@
 pub mod capacity;
 pub mod drain;
 pub mod models;
+pub mod snapshot;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -15,23 +16,24 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::config::Settings;
-use crate::router::Routes;
+use crate::router::CoreRouting;
 use crate::telemetry::{CoreMetrics, Registry};
 use crate::upstream::{DnsCache, Pools};
 use capacity::{Capacity, IdleConnections};
 use drain::Drain;
+use snapshot::{CoreSnapshot, Held, Published};
 
 /// Shared by all workers and the control plane.
 pub struct Gateway {
-    pub settings: Settings,
-    pub routes: Routes,
+    /// Settings, routes and inbound keys; a request holds one snapshot.
+    pub config: Published,
+    /// Worker count, fixed at start.
+    pub workers: usize,
     /// The served model list, replaced by the control plane.
     pub models: ArcSwap<models::ModelList>,
     pub registry: Arc<Registry>,
     pub dns: Arc<DnsCache>,
     pub tls: Arc<rustls::ClientConfig>,
-    /// Inbound gateway keys as bytes; empty = no inbound auth.
-    pub auth_keys: Vec<Vec<u8>>,
     /// Workers whose listener is bound and accepting.
     pub workers_ready: AtomicUsize,
     /// Set by SIGINT/SIGTERM.
@@ -47,12 +49,6 @@ impl Gateway {
         shutdown: Arc<AtomicBool>,
         tls: Arc<rustls::ClientConfig>,
     ) -> Self {
-        let routes = Routes::new(&settings);
-        let auth_keys = settings
-            .auth_keys
-            .iter()
-            .map(|k| k.expose().as_bytes().to_vec())
-            .collect();
         let capacity = Capacity::new(
             settings
                 .limits
@@ -62,41 +58,23 @@ impl Gateway {
         );
         Self {
             capacity,
-            routes,
+            workers: settings.workers,
+            config: Published::new(settings),
             models: ArcSwap::from_pointee(models::ModelList::new(&[], Vec::new())),
             registry,
             dns: Arc::new(DnsCache::new()),
             tls,
-            auth_keys,
             workers_ready: AtomicUsize::new(0),
             shutdown,
-            settings,
         }
     }
 
     pub fn is_ready(&self) -> bool {
-        self.workers_ready.load(Ordering::Acquire) >= self.settings.workers && !self.shutting_down()
+        self.workers_ready.load(Ordering::Acquire) >= self.workers && !self.shutting_down()
     }
 
     pub fn shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::Relaxed)
-    }
-
-    /// The caller a presented key identifies, compared in constant time
-    /// against every configured key; `None` for no match.
-    pub fn caller_of(&self, presented: &[u8]) -> Option<Caller> {
-        let mut found = None;
-        for (index, key) in self.auth_keys.iter().enumerate() {
-            let mut diff =
-                (key.len() ^ presented.len()) as u8 | u8::from(key.len() != presented.len());
-            for (i, &k) in key.iter().enumerate() {
-                diff |= k ^ presented.get(i).copied().unwrap_or(0);
-            }
-            if diff == 0 && found.is_none() {
-                found = Some(Caller { key: Some(index) });
-            }
-        }
-        found
     }
 }
 
@@ -119,7 +97,10 @@ pub struct Worker {
     pub idle: IdleConnections,
     /// Cuts this core's requests in flight when a shutdown drain runs out.
     pub drain: Drain,
-    key_cursor: Cell<usize>,
+    /// The router's per-core state (key rotation).
+    pub routing: CoreRouting,
+    /// This core's cached copy of the published configuration.
+    config: CoreSnapshot,
     rng: Cell<u64>,
     /// Free list of upstream request buffers.
     spare_bufs: RefCell<Vec<Vec<u8>>>,
@@ -145,17 +126,23 @@ impl Worker {
             ^ ((index as u64 + 1) << 48)
             ^ (std::process::id() as u64) << 16;
         Self {
-            gw,
             pools,
             metrics,
             active_requests: Cell::new(0),
             idle: IdleConnections::default(),
             drain: Drain::default(),
-            key_cursor: Cell::new(index),
+            routing: CoreRouting::new(index),
+            config: CoreSnapshot::new(&gw.config),
             rng: Cell::new(seed | 1),
             spare_bufs: RefCell::new(Vec::new()),
             spare_read_bufs: RefCell::new(Vec::new()),
+            gw,
         }
+    }
+
+    /// The configuration a request starting now holds to its end.
+    pub fn config(&self) -> Held {
+        self.config.get(&self.gw.config)
     }
 
     /// An empty buffer from this core's free list.
@@ -199,17 +186,6 @@ impl Worker {
         let mut total: usize = spare.iter().map(Vec::capacity).sum();
         while total > SPARE_READ_BUF_BYTES {
             total -= spare.remove(0).capacity();
-        }
-    }
-
-    /// Round-robin index over `n` keys (per core; cores start at different keys).
-    pub fn next_key(&self, n: usize) -> usize {
-        let i = self.key_cursor.get();
-        self.key_cursor.set(i.wrapping_add(1));
-        if n == 0 {
-            0
-        } else {
-            i % n
         }
     }
 

@@ -25,6 +25,7 @@ mod error;
 pub mod eventstream;
 mod request;
 mod response;
+mod signing;
 pub mod sigv4;
 mod stream;
 
@@ -36,6 +37,7 @@ pub use embed::{plan_embeddings, EmbeddingModel, EmbeddingsPlan, MAX_COHERE_TEXT
 pub use error::{error_type_status, translate_error};
 pub use request::translate_request;
 pub use response::translate_response;
+pub use signing::push_signed_headers;
 pub use stream::StreamTranslator;
 
 /// SigV4 service name for the Bedrock runtime.

@@ -1,0 +1,181 @@
+//! The configuration a request reads, as one immutable [`Snapshot`]: the
+//! settings, the routing table built from them and the inbound keys. The
+//! gateway publishes a whole new snapshot to change any of it (the ground for
+//! hot reload); a request holds the snapshot it started with to its end, so
+//! nothing changes under it.
+//!
+//! Workers do not load the shared `ArcSwap` per request: each core caches the
+//! current snapshot behind an `Rc` and refreshes it only when the gateway's
+//! generation counter moves. A request pays one relaxed-cost atomic load and
+//! a non-atomic reference count, and the cores never write a shared cache line.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::Caller;
+use crate::config::Settings;
+use crate::router::Routes;
+
+/// One generation of the configuration.
+pub struct Snapshot {
+    pub settings: Settings,
+    pub routes: Routes,
+    /// Inbound gateway keys as bytes; empty = no inbound auth.
+    auth_keys: Vec<Vec<u8>>,
+    /// 1 for the configuration the gateway started with, then +1 per publish.
+    pub generation: u64,
+}
+
+/// A snapshot as a request holds it: cloning is a non-atomic increment.
+pub type Held = Rc<Arc<Snapshot>>;
+
+impl Snapshot {
+    pub fn new(settings: Settings, generation: u64) -> Self {
+        let auth_keys = settings
+            .auth_keys
+            .iter()
+            .map(|k| k.expose().as_bytes().to_vec())
+            .collect();
+        Self {
+            routes: Routes::new(&settings),
+            auth_keys,
+            settings,
+            generation,
+        }
+    }
+
+    /// Whether requests must present a gateway key.
+    pub fn auth_required(&self) -> bool {
+        !self.auth_keys.is_empty()
+    }
+
+    /// The caller a presented key identifies, compared in constant time
+    /// against every configured key; `None` for no match.
+    pub fn caller_of(&self, presented: &[u8]) -> Option<Caller> {
+        let mut found = None;
+        for (index, key) in self.auth_keys.iter().enumerate() {
+            let mut diff =
+                (key.len() ^ presented.len()) as u8 | u8::from(key.len() != presented.len());
+            for (i, &k) in key.iter().enumerate() {
+                diff |= k ^ presented.get(i).copied().unwrap_or(0);
+            }
+            if diff == 0 && found.is_none() {
+                found = Some(Caller { key: Some(index) });
+            }
+        }
+        found
+    }
+}
+
+/// The published snapshot, shared by every core and the control plane.
+pub struct Published {
+    current: ArcSwap<Snapshot>,
+    /// The generation of `current`, bumped after it is stored: a core that
+    /// sees a new number finds at least that snapshot.
+    generation: AtomicU64,
+}
+
+impl Published {
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(Snapshot::new(settings, 1)),
+            generation: AtomicU64::new(1),
+        }
+    }
+
+    /// The current snapshot (for the control plane and startup code; cores
+    /// read it through [`CoreSnapshot`]).
+    pub fn load(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Replace the configuration; requests already running keep theirs.
+    /// Returns the new generation.
+    pub fn publish(&self, settings: Settings) -> u64 {
+        let generation = self.generation.load(Ordering::Acquire) + 1;
+        self.current
+            .store(Arc::new(Snapshot::new(settings, generation)));
+        self.generation.store(generation, Ordering::Release);
+        generation
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+}
+
+/// One core's cached copy of the published snapshot.
+pub struct CoreSnapshot {
+    cached: RefCell<Held>,
+}
+
+impl CoreSnapshot {
+    pub fn new(published: &Published) -> Self {
+        Self {
+            cached: RefCell::new(Rc::new(published.load())),
+        }
+    }
+
+    /// The snapshot a new request holds: the cached one while the generation
+    /// is unchanged, else the newly published one.
+    pub fn get(&self, published: &Published) -> Held {
+        let generation = published.generation();
+        let cached = self.cached.borrow();
+        if cached.generation == generation {
+            return cached.clone();
+        }
+        drop(cached);
+        let fresh = Rc::new(published.load());
+        *self.cached.borrow_mut() = fresh.clone();
+        fresh
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, LoadOptions};
+    use crate::credentials::Secret;
+
+    fn settings(keys: &[&str]) -> Settings {
+        let mut s = config::load(&LoadOptions::default(), &|_: &str| None).expect("zero config");
+        s.auth_keys = keys.iter().map(|k| Secret::new(*k)).collect();
+        s
+    }
+
+    #[test]
+    fn a_held_snapshot_outlives_a_publish_and_the_next_request_sees_the_new_one() {
+        let published = Published::new(settings(&["k1"]));
+        let core = CoreSnapshot::new(&published);
+        let first = core.get(&published);
+        assert_eq!(first.generation, 1);
+        assert!(
+            Rc::ptr_eq(&first, &core.get(&published)),
+            "cached while unchanged"
+        );
+
+        assert_eq!(published.publish(settings(&["k2"])), 2);
+        let second = core.get(&published);
+        assert_eq!(second.generation, 2);
+        // The request that started before the publish still reads generation 1.
+        assert_eq!(first.caller_of(b"k1"), Some(Caller { key: Some(0) }));
+        assert_eq!(first.caller_of(b"k2"), None);
+        assert_eq!(second.caller_of(b"k2"), Some(Caller { key: Some(0) }));
+        assert_eq!(second.caller_of(b"k1"), None);
+    }
+
+    #[test]
+    fn caller_of_matches_whole_keys_only() {
+        let snap = Snapshot::new(settings(&["alpha", "beta"]), 1);
+        assert!(snap.auth_required());
+        assert_eq!(snap.caller_of(b"beta"), Some(Caller { key: Some(1) }));
+        for wrong in [&b"bet"[..], b"betaa", b"", b"alphabeta", b"ALPHA"] {
+            assert_eq!(snap.caller_of(wrong), None, "{wrong:?}");
+        }
+        assert!(!Snapshot::new(settings(&[]), 1).auth_required());
+    }
+}
