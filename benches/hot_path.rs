@@ -73,7 +73,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             // What the driver calls: the candidate list, here one route.
             let candidates = routes
-                .candidates(black_box("groq/llama-3.1-8b-instant"))
+                .candidates(black_box("groq/llama-3.1-8b-instant"), &[])
                 .unwrap();
             let provider = candidates.iter().next().unwrap().provider;
             provider
@@ -92,7 +92,7 @@ fn bench(c: &mut Criterion) {
             let p = peek(black_box(&body)).unwrap();
             let range = p.model.unwrap();
             let model = std::str::from_utf8(&body[range.clone()]).unwrap();
-            let candidates = routes.candidates(model).unwrap();
+            let candidates = routes.candidates(model, &[]).unwrap();
             let route = candidates.iter().next().unwrap();
             out.clear();
             splice_model(&mut out, &body, &range, route.model);
@@ -109,7 +109,7 @@ fn bench(c: &mut Criterion) {
             let p = peek(black_box(&body)).unwrap();
             let range = p.model.unwrap();
             let model = std::str::from_utf8(&body[range.clone()]).unwrap();
-            let candidates = routes.candidates(model).unwrap();
+            let candidates = routes.candidates(model, &[]).unwrap();
             let route = candidates.iter().next().unwrap();
             out.clear();
             splice_model(&mut out, &body, &range, route.model);

@@ -13,7 +13,7 @@ const DEFAULT_ALLOWED_HEADERS: &[u8] =
     b"authorization, content-type, x-api-key, x-request-id, openai-organization, anthropic-version";
 /// Response headers a page's script may read.
 const EXPOSED_HEADERS: &[u8] =
-    b"x-request-id, x-ringbridge-provider, retry-after, x-ratelimit-remaining-requests, x-ratelimit-remaining-tokens";
+    b"x-request-id, x-ringbridge-provider, x-ringbridge-attempts, retry-after, x-ratelimit-remaining-requests, x-ratelimit-remaining-tokens";
 
 /// The header lines for a response to `origin`, if it is allowed.
 pub(super) fn push_headers(cors: &Cors, origin: Option<&[u8]>, out: &mut Vec<u8>) {

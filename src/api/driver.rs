@@ -17,17 +17,10 @@ use std::borrow::Cow;
 
 use super::convert::{converter, Converter};
 use super::error::{may_retry, ErrorKind, GatewayError};
-use super::exchange::{record, record_rejection, Exchange, Record};
+use super::exchange::{record, record_rejection, Asked, Exchange, Record};
 use super::respond::{self, Client};
 use crate::router::{Provider, Route};
 use crate::schema::peek::{peek, unescape};
-
-/// The model the client asked for.
-struct Asked<'b> {
-    model: Cow<'b, str>,
-    /// Where its string value sits in the body, for splicing.
-    range: std::ops::Range<usize>,
-}
 
 /// Serve one API request; returns whether the connection may be kept.
 pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
@@ -43,8 +36,13 @@ pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
     let result = drive(x, client, &asked, &mut rec).await;
     let keep = match result {
         Ok(keep) => keep,
-        Err(e) => {
+        Err(mut e) => {
             rec.status = e.status;
+            if !rec.provider.is_empty() {
+                let mut attempts = Vec::with_capacity(64 + rec.tried.len());
+                rec.push_attempts(&mut attempts, e.status);
+                e.attempts = Some(attempts);
+            }
             if e.side == super::error::Side::Upstream || e.kind == ErrorKind::ShuttingDown {
                 tracing::warn!(provider = rec.provider, caller_key = ?x.caller.key, request_id = %x.id.lossy(), error = %e.message, "upstream request failed");
             }
@@ -63,17 +61,19 @@ async fn drive<'a>(
     rec: &mut Record<'a>,
 ) -> Result<bool, GatewayError> {
     let routes = &x.req.config.routes;
-    let candidates = routes.candidates(&asked.model).map_err(|e| {
-        let err = GatewayError::new(e.status(), e.to_string());
-        if e.status() == 404 {
-            GatewayError {
-                kind: ErrorKind::ModelNotFound,
-                ..err
+    let candidates = routes
+        .candidates(&asked.model, &asked.fallbacks)
+        .map_err(|e| {
+            let err = GatewayError::new(e.status(), e.to_string());
+            if e.status() == 404 {
+                GatewayError {
+                    kind: ErrorKind::ModelNotFound,
+                    ..err
+                }
+            } else {
+                err
             }
-        } else {
-            err
-        }
-    })?;
+        })?;
     let mut left = candidates.len();
     for route in candidates.iter() {
         left -= 1;
@@ -83,8 +83,7 @@ async fn drive<'a>(
         match attempt(x, client, asked, provider, route, rec).await {
             Err(e) if next_candidate(&e, left) => {
                 tracing::info!(provider = provider.name(), request_id = %x.id.lossy(), status = e.status, "attempt failed; trying the next candidate");
-                rec.failed_attempts += 1;
-                rec.ttfb = None;
+                rec.attempt_failed(e.status);
             }
             other => return other,
         }
@@ -104,11 +103,10 @@ async fn attempt<'a>(
     match converter(x.dialect, provider) {
         Converter::Mock => super::mock::answer(x, client, route.model, rec).await,
         Converter::PassThrough => {
-            super::passthrough::attempt(x, client, provider, asked.range.clone(), route.model, rec)
-                .await
+            super::passthrough::attempt(x, client, provider, asked, route.model, rec).await
         }
         Converter::Translate(family) => {
-            super::translate::attempt(x, client, provider, family, &asked.model, route.model, rec)
+            super::translate::attempt(x, client, provider, family, route.asked, route.model, rec)
                 .await
         }
         Converter::Unsupported => Err(GatewayError::new(
@@ -139,10 +137,27 @@ fn peek_model(body: &[u8]) -> Result<Asked<'_>, GatewayError> {
             .ok()
             .map(Cow::Borrowed)
     };
-    match model {
-        Some(model) => Ok(Asked { model, range }),
-        None => Err(GatewayError::new(400, "`model` is not a valid JSON string")),
-    }
+    let Some(model) = model else {
+        return Err(GatewayError::new(400, "`model` is not a valid JSON string"));
+    };
+    let (fallbacks, cut) = match peeked.fallbacks {
+        None => (Vec::new(), None),
+        Some(member) => match serde_json::from_slice::<Vec<String>>(&body[member.value]) {
+            Ok(list) => (list, Some(member.cut)),
+            Err(_) => {
+                return Err(GatewayError::new(
+                    400,
+                    "`fallbacks` must be an array of \"provider/model\" strings",
+                ))
+            }
+        },
+    };
+    Ok(Asked {
+        model,
+        range,
+        fallbacks,
+        cut,
+    })
 }
 
 /// The driver's decision after a failed attempt: try the next candidate?

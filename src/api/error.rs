@@ -82,6 +82,8 @@ pub struct GatewayError {
     pub provider: Option<String>,
     pub committed: Committed,
     pub answer: Option<Box<UpstreamAnswer>>,
+    /// The `x-ringbridge-attempts` value, once the driver has tried a route.
+    pub attempts: Option<Vec<u8>>,
 }
 
 impl GatewayError {
@@ -122,6 +124,7 @@ impl GatewayError {
             provider: None,
             committed: Committed::Nothing,
             answer: None,
+            attempts: None,
         }
     }
 

@@ -2,12 +2,15 @@
 //! ([`Record`]), and the phases every converter shares: sending upstream
 //! while watching the client, and recording the outcome.
 
+use std::borrow::Cow;
+use std::ops::Range;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::error::{ErrorKind, GatewayError};
 use super::respond::{Client, RequestId};
 use super::target::Request;
+use crate::http::response::push_decimal;
 use crate::router::{NoToken, Provider};
 use crate::schema::dialect::Dialect;
 use crate::schema::usage::Usage;
@@ -41,6 +44,17 @@ impl Exchange<'_> {
     }
 }
 
+/// What the client asked for, from the body's top level.
+pub(super) struct Asked<'b> {
+    pub model: Cow<'b, str>,
+    /// Where its string value sits in the body, for splicing.
+    pub range: Range<usize>,
+    /// The request's own fallback chain (`"fallbacks": ["provider/model"]`).
+    pub fallbacks: Vec<String>,
+    /// The `fallbacks` member, cut from the body before it goes upstream.
+    pub cut: Option<Range<usize>>,
+}
+
 /// What is recorded of a request once it ends; phases fill it in.
 #[derive(Default)]
 pub(super) struct Record<'a> {
@@ -53,6 +67,55 @@ pub(super) struct Record<'a> {
     pub usage: Usage,
     /// Candidates tried before the one that answered (or failed last).
     pub failed_attempts: u32,
+    /// `provider/model=status, ` for each of them, for `x-ringbridge-attempts`.
+    pub tried: Vec<u8>,
+}
+
+impl Record<'_> {
+    /// The current attempt failed with `status`; the next one starts.
+    pub fn attempt_failed(&mut self, status: u16) {
+        push_attempt(&mut self.tried, self.provider, self.model, status);
+        self.tried.extend_from_slice(b", ");
+        self.failed_attempts += 1;
+        self.ttfb = None;
+    }
+
+    /// The `x-ringbridge-attempts` value for the current attempt answering
+    /// with `status`: how many tries, then each as `provider/model=status`.
+    pub fn push_attempts(&self, out: &mut Vec<u8>, status: u16) {
+        push_decimal(out, u64::from(self.failed_attempts) + 1);
+        out.extend_from_slice(b"; ");
+        out.extend_from_slice(&self.tried);
+        push_attempt(out, self.provider, self.model, status);
+    }
+
+    /// The whole `x-ringbridge-attempts` header line.
+    pub fn push_attempts_header(&self, out: &mut Vec<u8>, status: u16) {
+        out.extend_from_slice(b"x-ringbridge-attempts: ");
+        self.push_attempts(out, status);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// `provider/model=status`, with any byte that could break the header or
+/// its list (controls, non-ASCII, space, `%,;=`) percent-encoded: model
+/// names come from clients.
+fn push_attempt(out: &mut Vec<u8>, provider: &str, model: &str, status: u16) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut push_name = |name: &str| {
+        for &b in name.as_bytes() {
+            if b.is_ascii_graphic() && !matches!(b, b'%' | b',' | b';' | b'=') {
+                out.push(b);
+            } else {
+                out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            }
+        }
+    };
+    push_name(provider);
+    push_name("/");
+    push_name(model);
+    out.push(b'=');
+    push_decimal(out, u64::from(status));
 }
 
 /// The 503 for a provider whose refreshed access token is missing or expired
@@ -189,4 +252,31 @@ pub(super) fn record_rejection(worker: &Worker, dialect: Dialect, started: Insta
         ..Record::default()
     };
     record(worker, dialect, started, &rec);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_list_every_try_and_escape_client_chosen_names() {
+        let mut rec = Record {
+            provider: "groq",
+            model: "llama",
+            ..Record::default()
+        };
+        let mut one = Vec::new();
+        rec.push_attempts(&mut one, 200);
+        assert_eq!(one, b"1; groq/llama=200");
+        rec.attempt_failed(429);
+        rec.provider = "mistral";
+        rec.model = "a b,c;d=e%\r\nx-evil: 1\u{e9}";
+        let mut out = Vec::new();
+        rec.push_attempts_header(&mut out, 502);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "x-ringbridge-attempts: 2; groq/llama=429, mistral/a%20b%2Cc%3Bd%3De%25%0D%0Ax-evil:%201%C3%A9=502\r\n"
+        );
+        assert_eq!(rec.failed_attempts, 1);
+    }
 }

@@ -23,6 +23,7 @@ pub(super) async fn answer<'a>(
         Some(x.id),
     );
     push_header(&mut out, b"x-ringbridge-provider", rec.provider.as_bytes());
+    rec.push_attempts_header(&mut out, reply.status);
     let keep = match &reply.body {
         MockBody::Full(bytes) => {
             rec.usage = scan_usage(bytes);

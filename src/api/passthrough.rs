@@ -4,16 +4,15 @@
 //! `usage` from its tail. Error answers are read whole and handed back to the
 //! driver, so another candidate can still be tried.
 
-use std::ops::Range;
 use std::time::Duration;
 
 use super::error::{GatewayError, UpstreamAnswer};
-use super::exchange::{end_upstream, no_credentials, read_whole, send, Exchange, Record};
+use super::exchange::{end_upstream, no_credentials, read_whole, send, Asked, Exchange, Record};
 use super::respond::{Client, Length};
 use crate::http::response::{push_header, push_header_u64, push_status_line, ResponseFraming};
 use crate::http::{connection_nominees, is_hop_by_hop_here};
 use crate::router::{NoToken, Provider};
-use crate::schema::peek::{push_json_string, splice_model, spliced_len};
+use crate::schema::peek::{push_json_string, Piece, Splice};
 use crate::schema::usage::Tail;
 use crate::upstream::{BodyReader, OutgoingRequest, Part};
 
@@ -24,18 +23,20 @@ pub(super) async fn attempt<'a>(
     x: &Exchange<'a>,
     client: &mut Client,
     provider: &'a Provider,
-    model_range: Range<usize>,
+    asked: &Asked<'_>,
     upstream_model: &str,
     rec: &mut Record<'a>,
 ) -> Result<bool, GatewayError> {
     let worker = x.worker;
     let mut up = worker.take_buf();
     let key = worker.routing.next_key(provider.auth_lines.len());
-    if let Err(missing) = push_head(&mut up, x, provider, &model_range, upstream_model, key) {
+    let splice = Splice::new(&asked.range, asked.cut.clone());
+    let body_len = splice.len(x.req.body.len(), upstream_model);
+    if let Err(missing) = push_head(&mut up, x, provider, body_len, upstream_model, key) {
         worker.give_buf(up);
         return Err(no_credentials(provider, missing));
     }
-    let request = with_body(up, x, model_range, upstream_model);
+    let request = with_body(up, x, &splice, upstream_model);
     let resp = send(x, client, provider, request, rec).await?;
     rec.status = resp.head.status;
     let reader = BodyReader::new(resp, provider.settings.timeouts.stream_idle);
@@ -76,12 +77,11 @@ fn push_head(
     out: &mut Vec<u8>,
     x: &Exchange<'_>,
     provider: &Provider,
-    model_range: &Range<usize>,
+    body_len: usize,
     upstream_model: &str,
     key: usize,
 ) -> Result<(), NoToken> {
     let (rbuf, req) = (x.rbuf, x.req);
-    let body = x.body();
     let path = x.dialect.operation().openai_path();
     out.clear();
     out.extend_from_slice(b"POST ");
@@ -112,42 +112,35 @@ fn push_head(
         push_header(out, b"content-type", b"application/json");
     }
     push_header(out, b"x-request-id", x.id.as_bytes());
-    push_header_u64(
-        out,
-        b"content-length",
-        spliced_len(body, model_range, upstream_model) as u64,
-    );
+    push_header_u64(out, b"content-length", body_len as u64);
     out.extend_from_slice(b"\r\n");
     Ok(())
 }
 
-/// The request with its body, the model name spliced in: copied after the
-/// head when small, else written from the client's buffer around the new
-/// model name (no copy of the body).
+/// The request with its body as `splice` makes it: copied after the head
+/// when small, else written from the client's buffer around the new model
+/// name (no copy of the body).
 fn with_body(
     mut head: Vec<u8>,
     x: &Exchange<'_>,
-    model_range: Range<usize>,
+    splice: &Splice,
     upstream_model: &str,
 ) -> OutgoingRequest {
     let Some(shared) = x.shared else {
-        splice_model(&mut head, x.body(), &model_range, upstream_model);
+        splice.write(&mut head, x.body(), upstream_model);
         return OutgoingRequest::whole(head);
     };
     let head_len = head.len();
     push_json_string(&mut head, upstream_model);
-    // `model_range` is the string's contents; its quotes are replaced too.
     let body = x.req.body.clone();
-    let (quote_open, after_quote) = (
-        body.start + model_range.start - 1,
-        body.start + model_range.end + 1,
-    );
-    let parts = vec![
-        Part::Owned(0..head_len),
-        Part::Shared(body.start..quote_open),
-        Part::Owned(head_len..head.len()),
-        Part::Shared(after_quote..body.end),
-    ];
+    let mut parts = Vec::with_capacity(5);
+    parts.push(Part::Owned(0..head_len));
+    for piece in splice.pieces(body.len()) {
+        parts.push(match piece {
+            Piece::Body(r) => Part::Shared(body.start + r.start..body.start + r.end),
+            Piece::Model => Part::Owned(head_len..head.len()),
+        });
+    }
     OutgoingRequest::vectored(head, shared.clone(), parts)
 }
 
@@ -241,6 +234,7 @@ async fn relay<'a>(
         b"x-ringbridge-provider",
         provider.name().as_bytes(),
     );
+    rec.push_attempts_header(&mut out, reader.head.status);
     let (length, as_received) = match reader.head.framing {
         ResponseFraming::Empty if matches!(reader.head.status, 204 | 304) => (Length::NoBody, true),
         ResponseFraming::Empty => (Length::Known(0), true),

@@ -235,6 +235,9 @@ pub async fn error(
             if let Some(provider) = &err.provider {
                 push_header(&mut out, b"x-ringbridge-provider", provider.as_bytes());
             }
+            if let Some(attempts) = &err.attempts {
+                push_header(&mut out, b"x-ringbridge-attempts", attempts);
+            }
             let keep = client.finish_head(&mut out, Length::Known(body.len() as u64), keep_alive);
             if !client.head_only {
                 out.extend_from_slice(body);

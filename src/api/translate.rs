@@ -257,7 +257,7 @@ pub(super) async fn attempt<'a>(
         let answer =
             answer::whole(x, provider, reader, family, &prepared, client_model, rec).await?;
         rec.status = 200;
-        answer::write_json(x, client, provider, 200, &answer, None).await
+        answer::write_json(x, client, provider, 200, &answer, rec).await
     } else {
         rec.status = 200;
         answer::stream(

@@ -38,7 +38,7 @@ use crate::http::MAX_HEADERS;
 use crate::providers::bedrock::eventstream::{
     Decoder, EventStreamError, HeaderValue, Message, EVENTSTREAM_PRELUDE_LEN, MIN_MESSAGE_BYTES,
 };
-use crate::schema::peek::{peek as peek_body, splice_model, spliced_len, unescape};
+use crate::schema::peek::{peek as peek_body, splice_model, spliced_len, unescape, Member, Splice};
 
 /// The parsers under test; [`Target::name`] is also the cargo-fuzz target name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

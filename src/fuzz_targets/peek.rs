@@ -109,11 +109,15 @@ pub fn peek(body: &[u8]) {
     let upstream_model = last("model").and_then(|(_, v)| v.as_str());
     let upstream_stream = last("stream").is_some_and(|(_, v)| *v == Value::Bool(true));
     let stream_keys = entries.iter().filter(|(k, _)| k.name == "stream").count();
+    let fallbacks_keys = entries
+        .iter()
+        .filter(|(k, _)| k.name == "fallbacks")
+        .count();
     let found = match &peeked {
         Err(e) => {
             // The only objects peek may refuse: a repeated key it routes on.
             assert!(
-                model_keys.len() > 1 || stream_keys > 1,
+                model_keys.len() > 1 || stream_keys > 1 || fallbacks_keys > 1,
                 "peek refused a JSON object serde_json reads: {e}"
             );
             return;
@@ -142,8 +146,57 @@ pub fn peek(body: &[u8]) {
         "the gateway and the upstream disagree on stream (keys {})",
         describe_keys(entries.iter().map(|(k, _)| k))
     );
+    assert_eq!(
+        found.fallbacks.is_some(),
+        fallbacks_keys == 1,
+        "peek and serde_json disagree on `fallbacks` (keys {})",
+        describe_keys(entries.iter().map(|(k, _)| k))
+    );
     if let Some(model) = &found.model {
         check_splices(body, model, Some(entries));
+        if let Some(fallbacks) = &found.fallbacks {
+            check_cut(body, model, fallbacks, entries);
+        }
+    }
+}
+
+/// Cutting `fallbacks` while splicing the model leaves a valid object with
+/// every other member unchanged and in order.
+fn check_cut(body: &[u8], model: &Range<usize>, fallbacks: &Member, before: &[(TopKey, Value)]) {
+    let at = &fallbacks.value;
+    let value: Value = serde_json::from_slice(&body[at.clone()]).expect("a JSON value");
+    let read = before.iter().find(|(k, _)| k.name == "fallbacks");
+    assert_eq!(Some(&value), read.map(|(_, v)| v), "fallbacks value range");
+    let splice = Splice::new(model, Some(fallbacks.cut.clone()));
+    let mut out = Vec::new();
+    splice.write(&mut out, body, AWKWARD_MODEL);
+    assert_eq!(
+        out.len(),
+        splice.len(body.len(), AWKWARD_MODEL),
+        "Splice::len"
+    );
+    let TopLevel(after) = serde_json::from_slice(&out).unwrap_or_else(|e| {
+        panic!(
+            "cutting fallbacks left invalid JSON ({e}): {}",
+            String::from_utf8_lossy(&out)
+        )
+    });
+    let kept: Vec<&(TopKey, Value)> = before
+        .iter()
+        .filter(|(k, _)| k.name != "fallbacks")
+        .collect();
+    assert_eq!(
+        after.len(),
+        kept.len(),
+        "cutting fallbacks changed other keys"
+    );
+    for ((k0, v0), (k1, v1)) in kept.into_iter().zip(&after) {
+        assert_eq!(k0.name, k1.name, "cutting fallbacks changed the keys");
+        if k0.name == "model" {
+            assert_eq!(v1.as_str(), Some(AWKWARD_MODEL));
+        } else {
+            assert_eq!(v0, v1, "cutting fallbacks changed {:?}", k0.name);
+        }
     }
 }
 
@@ -227,6 +280,9 @@ pub(super) fn peek_seeds() -> Vec<Vec<u8>> {
         b"{\"model\":\"\xc3\xa9t\xc3\xa9\",\"prompt\":\"\\ud83d\\ude80\"}\n",
         br#"{"stream":true,"stream_options":{"include_usage":true},"model":""}"#,
         br#"[{"model":"not an object"}]"#,
+        br#"{"model":"openai/gpt-4o","fallbacks":["groq/llama","mock/echo"],"messages":[]}"#,
+        br#"{"fallbacks" : [ ] , "model":"a"}"#,
+        br#"{"model":"a","stream":true, "fallbacks":["x/y"] }"#,
     ]
     .iter()
     .map(|s| s.to_vec())

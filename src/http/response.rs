@@ -136,11 +136,16 @@ pub fn reason_phrase(status: u16) -> &'static str {
 /// Append `HTTP/1.1 <status> <reason>\r\n`.
 pub fn push_status_line(out: &mut Vec<u8>, status: u16) {
     out.extend_from_slice(b"HTTP/1.1 ");
-    let mut itoa = itoa_buf();
-    out.extend_from_slice(fmt_u64(&mut itoa, u64::from(status)));
+    push_decimal(out, u64::from(status));
     out.push(b' ');
     out.extend_from_slice(reason_phrase(status).as_bytes());
     out.extend_from_slice(b"\r\n");
+}
+
+/// Append `n` in decimal.
+pub fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut b = itoa_buf();
+    out.extend_from_slice(fmt_u64(&mut b, n));
 }
 
 /// Append `name: value\r\n`.

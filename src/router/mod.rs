@@ -94,6 +94,9 @@ pub struct Route<'a> {
     pub provider: usize,
     /// Model name as the upstream expects it.
     pub model: &'a str,
+    /// The name the client wrote (its `model`, an alias, or a fallback
+    /// entry), which translated answers report.
+    pub asked: &'a str,
 }
 
 /// Routes to try for one request, in order; never empty.
@@ -138,7 +141,18 @@ pub enum RouteError {
     MissingModel,
     #[error("`model` is {len} bytes long; the limit is {MAX_MODEL_NAME_BYTES}")]
     ModelTooLong { len: usize },
+    #[error("fallbacks[{index}]: {reason}")]
+    Fallback {
+        index: usize,
+        reason: Box<RouteError>,
+    },
+    #[error("at most {MAX_FALLBACKS} fallbacks may be given; this request has {count}")]
+    TooManyFallbacks { count: usize },
 }
+
+/// Most fallbacks one request may name: each is a full attempt, and a long
+/// chain only delays the final error.
+pub const MAX_FALLBACKS: usize = 8;
 
 /// Longest `model` value accepted. Real names (Bedrock inference-profile ARNs,
 /// OpenRouter's `vendor/model:variant`) stay well under it; the bound keeps
@@ -153,7 +167,10 @@ impl RouteError {
             RouteError::UnknownModel { .. }
             | RouteError::BareModel { .. }
             | RouteError::UnknownProvider { .. } => 404,
-            RouteError::MissingModel | RouteError::ModelTooLong { .. } => 400,
+            RouteError::MissingModel
+            | RouteError::ModelTooLong { .. }
+            | RouteError::TooManyFallbacks { .. } => 400,
+            RouteError::Fallback { reason, .. } => reason.status(),
         }
     }
 }
@@ -218,19 +235,56 @@ impl Routes {
             .map(|(a, (p, m))| (a.as_str(), self.providers[*p].name(), m.as_str()))
     }
 
-    /// The ordered candidates for the client's `model` value: the driver
-    /// tries them in turn while a failure is transient and nothing has
-    /// reached the client. Today a model resolves to one route; fallback
-    /// chains and weighted targets extend the list.
-    pub fn candidates<'a>(&'a self, model: &'a str) -> Result<Candidates<'a>, RouteError> {
-        Ok(Candidates {
-            first: self.resolve(model)?,
-            rest: Vec::new(),
-        })
+    /// The ordered candidates for the client's `model` value and the
+    /// request's own `fallbacks`: the driver tries them in turn while a
+    /// failure is transient and nothing has reached the client. A fallback
+    /// that names a candidate already in the list is skipped; one that does
+    /// not resolve fails the request, as a bad `model` does.
+    pub fn candidates<'a>(
+        &'a self,
+        model: &'a str,
+        fallbacks: &'a [String],
+    ) -> Result<Candidates<'a>, RouteError> {
+        let first = self.resolve(model)?;
+        if fallbacks.is_empty() {
+            return Ok(Candidates {
+                first,
+                rest: Vec::new(),
+            });
+        }
+        if fallbacks.len() > MAX_FALLBACKS {
+            return Err(RouteError::TooManyFallbacks {
+                count: fallbacks.len(),
+            });
+        }
+        let mut candidates = Candidates {
+            first,
+            rest: Vec::with_capacity(fallbacks.len()),
+        };
+        for (index, fallback) in fallbacks.iter().enumerate() {
+            let route = self
+                .resolve(fallback)
+                .map_err(|reason| RouteError::Fallback {
+                    index,
+                    reason: Box::new(reason),
+                })?;
+            let tried = |c: &Route| c.provider == route.provider && c.model == route.model;
+            if !candidates.iter().any(tried) {
+                candidates.rest.push(route);
+            }
+        }
+        Ok(candidates)
     }
 
     /// Resolve the client's `model` value.
     pub fn resolve<'a>(&'a self, model: &'a str) -> Result<Route<'a>, RouteError> {
+        self.route_of(model).map(|route| Route {
+            asked: model,
+            ..route
+        })
+    }
+
+    fn route_of<'a>(&'a self, model: &'a str) -> Result<Route<'a>, RouteError> {
         if model.is_empty() {
             return Err(RouteError::MissingModel);
         }
@@ -287,7 +341,11 @@ impl Routes {
                     .join(", "),
             });
         }
-        Ok(Route { provider: i, model })
+        Ok(Route {
+            provider: i,
+            model,
+            asked: model,
+        })
     }
 
     fn provider_list(&self) -> String {

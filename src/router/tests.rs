@@ -27,8 +27,8 @@ aliases = { fast = "groq/llama-3.1-8b-instant" }
 "#;
 
 fn first<'a>(routes: &'a Routes, model: &'a str) -> Result<(&'a str, &'a str), RouteError> {
-    let candidates = routes.candidates(model)?;
-    assert_eq!(candidates.len(), 1, "one route per model today");
+    let candidates = routes.candidates(model, &[])?;
+    assert_eq!(candidates.len(), 1, "no fallbacks: one candidate");
     let route = candidates.iter().next().unwrap();
     Ok((routes.provider(route.provider).name(), route.model))
 }
@@ -77,4 +77,64 @@ fn a_default_provider_takes_bare_and_unknown_prefixed_names() {
     );
     // An alias still wins over the default.
     assert_eq!(first(&r, "fast"), Ok(("groq", "llama-3.1-8b-instant")));
+}
+
+/// `(provider, upstream model, name as asked)` of each candidate.
+fn chain<'a>(
+    routes: &'a Routes,
+    model: &'a str,
+    fallbacks: &'a [String],
+) -> Result<Vec<(&'a str, &'a str, &'a str)>, RouteError> {
+    let candidates = routes.candidates(model, fallbacks)?;
+    Ok(candidates
+        .iter()
+        .map(|c| (routes.provider(c.provider).name(), c.model, c.asked))
+        .collect())
+}
+
+fn owned(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+#[test]
+fn fallbacks_follow_the_model_in_order_without_repeats() {
+    let r = routes(FILE);
+    let fallbacks = owned(&[
+        "strict/small",
+        "fast",
+        "groq/llama-3.1-8b-instant",
+        "mock/echo",
+    ]);
+    assert_eq!(
+        chain(&r, "groq/llama-3.1-8b-instant", &fallbacks),
+        Ok(vec![
+            ("groq", "llama-3.1-8b-instant", "groq/llama-3.1-8b-instant"),
+            ("strict", "small", "strict/small"),
+            // `fast` and the repeated name are the first candidate again.
+            ("mock", "echo", "mock/echo"),
+        ])
+    );
+}
+
+#[test]
+fn a_bad_fallback_fails_the_request_with_its_index() {
+    let r = routes(FILE);
+    let err = chain(&r, "fast", &owned(&["mock/echo", "strict/huge"])).unwrap_err();
+    assert_eq!(err.status(), 404);
+    assert!(
+        err.to_string().starts_with("fallbacks[1]: model `huge`"),
+        "{err}"
+    );
+    let err = chain(&r, "fast", &owned(&["groq/"])).unwrap_err();
+    assert_eq!(err.status(), 400);
+    let many = owned(&["mock/a"; MAX_FALLBACKS + 1]);
+    let err = chain(&r, "fast", &many).unwrap_err();
+    assert_eq!(
+        err,
+        RouteError::TooManyFallbacks {
+            count: MAX_FALLBACKS + 1
+        }
+    );
+    assert_eq!(err.status(), 400);
+    assert!(chain(&r, "fast", &many[..MAX_FALLBACKS]).is_ok());
 }

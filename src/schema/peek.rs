@@ -24,6 +24,19 @@ pub struct Peek {
     pub model_escaped: bool,
     /// `"stream": true`.
     pub stream: bool,
+    /// The gateway's own `fallbacks` field, if the body has one.
+    pub fallbacks: Option<Member>,
+}
+
+/// A top-level member the gateway consumes and removes before the body goes
+/// upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The value's bytes.
+    pub value: Range<usize>,
+    /// What to cut so the rest stays a valid object: the key, the value and
+    /// one adjacent comma (the following one, else the preceding one).
+    pub cut: Range<usize>,
 }
 
 /// A body the scan cannot follow (the internal, register-sized error).
@@ -50,6 +63,10 @@ pub enum PeekError {
 pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
     let mut p = Peek::default();
     let (mut seen_model, mut seen_stream) = (false, false);
+    // The comma before the current member, and a `fallbacks` member whose
+    // cut is decided by what follows it.
+    let mut comma_before: Option<usize> = None;
+    let mut fallbacks_at: Option<(usize, Range<usize>)> = None;
     let mut i = skip_ws(body, 0);
     if body.get(i) != Some(&b'{') {
         return Err(PeekError::Malformed("expected '{'"));
@@ -62,6 +79,7 @@ pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
         if body.get(i) != Some(&b'"') {
             return Err(PeekError::Malformed("expected a key"));
         }
+        let key_at = i;
         let (key, key_escaped, after) = string_at(body, i)?;
         i = skip_ws(body, after);
         if body.get(i) != Some(&b':') {
@@ -90,11 +108,31 @@ pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
                 p.stream = &body[i..end] == b"true";
                 i = end;
             }
+            Key::Fallbacks => {
+                if fallbacks_at.is_some() || p.fallbacks.is_some() {
+                    return Err(PeekError::DuplicateKey("fallbacks"));
+                }
+                let end = skip_value(body, i)?;
+                fallbacks_at = Some((key_at, i..end));
+                i = end;
+            }
             Key::Other => i = skip_value(body, i)?,
         }
         i = skip_ws(body, i);
-        match body.get(i) {
-            Some(b',') => i = skip_ws(body, i + 1),
+        let separator = body.get(i).copied();
+        if let Some((key_at, value)) = fallbacks_at.take() {
+            let cut = match (separator, comma_before) {
+                (Some(b','), _) => key_at..skip_ws(body, i + 1),
+                (_, Some(comma)) => comma..value.end,
+                (_, None) => key_at..value.end,
+            };
+            p.fallbacks = Some(Member { value, cut });
+        }
+        match separator {
+            Some(b',') => {
+                comma_before = Some(i);
+                i = skip_ws(body, i + 1);
+            }
             Some(b'}') => return end_of_body(body, i + 1).map(|_| p),
             _ => return Err(PeekError::Malformed("expected ',' or '}'")),
         }
@@ -105,6 +143,7 @@ pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
 enum Key {
     Model,
     Stream,
+    Fallbacks,
     Other,
 }
 
@@ -113,13 +152,14 @@ fn top_level_key(raw: &[u8], escaped: bool) -> Result<Key, PeekError> {
     let classify = |k: &[u8]| match k {
         b"model" => Key::Model,
         b"stream" => Key::Stream,
+        b"fallbacks" => Key::Fallbacks,
         _ => Key::Other,
     };
     if !escaped {
         return Ok(classify(raw));
     }
     // Rare: a key with escapes. Only short ones can spell a key we read.
-    if raw.len() > 6 * b"stream".len() {
+    if raw.len() > 6 * b"fallbacks".len() {
         return Ok(Key::Other);
     }
     match unescape(raw) {
@@ -257,15 +297,88 @@ pub fn json_string_len(s: &str) -> usize {
 
 /// Length of `body` once [`splice_model`] has replaced the model value.
 pub fn spliced_len(body: &[u8], model: &Range<usize>, new_model: &str) -> usize {
-    body.len() - (model.len() + 2) + json_string_len(new_model)
+    Splice::new(model, None).len(body.len(), new_model)
 }
 
 /// Append `body` to `out` with the `model` string (contents at `model`, as
 /// found by [`peek`]) replaced by `new_model`; every other byte is kept.
 pub fn splice_model(out: &mut Vec<u8>, body: &[u8], model: &Range<usize>, new_model: &str) {
-    out.extend_from_slice(&body[..model.start - 1]);
-    push_json_string(out, new_model);
-    out.extend_from_slice(&body[model.end + 1..]);
+    Splice::new(model, None).write(out, body, new_model);
+}
+
+/// How a client's body becomes the upstream's: the `model` string replaced,
+/// and a member the gateway consumed (`fallbacks`) cut; every other byte is
+/// kept as the client sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Splice {
+    /// The model string, quotes included.
+    model: Range<usize>,
+    cut: Option<Range<usize>>,
+}
+
+/// One piece of the upstream body, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// These bytes of the client's body.
+    Body(Range<usize>),
+    /// The new model, as a JSON string.
+    Model,
+}
+
+impl Splice {
+    /// `model` is the string's contents as [`peek`] found it; `cut` a
+    /// [`Member::cut`] of the same body (they never overlap).
+    pub fn new(model: &Range<usize>, cut: Option<Range<usize>>) -> Self {
+        Self {
+            model: model.start - 1..model.end + 1,
+            cut,
+        }
+    }
+
+    /// The pieces of the upstream body for a client body of `body_len` bytes.
+    pub fn pieces(&self, body_len: usize) -> impl Iterator<Item = Piece> {
+        let m = self.model.clone();
+        let mut pieces = [None, None, None, None];
+        match self.cut.clone() {
+            None => {
+                pieces[0] = Some(Piece::Body(0..m.start));
+                pieces[1] = Some(Piece::Model);
+                pieces[2] = Some(Piece::Body(m.end..body_len));
+            }
+            Some(c) if c.start >= m.end => {
+                pieces[0] = Some(Piece::Body(0..m.start));
+                pieces[1] = Some(Piece::Model);
+                pieces[2] = Some(Piece::Body(m.end..c.start));
+                pieces[3] = Some(Piece::Body(c.end..body_len));
+            }
+            Some(c) => {
+                pieces[0] = Some(Piece::Body(0..c.start));
+                pieces[1] = Some(Piece::Body(c.end..m.start));
+                pieces[2] = Some(Piece::Model);
+                pieces[3] = Some(Piece::Body(m.end..body_len));
+            }
+        }
+        pieces
+            .into_iter()
+            .flatten()
+            .filter(|p| !matches!(p, Piece::Body(r) if r.is_empty()))
+    }
+
+    /// Length of the upstream body.
+    pub fn len(&self, body_len: usize, new_model: &str) -> usize {
+        let cut = self.cut.as_ref().map_or(0, |c| c.len());
+        body_len - self.model.len() - cut + json_string_len(new_model)
+    }
+
+    /// Append the upstream body to `out`.
+    pub fn write(&self, out: &mut Vec<u8>, body: &[u8], new_model: &str) {
+        for piece in self.pieces(body.len()) {
+            match piece {
+                Piece::Body(r) => out.extend_from_slice(&body[r]),
+                Piece::Model => push_json_string(out, new_model),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -292,6 +405,41 @@ mod tests {
         let p = peek(body).unwrap();
         assert!(p.model_escaped);
         assert_eq!(unescape(&body[p.model.unwrap()]).unwrap(), "a/b");
+    }
+
+    #[test]
+    fn fallbacks_are_found_and_cut_leaving_a_valid_object() {
+        let cases: [(&[u8], &str); 4] = [
+            (
+                br#"{"model":"a","fallbacks":["b/c"],"n":1}"#,
+                r#"{"model":"X","n":1}"#,
+            ),
+            (
+                br#"{"fallbacks" : ["b/c", "d/e"] , "model":"a"}"#,
+                r#"{"model":"X"}"#,
+            ),
+            (
+                br#"{"model":"a", "fallbacks":["b/c"] }"#,
+                r#"{"model":"X" }"#,
+            ),
+            (br#"{"model":"a","fallbacks":[]}"#, r#"{"model":"X"}"#),
+        ];
+        for (body, upstream) in cases {
+            let p = peek(body).unwrap();
+            let fallbacks = p.fallbacks.clone().expect("found");
+            assert!(body[fallbacks.value.clone()].starts_with(b"["));
+            let splice = Splice::new(&p.model.unwrap(), Some(fallbacks.cut));
+            let mut out = Vec::new();
+            splice.write(&mut out, body, "X");
+            assert_eq!(String::from_utf8(out).unwrap(), upstream);
+            assert_eq!(splice.len(body.len(), "X"), upstream.len());
+        }
+        let alone = br#"{ "fallbacks":[] }"#;
+        assert_eq!(peek(alone).unwrap().fallbacks.unwrap().cut, 2..16);
+        assert!(matches!(
+            peek(br#"{"fallbacks":[],"model":"a","fallbacks":["x/y"]}"#),
+            Err(PeekError::DuplicateKey("fallbacks"))
+        ));
     }
 
     #[test]

@@ -112,19 +112,14 @@ pub(super) async fn write_json(
     provider: &Provider,
     status: u16,
     body: &[u8],
-    retry_after: Option<&[u8]>,
+    rec: &Record<'_>,
 ) -> Result<bool, GatewayError> {
-    let mut extra: [(&[u8], &[u8]); 2] = [
+    let mut attempts = Vec::with_capacity(64 + rec.tried.len());
+    rec.push_attempts(&mut attempts, status);
+    let extra: [(&[u8], &[u8]); 2] = [
         (b"x-ringbridge-provider", provider.name().as_bytes()),
-        (b"", b""),
+        (b"x-ringbridge-attempts", &attempts),
     ];
-    let n = match retry_after {
-        Some(v) => {
-            extra[1] = (b"retry-after", v);
-            2
-        }
-        None => 1,
-    };
     Ok(respond::full(
         client,
         status,
@@ -132,7 +127,7 @@ pub(super) async fn write_json(
         body,
         x.keep_alive,
         Some(x.id),
-        &extra[..n],
+        &extra,
     )
     .await
         && x.keep_alive)
@@ -239,6 +234,7 @@ pub(super) async fn stream(
         b"x-ringbridge-provider",
         provider.name().as_bytes(),
     );
+    rec.push_attempts_header(&mut out, 200);
     let keep = client.finish_head(&mut out, Length::Unknown, x.keep_alive);
 
     let mut framing = match provider.spec.stream_framing {

@@ -56,7 +56,7 @@ pub(super) async fn embeddings<'a>(
     let result = match tokens {
         Ok(_) => {
             rec.status = 200;
-            write_json(x, client, provider, 200, &bufs.out, None).await
+            write_json(x, client, provider, 200, &bufs.out, rec).await
         }
         Err(e) => Err(e),
     };
