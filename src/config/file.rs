@@ -415,8 +415,8 @@ fn env_api_keys(env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Secret>, Con
     Ok(keys)
 }
 
-/// An alias name must be a bare model name; its target `provider/model` must name
-/// an enabled provider and, if that provider has an allow-list, a listed model.
+/// An alias name must be a bare model name; its target is checked by
+/// [`check_target`].
 fn check_alias(
     alias: &str,
     target: &str,
@@ -433,6 +433,18 @@ fn check_alias(
         )
         .with_hint("an alias is a bare model name; `provider/model` names route directly"));
     }
+    check_target(target, &path, providers, names)
+}
+
+/// A `provider/model` that an alias or route sends to, refused at `path`
+/// unless it names an enabled provider and, if that provider has an
+/// allow-list, a listed model.
+fn check_target(
+    target: &str,
+    path: &str,
+    providers: &[ProviderSettings],
+    names: &dyn Fn() -> String,
+) -> Result<(), ConfigError> {
     let Some((provider, model)) = target
         .split_once('/')
         .filter(|(p, m)| !p.is_empty() && !m.is_empty())
