@@ -5,11 +5,15 @@
 //! here survives past `load`. Every refusal is a [`ConfigError`] naming the key's
 //! dotted path (or the environment variable) the bad value came from.
 
+mod admin;
 mod cloud;
 mod cors;
 mod error;
+mod keys;
 mod limits;
 mod provider;
+mod retries;
+mod routes;
 mod schema;
 mod url;
 
@@ -23,8 +27,8 @@ use std::time::Duration;
 pub use error::ConfigError;
 
 use super::{
-    AwsSettings, BaseUrl, ProviderAuth, ProviderKind, ProviderSettings, Scheme, Secret, Settings,
-    UpstreamTimeouts, BUILTIN_KINDS,
+    AwsSettings, BaseUrl, KeyOptions, ProviderAuth, ProviderKind, ProviderSettings, RetrySettings,
+    Scheme, Secret, Settings, UpstreamTimeouts, BUILTIN_KINDS,
 };
 use error::push_key;
 use provider::{mock_provider, resolve_env_provider, resolve_file_provider};
@@ -122,6 +126,8 @@ pub(crate) fn resolve(
         MAX_MODELS_REFRESH_SECS,
     )?;
     let timeouts = resolve_default_timeouts(&file.timeouts)?;
+    let retries = retries::resolve_global(&file.retries)?;
+    let admin_token = admin::resolve(&file.admin, env)?;
 
     let mut auth_keys = Vec::new();
     for (i, raw) in file.auth.keys.iter().enumerate() {
@@ -131,7 +137,9 @@ pub(crate) fn resolve(
 
     let mut providers = Vec::new();
     for (name, provider) in &file.providers.0 {
-        providers.push(resolve_file_provider(name, provider, &timeouts, env)?);
+        providers.push(resolve_file_provider(
+            name, provider, &timeouts, &retries, env,
+        )?);
     }
     if file.env_providers.unwrap_or(true) {
         let mut auto: Vec<ProviderKind> = BUILTIN_KINDS
@@ -153,6 +161,12 @@ pub(crate) fn resolve(
     if !providers.iter().any(|p| p.name == "mock") {
         providers.push(mock_provider(&timeouts));
     }
+    debug_assert!(
+        providers
+            .iter()
+            .all(|p| p.key_options.len() == p.keys.len()),
+        "key_options must pair with keys"
+    );
 
     let names = || {
         providers
@@ -176,6 +190,7 @@ pub(crate) fn resolve(
         check_alias(alias, target, &providers, &names)?;
         aliases.push((alias.clone(), target.clone()));
     }
+    let routes = routes::resolve(&file.routes, &file.aliases, &providers, &retries, &names)?;
 
     if !listen.ip().to_canonical().is_loopback()
         && auth_keys.is_empty()
@@ -200,6 +215,9 @@ pub(crate) fn resolve(
         auth_keys,
         providers,
         aliases,
+        routes,
+        retries,
+        admin_token,
         default_provider: file.default_provider,
         models_refresh: Duration::from_secs(models_refresh_secs),
         extra_ca_file: resolve_extra_ca_file(file.extra_ca_file.as_deref(), env)?,
