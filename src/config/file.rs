@@ -18,6 +18,8 @@ mod schema;
 mod url;
 
 #[cfg(test)]
+mod routing_tests;
+#[cfg(test)]
 mod tests;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
