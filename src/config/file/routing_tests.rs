@@ -30,7 +30,7 @@ fn target(model: &str, weight: u32) -> RouteTarget {
     }
 }
 
-/// `[routes.smart]` with `body`, over enabled `openai` and `groq`.
+/// `[routes.smart]` followed by `body`.
 fn route(body: &str) -> String {
     format!("[routes.smart]\n{body}")
 }
