@@ -5,14 +5,20 @@
 //! here survives past `load`. Every refusal is a [`ConfigError`] naming the key's
 //! dotted path (or the environment variable) the bad value came from.
 
+mod admin;
 mod cloud;
 mod cors;
 mod error;
+mod keys;
 mod limits;
 mod provider;
+mod retries;
+mod routes;
 mod schema;
 mod url;
 
+#[cfg(test)]
+mod routing_tests;
 #[cfg(test)]
 mod tests;
 
@@ -23,8 +29,8 @@ use std::time::Duration;
 pub use error::ConfigError;
 
 use super::{
-    AwsSettings, BaseUrl, ProviderAuth, ProviderKind, ProviderSettings, Scheme, Secret, Settings,
-    UpstreamTimeouts, BUILTIN_KINDS,
+    AwsSettings, BaseUrl, KeyOptions, ProviderAuth, ProviderKind, ProviderSettings, RetrySettings,
+    Scheme, Secret, Settings, UpstreamTimeouts, BUILTIN_KINDS,
 };
 use error::push_key;
 use provider::{mock_provider, resolve_env_provider, resolve_file_provider};
@@ -122,6 +128,8 @@ pub(crate) fn resolve(
         MAX_MODELS_REFRESH_SECS,
     )?;
     let timeouts = resolve_default_timeouts(&file.timeouts)?;
+    let retries = retries::resolve_global(&file.retries)?;
+    let admin_token = admin::resolve(&file.admin, env)?;
 
     let mut auth_keys = Vec::new();
     for (i, raw) in file.auth.keys.iter().enumerate() {
@@ -131,7 +139,9 @@ pub(crate) fn resolve(
 
     let mut providers = Vec::new();
     for (name, provider) in &file.providers.0 {
-        providers.push(resolve_file_provider(name, provider, &timeouts, env)?);
+        providers.push(resolve_file_provider(
+            name, provider, &timeouts, &retries, env,
+        )?);
     }
     if file.env_providers.unwrap_or(true) {
         let mut auto: Vec<ProviderKind> = BUILTIN_KINDS
@@ -153,6 +163,12 @@ pub(crate) fn resolve(
     if !providers.iter().any(|p| p.name == "mock") {
         providers.push(mock_provider(&timeouts));
     }
+    debug_assert!(
+        providers
+            .iter()
+            .all(|p| p.key_options.len() == p.keys.len()),
+        "key_options must pair with keys"
+    );
 
     let names = || {
         providers
@@ -176,6 +192,7 @@ pub(crate) fn resolve(
         check_alias(alias, target, &providers, &names)?;
         aliases.push((alias.clone(), target.clone()));
     }
+    let routes = routes::resolve(&file.routes, &file.aliases, &providers, &retries, &names)?;
 
     if !listen.ip().to_canonical().is_loopback()
         && auth_keys.is_empty()
@@ -200,6 +217,9 @@ pub(crate) fn resolve(
         auth_keys,
         providers,
         aliases,
+        routes,
+        retries,
+        admin_token,
         default_provider: file.default_provider,
         models_refresh: Duration::from_secs(models_refresh_secs),
         extra_ca_file: resolve_extra_ca_file(file.extra_ca_file.as_deref(), env)?,
@@ -415,8 +435,8 @@ fn env_api_keys(env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Secret>, Con
     Ok(keys)
 }
 
-/// An alias name must be a bare model name; its target `provider/model` must name
-/// an enabled provider and, if that provider has an allow-list, a listed model.
+/// An alias name must be a bare model name; its target is checked by
+/// [`check_target`].
 fn check_alias(
     alias: &str,
     target: &str,
@@ -433,6 +453,18 @@ fn check_alias(
         )
         .with_hint("an alias is a bare model name; `provider/model` names route directly"));
     }
+    check_target(target, &path, providers, names)
+}
+
+/// A `provider/model` that an alias or route sends to, refused at `path`
+/// unless it names an enabled provider and, if that provider has an
+/// allow-list, a listed model.
+fn check_target(
+    target: &str,
+    path: &str,
+    providers: &[ProviderSettings],
+    names: &dyn Fn() -> String,
+) -> Result<(), ConfigError> {
     let Some((provider, model)) = target
         .split_once('/')
         .filter(|(p, m)| !p.is_empty() && !m.is_empty())

@@ -34,6 +34,15 @@ pub struct Settings {
     pub providers: Vec<ProviderSettings>,
     /// Bare model name -> "provider/model" target.
     pub aliases: Vec<(String, String)>,
+    /// `[routes.NAME]`, in file order (kept as written, like providers and
+    /// aliases; no two share a name, and none shares an alias's name).
+    pub routes: Vec<RouteSettings>,
+    /// `[retries]`: how often and how patiently a failed upstream try is
+    /// repeated, unless a provider or route overrides it.
+    pub retries: RetrySettings,
+    /// Guards the admin endpoints (config reload): `admin.token`, else
+    /// `RINGBRIDGE_ADMIN_TOKEN`. `None`: the admin endpoints are off.
+    pub admin_token: Option<Secret>,
     /// Provider used for a bare model name that is not an alias.
     pub default_provider: Option<String>,
     /// How often the control plane refreshes each provider's model list.
@@ -98,6 +107,9 @@ pub struct ProviderSettings {
     pub base_url: BaseUrl,
     /// API keys; requests rotate over them. Empty for keyless providers.
     pub keys: Vec<Secret>,
+    /// `key_options[i]` belongs to `keys[i]`: always the same length and order
+    /// (a parallel list so code reading `keys` is unaffected).
+    pub key_options: Vec<KeyOptions>,
     /// Allowed upstream model names; empty means any name is forwarded.
     pub models: Vec<String>,
     pub timeouts: UpstreamTimeouts,
@@ -112,6 +124,83 @@ pub struct ProviderSettings {
     pub aws: Option<AwsSettings>,
     /// How `keys` are sent, or where refreshed tokens come from.
     pub auth: ProviderAuth,
+    /// `providers.X.retries`, already merged with the global [`Settings::retries`];
+    /// `None` when the provider sets none.
+    pub retries: Option<RetrySettings>,
+    /// In-flight limit and wait queue; `None` means unlimited.
+    pub concurrency: Option<ConcurrencySettings>,
+}
+
+/// How one key of a provider is used, beside `ProviderSettings::keys`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOptions {
+    /// Relative share of the requests the key gets, `1..=10000`.
+    pub weight: u32,
+    /// Upstream models the key may serve; empty means all of the provider's.
+    pub models: Vec<String>,
+}
+
+impl Default for KeyOptions {
+    /// What a bare-string key, or one from the environment, gets.
+    fn default() -> Self {
+        Self {
+            weight: 1,
+            models: Vec::new(),
+        }
+    }
+}
+
+/// Retries of a failed upstream try.
+///
+/// A provider's or route's `retries` table may set only some fields; the
+/// others are inherited from the global `[retries]` (not from the provider's
+/// table for a route), and an unset `backoff_max_ms` is raised to
+/// `backoff_base_ms` when that is larger. Overrides arrive here already merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySettings {
+    /// Total tries per target (1 = no retry), `1..=10`. Default 2.
+    pub attempts: u32,
+    /// Wait before the first retry, doubling up to `backoff_max`. Default 100 ms.
+    pub backoff_base: Duration,
+    /// Longest wait between two tries, at least `backoff_base`, at most
+    /// 60 s. Default 5 s.
+    pub backoff_max: Duration,
+}
+
+/// A provider's in-flight limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConcurrencySettings {
+    /// Most requests sent to the provider at once.
+    pub max_in_flight: u32,
+    /// Lowest limit an adaptive limiter may shrink to, `1..=max_in_flight`;
+    /// equal to `max_in_flight` (a fixed limit) unless configured.
+    pub min_in_flight: u32,
+    /// Requests that may wait for a free slot beyond the limit; more get refused.
+    pub queue: u32,
+    /// Longest wait in the queue.
+    pub queue_timeout: Duration,
+}
+
+/// `[routes.NAME]`: a model name clients send, served by weighted targets and
+/// then, if they all fail, by the fallbacks in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSettings {
+    pub name: String,
+    /// At least one, at most 16; each names an enabled provider.
+    pub targets: Vec<RouteTarget>,
+    /// Full `provider/model` names, tried in this order; at most 16.
+    pub fallbacks: Vec<String>,
+    /// The route's `retries`, already merged with the global [`Settings::retries`].
+    pub retries: Option<RetrySettings>,
+}
+
+/// One weighted target of a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTarget {
+    /// The full `provider/model` string, as written.
+    pub model: String,
+    /// Relative share of the route's requests, `1..=10000` (1 for a bare string).
+    pub weight: u32,
 }
 
 /// How requests to a provider are authenticated (Bedrock's SigV4 aside).

@@ -12,6 +12,7 @@ pub(super) fn resolve_file_provider(
     name: &str,
     file: &ProviderFile,
     defaults: &UpstreamTimeouts,
+    retries: &RetrySettings,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ProviderSettings, ConfigError> {
     let mut base = String::new();
@@ -56,15 +57,9 @@ pub(super) fn resolve_file_provider(
 
     let aws = resolve_aws(kind, file, &at, env)?;
     cloud::refuse_foreign_fields(kind, file, &at)?;
-    let mut keys = match &file.keys {
-        Some(list) => {
-            let mut keys = Vec::with_capacity(list.len());
-            for (i, raw) in list.iter().enumerate() {
-                keys.push(resolve_secret(raw, &format!("{}[{i}]", at("keys")), env)?);
-            }
-            keys
-        }
-        None => default_keys(kind, env)?,
+    let (mut keys, mut key_options) = match &file.keys {
+        Some(list) => keys::resolve_keys(list, &at, &file.models, env)?,
+        None => (default_keys(kind, env)?, Vec::new()),
     };
     let mut auth = ProviderAuth::Keys;
     let vertex = match kind {
@@ -76,6 +71,12 @@ pub(super) fn resolve_file_provider(
     }
     if kind == ProviderKind::Azure {
         (keys, auth) = cloud::resolve_azure_auth(file, keys, &at, env)?;
+    }
+    // Only the file's own list carries options: keys from the environment
+    // (or Azure's token that replaced an empty file list) get the defaults.
+    // Azure refuses a non-empty `keys` beside a token, so lengths tell them apart.
+    if key_options.len() != keys.len() {
+        key_options = vec![KeyOptions::default(); keys.len()];
     }
 
     let mut base_url = match &file.base_url {
@@ -187,6 +188,7 @@ pub(super) fn resolve_file_provider(
         kind,
         base_url,
         keys,
+        key_options,
         models: file.models.clone(),
         timeouts,
         max_idle_connections,
@@ -194,6 +196,8 @@ pub(super) fn resolve_file_provider(
         api_version,
         aws,
         auth,
+        retries: retries::resolve_override(file.retries.as_ref(), &at("retries"), retries)?,
+        concurrency: keys::resolve_concurrency(file, &at)?,
     })
 }
 
@@ -323,6 +327,7 @@ pub(super) fn resolve_env_provider(
         name: kind.name().to_owned(),
         kind,
         base_url,
+        key_options: vec![KeyOptions::default(); keys.len()],
         keys,
         models: Vec::new(),
         timeouts: *timeouts,
@@ -331,6 +336,8 @@ pub(super) fn resolve_env_provider(
         api_version: default_api_version(kind, env),
         aws: None,
         auth,
+        retries: None,
+        concurrency: None,
     })
 }
 
@@ -347,6 +354,7 @@ pub(super) fn mock_provider(timeouts: &UpstreamTimeouts) -> ProviderSettings {
             path: String::new(),
         },
         keys: Vec::new(),
+        key_options: Vec::new(),
         models: Vec::new(),
         timeouts: *timeouts,
         max_idle_connections: DEFAULT_MAX_IDLE_CONNECTIONS as usize,
@@ -354,6 +362,8 @@ pub(super) fn mock_provider(timeouts: &UpstreamTimeouts) -> ProviderSettings {
         api_version: String::new(),
         aws: None,
         auth: ProviderAuth::Keys,
+        retries: None,
+        concurrency: None,
     }
 }
 

@@ -40,6 +40,29 @@ pub(crate) const MAX_TIMEOUT_MS: u64 = 24 * 3600 * 1000;
 pub(crate) const DEFAULT_MAX_IDLE_CONNECTIONS: u64 = 256;
 pub(crate) const MAX_MAX_IDLE_CONNECTIONS: u64 = 100_000;
 
+pub(crate) const DEFAULT_RETRY_ATTEMPTS: u64 = 2;
+pub(crate) const MAX_RETRY_ATTEMPTS: u64 = 10;
+pub(crate) const DEFAULT_BACKOFF_BASE_MS: u64 = 100;
+pub(crate) const DEFAULT_BACKOFF_MAX_MS: u64 = 5_000;
+/// A longer pause between tries outlasts any client's patience.
+pub(crate) const MAX_BACKOFF_MS: u64 = 60_000;
+
+/// Largest weight of a key or route target: enough for any ratio that matters.
+pub(crate) const MAX_WEIGHT: u64 = 10_000;
+/// Targets and fallbacks per route: a longer list is a mistake, and every
+/// fallback multiplies a failing request's latency.
+pub(crate) const MAX_ROUTE_TARGETS: usize = 16;
+pub(crate) const MAX_ROUTE_NAME_BYTES: usize = 256;
+
+/// Upper bound for `max_in_flight` (like `max_connections`).
+pub(crate) const MAX_MAX_IN_FLIGHT: u64 = 1_000_000;
+pub(crate) const MAX_QUEUE: u64 = 100_000;
+pub(crate) const DEFAULT_QUEUE_TIMEOUT_MS: u64 = 5_000;
+pub(crate) const MAX_QUEUE_TIMEOUT_MS: u64 = 600_000;
+
+/// An admin token guards config reload: shorter ones are guessable.
+pub(crate) const MIN_ADMIN_TOKEN_BYTES: usize = 16;
+
 /// The whole file.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -63,10 +86,70 @@ pub(crate) struct FileConfig {
     pub(crate) timeouts: TimeoutsFile,
     pub(crate) auth: AuthFile,
     pub(crate) cors: CorsFile,
+    pub(crate) admin: AdminFile,
+    pub(crate) retries: RetriesFile,
     /// Bare model name -> `provider/model`, in file order.
     pub(crate) aliases: Ordered<String>,
+    /// Route name -> route table, in file order.
+    pub(crate) routes: Ordered<RouteFile>,
     /// Provider name -> provider table, in file order.
     pub(crate) providers: Ordered<ProviderFile>,
+}
+
+/// `[admin]`: the admin endpoints.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AdminFile {
+    /// `env:VAR` reference or a literal token, at least 16 bytes. Default
+    /// `RINGBRIDGE_ADMIN_TOKEN`, else none (admin endpoints off).
+    pub(crate) token: Option<String>,
+}
+
+/// `[retries]`, and a provider's or route's `retries = { ... }`, where unset
+/// fields inherit the global table's.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RetriesFile {
+    /// Total tries per target, `1..=10`. Default 2.
+    pub(crate) attempts: Option<u64>,
+    /// Milliseconds before the first retry, `0..=60000`. Default 100.
+    pub(crate) backoff_base_ms: Option<u64>,
+    /// Milliseconds, `backoff_base_ms..=60000`. Default 5000 (or
+    /// `backoff_base_ms` if larger).
+    pub(crate) backoff_max_ms: Option<u64>,
+}
+
+/// `[routes.<name>]`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RouteFile {
+    /// `"provider/model"` (weight 1) or `{ model, weight }`; 1 to 16.
+    pub(crate) targets: Vec<OrTable<TargetTable>>,
+    /// `"provider/model"` names tried in order once the targets failed; at most 16.
+    pub(crate) fallbacks: Vec<String>,
+    pub(crate) retries: Option<RetriesFile>,
+}
+
+/// A route target written as a table.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TargetTable {
+    pub(crate) model: String,
+    /// `1..=10000`. Default 1.
+    pub(crate) weight: Option<u64>,
+}
+
+/// A provider key written as a table.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeyTable {
+    /// `env:VAR` reference or the literal key.
+    pub(crate) key: String,
+    /// `1..=10000`. Default 1.
+    pub(crate) weight: Option<u64>,
+    /// Upstream models this key may serve; empty or absent means all.
+    #[serde(default)]
+    pub(crate) models: Vec<String>,
 }
 
 /// `[limits]`: downstream (client side) limits.
@@ -130,8 +213,9 @@ pub(crate) struct ProviderFile {
     pub(crate) kind: Option<String>,
     /// Default: `<KIND>_BASE_URL`, then the kind's default.
     pub(crate) base_url: Option<String>,
-    /// `env:VAR` references or literal keys. Default `["env:<KIND>_API_KEY"]` if set.
-    pub(crate) keys: Option<Vec<String>>,
+    /// `env:VAR` references or literal keys, each bare or as a
+    /// `{ key, weight, models }` table. Default `["env:<KIND>_API_KEY"]` if set.
+    pub(crate) keys: Option<Vec<OrTable<KeyTable>>>,
     /// Allowed upstream model names; empty or absent means any.
     pub(crate) models: Vec<String>,
     /// Milliseconds. Default `timeouts.connect_ms`.
@@ -174,6 +258,17 @@ pub(crate) struct ProviderFile {
     /// Azure only: Entra authority. Default `AZURE_AUTHORITY_HOST`, then
     /// `https://login.microsoftonline.com`.
     pub(crate) authority_host: Option<String>,
+    /// Overrides fields of the global `[retries]`. Default none.
+    pub(crate) retries: Option<RetriesFile>,
+    /// Requests in flight at once, `1..=1000000`. Default none: unlimited.
+    pub(crate) max_in_flight: Option<u64>,
+    /// Floor of an adaptive limit, `1..=max_in_flight`. Default `max_in_flight`.
+    pub(crate) min_in_flight: Option<u64>,
+    /// Requests waiting beyond the limit, `0..=100000`. Default `max_in_flight`
+    /// (at most 100000).
+    pub(crate) queue: Option<u64>,
+    /// Milliseconds a request may wait in the queue, `1..=600000`. Default 5000.
+    pub(crate) queue_timeout_ms: Option<u64>,
 }
 
 /// Vertex AI's location when neither the file nor `GOOGLE_CLOUD_LOCATION` sets one.
@@ -181,6 +276,41 @@ pub(crate) const DEFAULT_VERTEX_LOCATION: &str = "us-central1";
 
 /// Azure OpenAI's `api-version` when neither the file nor `OPENAI_API_VERSION` sets one.
 pub(crate) const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+
+/// A list entry written either as a bare string (`"env:KEY"`) or as a table
+/// (`{ key = "env:KEY", weight = 2 }`). Hand-written rather than
+/// `#[serde(untagged)]`, which would hide the key path and the reason of an
+/// error inside the table.
+#[derive(Debug)]
+pub(crate) enum OrTable<T> {
+    Bare(String),
+    Table(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OrTable<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OrTableVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for OrTableVisitor<T> {
+            type Value = OrTable<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a table")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(OrTable::Bare(v.to_owned()))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(OrTable::Table)
+            }
+        }
+
+        deserializer.deserialize_any(OrTableVisitor(PhantomData))
+    }
+}
 
 /// A TOML table kept as `(key, value)` pairs in file order. A `HashMap` would lose
 /// the order, which decides provider order in `Settings`. TOML itself refuses a

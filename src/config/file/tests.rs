@@ -28,12 +28,12 @@ fn load_str_with(
     resolve(file, opts, &env_of(env))
 }
 
-fn load_str(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+pub(super) fn load_str(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     load_str_with(text, &LoadOptions::default(), env)
 }
 
 /// Asserts `text` is refused at `path`, and returns the error.
-fn refused_at(text: &str, env: &[(&str, &str)], path: &str) -> ConfigError {
+pub(super) fn refused_at(text: &str, env: &[(&str, &str)], path: &str) -> ConfigError {
     match load_str(text, env) {
         Ok(_) => panic!("accepted:\n{text}"),
         Err(err) => {
@@ -47,7 +47,7 @@ fn names(settings: &Settings) -> Vec<&str> {
     settings.providers.iter().map(|p| p.name.as_str()).collect()
 }
 
-fn provider<'a>(settings: &'a Settings, name: &str) -> &'a ProviderSettings {
+pub(super) fn provider<'a>(settings: &'a Settings, name: &str) -> &'a ProviderSettings {
     settings
         .providers
         .iter()
