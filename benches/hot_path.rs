@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use ringbridge::config::{self, LoadOptions};
 use ringbridge::http::chunked::ChunkedScanner;
 use ringbridge::http::request::parse_request_head;
-use ringbridge::router::Routes;
+use ringbridge::router::{CoreRouting, Routes};
 use ringbridge::schema::peek::{peek, splice_model};
 use ringbridge::schema::usage::scan_usage;
 use ringbridge::worker::snapshot::{CoreSnapshot, Published};
@@ -69,11 +69,12 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("peek_model", |b| b.iter(|| peek(black_box(&body)).unwrap()));
     let routes = routes();
+    let core_routing = CoreRouting::new(0);
     g.bench_function("resolve_route", |b| {
         b.iter(|| {
             // What the driver calls: the candidate list, here one route.
             let candidates = routes
-                .candidates(black_box("groq/llama-3.1-8b-instant"), &[])
+                .candidates(black_box("groq/llama-3.1-8b-instant"), &[], &core_routing)
                 .unwrap();
             let provider = candidates.iter().next().unwrap().provider;
             provider
@@ -92,7 +93,7 @@ fn bench(c: &mut Criterion) {
             let p = peek(black_box(&body)).unwrap();
             let range = p.model.unwrap();
             let model = std::str::from_utf8(&body[range.clone()]).unwrap();
-            let candidates = routes.candidates(model, &[]).unwrap();
+            let candidates = routes.candidates(model, &[], &core_routing).unwrap();
             let route = candidates.iter().next().unwrap();
             out.clear();
             splice_model(&mut out, &body, &range, route.model);
@@ -109,7 +110,7 @@ fn bench(c: &mut Criterion) {
             let p = peek(black_box(&body)).unwrap();
             let range = p.model.unwrap();
             let model = std::str::from_utf8(&body[range.clone()]).unwrap();
-            let candidates = routes.candidates(model, &[]).unwrap();
+            let candidates = routes.candidates(model, &[], &core_routing).unwrap();
             let route = candidates.iter().next().unwrap();
             out.clear();
             splice_model(&mut out, &body, &range, route.model);

@@ -19,12 +19,15 @@ struct Setup {
     _anth: Proc,
 }
 
-fn setup(bad_status: &str) -> Setup {
+/// `retries` is the `[retries]` table's body ("" for the defaults).
+fn setup_with(bad_status: &str, retries: &str) -> Setup {
     let bad = mock_provider(&["--status", bad_status]);
     let good = mock_provider(&[]);
     let anth = mock_provider(&[]);
     let gw = gateway_with(&format!(
         r#"env_providers = false
+[retries]
+{retries}
 [providers.bad]
 kind = "openai-compatible"
 base_url = "http://{}/v1"
@@ -36,7 +39,9 @@ kind = "anthropic"
 base_url = "http://{}"
 keys = ["sk-ant-test-0123456789"]
 "#,
-        bad.addr, good.addr, anth.addr
+        bad.addr,
+        good.addr,
+        anth.addr
     ));
     // Count only the test's own traffic, not the model-list fetches.
     assert!(eventually(Duration::from_secs(10), || {
@@ -53,6 +58,11 @@ keys = ["sk-ant-test-0123456789"]
         good,
         _anth: anth,
     }
+}
+
+/// One try per candidate: these tests are about the fallback chain.
+fn setup(bad_status: &str) -> Setup {
+    setup_with(bad_status, "attempts = 1")
 }
 
 fn chat(model: &str, fallbacks: &str, extra: &str) -> String {
@@ -120,7 +130,8 @@ fn fallbacks_cross_provider_families_through_the_translators() {
 
 #[test]
 fn the_last_failure_is_answered_with_every_attempt_listed() {
-    let s = setup("502");
+    // The default two tries per candidate, with a short backoff.
+    let s = setup_with("502", "backoff_base_ms = 1");
     let r = roundtrip(
         s.gw.addr,
         &post(CHAT, &chat("bad/a", r#"["bad/b","bad/a"]"#, ""), &[]),
@@ -129,10 +140,10 @@ fn the_last_failure_is_answered_with_every_attempt_listed() {
     // `bad/a` again is a candidate already tried: skipped.
     assert_eq!(
         r.header("x-ringbridge-attempts"),
-        Some("2; bad/a=502, bad/b=502")
+        Some("4; bad/a=502, bad/a=502, bad/b=502, bad/b=502")
     );
     assert_eq!(r.header("x-ringbridge-provider"), Some("bad"));
-    assert_eq!(requests(&s.bad), 2);
+    assert_eq!(requests(&s.bad), 4);
 }
 
 #[test]

@@ -13,7 +13,9 @@ const CHAT: &str = "/v1/chat/completions";
 #[test]
 fn a_request_the_upstream_read_is_not_sent_again() {
     let mock = mock_provider(&[]);
-    let gw = gateway_to(&mock, "");
+    // One try per request: what is tested is that the pool never resends on
+    // its own (configured retries are visible in x-ringbridge-attempts).
+    let gw = gateway_to(&mock, "[retries]\nattempts = 1");
     let mut c = Conn::open(gw.addr);
     // Warm a pooled connection, then have the upstream reset it after it has
     // read the next request: that request may have run, so it is a 502, once.

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use super::error::GatewayError;
 use super::exchange::Exchange;
 use super::respond::{self, Client, RequestId};
-use super::target::{Request, Target};
+use super::target::{deadline_of, Request, Target};
 use super::{admin, cors, driver};
 use crate::http::request::{Method, RequestHead};
 use crate::schema::dialect::Dialect;
@@ -73,6 +73,13 @@ pub(crate) async fn dispatch(
         }
         Target::Preflight => cors::preflight(rbuf, req, client, keep_alive, id).await,
         &Target::Api(dialect, caller) => {
+            let deadline = match deadline_of(rbuf, req) {
+                Ok(deadline) => deadline,
+                Err(e) => {
+                    super::exchange::record_rejection(worker, dialect, req.started, e.status);
+                    return respond::error(client, dialect, &e, keep_alive, id).await && keep_alive;
+                }
+            };
             let exchange = Exchange {
                 worker,
                 rbuf,
@@ -82,6 +89,7 @@ pub(crate) async fn dispatch(
                 caller,
                 id: &request_id,
                 keep_alive,
+                deadline,
             };
             driver::forward(&exchange, client).await
         }

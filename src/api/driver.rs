@@ -14,11 +14,13 @@
 //! request to its candidate.
 
 use std::borrow::Cow;
+use std::time::{Duration, Instant};
 
 use super::convert::{converter, Converter};
 use super::error::{may_retry, ErrorKind, GatewayError};
-use super::exchange::{record, record_rejection, Asked, Exchange, Record};
+use super::exchange::{client_hung_up, record, record_rejection, Asked, Exchange, Record};
 use super::respond::{self, Client};
+use crate::config::RetrySettings;
 use crate::router::{Provider, Route};
 use crate::schema::peek::{peek, unescape};
 
@@ -62,7 +64,7 @@ async fn drive<'a>(
 ) -> Result<bool, GatewayError> {
     let routes = &x.req.config.routes;
     let candidates = routes
-        .candidates(&asked.model, &asked.fallbacks)
+        .candidates(&asked.model, &asked.fallbacks, &x.worker.routing)
         .map_err(|e| {
             let err = GatewayError::new(e.status(), e.to_string());
             if e.status() == 404 {
@@ -80,12 +82,29 @@ async fn drive<'a>(
         let provider = routes.provider(route.provider);
         rec.provider = provider.name();
         rec.model = route.model;
-        match attempt(x, client, asked, provider, route, rec).await {
-            Err(e) if next_candidate(&e, left) => {
-                tracing::info!(provider = provider.name(), request_id = %x.id.lossy(), status = e.status, "attempt failed; trying the next candidate");
-                rec.attempt_failed(e.status);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let e = match attempt(x, client, asked, provider, route, rec).await {
+                Err(e) => e,
+                ok => return ok,
+            };
+            let random = x.worker.routing.random();
+            let next = decide(&e, tries, &route.retries, left, x.deadline, random);
+            if next == Next::Stop {
+                return Err(e);
             }
-            other => return other,
+            tracing::info!(provider = provider.name(), request_id = %x.id.lossy(), status = e.status, next = ?next, "attempt failed");
+            rec.attempt_failed(e.status);
+            match next {
+                Next::Retry(wait) if !wait.is_zero() => {
+                    if !backoff(x, client, wait).await {
+                        return Err(e);
+                    }
+                }
+                Next::Retry(_) => {}
+                Next::Candidate | Next::Stop => break,
+            }
         }
     }
     unreachable!("a route resolves to at least one candidate")
@@ -160,9 +179,83 @@ fn peek_model(body: &[u8]) -> Result<Asked<'_>, GatewayError> {
     })
 }
 
-/// The driver's decision after a failed attempt: try the next candidate?
-fn next_candidate(err: &GatewayError, left: usize) -> bool {
-    left > 0 && may_retry(err)
+/// What the driver does after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// The same candidate again, after this backoff.
+    Retry(Duration),
+    /// The next candidate, at once.
+    Candidate,
+    /// Answer the client with this failure.
+    Stop,
+}
+
+/// The retry rule, in one place. Only a transient failure before any byte
+/// reached the client ([`may_retry`]) is tried again: the same candidate up
+/// to its `attempts`, after a backoff, then the next candidate (`left` more),
+/// as long as the request's deadline leaves time for the wait.
+fn decide(
+    err: &GatewayError,
+    tries: u32,
+    retries: &RetrySettings,
+    left: usize,
+    deadline: Option<Instant>,
+    random: u64,
+) -> Next {
+    if !may_retry(err) {
+        return Next::Stop;
+    }
+    if tries < retries.attempts {
+        let wait = retry_wait(retries, tries, err.retry_after, random);
+        if let Some(wait) = wait.filter(|w| fits_deadline(deadline, *w)) {
+            return Next::Retry(wait);
+        }
+    }
+    match left > 0 && fits_deadline(deadline, Duration::ZERO) {
+        true => Next::Candidate,
+        false => Next::Stop,
+    }
+}
+
+/// How long to wait before try `tries + 1` of a candidate: exponential
+/// backoff with full jitter (a uniform draw below `base * 2^(tries-1)`,
+/// capped at `backoff_max`), or the upstream's `Retry-After` when it asks
+/// for longer. `None` when it asks for more than `backoff_max`: waiting that
+/// long for one target is worse than moving on.
+fn retry_wait(
+    retries: &RetrySettings,
+    tries: u32,
+    retry_after: Option<Duration>,
+    random: u64,
+) -> Option<Duration> {
+    let ceiling = retries
+        .backoff_base
+        .saturating_mul(1 << (tries - 1).min(20))
+        .min(retries.backoff_max);
+    let jittered = match ceiling.as_micros() as u64 {
+        0 => Duration::ZERO,
+        micros => Duration::from_micros(random % (micros + 1)),
+    };
+    match retry_after {
+        Some(asked) if asked > retries.backoff_max => None,
+        Some(asked) => Some(asked.max(jittered)),
+        None => Some(jittered),
+    }
+}
+
+/// Whether waiting `wait` still leaves time before the request's deadline.
+fn fits_deadline(deadline: Option<Instant>, wait: Duration) -> bool {
+    deadline.is_none_or(|d| Instant::now() + wait < d)
+}
+
+/// Sleep before a retry; false when the client hung up or the gateway is
+/// shutting down meanwhile.
+async fn backoff(x: &Exchange<'_>, client: &Client, wait: Duration) -> bool {
+    monoio::select! {
+        _ = monoio::time::sleep(wait) => !x.worker.gw.shutting_down(),
+        _ = x.worker.drain.cut_requested() => false,
+        _ = client_hung_up(&client.stream) => false,
+    }
 }
 
 #[cfg(test)]
@@ -189,18 +282,79 @@ mod tests {
         }
     }
 
+    const RETRIES: RetrySettings = RetrySettings {
+        attempts: 2,
+        backoff_base: Duration::from_millis(100),
+        backoff_max: Duration::from_secs(5),
+    };
+
     #[test]
-    fn next_candidate_only_before_the_first_byte_and_while_candidates_remain() {
+    fn retries_only_transient_failures_before_the_first_byte() {
         let reset = GatewayError::upstream("a", &UpstreamError::ClosedBeforeResponse);
-        assert!(next_candidate(&reset, 1));
-        assert!(!next_candidate(&reset, 0));
+        let decide_now = |e: &GatewayError, tries, left| decide(e, tries, &RETRIES, left, None, 7);
+        assert!(matches!(decide_now(&reset, 1, 0), Next::Retry(_)));
+        assert_eq!(decide_now(&reset, 2, 1), Next::Candidate);
+        assert_eq!(decide_now(&reset, 2, 0), Next::Stop);
         let streaming = reset
             .clone()
             .after(Committed::EventStream { chunked: true });
-        assert!(!next_candidate(&streaming, 1));
+        assert_eq!(decide_now(&streaming, 1, 1), Next::Stop);
         let limited = GatewayError::upstream_status("a", 429, UpstreamAnswer::default(), None);
-        assert!(next_candidate(&limited, 2));
+        assert!(matches!(decide_now(&limited, 1, 2), Next::Retry(_)));
         let refused = GatewayError::upstream_status("a", 400, UpstreamAnswer::default(), None);
-        assert!(!next_candidate(&refused, 2));
+        assert_eq!(decide_now(&refused, 1, 2), Next::Stop);
+        let once = RetrySettings {
+            attempts: 1,
+            ..RETRIES
+        };
+        assert_eq!(decide(&reset, 1, &once, 1, None, 7), Next::Candidate);
+    }
+
+    #[test]
+    fn backoff_is_jittered_exponential_and_honours_retry_after() {
+        // Full jitter: any draw lands in [0, base * 2^(tries-1)], capped.
+        for (tries, ceiling_ms) in [(1, 100), (2, 200), (3, 400), (10, 5000), (40, 5000)] {
+            for random in [0, 1, 12_345, u64::MAX] {
+                let wait = retry_wait(&RETRIES, tries, None, random).unwrap();
+                assert!(
+                    wait <= Duration::from_millis(ceiling_ms),
+                    "{tries}: {wait:?}"
+                );
+            }
+        }
+        assert_eq!(retry_wait(&RETRIES, 3, None, 400_001), Some(Duration::ZERO));
+        // Retry-After wins when it asks for longer, but not beyond backoff_max.
+        let asked = Some(Duration::from_secs(1));
+        assert_eq!(retry_wait(&RETRIES, 1, asked, 0), asked);
+        assert_eq!(
+            retry_wait(&RETRIES, 1, Some(Duration::from_secs(6)), 0),
+            None
+        );
+        let limited = GatewayError::upstream_status(
+            "a",
+            429,
+            UpstreamAnswer::default(),
+            Some(Duration::from_secs(30)),
+        );
+        assert_eq!(decide(&limited, 1, &RETRIES, 1, None, 0), Next::Candidate);
+        assert_eq!(decide(&limited, 1, &RETRIES, 0, None, 0), Next::Stop);
+    }
+
+    #[test]
+    fn the_deadline_bounds_every_wait() {
+        let reset = GatewayError::upstream("a", &UpstreamError::ClosedBeforeResponse);
+        let soon = Some(Instant::now() + Duration::from_millis(50));
+        let asked = GatewayError {
+            retry_after: Some(Duration::from_secs(1)),
+            ..reset.clone()
+        };
+        // A one-second Retry-After does not fit: the next candidate instead.
+        assert_eq!(decide(&asked, 1, &RETRIES, 1, soon, 0), Next::Candidate);
+        let passed = Some(Instant::now() - Duration::from_millis(1));
+        assert_eq!(decide(&reset, 1, &RETRIES, 1, passed, 0), Next::Stop);
+        assert!(matches!(
+            decide(&reset, 1, &RETRIES, 1, soon, 0),
+            Next::Retry(w) if w.is_zero()
+        ));
     }
 }

@@ -36,6 +36,9 @@ pub(super) struct Exchange<'a> {
     pub caller: Caller,
     pub id: &'a RequestId,
     pub keep_alive: bool,
+    /// `x-ringbridge-timeout-ms`: when the whole chain of attempts must
+    /// have an answer started.
+    pub deadline: Option<Instant>,
 }
 
 impl Exchange<'_> {
@@ -53,6 +56,22 @@ pub(super) struct Asked<'b> {
     pub fallbacks: Vec<String>,
     /// The `fallbacks` member, cut from the body before it goes upstream.
     pub cut: Option<Range<usize>>,
+}
+
+/// How long an upstream asks the client to wait: `retry-after-ms` (OpenAI,
+/// Azure) or `retry-after` in seconds (the HTTP-date form is not used by
+/// providers and is ignored).
+pub(super) fn retry_after(reader: &BodyReader) -> Option<Duration> {
+    let number = |name: &[u8]| -> Option<u64> {
+        std::str::from_utf8(reader.header(name)?)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    number(b"retry-after-ms")
+        .map(Duration::from_millis)
+        .or_else(|| number(b"retry-after").map(Duration::from_secs))
 }
 
 /// What is recorded of a request once it ends; phases fill it in.
@@ -144,7 +163,19 @@ pub(super) async fn send(
     rec: &mut Record<'_>,
 ) -> Result<Response, GatewayError> {
     let worker = x.worker;
-    let timeouts = provider.settings.timeouts;
+    let mut timeouts = provider.settings.timeouts;
+    if let Some(deadline) = x.deadline {
+        // The request's deadline bounds this attempt's wait for a head too.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(GatewayError::upstream(
+                provider.name(),
+                &UpstreamError::FirstByteTimeout,
+            ));
+        }
+        timeouts.connect = timeouts.connect.min(left);
+        timeouts.first_byte = timeouts.first_byte.min(left);
+    }
     let sending = worker
         .pools
         .send(&provider.origin, request, worker.take_buf(), &timeouts);
@@ -204,7 +235,7 @@ pub(super) async fn read_whole(
 }
 
 /// Resolves when the client has closed its side of the connection.
-async fn client_hung_up(stream: &monoio::net::TcpStream) {
+pub(super) async fn client_hung_up(stream: &monoio::net::TcpStream) {
     use std::os::fd::AsRawFd;
     monoio::time::sleep(CLIENT_WATCH_AFTER).await;
     loop {

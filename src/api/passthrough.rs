@@ -4,10 +4,10 @@
 //! `usage` from its tail. Error answers are read whole and handed back to the
 //! driver, so another candidate can still be tried.
 
-use std::time::Duration;
-
 use super::error::{GatewayError, UpstreamAnswer};
-use super::exchange::{end_upstream, no_credentials, read_whole, send, Asked, Exchange, Record};
+use super::exchange::{
+    end_upstream, no_credentials, read_whole, retry_after, send, Asked, Exchange, Record,
+};
 use super::respond::{Client, Length};
 use crate::http::response::{push_header, push_header_u64, push_status_line, ResponseFraming};
 use crate::http::{connection_nominees, is_hop_by_hop_here};
@@ -171,12 +171,6 @@ fn push_relayed_headers(
     }
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is left to the client).
-pub(super) fn retry_after(value: Option<&[u8]>) -> Option<Duration> {
-    let secs: u64 = std::str::from_utf8(value?).ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(secs))
-}
-
 /// An error answer, read whole so a credential in it can be masked, for the
 /// driver to relay or to try another candidate instead.
 async fn error_answer(
@@ -187,7 +181,7 @@ async fn error_answer(
 ) -> GatewayError {
     provider.mask_credentials(reader.head_bytes_mut());
     let status = reader.head.status;
-    let retry = retry_after(reader.header(b"retry-after"));
+    let retry = retry_after(&reader);
     let mut answer = UpstreamAnswer::default();
     push_relayed_headers(
         &mut answer.header_lines,

@@ -101,6 +101,31 @@ fn target(method: Method, path: &[u8]) -> Target {
     }
 }
 
+/// Longest `x-ringbridge-timeout-ms` accepted: an hour.
+const MAX_TIMEOUT_MS: u64 = 3_600_000;
+
+/// The deadline a client set with `x-ringbridge-timeout-ms`, counted from
+/// when its head arrived.
+pub(crate) fn deadline_of(
+    rbuf: &[u8],
+    req: &Request,
+) -> Result<Option<std::time::Instant>, GatewayError> {
+    let Some(value) = req.head.header(rbuf, b"x-ringbridge-timeout-ms") else {
+        return Ok(None);
+    };
+    let ms = std::str::from_utf8(value)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| (1..=MAX_TIMEOUT_MS).contains(ms));
+    match ms {
+        Some(ms) => Ok(Some(req.started + std::time::Duration::from_millis(ms))),
+        None => Err(GatewayError::new(
+            400,
+            format!("x-ringbridge-timeout-ms must be a whole number of milliseconds from 1 to {MAX_TIMEOUT_MS}"),
+        )),
+    }
+}
+
 /// Inbound auth: `Authorization: Bearer <key>` or `x-api-key: <key>`
 /// (Anthropic SDKs). Returns who is calling.
 fn authenticate(

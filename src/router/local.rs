@@ -9,15 +9,31 @@ use std::cell::Cell;
 #[derive(Debug)]
 pub struct CoreRouting {
     key_cursor: Cell<usize>,
+    rng: Cell<u64>,
 }
 
 impl CoreRouting {
     /// Cores start their rotations at different keys, so the first requests
     /// after a start do not all land on key 0.
     pub fn new(core_index: usize) -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ (core_index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         Self {
             key_cursor: Cell::new(core_index),
+            rng: Cell::new(seed | 1),
         }
+    }
+
+    /// 64 random bits (xorshift64*), for weighted draws and jitter.
+    pub fn random(&self) -> u64 {
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
     /// Round-robin index over `n` keys.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 pub use local::CoreRouting;
 pub use redact::{Credentials, MIN_MASKED_SECRET_BYTES};
 
-use crate::config::{ProviderAuth, ProviderKind, ProviderSettings, Settings};
+use crate::config::{ProviderAuth, ProviderKind, ProviderSettings, RetrySettings, Settings};
 use crate::credentials::TokenSlot;
 use crate::providers::spec::Spec;
 use crate::upstream::Origin;
@@ -85,7 +85,41 @@ pub struct Routes {
     pub providers: Vec<Provider>,
     by_name: HashMap<String, usize>,
     aliases: HashMap<String, (usize, String)>,
+    /// `[routes.NAME]`: weighted targets and a fallback chain per name.
+    tables: HashMap<String, RouteTable>,
     default: Option<usize>,
+    /// `[retries]`, for providers and routes that do not override it.
+    retries: RetrySettings,
+}
+
+/// One `[routes.NAME]`, resolved to provider indices.
+#[derive(Debug)]
+struct RouteTable {
+    /// Weighted targets, then the fallback chain; `weight` 0 for fallbacks.
+    targets: Vec<TableEntry>,
+    fallbacks: Vec<TableEntry>,
+    total_weight: u64,
+}
+
+#[derive(Debug)]
+struct TableEntry {
+    provider: usize,
+    model: String,
+    /// `provider/model`, as the table names it.
+    asked: String,
+    weight: u32,
+    retries: RetrySettings,
+}
+
+impl TableEntry {
+    fn route(&self) -> Route<'_> {
+        Route {
+            provider: self.provider,
+            model: &self.model,
+            asked: &self.asked,
+            retries: self.retries,
+        }
+    }
 }
 
 /// Where a request goes.
@@ -97,6 +131,8 @@ pub struct Route<'a> {
     /// The name the client wrote (its `model`, an alias, or a fallback
     /// entry), which translated answers report.
     pub asked: &'a str,
+    /// How often, and how patiently, this candidate is tried.
+    pub retries: RetrySettings,
 }
 
 /// Routes to try for one request, in order; never empty.
@@ -117,6 +153,42 @@ impl<'a> Candidates<'a> {
 
     pub fn iter(&self) -> impl Iterator<Item = &Route<'a>> {
         std::iter::once(&self.first).chain(self.rest.iter())
+    }
+
+    /// Append `route` unless the same provider and model are already listed.
+    fn push_new(&mut self, route: Route<'a>) {
+        let listed = |c: &Route| c.provider == route.provider && c.model == route.model;
+        if !self.iter().any(listed) {
+            self.rest.push(route);
+        }
+    }
+}
+
+impl RouteTable {
+    /// A target drawn by weight, the other targets, then the fallbacks.
+    fn candidates<'a>(&'a self, core: &CoreRouting, more: usize) -> Candidates<'a> {
+        let mut ticket = core.random() % self.total_weight.max(1);
+        let drawn = self
+            .targets
+            .iter()
+            .position(|t| {
+                let hit = ticket < u64::from(t.weight);
+                ticket = ticket.saturating_sub(u64::from(t.weight));
+                hit
+            })
+            .unwrap_or(0);
+        let mut candidates = Candidates {
+            first: self.targets[drawn].route(),
+            rest: Vec::with_capacity(self.targets.len() + self.fallbacks.len() + more),
+        };
+        let others = self.targets.iter().enumerate().filter(|(i, _)| *i != drawn);
+        for (_, target) in others {
+            candidates.push_new(target.route());
+        }
+        for fallback in &self.fallbacks {
+            candidates.push_new(fallback.route());
+        }
+        candidates
     }
 }
 
@@ -212,11 +284,50 @@ impl Routes {
             .default_provider
             .as_deref()
             .and_then(|d| by_name.get(d).copied());
+        let retries = settings.retries;
+        let entry = |target: &str, weight: u32, route_retries: Option<RetrySettings>| {
+            // Config validation checked every target names an enabled provider.
+            let (prov, model) = target.split_once('/')?;
+            let provider = *by_name.get(prov)?;
+            let provider_retries = providers[provider].settings.retries;
+            Some(TableEntry {
+                provider,
+                model: model.to_owned(),
+                asked: target.to_owned(),
+                weight,
+                retries: route_retries.or(provider_retries).unwrap_or(retries),
+            })
+        };
+        let tables = settings
+            .routes
+            .iter()
+            .map(|r| {
+                let targets: Vec<TableEntry> = r
+                    .targets
+                    .iter()
+                    .filter_map(|t| entry(&t.model, t.weight, r.retries))
+                    .collect();
+                let fallbacks = r
+                    .fallbacks
+                    .iter()
+                    .filter_map(|f| entry(f, 0, r.retries))
+                    .collect();
+                let total_weight = targets.iter().map(|t| u64::from(t.weight)).sum();
+                let table = RouteTable {
+                    targets,
+                    fallbacks,
+                    total_weight,
+                };
+                (r.name.clone(), table)
+            })
+            .collect();
         Self {
             providers,
             by_name,
             aliases,
+            tables,
             default,
+            retries,
         }
     }
 
@@ -237,29 +348,34 @@ impl Routes {
 
     /// The ordered candidates for the client's `model` value and the
     /// request's own `fallbacks`: the driver tries them in turn while a
-    /// failure is transient and nothing has reached the client. A fallback
-    /// that names a candidate already in the list is skipped; one that does
-    /// not resolve fails the request, as a bad `model` does.
+    /// failure is transient and nothing has reached the client. A `[routes]`
+    /// name gives its targets (one drawn by weight first, the others after,
+    /// in the table's order) and then its fallbacks. A candidate already in
+    /// the list is skipped; a request fallback that does not resolve fails
+    /// the request, as a bad `model` does.
     pub fn candidates<'a>(
         &'a self,
         model: &'a str,
         fallbacks: &'a [String],
+        core: &CoreRouting,
     ) -> Result<Candidates<'a>, RouteError> {
-        let first = self.resolve(model)?;
-        if fallbacks.is_empty() {
-            return Ok(Candidates {
-                first,
-                rest: Vec::new(),
-            });
-        }
         if fallbacks.len() > MAX_FALLBACKS {
             return Err(RouteError::TooManyFallbacks {
                 count: fallbacks.len(),
             });
         }
-        let mut candidates = Candidates {
-            first,
-            rest: Vec::with_capacity(fallbacks.len()),
+        let mut candidates = match self.tables.get(model) {
+            Some(table) => table.candidates(core, fallbacks.len()),
+            None if fallbacks.is_empty() => {
+                return Ok(Candidates {
+                    first: self.resolve(model)?,
+                    rest: Vec::new(),
+                })
+            }
+            None => Candidates {
+                first: self.resolve(model)?,
+                rest: Vec::with_capacity(fallbacks.len()),
+            },
         };
         for (index, fallback) in fallbacks.iter().enumerate() {
             let route = self
@@ -268,10 +384,7 @@ impl Routes {
                     index,
                     reason: Box::new(reason),
                 })?;
-            let tried = |c: &Route| c.provider == route.provider && c.model == route.model;
-            if !candidates.iter().any(tried) {
-                candidates.rest.push(route);
-            }
+            candidates.push_new(route);
         }
         Ok(candidates)
     }
@@ -345,6 +458,7 @@ impl Routes {
             provider: i,
             model,
             asked: model,
+            retries: p.settings.retries.unwrap_or(self.retries),
         })
     }
 

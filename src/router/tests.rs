@@ -27,7 +27,7 @@ aliases = { fast = "groq/llama-3.1-8b-instant" }
 "#;
 
 fn first<'a>(routes: &'a Routes, model: &'a str) -> Result<(&'a str, &'a str), RouteError> {
-    let candidates = routes.candidates(model, &[])?;
+    let candidates = routes.candidates(model, &[], &CoreRouting::new(0))?;
     assert_eq!(candidates.len(), 1, "no fallbacks: one candidate");
     let route = candidates.iter().next().unwrap();
     Ok((routes.provider(route.provider).name(), route.model))
@@ -85,7 +85,7 @@ fn chain<'a>(
     model: &'a str,
     fallbacks: &'a [String],
 ) -> Result<Vec<(&'a str, &'a str, &'a str)>, RouteError> {
-    let candidates = routes.candidates(model, fallbacks)?;
+    let candidates = routes.candidates(model, fallbacks, &CoreRouting::new(0))?;
     Ok(candidates
         .iter()
         .map(|c| (routes.provider(c.provider).name(), c.model, c.asked))

@@ -101,7 +101,6 @@ pub struct Worker {
     pub routing: CoreRouting,
     /// This core's cached copy of the published configuration.
     config: CoreSnapshot,
-    rng: Cell<u64>,
     /// Free list of upstream request buffers.
     spare_bufs: RefCell<Vec<Vec<u8>>>,
     /// Large client read buffers, kept for the next large body.
@@ -119,12 +118,6 @@ impl Worker {
     pub fn new(gw: Arc<Gateway>, index: usize) -> Self {
         let metrics = Rc::new(gw.registry.core(index));
         let pools = Pools::new(gw.tls.clone(), gw.dns.clone(), metrics.clone());
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x9e37_79b9_7f4a_7c15)
-            ^ ((index as u64 + 1) << 48)
-            ^ (std::process::id() as u64) << 16;
         Self {
             pools,
             metrics,
@@ -133,7 +126,6 @@ impl Worker {
             drain: Drain::default(),
             routing: CoreRouting::new(index),
             config: CoreSnapshot::new(&gw.config),
-            rng: Cell::new(seed | 1),
             spare_bufs: RefCell::new(Vec::new()),
             spare_read_bufs: RefCell::new(Vec::new()),
             gw,
@@ -189,13 +181,8 @@ impl Worker {
         }
     }
 
-    /// 64 random bits (xorshift64*); for request ids, not for secrets.
+    /// 64 random bits; for request ids, not for secrets.
     pub fn random(&self) -> u64 {
-        let mut x = self.rng.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng.set(x);
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.routing.random()
     }
 }

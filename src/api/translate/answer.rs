@@ -40,7 +40,7 @@ pub(super) async fn whole(
     rec: &mut Record<'_>,
 ) -> Result<Vec<u8>, GatewayError> {
     let upstream_status = reader.head.status;
-    let retry_after = crate::api::passthrough::retry_after(reader.header(b"retry-after"));
+    let retry_after = crate::api::exchange::retry_after(&reader);
     let mut payload = x.worker.take_buf();
     let read = read_whole(x, provider, reader, &mut payload, rec).await;
     if let Err(e) = read {
@@ -100,7 +100,11 @@ pub(super) fn error_answer(
         ..UpstreamAnswer::default()
     };
     if let Some(after) = retry_after {
-        push_header_u64(&mut answer.header_lines, b"retry-after", after.as_secs());
+        push_header_u64(
+            &mut answer.header_lines,
+            b"retry-after",
+            after.as_secs_f64().ceil() as u64,
+        );
     }
     GatewayError::upstream_status(provider.name(), status, answer, retry_after)
 }

@@ -106,7 +106,7 @@ async fn run<'a>(
             .header(INPUT_TOKENS_HEADER)
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let retry_after = crate::api::passthrough::retry_after(reader.header(b"retry-after"));
+        let retry_after = crate::api::exchange::retry_after(&reader);
         bufs.payload.clear();
         read_whole(x, provider, reader, &mut bufs.payload, rec).await?;
         if !(200..300).contains(&status) {
