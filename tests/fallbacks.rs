@@ -39,9 +39,7 @@ kind = "anthropic"
 base_url = "http://{}"
 keys = ["sk-ant-test-0123456789"]
 "#,
-        bad.addr,
-        good.addr,
-        anth.addr
+        bad.addr, good.addr, anth.addr
     ));
     // Count only the test's own traffic, not the model-list fetches.
     assert!(eventually(Duration::from_secs(10), || {

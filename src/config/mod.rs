@@ -131,6 +131,26 @@ pub struct ProviderSettings {
     pub concurrency: Option<ConcurrencySettings>,
 }
 
+impl Settings {
+    /// Configured keys this version validates but does not act on yet, by
+    /// their config path, so the gateway can say at start what it ignores.
+    pub fn not_enforced(&self) -> Vec<String> {
+        let mut ignored = Vec::new();
+        if self.admin_token.is_some() {
+            ignored.push("admin.token".to_owned());
+        }
+        for p in &self.providers {
+            if p.concurrency.is_some() {
+                ignored.push(format!("providers.{}.max_in_flight", p.name));
+            }
+            if p.key_options.iter().any(|o| *o != KeyOptions::default()) {
+                ignored.push(format!("providers.{}.keys[].weight/models", p.name));
+            }
+        }
+        ignored
+    }
+}
+
 /// How one key of a provider is used, beside `ProviderSettings::keys`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyOptions {

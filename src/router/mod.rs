@@ -165,6 +165,14 @@ impl<'a> Candidates<'a> {
 }
 
 impl RouteTable {
+    /// The first of the heaviest targets.
+    fn heaviest(&self) -> &TableEntry {
+        let targets = self.targets.iter().rev();
+        targets
+            .max_by_key(|t| t.weight)
+            .expect("validated: a route has targets")
+    }
+
     /// A target drawn by weight, the other targets, then the fallbacks.
     fn candidates<'a>(&'a self, core: &CoreRouting, more: usize) -> Candidates<'a> {
         let mut ticket = core.random() % self.total_weight.max(1);
@@ -339,6 +347,13 @@ impl Routes {
         self.by_name.get(name).copied()
     }
 
+    /// Route name -> its heaviest target, for listings.
+    pub fn route_names(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.tables
+            .iter()
+            .map(|(name, table)| (name.as_str(), table.heaviest().asked.as_str()))
+    }
+
     /// Alias name -> "provider/model", for listings.
     pub fn aliases(&self) -> impl Iterator<Item = (&str, &str, &str)> {
         self.aliases
@@ -391,6 +406,11 @@ impl Routes {
 
     /// Resolve the client's `model` value.
     pub fn resolve<'a>(&'a self, model: &'a str) -> Result<Route<'a>, RouteError> {
+        if let Some(table) = self.tables.get(model) {
+            // The heaviest target stands for the route outside a request
+            // (model lookups, a route named as a fallback).
+            return Ok(table.heaviest().route());
+        }
         self.route_of(model).map(|route| Route {
             asked: model,
             ..route

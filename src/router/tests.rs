@@ -22,7 +22,7 @@ fn routes(file: &str) -> Routes {
 const FILE: &str = r#"
 env_providers = false
 providers.groq = { kind = "groq", keys = ["k"] }
-providers.strict = { kind = "openai-compatible", base_url = "http://127.0.0.1:1/v1", models = ["small", "large"] }
+providers.strict = { kind = "openai-compatible", base_url = "http://127.0.0.1:1/v1", models = ["small", "large"], retries = { attempts = 1 } }
 aliases = { fast = "groq/llama-3.1-8b-instant" }
 "#;
 
@@ -137,4 +137,60 @@ fn a_bad_fallback_fails_the_request_with_its_index() {
     );
     assert_eq!(err.status(), 400);
     assert!(chain(&r, "fast", &many[..MAX_FALLBACKS]).is_ok());
+}
+
+const ROUTES: &str = r#"
+[retries]
+attempts = 3
+[routes.smart]
+targets = [{ model = "groq/big", weight = 3 }, "strict/small"]
+fallbacks = ["mock/echo"]
+[routes.patient]
+targets = ["strict/large"]
+retries = { attempts = 5 }
+"#;
+
+#[test]
+fn a_route_lists_its_drawn_target_then_the_others_then_its_fallbacks() {
+    let r = routes(&format!("{FILE}{ROUTES}"));
+    let core = CoreRouting::new(0);
+    let mut drawn_big = 0;
+    for _ in 0..1000 {
+        let c = r.candidates("smart", &[], &core).unwrap();
+        let names: Vec<&str> = c.iter().map(|c| c.asked).collect();
+        match names[0] {
+            "groq/big" => {
+                drawn_big += 1;
+                assert_eq!(names, ["groq/big", "strict/small", "mock/echo"]);
+            }
+            _ => assert_eq!(names, ["strict/small", "groq/big", "mock/echo"]),
+        }
+    }
+    // 3:1; five standard deviations of 1000 draws is about 68.
+    assert!((682..=818).contains(&drawn_big), "{drawn_big}");
+    // A request's fallbacks come after the route's own, without repeats.
+    let extra = owned(&["mock/echo", "groq/other"]);
+    let c = r.candidates("smart", &extra, &core).unwrap();
+    assert_eq!(c.iter().last().map(|c| c.asked), Some("groq/other"));
+    assert_eq!(c.len(), 4);
+    // Outside a request, the heaviest target stands for the route.
+    assert_eq!(r.resolve("smart").unwrap().asked, "groq/big");
+}
+
+#[test]
+fn retries_come_from_the_route_then_the_provider_then_the_default() {
+    let r = routes(&format!("{FILE}{ROUTES}"));
+    let core = CoreRouting::new(0);
+    let attempts = |model: &str| {
+        r.candidates(model, &[], &core)
+            .unwrap()
+            .iter()
+            .next()
+            .unwrap()
+            .retries
+            .attempts
+    };
+    assert_eq!(attempts("patient"), 5);
+    assert_eq!(attempts("strict/small"), 1);
+    assert_eq!(attempts("groq/x"), 3);
 }

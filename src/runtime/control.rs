@@ -179,6 +179,9 @@ fn refresh_models(gw: &Gateway, config: &Snapshot) {
     for (alias, provider, model) in config.routes.aliases() {
         ids.push((alias.to_owned(), format!("{provider}/{model}")));
     }
+    for (route, target) in config.routes.route_names() {
+        ids.push((route.to_owned(), target.to_owned()));
+    }
     ids.sort();
     ids.dedup_by(|a, b| a.0 == b.0);
     gw.models.store(Arc::new(ModelList::new(&ids, complete)));

@@ -144,6 +144,27 @@ fn defaults_when_nothing_is_configured() {
         assert!(p.key_options.iter().all(|o| *o == default), "{}", p.name);
     }
     assert_eq!(provider(&s, "openai").key_options.len(), 1);
+    assert!(s.not_enforced().is_empty());
+}
+
+#[test]
+fn keys_not_enforced_yet_are_named_for_the_start_warning() {
+    let text = r#"
+[admin]
+token = "0123456789abcdef0123"
+[providers.openai]
+keys = [{ key = "k1", weight = 2 }, "k2"]
+max_in_flight = 4
+"#;
+    let s = load_str(text, &[]).unwrap();
+    assert_eq!(
+        s.not_enforced(),
+        [
+            "admin.token",
+            "providers.openai.max_in_flight",
+            "providers.openai.keys[].weight/models"
+        ]
+    );
 }
 
 // ---- [retries] ----------------------------------------------------------------
