@@ -362,6 +362,26 @@ def test_upstream_429_on_stream_is_rate_limit_error(client: openai.OpenAI) -> No
     assert "mock error 429" in ei.value.message
 
 
+def test_upstream_429_is_retried_and_the_attempts_are_reported(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.RateLimitError) as ei:
+        client.chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"x-mock-status": "429"})
+    attempts = ei.value.response.headers.get("x-ringbridge-attempts")
+    assert attempts == f"2; {MODEL}=429, {MODEL}=429", attempts
+
+
+def test_fallbacks_in_extra_body_answer_when_the_model_fails(client: openai.OpenAI) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model=MODEL,
+        messages=MESSAGES,
+        extra_headers={"x-mock-status": "503"},
+        extra_body={"fallbacks": ["mock/echo"]},
+    )
+    completion = raw.parse()
+    assert raw.headers.get("x-ringbridge-provider") == "mock"
+    assert raw.headers.get("x-ringbridge-attempts") == f"3; {MODEL}=503, {MODEL}=503, mock/echo=200"
+    assert completion.choices[0].message.content
+
+
 def test_upstream_400_is_bad_request(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as ei:
         client.chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"x-mock-status": "400"})
