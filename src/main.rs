@@ -109,7 +109,7 @@ fn serve(args: ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> ExitCode {
         providers = %providers.join(", "),
         "starting"
     );
-    match ringbridge::runtime::run(settings) {
+    match ringbridge::runtime::run(settings, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ringbridge: {e}");

@@ -140,3 +140,53 @@ pub async fn model(
     )
     .await
 }
+
+/// Longest a `POST /admin/reload` waits for the control thread.
+const RELOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `POST /admin/reload`: ask the control thread to reload and answer with
+/// the outcome: 200 with the new generation, or 400 with why the file was
+/// refused (the running configuration keeps serving).
+pub async fn reload(
+    worker: &Worker,
+    client: &mut Client,
+    keep_alive: bool,
+    id: Option<&RequestId>,
+) -> bool {
+    let reloads = &worker.gw.reloads;
+    let ticket = reloads.request();
+    let started = std::time::Instant::now();
+    let outcome = loop {
+        if let Some(outcome) = reloads.outcome(ticket) {
+            break outcome;
+        }
+        if started.elapsed() > RELOAD_WAIT || worker.gw.shutting_down() {
+            let err = GatewayError::new(503, "the reload did not finish in time; see the log");
+            return respond::plain_error(client, &err, keep_alive, id).await;
+        }
+        monoio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    match outcome {
+        Ok(generation) => {
+            let body = format!("{{\"status\":\"reloaded\",\"generation\":{generation}}}");
+            respond::full(
+                client,
+                200,
+                b"application/json",
+                body.as_bytes(),
+                keep_alive,
+                id,
+                &[],
+            )
+            .await
+        }
+        Err(why) => {
+            let err = GatewayError::new(
+                400,
+                format!("configuration refused, nothing changed: {why}"),
+            )
+            .with_code("invalid_config");
+            respond::plain_error(client, &err, keep_alive, id).await
+        }
+    }
+}

@@ -72,6 +72,7 @@ pub(crate) async fn dispatch(
                 && keep_alive
         }
         Target::Preflight => cors::preflight(rbuf, req, client, keep_alive, id).await,
+        Target::Reload => admin::reload(worker, client, keep_alive, id).await && keep_alive,
         &Target::Api(dialect, caller) => {
             let deadline = match deadline_of(rbuf, req) {
                 Ok(deadline) => deadline,
@@ -119,7 +120,7 @@ pub(crate) async fn dispatch(
         Target::NotFound => {
             let err = GatewayError::new(
                 404,
-                "unknown path; the gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /health, /ready, /metrics",
+                "unknown path; the gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /health, /ready, /metrics, /admin/reload",
             );
             respond::plain_error(client, &err, keep_alive, id).await && keep_alive
         }

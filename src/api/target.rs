@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::error::GatewayError;
 use crate::http::request::{Method, RequestHead};
 use crate::schema::dialect::Dialect;
-use crate::worker::snapshot::{Held, Snapshot};
+use crate::worker::snapshot::{AdminAccess, Held, Snapshot};
 use crate::worker::Caller;
 
 /// A request whose head and body are in `rbuf`.
@@ -33,6 +33,8 @@ pub(crate) enum Target {
     /// `GET /v1/models/{id}`: the id starts at this offset of the path.
     Model(usize),
     Api(Dialect, Caller),
+    /// `POST /admin/reload`, admin access already checked.
+    Reload,
     /// A CORS preflight (`OPTIONS` with `Origin`), answered without auth.
     Preflight,
     WrongMethod(&'static str),
@@ -47,6 +49,7 @@ pub(crate) enum Target {
 pub(crate) fn target_of(config: &Snapshot, rbuf: &[u8], head: &RequestHead) -> Target {
     let target = target(head.method, head.path(rbuf));
     let dialect = match target {
+        Target::Reload => return admin(config, rbuf, head),
         Target::Api(dialect, _) => Some(dialect),
         Target::Models | Target::Model(_) => None,
         Target::WrongMethod(_)
@@ -75,6 +78,8 @@ fn target(method: Method, path: &[u8]) -> Target {
         b"/ready" | b"/readyz" if get => Target::Ready,
         b"/metrics" if get => Target::Metrics,
         b"/v1/models" if get => Target::Models,
+        b"/admin/reload" if post => Target::Reload,
+        b"/admin/reload" => Target::WrongMethod("POST"),
         b"/v1/chat/completions" | b"/chat/completions" if post => {
             Target::Api(Dialect::OpenAiChat, Caller::default())
         }
@@ -99,6 +104,33 @@ fn target(method: Method, path: &[u8]) -> Target {
         },
         _ => Target::NotFound,
     }
+}
+
+/// Admin endpoints: the admin token as a bearer token, or a loopback
+/// listener when no token is configured.
+fn admin(config: &Snapshot, rbuf: &[u8], head: &RequestHead) -> Target {
+    match config.admin_access(bearer(rbuf, head)) {
+        AdminAccess::Allowed => Target::Reload,
+        AdminAccess::WrongToken => Target::Unauthorized(
+            None,
+            GatewayError::new(401, "admin endpoints need the admin token as Authorization: Bearer"),
+        ),
+        AdminAccess::Off => Target::Unauthorized(
+            None,
+            GatewayError::new(
+                403,
+                "admin endpoints are off on a non-loopback listener without [admin] token or RINGBRIDGE_ADMIN_TOKEN",
+            ),
+        ),
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer<'r>(rbuf: &'r [u8], head: &RequestHead) -> Option<&'r [u8]> {
+    head.header(rbuf, b"authorization").and_then(|v| {
+        (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer "))
+            .then(|| crate::http::trim_ows(&v[7..]))
+    })
 }
 
 /// Longest `x-ringbridge-timeout-ms` accepted: an hour.
@@ -136,13 +168,7 @@ fn authenticate(
     if !config.auth_required() {
         return Ok(Caller::default());
     }
-    let presented = head
-        .header(rbuf, b"authorization")
-        .and_then(|v| {
-            (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer "))
-                .then(|| crate::http::trim_ows(&v[7..]))
-        })
-        .or_else(|| head.header(rbuf, b"x-api-key"));
+    let presented = bearer(rbuf, head).or_else(|| head.header(rbuf, b"x-api-key"));
     match presented.map(|k| config.caller_of(k)) {
         Some(Some(caller)) => Ok(caller),
         Some(None) => Err(GatewayError::new(401, "invalid gateway API key")),
@@ -168,13 +194,16 @@ mod tests {
             Target::Models => "models".into(),
             Target::NotFound => "404".into(),
             Target::Preflight => "preflight".into(),
+            Target::Reload => "reload".into(),
             Target::Unauthorized(..) => "401".into(),
         }
     }
 
     #[test]
     fn method_and_path_pick_the_target_and_dialect() {
-        let cases: [(Method, &[u8], &str); 11] = [
+        let cases: [(Method, &[u8], &str); 13] = [
+            (Method::Post, b"/admin/reload", "reload"),
+            (Method::Get, b"/admin/reload", "use POST"),
             (Method::Post, b"/v1/chat/completions", "api OpenAiChat"),
             (Method::Post, b"/chat/completions", "api OpenAiChat"),
             (Method::Post, b"/v1/completions", "api OpenAiCompletions"),

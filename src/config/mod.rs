@@ -136,9 +136,6 @@ impl Settings {
     /// their config path, so the gateway can say at start what it ignores.
     pub fn not_enforced(&self) -> Vec<String> {
         let mut ignored = Vec::new();
-        if self.admin_token.is_some() {
-            ignored.push("admin.token".to_owned());
-        }
         for p in &self.providers {
             if p.concurrency.is_some() {
                 ignored.push(format!("providers.{}.max_in_flight", p.name));

@@ -339,6 +339,20 @@ impl Routes {
         }
     }
 
+    /// Take over the access-token slots of `previous`'s providers of the
+    /// same name and kind that are authenticated the same way.
+    pub fn adopt_token_slots(&mut self, previous: &Routes) {
+        for p in &mut self.providers {
+            let Some(i) = previous.provider_by_name(p.name()) else {
+                continue;
+            };
+            let old = &previous.providers[i];
+            if let (Some(slot), Some(_), true) = (&old.token, &p.token, old.kind() == p.kind()) {
+                p.token = Some(slot.clone());
+            }
+        }
+    }
+
     pub fn provider(&self, i: usize) -> &Provider {
         &self.providers[i]
     }

@@ -1,11 +1,11 @@
-//! The control plane thread: DNS refresh, access-token refresh and model-list
-//! refresh. It may block; workers only ever read what it publishes.
+//! The control plane thread: configuration reload, DNS refresh, access-token
+//! refresh and model-list refresh. It may block; workers only ever read what it publishes.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::{ProviderAuth, ProviderKind};
+use crate::config::{LoadOptions, ProviderAuth, ProviderKind};
 use crate::credentials::{Refresher, TokenTransport};
 use crate::upstream::{blocking, Origin};
 use crate::worker::models::ModelList;
@@ -17,10 +17,10 @@ const MODELS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const TOKEN_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 const TICK: Duration = Duration::from_millis(100);
 
-pub fn spawn(gw: Arc<Gateway>) -> JoinHandle<()> {
+pub fn spawn(gw: Arc<Gateway>, reload_options: LoadOptions) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("ringbridge-control".into())
-        .spawn(move || control_loop(&gw))
+        .spawn(move || control_loop(&gw, &reload_options))
         .expect("spawning the control thread")
 }
 
@@ -78,13 +78,14 @@ impl Duties {
     }
 }
 
-fn control_loop(gw: &Gateway) {
+fn control_loop(gw: &Gateway, reload_options: &LoadOptions) {
     let mut config = gw.config.load();
     let mut duties = Duties::of(&config, Instant::now());
     let mut next_dns = Instant::now();
     let mut next_models = Instant::now();
     let mut first_dns = true;
     while !gw.shutting_down() {
+        super::reload::serve_pending(gw, reload_options);
         if gw.config.generation() != duties.generation {
             // A new configuration: its hosts, tokens and model list now.
             config = gw.config.load();

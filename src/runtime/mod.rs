@@ -5,6 +5,7 @@
 mod control;
 mod fd_limit;
 mod listener;
+mod reload;
 
 pub use fd_limit::DEFAULT_MAX_CONNECTIONS;
 
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::api::serve_connection;
-use crate::config::Settings;
+use crate::config::{LoadOptions, Settings};
 use crate::telemetry::Registry;
 use crate::worker::{Gateway, Worker};
 
@@ -39,7 +40,10 @@ pub fn driver_name() -> &'static str {
 }
 
 /// Run the gateway until SIGINT/SIGTERM and the drain that follows.
-pub fn run(mut settings: Settings) -> Result<(), String> {
+/// Run the gateway until SIGINT/SIGTERM. `reload_options` are the
+/// command-line overrides `settings` was loaded with, applied again on every
+/// reload.
+pub fn run(mut settings: Settings, reload_options: LoadOptions) -> Result<(), String> {
     for key in settings.not_enforced() {
         tracing::warn!(key = %key, "configured but not enforced in this version; ignored");
     }
@@ -54,21 +58,18 @@ pub fn run(mut settings: Settings) -> Result<(), String> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, shutdown.clone()).map_err(|e| e.to_string())?;
     }
-    // A terminal closing (or a habit of "kill -HUP to reload") must not cut
-    // every stream: there is no reload yet, so SIGHUP is only logged.
-    signal_hook::flag::register(
-        signal_hook::consts::SIGHUP,
-        Arc::new(AtomicBool::new(false)),
-    )
-    .map_err(|e| e.to_string())?;
     let workers = settings.workers;
     let registry = Registry::new(workers);
     let driver = driver_name();
     registry.set_build_info(env!("CARGO_PKG_VERSION"), driver);
     let tls = crate::upstream::client_config(settings.extra_ca_file.as_deref())?;
     let gw = Arc::new(Gateway::new(settings, registry, shutdown.clone(), tls));
+    // SIGHUP reloads the configuration (the control thread serves it); it
+    // never stops the process.
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, gw.reloads.signal.clone())
+        .map_err(|e| e.to_string())?;
 
-    let control = control::spawn(gw.clone());
+    let control = control::spawn(gw.clone(), reload_options);
     let cores = match gw.config.load().settings.pin_workers {
         true => core_affinity::get_core_ids().unwrap_or_default(),
         false => Vec::new(),

@@ -6,6 +6,7 @@
 pub mod capacity;
 pub mod drain;
 pub mod models;
+pub mod reload;
 pub mod snapshot;
 
 use std::cell::{Cell, RefCell};
@@ -40,6 +41,8 @@ pub struct Gateway {
     pub shutdown: Arc<AtomicBool>,
     /// Open client connections and buffered body bytes, against their limits.
     pub capacity: Capacity,
+    /// Configuration reloads asked for and their outcomes.
+    pub reloads: reload::Reloads,
 }
 
 impl Gateway {
@@ -66,6 +69,7 @@ impl Gateway {
             tls,
             workers_ready: AtomicUsize::new(0),
             shutdown,
+            reloads: reload::Reloads::default(),
         }
     }
 

@@ -58,17 +58,45 @@ impl Snapshot {
     pub fn caller_of(&self, presented: &[u8]) -> Option<Caller> {
         let mut found = None;
         for (index, key) in self.auth_keys.iter().enumerate() {
-            let mut diff =
-                (key.len() ^ presented.len()) as u8 | u8::from(key.len() != presented.len());
-            for (i, &k) in key.iter().enumerate() {
-                diff |= k ^ presented.get(i).copied().unwrap_or(0);
-            }
-            if diff == 0 && found.is_none() {
+            if same_secret(key, presented) && found.is_none() {
                 found = Some(Caller { key: Some(index) });
             }
         }
         found
     }
+
+    /// May a request presenting `bearer` use the admin endpoints? With an
+    /// admin token, only with that token; without one, only when the
+    /// gateway listens on loopback (whoever can reach it is on this host).
+    pub fn admin_access(&self, bearer: Option<&[u8]>) -> AdminAccess {
+        match &self.settings.admin_token {
+            Some(token) => match bearer {
+                Some(b) if same_secret(token.expose().as_bytes(), b) => AdminAccess::Allowed,
+                _ => AdminAccess::WrongToken,
+            },
+            None if self.settings.listen.ip().is_loopback() => AdminAccess::Allowed,
+            None => AdminAccess::Off,
+        }
+    }
+}
+
+/// The answer of [`Snapshot::admin_access`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAccess {
+    Allowed,
+    /// A token is configured and the request did not present it.
+    WrongToken,
+    /// No token is configured and the listener is not loopback.
+    Off,
+}
+
+/// `a == b` in time that depends on their lengths only.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8 | u8::from(a.len() != b.len());
+    for (i, &x) in a.iter().enumerate() {
+        diff |= x ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
 }
 
 /// The published snapshot, shared by every core and the control plane.
@@ -97,8 +125,11 @@ impl Published {
     /// Returns the new generation.
     pub fn publish(&self, settings: Settings) -> u64 {
         let generation = self.generation.load(Ordering::Acquire) + 1;
-        self.current
-            .store(Arc::new(Snapshot::new(settings, generation)));
+        let mut next = Snapshot::new(settings, generation);
+        // Providers that stay keep their current access tokens: requests do
+        // not wait for the control thread to fetch new ones.
+        next.routes.adopt_token_slots(&self.current.load().routes);
+        self.current.store(Arc::new(next));
         self.generation.store(generation, Ordering::Release);
         generation
     }
@@ -177,5 +208,27 @@ mod tests {
             assert_eq!(snap.caller_of(wrong), None, "{wrong:?}");
         }
         assert!(!Snapshot::new(settings(&[]), 1).auth_required());
+    }
+
+    #[test]
+    fn admin_needs_the_token_or_a_loopback_listener() {
+        let mut s = settings(&[]);
+        assert!(s.listen.ip().is_loopback());
+        let loopback = Snapshot::new(s.clone(), 1);
+        assert_eq!(loopback.admin_access(None), AdminAccess::Allowed);
+        s.listen = "0.0.0.0:8080".parse().unwrap();
+        let open = Snapshot::new(s.clone(), 1);
+        assert_eq!(open.admin_access(Some(b"anything")), AdminAccess::Off);
+        s.admin_token = Some(Secret::new("admin-token-0123456789"));
+        let guarded = Snapshot::new(s, 1);
+        assert_eq!(
+            guarded.admin_access(Some(b"admin-token-0123456789")),
+            AdminAccess::Allowed
+        );
+        assert_eq!(
+            guarded.admin_access(Some(b"admin-token-012345678")),
+            AdminAccess::WrongToken
+        );
+        assert_eq!(guarded.admin_access(None), AdminAccess::WrongToken);
     }
 }

@@ -189,13 +189,15 @@ pub struct GatewayOpts<'a> {
     pub workers: Option<usize>,
     /// Open-file limit (soft, hard) to start the gateway with.
     pub open_files: Option<(u64, u64)>,
+    /// `--listen`; default `127.0.0.1:0`.
+    pub listen: Option<&'a str>,
 }
 
 /// Start `ringbridge` on an ephemeral port.
 pub fn gateway(opts: GatewayOpts<'_>) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringbridge"));
     clean_env(&mut cmd);
-    cmd.args(["--listen", "127.0.0.1:0"]);
+    cmd.args(["--listen", opts.listen.unwrap_or("127.0.0.1:0")]);
     cmd.args(["--workers", &opts.workers.unwrap_or(2).to_string()]);
     if let Some(cfg) = &opts.config {
         let path = std::env::temp_dir().join(format!(

@@ -160,7 +160,6 @@ max_in_flight = 4
     assert_eq!(
         s.not_enforced(),
         [
-            "admin.token",
             "providers.openai.max_in_flight",
             "providers.openai.keys[].weight/models"
         ]
