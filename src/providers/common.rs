@@ -1,6 +1,8 @@
 //! What every translated provider family shares: the translation error (and
 //! so which side is to blame), token counts, and what the client asked for
-//! beyond the body.
+//! beyond the body; and, in submodules, what their stream translators share.
+
+pub(crate) mod stream;
 
 /// Why a translation failed, and so which side is to blame.
 #[derive(Debug, thiserror::Error)]
