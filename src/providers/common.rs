@@ -1,7 +1,9 @@
 //! What every translated provider family shares: the translation error (and
 //! so which side is to blame), token counts, and what the client asked for
-//! beyond the body; and, in submodules, what their stream translators share.
+//! beyond the body; and, in submodules, what their error and stream
+//! translators share.
 
+pub(crate) mod error;
 pub(crate) mod stream;
 
 /// Why a translation failed, and so which side is to blame.
