@@ -56,34 +56,16 @@ pub fn translate_error(status: u16, anthropic_body: &[u8], out: &mut Vec<u8>) ->
 mod tests {
     use super::*;
     use crate::providers::common::error::checks;
-    use serde_json::Value;
-
-    fn translate(status: u16, body: &str) -> (u16, Value) {
-        checks::translated(translate_error, status, body)
-    }
-
-    #[test]
-    fn rate_limit_429_keeps_status_and_type() {
-        checks::rate_limit_429_keeps_status_and_message(
-            translate_error,
-            r#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of requests has exceeded your rate limit"}}"#,
-            "Number of requests has exceeded your rate limit",
-        );
-    }
 
     #[test]
     fn overloaded_529_becomes_503() {
-        let (s, v) = translate(
+        let (s, v) = checks::translated(
+            translate_error,
             529,
             r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
         );
         assert_eq!(s, 503);
         assert_eq!(v["error"]["type"], "overloaded_error");
         assert_eq!(v["error"]["message"], "Overloaded");
-    }
-
-    #[test]
-    fn unreadable_body_is_quoted_and_capped() {
-        checks::unreadable_body_is_quoted_and_capped(translate_error);
     }
 }

@@ -87,20 +87,6 @@ pub fn translate_error(status: u16, body: &[u8], out: &mut Vec<u8>) -> u16 {
 mod tests {
     use super::*;
     use crate::providers::common::error::checks;
-    use serde_json::Value;
-
-    fn translate(status: u16, body: &str) -> (u16, Value) {
-        checks::translated(translate_error, status, body)
-    }
-
-    #[test]
-    fn throttling_429_keeps_status_and_message() {
-        checks::rate_limit_429_keeps_status_and_message(
-            translate_error,
-            r#"{"message":"Too many requests, please wait before trying again."}"#,
-            "Too many requests, please wait before trying again.",
-        );
-    }
 
     #[test]
     fn statuses_map_to_openai_types() {
@@ -111,7 +97,7 @@ mod tests {
             (500, "api_error"),
             (503, "service_unavailable"),
         ] {
-            let (s, v) = translate(status, r#"{"Message":"m"}"#);
+            let (s, v) = checks::translated(translate_error, status, r#"{"Message":"m"}"#);
             assert_eq!(s, status);
             assert_eq!(v["error"]["type"], kind, "{status}");
             assert_eq!(v["error"]["message"], "m");
@@ -137,10 +123,5 @@ mod tests {
         ] {
             assert_eq!(error_type_status(name), status, "{name}");
         }
-    }
-
-    #[test]
-    fn unreadable_body_is_quoted_and_capped() {
-        checks::unreadable_body_is_quoted_and_capped(translate_error);
     }
 }
