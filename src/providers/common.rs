@@ -1,6 +1,12 @@
 //! What every translated provider family shares: the translation error (and
 //! so which side is to blame), token counts, and what the client asked for
-//! beyond the body.
+//! beyond the body; and, in submodules, what their error and stream
+//! translators (and their request tests) share.
+
+pub(crate) mod error;
+#[cfg(test)]
+pub(crate) mod request_checks;
+pub(crate) mod stream;
 
 /// Why a translation failed, and so which side is to blame.
 #[derive(Debug, thiserror::Error)]

@@ -1,11 +1,37 @@
 //! Test support shared by the providers' golden tests: where the recorded
 //! traffic lives (`RINGBRIDGE_FIXTURES`, default `../shared/fixtures`, read in
-//! place and never copied), a plain SSE splitter for `.sse` recordings, and
-//! what an OpenAI client reassembles from a translated stream.
+//! place and never copied), a plain SSE splitter for `.sse` recordings,
+//! what an OpenAI client reassembles from a translated stream, and the checks
+//! every provider's golden tests make the same way.
 
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
+
+use super::common::{TranslateError, Usage};
+
+/// Checks that the stream recordings on disk for `provider` (the file names
+/// `is_stream` accepts) are exactly those `listed`, so none goes untested.
+pub(crate) fn assert_all_listed<'a>(
+    provider: &str,
+    is_stream: impl Fn(&str) -> bool,
+    listed: impl IntoIterator<Item = &'a str>,
+) {
+    let mut on_disk: Vec<String> = std::fs::read_dir(dir(provider))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| is_stream(n))
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<&str> = listed.into_iter().collect();
+    listed.sort();
+    assert_eq!(on_disk, listed);
+}
+
+/// `.sse` recordings and `.chunks.txt` (one JSON event a line).
+pub(crate) fn is_sse_recording(name: &str) -> bool {
+    name.ends_with(".sse") || name.ends_with(".chunks.txt")
+}
 
 /// `<fixtures>/<provider>`; a missing directory fails the test with a clear message.
 pub(crate) fn dir(provider: &str) -> PathBuf {
@@ -65,6 +91,112 @@ pub(crate) struct Reassembled {
     pub(crate) finish_reason: Option<String>,
     /// The usage chunk's `usage`.
     pub(crate) usage: Option<Value>,
+}
+
+/// What a client should end up with from a stream, from the recording or our
+/// output, to be compared whole; `U` is how the provider's test reads usage.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Assembled<U = Value> {
+    pub(crate) content: String,
+    pub(crate) reasoning: String,
+    /// (id, name, arguments as JSON)
+    pub(crate) tools: Vec<(String, String, Value)>,
+    pub(crate) finish_reason: Option<String>,
+    pub(crate) usage: Option<U>,
+}
+
+impl Reassembled {
+    /// What the client ended up with, but for the chunk id (each provider
+    /// names its completions its own way).
+    pub(crate) fn assembled(self) -> Assembled {
+        Assembled {
+            content: self.content,
+            reasoning: self.reasoning,
+            tools: self.tools,
+            finish_reason: self.finish_reason,
+            usage: self.usage,
+        }
+    }
+}
+
+impl Assembled {
+    /// The same with usage read by `read`.
+    pub(crate) fn map_usage<U>(self, read: impl FnOnce(Value) -> U) -> Assembled<U> {
+        Assembled {
+            content: self.content,
+            reasoning: self.reasoning,
+            tools: self.tools,
+            finish_reason: self.finish_reason,
+            usage: self.usage.map(read),
+        }
+    }
+}
+
+/// The token counts in an OpenAI `usage` object.
+pub(crate) fn usage_of(u: &Value) -> Usage {
+    Usage {
+        prompt_tokens: u["prompt_tokens"].as_u64().unwrap(),
+        completion_tokens: u["completion_tokens"].as_u64().unwrap(),
+    }
+}
+
+/// Feeds the (event, data) `events` of recording `name` through `t`, each
+/// of which must translate, and finishes the stream; returns the output.
+pub(crate) fn replay_events<T>(
+    name: &str,
+    events: &[(String, String)],
+    t: &mut T,
+    on_event: impl Fn(&mut T, &str, &[u8], &mut Vec<u8>) -> Result<(), TranslateError>,
+    finish: impl Fn(&mut T, &mut Vec<u8>),
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (event, data) in events {
+        on_event(t, event, data.as_bytes(), &mut out).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    finish(t, &mut out);
+    out
+}
+
+/// Replays every prefix of recording `name` whose last event is cut short
+/// (every 7th byte), on a fresh translator from `new` each time. The
+/// finished output must be UTF-8 whatever upstream sent; `check` sees the
+/// cut event's result and that output, with a label for messages.
+pub(crate) fn replay_truncated<T>(
+    name: &str,
+    events: &[(String, String)],
+    new: impl Fn() -> T,
+    on_event: impl Fn(&mut T, &str, &[u8], &mut Vec<u8>) -> Result<(), TranslateError>,
+    finish: impl Fn(&mut T, &mut Vec<u8>),
+    check: impl Fn(Result<(), TranslateError>, &str, &str),
+) {
+    for cut_event in 0..events.len() {
+        let data = events[cut_event].1.as_bytes();
+        for cut in (0..data.len()).step_by(7) {
+            let mut t = new();
+            let mut out = Vec::new();
+            for (event, data) in &events[..cut_event] {
+                on_event(&mut t, event, data.as_bytes(), &mut out).unwrap();
+            }
+            let result = on_event(&mut t, &events[cut_event].0, &data[..cut], &mut out);
+            finish(&mut t, &mut out);
+            let text = std::str::from_utf8(&out).unwrap_or_else(|e| panic!("{name}: {e}"));
+            check(
+                result,
+                text,
+                &format!("{name}: event {cut_event} cut at {cut}"),
+            );
+        }
+    }
+}
+
+/// Checks the envelope of a whole translated completion and returns its
+/// first choice.
+pub(crate) fn completion_choice<'v>(v: &'v Value, id: &str, model: &str) -> &'v Value {
+    assert_eq!(v["id"], id);
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["model"], model);
+    assert!(v["created"].as_u64().unwrap() > 1_700_000_000);
+    &v["choices"][0]
 }
 
 /// Reassembles the `data:` frames in `out`, checking what every translated

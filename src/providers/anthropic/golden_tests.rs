@@ -9,7 +9,7 @@ fn read_fixture(name: &str) -> Vec<u8> {
 use serde_json::Value;
 
 use super::*;
-use crate::providers::fixtures::{reassemble, split_sse};
+use crate::providers::fixtures::{self, reassemble, split_sse, usage_of, Assembled};
 
 /// The events of a `.sse` or `.chunks.txt` fixture as (event name, data).
 fn fixture_events(name: &str) -> Vec<(String, String)> {
@@ -24,17 +24,6 @@ fn fixture_events(name: &str) -> Vec<(String, String)> {
             (v["type"].as_str().unwrap().to_owned(), l.to_owned())
         })
         .collect()
-}
-
-/// What a client should end up with, from the recording or our output.
-#[derive(Debug, Default, PartialEq)]
-struct Assembled {
-    content: String,
-    reasoning: String,
-    /// (id, name, arguments as JSON)
-    tools: Vec<(String, String, Value)>,
-    finish_reason: Option<String>,
-    usage: Option<Value>,
 }
 
 /// Reads the recording the way the OpenAI contract describes it.
@@ -111,13 +100,7 @@ fn expected_from_recording(events: &[(String, String)]) -> Assembled {
 fn assemble_output(out: &[u8], model: &str) -> Assembled {
     let r = reassemble(out, model);
     assert!(r.id.starts_with("chatcmpl-msg_"), "{}", r.id);
-    Assembled {
-        content: r.content,
-        reasoning: r.reasoning,
-        tools: r.tools,
-        finish_reason: r.finish_reason,
-        usage: r.usage,
-    }
+    r.assembled()
 }
 
 const STREAM_FIXTURES: &[&str] = &[
@@ -131,15 +114,11 @@ const STREAM_FIXTURES: &[&str] = &[
 
 #[test]
 fn every_recorded_stream_is_listed() {
-    let mut on_disk: Vec<String> = std::fs::read_dir(crate::providers::fixtures::dir("anthropic"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".sse") || n.ends_with(".chunks.txt"))
-        .collect();
-    on_disk.sort();
-    let mut listed: Vec<&str> = STREAM_FIXTURES.to_vec();
-    listed.sort();
-    assert_eq!(on_disk, listed);
+    fixtures::assert_all_listed(
+        "anthropic",
+        fixtures::is_sse_recording,
+        STREAM_FIXTURES.iter().copied(),
+    );
 }
 
 #[test]
@@ -148,21 +127,18 @@ fn recorded_streams_translate_to_the_same_content_tools_and_usage() {
         let events = fixture_events(name);
         let expected = expected_from_recording(&events);
         let mut t = StreamTranslator::new("anthropic/claude", true);
-        let mut out = Vec::new();
-        for (event, data) in &events {
-            t.on_event(event, data.as_bytes(), &mut out)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-        }
-        t.finish(&mut out);
+        let out = fixtures::replay_events(
+            name,
+            &events,
+            &mut t,
+            StreamTranslator::on_event,
+            StreamTranslator::finish,
+        );
         let got = assemble_output(&out, "anthropic/claude");
         assert_eq!(got, expected, "{name}");
-        let u = expected.usage.as_ref().unwrap();
         assert_eq!(
             t.usage(),
-            Usage {
-                prompt_tokens: u["prompt_tokens"].as_u64().unwrap(),
-                completion_tokens: u["completion_tokens"].as_u64().unwrap(),
-            },
+            usage_of(expected.usage.as_ref().unwrap()),
             "{name}"
         );
     }
@@ -214,11 +190,11 @@ fn recorded_text_message_translates() {
     )
     .unwrap();
     let v: Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(v["id"], "chatcmpl-msg_01VdEjxAP5ahtHKrrRdNBteQ");
-    assert_eq!(v["object"], "chat.completion");
-    assert_eq!(v["model"], "anthropic/claude-sonnet");
-    assert!(v["created"].as_u64().unwrap() > 1_700_000_000);
-    let choice = &v["choices"][0];
+    let choice = fixtures::completion_choice(
+        &v,
+        "chatcmpl-msg_01VdEjxAP5ahtHKrrRdNBteQ",
+        "anthropic/claude-sonnet",
+    );
     assert_eq!(choice["index"], 0);
     assert_eq!(choice["message"]["role"], "assistant");
     assert_eq!(
@@ -232,13 +208,7 @@ fn recorded_text_message_translates() {
         serde_json::json!({"prompt_tokens":12,"completion_tokens":29,"total_tokens":41,
             "prompt_tokens_details":{"cached_tokens":0}})
     );
-    assert_eq!(
-        usage,
-        Usage {
-            prompt_tokens: 12,
-            completion_tokens: 29
-        }
-    );
+    assert_eq!(usage, usage_of(&v["usage"]));
 }
 
 #[test]
@@ -272,19 +242,13 @@ fn sse_splitter_tolerates_crlf() {
 #[test]
 fn truncated_recorded_events_never_panic() {
     for name in STREAM_FIXTURES {
-        let events = fixture_events(name);
-        for cut_event in 0..events.len() {
-            let data = events[cut_event].1.as_bytes();
-            for cut in (0..data.len()).step_by(7) {
-                let mut t = StreamTranslator::new("m", true);
-                let mut out = Vec::new();
-                for (event, data) in &events[..cut_event] {
-                    t.on_event(event, data.as_bytes(), &mut out).unwrap();
-                }
-                let _ = t.on_event(&events[cut_event].0, &data[..cut], &mut out);
-                t.finish(&mut out);
-                assert!(std::str::from_utf8(&out).is_ok(), "{name}");
-            }
-        }
+        fixtures::replay_truncated(
+            name,
+            &fixture_events(name),
+            || StreamTranslator::new("m", true),
+            StreamTranslator::on_event,
+            StreamTranslator::finish,
+            |_, _, _| {},
+        );
     }
 }

@@ -18,7 +18,10 @@ use serde_json::value::RawValue;
 use super::error::UpstreamError;
 use super::response::{finish_reason, TokenCounts, UpstreamUsage};
 use super::{TranslateError, Usage};
-use crate::schema::openai::{unix_now, ChunkWriter};
+use crate::providers::common::stream::{
+    all_or_nothing, bad, event_kind, json_string, parse_event, ChunkStream, OpenBlock, Phase,
+};
+use crate::schema::openai::unix_now;
 
 /// One Anthropic stream event's `data`. A flat struct rather than a tagged
 /// enum: serde's internally tagged enums buffer their content and cannot hold
@@ -78,80 +81,12 @@ struct Delta<'a> {
     stop_reason: Option<Cow<'a, str>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Nothing but pings (or errors) may arrive before `message_start`.
-    AwaitingStart,
-    Streaming,
-    /// `message_stop` seen: the stream ended well.
-    Stopped,
-    /// An error frame went out; no `[DONE]` follows.
-    Errored,
-    /// `finish` has run.
-    Finished,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OpenBlock {
-    None,
-    Text {
-        index: u32,
-    },
-    Thinking {
-        index: u32,
-    },
-    /// A client tool call; `tool_index` counts client tool calls from 0.
-    Tool {
-        index: u32,
-        tool_index: u32,
-        sent_arguments: bool,
-    },
-    /// Blocks the client does not see: `redacted_thinking` and server-side
-    /// tools (`server_tool_use`, `*_tool_result`), which share Anthropic's
-    /// index space but get no tool index.
-    Hidden {
-        index: u32,
-    },
-}
-
-impl OpenBlock {
-    fn index(self) -> Option<u32> {
-        match self {
-            OpenBlock::None => None,
-            OpenBlock::Text { index }
-            | OpenBlock::Thinking { index }
-            | OpenBlock::Tool { index, .. }
-            | OpenBlock::Hidden { index } => Some(index),
-        }
-    }
-}
-
 /// Translates one Anthropic Messages stream into OpenAI chunk frames.
 #[derive(Debug)]
 pub struct StreamTranslator {
-    model: String,
-    created: u64,
-    include_usage: bool,
-    /// Built once at `message_start`, which names the completion.
-    chunks: ChunkWriter,
-    phase: Phase,
+    stream: ChunkStream,
     block: OpenBlock,
-    next_tool_index: u32,
     counts: TokenCounts,
-}
-
-fn bad(msg: &str) -> TranslateError {
-    TranslateError::BadResponse(msg.to_owned())
-}
-
-/// A `&RawValue` that must be a JSON string, to be spliced as one.
-fn json_string(raw: &RawValue) -> Result<&str, TranslateError> {
-    let s = raw.get();
-    if s.starts_with('"') {
-        Ok(s)
-    } else {
-        Err(bad("expected a JSON string in delta"))
-    }
 }
 
 impl StreamTranslator {
@@ -159,13 +94,8 @@ impl StreamTranslator {
     /// the end if `include_usage`.
     pub fn new(model: &str, include_usage: bool) -> Self {
         StreamTranslator {
-            model: model.to_owned(),
-            created: unix_now(),
-            include_usage,
-            chunks: ChunkWriter::default(),
-            phase: Phase::AwaitingStart,
+            stream: ChunkStream::new(model, unix_now(), include_usage),
             block: OpenBlock::None,
-            next_tool_index: 0,
             counts: TokenCounts::default(),
         }
     }
@@ -189,26 +119,12 @@ impl StreamTranslator {
         data: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), TranslateError> {
-        if matches!(
-            self.phase,
-            Phase::Stopped | Phase::Errored | Phase::Finished
-        ) {
+        if self.stream.closed() || self.stream.phase == Phase::Stopped {
             return Ok(());
         }
-        let ev: Event<'_> = serde_json::from_slice(data)
-            .map_err(|e| TranslateError::BadResponse(format!("stream event: {e}")))?;
-        let kind = match ev.kind.as_deref() {
-            Some(k) => k,
-            None if !event.is_empty() => event,
-            None => return Err(bad("stream event without a type")),
-        };
-        let mark = out.len();
-        let result = self.dispatch(kind, &ev, out);
-        if result.is_err() {
-            // Never leave half a frame behind.
-            out.truncate(mark);
-        }
-        result
+        let ev: Event<'_> = parse_event(data)?;
+        let kind = event_kind(ev.kind.as_deref(), event)?;
+        all_or_nothing(out, |out| self.dispatch(kind, &ev, out))
     }
 
     fn dispatch(
@@ -221,24 +137,25 @@ impl StreamTranslator {
             "ping" => Ok(()),
             "error" => {
                 let e = ev.error.as_ref();
-                write_error_frame(
-                    e.and_then(|e| e.message.as_deref())
-                        .unwrap_or("upstream stream error"),
-                    e.and_then(|e| e.kind.as_deref())
-                        .unwrap_or("upstream_error"),
-                    out,
-                );
-                self.phase = Phase::Errored;
+                let kind = e
+                    .and_then(|e| e.kind.as_deref())
+                    .unwrap_or("upstream_error");
+                let message = e
+                    .and_then(|e| e.message.as_deref())
+                    .unwrap_or("upstream stream error");
+                self.stream.error(message, kind, kind, out);
                 Ok(())
             }
             "message_start" => self.on_message_start(ev, out),
-            _ if self.phase != Phase::Streaming => Err(bad("stream event before message_start")),
+            _ if self.stream.phase != Phase::Streaming => {
+                Err(bad("stream event before message_start"))
+            }
             "content_block_start" => self.on_block_start(ev, out),
             "content_block_delta" => self.on_block_delta(ev, out),
             "content_block_stop" => self.on_block_stop(ev, out),
             "message_delta" => self.on_message_delta(ev, out),
             "message_stop" => {
-                self.phase = Phase::Stopped;
+                self.stream.phase = Phase::Stopped;
                 Ok(())
             }
             other => {
@@ -254,7 +171,7 @@ impl StreamTranslator {
         ev: &Event<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), TranslateError> {
-        if self.phase != Phase::AwaitingStart {
+        if self.stream.phase != Phase::AwaitingStart {
             return Err(bad("second message_start"));
         }
         let msg = ev
@@ -264,9 +181,7 @@ impl StreamTranslator {
         if let Some(u) = &msg.usage {
             self.counts.update(u);
         }
-        self.chunks = ChunkWriter::new(&format!("chatcmpl-{}", msg.id), self.created, &self.model);
-        self.phase = Phase::Streaming;
-        self.chunks.role(out);
+        self.stream.start(&msg.id, out);
         Ok(())
     }
 
@@ -285,29 +200,26 @@ impl StreamTranslator {
             "text" => {
                 self.block = OpenBlock::Text { index };
                 if let Some(text) = block.text {
-                    self.write_text(out, "content", text)?;
+                    self.stream.text(out, "content", text)?;
                 }
             }
             "thinking" => {
                 self.block = OpenBlock::Thinking { index };
                 if let Some(thinking) = block.thinking {
-                    self.write_text(out, "reasoning_content", thinking)?;
+                    self.stream.text(out, "reasoning_content", thinking)?;
                 }
             }
             "tool_use" => {
                 let (Some(id), Some(name)) = (&block.id, &block.name) else {
                     return Err(bad("tool_use block without id or name"));
                 };
-                let tool_index = self.next_tool_index;
-                self.next_tool_index += 1;
-                self.block = OpenBlock::Tool {
-                    index,
-                    tool_index,
-                    sent_arguments: false,
-                };
-                self.chunks.tool_call(out, tool_index, id, name, "\"\"");
+                let call = self.stream.open_tool_call(out, id, name, "\"\"");
+                self.block = OpenBlock::Tool { index, call };
             }
             other => {
+                // redacted_thinking and server-side tools (server_tool_use,
+                // *_tool_result) share Anthropic's index space but get no
+                // tool index.
                 tracing::debug!(block = other, "anthropic content block not forwarded");
                 self.block = OpenBlock::Hidden { index };
             }
@@ -323,36 +235,23 @@ impl StreamTranslator {
             .delta
             .as_ref()
             .ok_or_else(|| bad("content_block_delta without delta"))?;
-        match (self.block, delta.kind.as_deref()) {
+        match (&mut self.block, delta.kind.as_deref()) {
             (OpenBlock::Hidden { .. }, _) => Ok(()),
             (_, Some("text_delta")) => match delta.text {
-                Some(text) => self.write_text(out, "content", text),
+                Some(text) => self.stream.text(out, "content", text),
                 None => Err(bad("text_delta without text")),
             },
             (_, Some("thinking_delta")) => match delta.thinking {
-                Some(thinking) => self.write_text(out, "reasoning_content", thinking),
+                Some(thinking) => self.stream.text(out, "reasoning_content", thinking),
                 None => Err(bad("thinking_delta without thinking")),
             },
-            (
-                OpenBlock::Tool {
-                    index, tool_index, ..
-                },
-                Some("input_json_delta"),
-            ) => {
+            (OpenBlock::Tool { call, .. }, Some("input_json_delta")) => {
                 let fragment = json_string(
                     delta
                         .partial_json
                         .ok_or_else(|| bad("input_json_delta without partial_json"))?,
                 )?;
-                if fragment == "\"\"" {
-                    return Ok(());
-                }
-                self.chunks.arguments(out, tool_index, fragment);
-                self.block = OpenBlock::Tool {
-                    index,
-                    tool_index,
-                    sent_arguments: true,
-                };
+                call.arguments(&self.stream.chunks, out, fragment);
                 Ok(())
             }
             // signature_delta (thinking signature), citations_delta and future
@@ -368,15 +267,8 @@ impl StreamTranslator {
         if ev.index.is_none() || ev.index != self.block.index() {
             return Err(bad("content_block_stop for a block that is not open"));
         }
-        if let OpenBlock::Tool {
-            tool_index,
-            sent_arguments: false,
-            ..
-        } = self.block
-        {
-            // A tool without parameters streams only empty fragments; OpenAI
-            // clients parse `arguments` as JSON, so "" would fail where {} works.
-            self.chunks.arguments(out, tool_index, "\"{}\"");
+        if let OpenBlock::Tool { call, .. } = &mut self.block {
+            call.close(&self.stream.chunks, out);
         }
         self.block = OpenBlock::None;
         Ok(())
@@ -391,7 +283,7 @@ impl StreamTranslator {
             self.counts.update(u);
         }
         if let Some(stop) = ev.delta.as_ref().and_then(|d| d.stop_reason.as_deref()) {
-            self.chunks.finish_reason(out, finish_reason(stop));
+            self.stream.chunks.finish_reason(out, finish_reason(stop));
         }
         Ok(())
     }
@@ -400,70 +292,33 @@ impl StreamTranslator {
     /// clean `message_stop`; an error frame and no `[DONE]` if upstream ended
     /// early; nothing more after an upstream error frame. Runs once.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        match self.phase {
-            Phase::Finished | Phase::Errored => {}
-            Phase::Stopped => {
-                let usage = self.include_usage.then(|| self.counts.to_openai());
-                self.chunks.done(out, usage.as_ref());
-            }
-            Phase::AwaitingStart | Phase::Streaming => write_error_frame(
-                "upstream stream ended before message_stop",
-                "upstream_error",
-                out,
-            ),
-        }
-        self.phase = Phase::Finished;
+        self.stream
+            .finish(out, "upstream stream ended before message_stop", || {
+                self.counts.to_openai()
+            });
     }
-
-    /// A chunk whose delta is `{"<field>": <raw JSON string>}`; empty strings
-    /// send nothing.
-    fn write_text(
-        &self,
-        out: &mut Vec<u8>,
-        field: &str,
-        raw: &RawValue,
-    ) -> Result<(), TranslateError> {
-        self.chunks.text(out, field, json_string(raw)?);
-        Ok(())
-    }
-}
-
-fn write_error_frame(message: &str, kind: &str, out: &mut Vec<u8>) {
-    crate::schema::openai::write_error_event(message, kind, kind, out);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::common::stream::checks;
 
     const START: &str = r#"{"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":3,"output_tokens":1}}}"#;
 
     fn feed(t: &mut StreamTranslator, events: &[&str]) -> String {
-        let mut out = Vec::new();
-        for e in events {
-            t.on_event("", e.as_bytes(), &mut out).unwrap();
-        }
-        String::from_utf8(out).unwrap()
+        checks::feed(events, |e, out| t.on_event("", e.as_bytes(), out))
     }
 
     #[test]
     fn first_chunk_carries_role_and_envelope() {
         let mut t = StreamTranslator::new("anthropic/m", false);
         let out = feed(&mut t, &[START]);
-        let json = out
-            .strip_prefix("data: ")
-            .unwrap()
-            .strip_suffix("\n\n")
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_str(json).unwrap();
-        assert_eq!(v["id"], "chatcmpl-msg_1");
-        assert_eq!(v["object"], "chat.completion.chunk");
-        assert_eq!(v["model"], "anthropic/m");
         assert_eq!(
-            v["choices"],
-            serde_json::json!([{"index":0,"delta":{"role":"assistant","content":""},
-                "finish_reason":null,"logprobs":null}])
+            checks::role_chunk(&out, "anthropic/m")["id"],
+            "chatcmpl-msg_1"
         );
+        assert_eq!(checks::frames(&out).len(), 1);
     }
 
     #[test]
@@ -479,16 +334,12 @@ mod tests {
             br#"{"type":"message_start"}"#,
             br#"{"type":"message_start","message":{"id":5}}"#,
         ];
-        for data in garbage {
-            let mut t = StreamTranslator::new("m", true);
-            let mut out = Vec::new();
-            assert!(t.on_event("", data, &mut out).is_err(), "{data:?}");
-            assert!(out.is_empty());
-            t.finish(&mut out);
-            let text = String::from_utf8(out).unwrap();
-            assert!(text.starts_with("data: {\"error\":"), "{text}");
-            assert!(!text.contains("[DONE]"));
-        }
+        checks::garbage_is_rejected(
+            garbage,
+            || StreamTranslator::new("m", true),
+            |t, data, out| t.on_event("", data, out),
+            StreamTranslator::finish,
+        );
     }
 
     #[test]
@@ -515,75 +366,51 @@ mod tests {
         ];
         for events in cases {
             let mut t = StreamTranslator::new("m", false);
-            let mut out = Vec::new();
-            t.on_event("message_start", START.as_bytes(), &mut out)
-                .unwrap();
             let (last, init) = events.split_last().unwrap();
-            for e in init {
-                t.on_event("", e.as_bytes(), &mut out).unwrap();
-            }
-            let before = out.len();
-            assert!(t.on_event("", last.as_bytes(), &mut out).is_err(), "{last}");
-            assert_eq!(out.len(), before, "partial frame left behind");
+            let init = [&[START][..], init].concat();
+            checks::last_event_is_rejected(&init, last, |e, out| t.on_event("", e.as_bytes(), out));
         }
     }
 
     #[test]
     fn upstream_error_event_ends_stream_without_done() {
         let mut t = StreamTranslator::new("m", true);
-        let mut out = feed(
+        let out = feed(
             &mut t,
             &[
                 START,
                 r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
             ],
-        )
-        .into_bytes();
-        t.finish(&mut out);
-        let text = String::from_utf8(out).unwrap();
-        let last = text.trim_end().rsplit("\n\n").next().unwrap();
-        let v: serde_json::Value =
-            serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
+        );
+        checks::ends_in_error_frame(out.clone().into_bytes(), |out| t.finish(out), "");
+        let v = checks::last_frame(&out);
         assert_eq!(v["error"]["type"], "overloaded_error");
         assert_eq!(v["error"]["message"], "Overloaded");
-        assert!(!text.contains("[DONE]"));
     }
 
     #[test]
     fn stream_without_message_stop_ends_in_error_frame() {
         let mut t = StreamTranslator::new("m", true);
-        let mut out = feed(&mut t, &[START]).into_bytes();
-        t.finish(&mut out);
-        let text = String::from_utf8(out).unwrap();
-        assert!(
-            text.ends_with("\n\n") && text.contains("message_stop"),
-            "{text}"
-        );
-        assert!(!text.contains("[DONE]"));
+        let out = feed(&mut t, &[START]).into_bytes();
+        checks::ends_in_error_frame(out, |out| t.finish(out), "message_stop");
     }
 
     #[test]
     fn finish_runs_once_and_usage_chunk_follows_message_stop() {
         let mut t = StreamTranslator::new("m", true);
-        let mut out = feed(
+        let out = feed(
             &mut t,
             &[
                 START,
                 r#"{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":9}}"#,
                 r#"{"type":"message_stop"}"#,
             ],
-        )
-        .into_bytes();
-        t.finish(&mut out);
-        let len = out.len();
-        t.finish(&mut out);
-        assert_eq!(out.len(), len);
-        let text = String::from_utf8(out).unwrap();
+        );
+        let text = checks::finishes_once(out.into_bytes(), |out| t.finish(out));
         assert!(text.contains(r#""finish_reason":"length""#));
         assert!(text.contains(
             r#""choices":[],"usage":{"prompt_tokens":3,"completion_tokens":9,"total_tokens":12,"prompt_tokens_details":{"cached_tokens":0}}}"#
         ));
-        assert!(text.ends_with("data: [DONE]\n\n"));
         assert_eq!(
             t.usage(),
             Usage {
@@ -605,9 +432,6 @@ mod tests {
             t.on_event("", b"{}", &mut Vec::new()).is_ok(),
             "ignored after stop"
         );
-        t.finish(&mut out);
-        assert!(String::from_utf8(out)
-            .unwrap()
-            .ends_with("data: [DONE]\n\n"));
+        checks::finishes_once(out, |out| t.finish(out));
     }
 }

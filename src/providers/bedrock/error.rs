@@ -12,18 +12,13 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-/// At most this much of an unparsable upstream error body is quoted back.
-const MAX_QUOTED_BODY_BYTES: usize = 512;
+use crate::providers::common::error::{client_status, write_unreadable_error};
+use crate::schema::openai::write_error;
 
 #[derive(Deserialize)]
 pub(super) struct UpstreamError<'a> {
     #[serde(borrow, default, alias = "Message")]
     pub(super) message: Option<Cow<'a, str>>,
-}
-
-/// Appends `{"error":{"message","type","param":null,"code"}}` to `out`.
-pub(super) fn write_openai_error(message: &str, kind: &str, code: &str, out: &mut Vec<u8>) {
-    crate::schema::openai::write_error(message, kind, code, out);
 }
 
 /// The HTTP status AWS documents for a Bedrock error name, from
@@ -77,23 +72,13 @@ pub(super) fn openai_error_type(status: u16) -> &'static str {
 /// without a `message` is quoted (first `MAX_QUOTED_BODY_BYTES`) with type
 /// `upstream_error`.
 pub fn translate_error(status: u16, body: &[u8], out: &mut Vec<u8>) -> u16 {
-    let client_status = match status {
-        400..=599 => status,
-        _ => 502,
-    };
+    let client_status = client_status(status);
     let kind = openai_error_type(client_status);
     match serde_json::from_slice::<UpstreamError<'_>>(body) {
         Ok(UpstreamError {
             message: Some(message),
-        }) => write_openai_error(&message, kind, kind, out),
-        _ => {
-            let quoted = &body[..body.len().min(MAX_QUOTED_BODY_BYTES)];
-            let message = format!(
-                "upstream returned status {status}: {}",
-                String::from_utf8_lossy(quoted)
-            );
-            write_openai_error(&message, "upstream_error", "upstream_error", out);
-        }
+        }) => write_error(&message, kind, kind, out),
+        _ => write_unreadable_error(status, body, out),
     }
     client_status
 }
@@ -101,27 +86,7 @@ pub fn translate_error(status: u16, body: &[u8], out: &mut Vec<u8>) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Value};
-
-    fn translate(status: u16, body: &str) -> (u16, Value) {
-        let mut out = Vec::new();
-        let s = translate_error(status, body.as_bytes(), &mut out);
-        (s, serde_json::from_slice(&out).unwrap())
-    }
-
-    #[test]
-    fn throttling_429_keeps_status_and_message() {
-        let (s, v) = translate(
-            429,
-            r#"{"message":"Too many requests, please wait before trying again."}"#,
-        );
-        assert_eq!(s, 429);
-        assert_eq!(
-            v,
-            json!({"error":{"message":"Too many requests, please wait before trying again.",
-                "type":"rate_limit_error","param":null,"code":"rate_limit_error"}})
-        );
-    }
+    use crate::providers::common::error::checks;
 
     #[test]
     fn statuses_map_to_openai_types() {
@@ -132,7 +97,7 @@ mod tests {
             (500, "api_error"),
             (503, "service_unavailable"),
         ] {
-            let (s, v) = translate(status, r#"{"Message":"m"}"#);
+            let (s, v) = checks::translated(translate_error, status, r#"{"Message":"m"}"#);
             assert_eq!(s, status);
             assert_eq!(v["error"]["type"], kind, "{status}");
             assert_eq!(v["error"]["message"], "m");
@@ -158,22 +123,5 @@ mod tests {
         ] {
             assert_eq!(error_type_status(name), status, "{name}");
         }
-    }
-
-    #[test]
-    fn unparsable_body_is_quoted_and_capped() {
-        let body = "<html>".repeat(1000);
-        let (s, v) = translate(502, &body);
-        assert_eq!(s, 502);
-        assert_eq!(v["error"]["type"], "upstream_error");
-        let msg = v["error"]["message"].as_str().unwrap();
-        assert!(msg.starts_with("upstream returned status 502: <html>"));
-        assert!(msg.len() < MAX_QUOTED_BODY_BYTES + 64);
-    }
-
-    #[test]
-    fn non_error_status_becomes_502() {
-        let (s, _) = translate(200, "{}");
-        assert_eq!(s, 502);
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::eventstream::{Decoder, EventStreamError, HeaderValue, Message};
 use super::*;
-use crate::providers::fixtures::reassemble;
+use crate::providers::fixtures::{self, reassemble, usage_of, Assembled};
 
 const VECTORS_DECODED: &[&str] = &[
     "eventstream-vector-all-headers",
@@ -196,19 +196,8 @@ fn fixture_events(name: &str) -> Vec<(String, String, Vec<u8>)> {
         .collect()
 }
 
-/// What a client should end up with, from the recording or our output.
-#[derive(Debug, Default, PartialEq)]
-struct Assembled {
-    content: String,
-    reasoning: String,
-    /// (id, name, arguments as JSON)
-    tools: Vec<(String, String, Value)>,
-    finish_reason: Option<String>,
-    usage: Option<(u64, u64)>,
-}
-
 /// Reads the recording the way the ConverseStream contract describes it.
-fn expected_from_recording(events: &[(String, String, Vec<u8>)]) -> Assembled {
+fn expected_from_recording(events: &[(String, String, Vec<u8>)]) -> Assembled<(u64, u64)> {
     let mut a = Assembled::default();
     let mut args: Vec<(u64, String)> = Vec::new();
     for (_, event, payload) in events {
@@ -272,40 +261,27 @@ fn expected_from_recording(events: &[(String, String, Vec<u8>)]) -> Assembled {
 }
 
 /// What a client reassembles from our output, usage as (prompt, completion).
-fn assemble_output(out: &[u8], model: &str) -> Assembled {
-    let r = reassemble(out, model);
-    let usage = r.usage.map(|u| {
-        let pair = (
-            u["prompt_tokens"].as_u64().unwrap(),
-            u["completion_tokens"].as_u64().unwrap(),
+fn assemble_output(out: &[u8], model: &str) -> Assembled<(u64, u64)> {
+    reassemble(out, model).assembled().map_usage(|u| {
+        let Usage {
+            prompt_tokens,
+            completion_tokens,
+        } = usage_of(&u);
+        assert_eq!(
+            u["total_tokens"].as_u64().unwrap(),
+            prompt_tokens + completion_tokens
         );
-        assert_eq!(u["total_tokens"].as_u64().unwrap(), pair.0 + pair.1);
-        pair
-    });
-    Assembled {
-        content: r.content,
-        reasoning: r.reasoning,
-        tools: r.tools,
-        finish_reason: r.finish_reason,
-        usage,
-    }
+        (prompt_tokens, completion_tokens)
+    })
 }
 
 #[test]
 fn every_recorded_stream_is_listed() {
-    let mut on_disk: Vec<String> = std::fs::read_dir(crate::providers::fixtures::dir("bedrock"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with("converse-stream") && !n.ends_with(".src.txt"))
-        .collect();
-    on_disk.sort();
-    let mut listed: Vec<&str> = STREAM_BODIES
-        .iter()
-        .chain(STREAM_DECODED)
-        .copied()
-        .collect();
-    listed.sort();
-    assert_eq!(on_disk, listed);
+    fixtures::assert_all_listed(
+        "bedrock",
+        |n| n.starts_with("converse-stream") && !n.ends_with(".src.txt"),
+        STREAM_BODIES.iter().chain(STREAM_DECODED).copied(),
+    );
 }
 
 #[test]
@@ -326,13 +302,10 @@ fn recorded_streams_translate_to_the_same_content_tools_finish_and_usage() {
         t.finish(&mut out);
         let got = assemble_output(&out, "bedrock/claude");
         assert_eq!(got, expected, "{name}");
-        let (prompt, completion) = expected.usage.unwrap();
+        let usage = t.usage();
         assert_eq!(
-            t.usage(),
-            Usage {
-                prompt_tokens: prompt,
-                completion_tokens: completion
-            },
+            Some((usage.prompt_tokens, usage.completion_tokens)),
+            expected.usage,
             "{name}"
         );
     }
@@ -414,13 +387,7 @@ fn recorded_converse_responses_translate() {
         serde_json::json!({"prompt_tokens":22,"completion_tokens":57,"total_tokens":79,
             "prompt_tokens_details":{"cached_tokens":0}})
     );
-    assert_eq!(
-        usage,
-        Usage {
-            prompt_tokens: 22,
-            completion_tokens: 57
-        }
-    );
+    assert_eq!(usage, usage_of(&v["usage"]));
 
     let (v, _) = translate("converse-tool-use.json");
     let msg = &v["choices"][0]["message"];
@@ -444,13 +411,7 @@ fn recorded_converse_responses_translate() {
         .as_str()
         .unwrap()
         .starts_with("There are **3** r's"));
-    assert_eq!(
-        usage,
-        Usage {
-            prompt_tokens: 51,
-            completion_tokens: 78
-        }
-    );
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (51, 78));
 }
 
 #[test]

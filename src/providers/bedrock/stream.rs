@@ -23,6 +23,9 @@ use super::error::{error_type_status, openai_error_type, UpstreamError};
 use super::response::{completion_id, finish_reason, UpstreamUsage};
 use super::{TranslateError, Usage};
 use crate::providers::anthropic::TokenCounts;
+use crate::providers::common::stream::{
+    all_or_nothing, bad, json_string, ChunkStream, Phase, ToolCall,
+};
 use crate::schema::openai::{unix_now, ChunkWriter};
 
 /// Tool calls one response may open; more is taken as a broken upstream.
@@ -88,50 +91,22 @@ struct ToolUseDelta<'a> {
     input: &'a RawValue,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Nothing but exceptions may arrive before `messageStart`.
-    AwaitingStart,
-    Streaming,
-    /// `messageStop` seen; only `metadata` (usage) is still expected.
-    Stopped,
-    /// An error frame went out; no `[DONE]` follows.
-    Errored,
-    /// `finish` has run.
-    Finished,
-}
-
 #[derive(Debug, Clone, Copy)]
 struct ToolBlock {
     /// Bedrock's `contentBlockIndex`, shared with text and reasoning blocks.
     block_index: u32,
-    /// OpenAI `tool_calls[].index`: client tool calls counted from 0.
-    tool_index: u32,
-    sent_arguments: bool,
+    call: ToolCall,
 }
 
 /// Translates one ConverseStream into OpenAI chunk frames.
 #[derive(Debug)]
 pub struct StreamTranslator {
-    include_usage: bool,
-    chunks: ChunkWriter,
-    phase: Phase,
+    /// Bedrock never names the completion; the id is made up at the start.
+    /// Its phases: nothing but exceptions before `messageStart`; after
+    /// `messageStop` only `metadata` (usage) is still expected.
+    stream: ChunkStream,
     tools: Vec<ToolBlock>,
     counts: TokenCounts,
-}
-
-fn bad(msg: &str) -> TranslateError {
-    TranslateError::BadResponse(msg.to_owned())
-}
-
-/// A `&RawValue` that must be a JSON string, to be spliced as one.
-fn json_string(raw: &RawValue) -> Result<&str, TranslateError> {
-    let s = raw.get();
-    if s.starts_with('"') {
-        Ok(s)
-    } else {
-        Err(bad("expected a JSON string in delta"))
-    }
 }
 
 impl StreamTranslator {
@@ -140,9 +115,10 @@ impl StreamTranslator {
     pub fn new(model: &str, include_usage: bool) -> Self {
         let created = unix_now();
         StreamTranslator {
-            include_usage,
-            chunks: ChunkWriter::new(&completion_id(created), created, model),
-            phase: Phase::AwaitingStart,
+            stream: ChunkStream::named(
+                ChunkWriter::new(&completion_id(created), created, model),
+                include_usage,
+            ),
             tools: Vec::new(),
             counts: TokenCounts::default(),
         }
@@ -170,10 +146,8 @@ impl StreamTranslator {
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), TranslateError> {
-        if matches!(self.phase, Phase::Errored | Phase::Finished) {
-            return Ok(());
-        }
         match message_type {
+            _ if self.stream.closed() => return Ok(()),
             "event" => {}
             "exception" | "error" => {
                 self.on_exception(event_type, payload, out);
@@ -192,13 +166,7 @@ impl StreamTranslator {
         }
         let ev: Event<'_> = serde_json::from_slice(payload)
             .map_err(|e| TranslateError::BadResponse(format!("{event_type} event: {e}")))?;
-        let mark = out.len();
-        let result = self.dispatch(event_type, &ev, out);
-        if result.is_err() {
-            // Never leave half a frame behind.
-            out.truncate(mark);
-        }
-        result
+        all_or_nothing(out, |out| self.dispatch(event_type, &ev, out))
     }
 
     fn on_exception(&mut self, exception_type: &str, payload: &[u8], out: &mut Vec<u8>) {
@@ -216,8 +184,7 @@ impl StreamTranslator {
         } else {
             exception_type
         };
-        write_error_frame(message, kind, code, out);
-        self.phase = Phase::Errored;
+        self.stream.error(message, kind, code, out);
     }
 
     fn dispatch(
@@ -226,10 +193,9 @@ impl StreamTranslator {
         ev: &Event<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), TranslateError> {
-        match (self.phase, event_type) {
+        match (self.stream.phase, event_type) {
             (Phase::AwaitingStart, "messageStart") => {
-                self.phase = Phase::Streaming;
-                self.chunks.role(out);
+                self.stream.begin(out);
                 Ok(())
             }
             (_, "messageStart") => Err(bad("second messageStart")),
@@ -247,8 +213,8 @@ impl StreamTranslator {
                     .stop_reason
                     .as_deref()
                     .ok_or_else(|| bad("messageStop without stopReason"))?;
-                self.chunks.finish_reason(out, finish_reason(stop));
-                self.phase = Phase::Stopped;
+                self.stream.chunks.finish_reason(out, finish_reason(stop));
+                self.stream.phase = Phase::Stopped;
                 Ok(())
             }
             (
@@ -257,7 +223,7 @@ impl StreamTranslator {
                 | "metadata",
             ) => Err(TranslateError::BadResponse(format!(
                 "{event_type} out of order ({:?})",
-                self.phase
+                self.stream.phase
             ))),
             (_, other) => {
                 tracing::debug!(event = other, "ignoring unknown bedrock stream event");
@@ -287,14 +253,10 @@ impl StreamTranslator {
         if self.tools.len() >= MAX_TOOL_CALLS {
             return Err(bad("too many tool calls in one response"));
         }
-        let tool_index = self.tools.len() as u32;
-        self.tools.push(ToolBlock {
-            block_index,
-            tool_index,
-            sent_arguments: false,
-        });
-        self.chunks
-            .tool_call(out, tool_index, &tool.tool_use_id, &tool.name, "\"\"");
+        let call = self
+            .stream
+            .open_tool_call(out, &tool.tool_use_id, &tool.name, "\"\"");
+        self.tools.push(ToolBlock { block_index, call });
         Ok(())
     }
 
@@ -305,10 +267,10 @@ impl StreamTranslator {
             .as_ref()
             .ok_or_else(|| bad("contentBlockDelta without delta"))?;
         if let Some(text) = delta.text {
-            self.write_text(out, "content", text)
+            self.stream.text(out, "content", text)
         } else if let Some(r) = &delta.reasoning_content {
             match r.text {
-                Some(text) => self.write_text(out, "reasoning_content", text),
+                Some(text) => self.stream.text(out, "reasoning_content", text),
                 // The signature closes a reasoning block; nothing to show.
                 None => Ok(()),
             }
@@ -317,12 +279,9 @@ impl StreamTranslator {
                 .tool(block_index)
                 .ok_or_else(|| bad("toolUse delta for a block without contentBlockStart"))?;
             let fragment = json_string(t.input)?;
-            if fragment == "\"\"" {
-                return Ok(());
-            }
-            let tool_index = self.tools[i].tool_index;
-            self.chunks.arguments(out, tool_index, fragment);
-            self.tools[i].sent_arguments = true;
+            self.tools[i]
+                .call
+                .arguments(&self.stream.chunks, out, fragment);
             Ok(())
         } else {
             // citation and future delta kinds have no OpenAI counterpart.
@@ -334,14 +293,7 @@ impl StreamTranslator {
     fn on_block_stop(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), TranslateError> {
         let block_index = Self::block_index(ev)?;
         if let Some(i) = self.tool(block_index) {
-            let tool = self.tools[i];
-            if !tool.sent_arguments {
-                // A tool called without input streams no input fragments;
-                // OpenAI clients parse `arguments` as JSON, so "" would fail
-                // where {} works.
-                self.chunks.arguments(out, tool.tool_index, "\"{}\"");
-                self.tools[i].sent_arguments = true;
-            }
+            self.tools[i].call.close(&self.stream.chunks, out);
         }
         Ok(())
     }
@@ -350,50 +302,22 @@ impl StreamTranslator {
     /// clean `messageStop`; an error frame and no `[DONE]` if upstream ended
     /// early; nothing more after an exception. Runs once.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        match self.phase {
-            Phase::Finished | Phase::Errored => {}
-            Phase::Stopped => {
-                let usage = self.include_usage.then(|| self.counts.to_openai());
-                self.chunks.done(out, usage.as_ref());
-            }
-            Phase::AwaitingStart | Phase::Streaming => write_error_frame(
-                "upstream stream ended before messageStop",
-                "upstream_error",
-                "upstream_error",
-                out,
-            ),
-        }
-        self.phase = Phase::Finished;
+        self.stream
+            .finish(out, "upstream stream ended before messageStop", || {
+                self.counts.to_openai()
+            });
     }
-
-    /// A chunk whose delta is `{"<field>": <raw JSON string>}`; empty strings
-    /// send nothing.
-    fn write_text(
-        &self,
-        out: &mut Vec<u8>,
-        field: &str,
-        raw: &RawValue,
-    ) -> Result<(), TranslateError> {
-        self.chunks.text(out, field, json_string(raw)?);
-        Ok(())
-    }
-}
-
-fn write_error_frame(message: &str, kind: &str, code: &str, out: &mut Vec<u8>) {
-    crate::schema::openai::write_error_event(message, kind, code, out);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::common::stream::checks;
 
     fn feed(t: &mut StreamTranslator, events: &[(&str, &str)]) -> String {
-        let mut out = Vec::new();
-        for (event, payload) in events {
-            t.on_message("event", event, payload.as_bytes(), &mut out)
-                .unwrap_or_else(|e| panic!("{event}: {e}"));
-        }
-        String::from_utf8(out).unwrap()
+        checks::feed(events, |(event, payload), out| {
+            t.on_message("event", event, payload.as_bytes(), out)
+        })
     }
 
     const START: (&str, &str) = ("messageStart", r#"{"role":"assistant","p":"abc"}"#);
@@ -402,20 +326,9 @@ mod tests {
     fn first_chunk_carries_role_and_envelope() {
         let mut t = StreamTranslator::new("bedrock/m", false);
         let out = feed(&mut t, &[START]);
-        let json = out
-            .strip_prefix("data: ")
-            .unwrap()
-            .strip_suffix("\n\n")
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_str(json).unwrap();
-        assert!(v["id"].as_str().unwrap().starts_with("chatcmpl-"));
-        assert_eq!(v["object"], "chat.completion.chunk");
-        assert_eq!(v["model"], "bedrock/m");
-        assert_eq!(
-            v["choices"],
-            serde_json::json!([{"index":0,"delta":{"role":"assistant","content":""},
-                "finish_reason":null,"logprobs":null}])
-        );
+        let id = &checks::role_chunk(&out, "bedrock/m")["id"];
+        assert!(id.as_str().unwrap().starts_with("chatcmpl-"));
+        assert_eq!(checks::frames(&out).len(), 1);
     }
 
     #[test]
@@ -455,19 +368,12 @@ mod tests {
             ("messageStop", br#"{"stopReason":"end_turn"}"#),
             ("metadata", br#"{"usage":{"inputTokens":1}}"#),
         ];
-        for (event, payload) in garbage {
-            let mut t = StreamTranslator::new("m", true);
-            let mut out = Vec::new();
-            assert!(
-                t.on_message("event", event, payload, &mut out).is_err(),
-                "{event} {payload:?}"
-            );
-            assert!(out.is_empty());
-            t.finish(&mut out);
-            let text = String::from_utf8(out).unwrap();
-            assert!(text.starts_with("data: {\"error\":"), "{text}");
-            assert!(!text.contains("[DONE]"));
-        }
+        checks::garbage_is_rejected(
+            garbage,
+            || StreamTranslator::new("m", true),
+            |t, (event, payload), out| t.on_message("event", event, payload, out),
+            StreamTranslator::finish,
+        );
     }
 
     #[test]
@@ -493,16 +399,11 @@ mod tests {
             ),
             ("messageStop", r#"{}"#),
         ];
-        for (event, payload) in cases {
+        for case in cases {
             let mut t = StreamTranslator::new("m", false);
-            let mut out = feed(&mut t, &[START]).into_bytes();
-            let before = out.len();
-            assert!(
-                t.on_message("event", event, payload.as_bytes(), &mut out)
-                    .is_err(),
-                "{event} {payload}"
-            );
-            assert_eq!(out.len(), before, "partial frame left behind");
+            checks::last_event_is_rejected(&[START], case, |(event, payload), out| {
+                t.on_message("event", event, payload.as_bytes(), out)
+            });
         }
     }
 
@@ -525,37 +426,27 @@ mod tests {
             &mut out,
         )
         .unwrap();
-        t.finish(&mut out);
-        let text = String::from_utf8(out).unwrap();
-        let last = text.trim_end().rsplit("\n\n").next().unwrap();
-        let v: serde_json::Value =
-            serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
+        checks::ends_in_error_frame(out.clone(), |out| t.finish(out), "");
+        let v = checks::last_frame(std::str::from_utf8(&out).unwrap());
         assert_eq!(v["error"]["type"], "rate_limit_error");
         assert_eq!(v["error"]["code"], "throttlingException");
         assert_eq!(
             v["error"]["message"],
             "Too many tokens, please wait before trying again."
         );
-        assert!(!text.contains("[DONE]"));
     }
 
     #[test]
     fn stream_without_message_stop_ends_in_error_frame() {
         let mut t = StreamTranslator::new("m", true);
-        let mut out = feed(&mut t, &[START]).into_bytes();
-        t.finish(&mut out);
-        let text = String::from_utf8(out).unwrap();
-        assert!(
-            text.ends_with("\n\n") && text.contains("messageStop"),
-            "{text}"
-        );
-        assert!(!text.contains("[DONE]"));
+        let out = feed(&mut t, &[START]).into_bytes();
+        checks::ends_in_error_frame(out, |out| t.finish(out), "messageStop");
     }
 
     #[test]
     fn finish_runs_once_and_usage_chunk_follows_metadata() {
         let mut t = StreamTranslator::new("m", true);
-        let mut out = feed(
+        let out = feed(
             &mut t,
             &[
                 START,
@@ -567,16 +458,11 @@ mod tests {
             ],
         )
         .into_bytes();
-        t.finish(&mut out);
-        let len = out.len();
-        t.finish(&mut out);
-        assert_eq!(out.len(), len);
-        let text = String::from_utf8(out).unwrap();
+        let text = checks::finishes_once(out, |out| t.finish(out));
         assert!(text.contains(r#""finish_reason":"length""#));
         assert!(text.contains(
             r#""choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9,"total_tokens":14,"prompt_tokens_details":{"cached_tokens":2}}}"#
         ));
-        assert!(text.ends_with("data: [DONE]\n\n"));
         assert_eq!(
             t.usage(),
             Usage {

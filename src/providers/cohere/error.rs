@@ -10,8 +10,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-/// At most this much of an unparsable upstream error body is quoted back.
-const MAX_QUOTED_BODY_BYTES: usize = 512;
+use crate::providers::common::error::{client_status, write_unreadable_error};
+use crate::schema::openai::write_error;
 
 /// Cohere's "invalid token" status; not a standard HTTP code.
 const STATUS_INVALID_TOKEN: u16 = 498;
@@ -22,11 +22,6 @@ const STATUS_TOKEN_CANCELLED: u16 = 499;
 struct UpstreamError<'a> {
     #[serde(borrow)]
     message: Cow<'a, str>,
-}
-
-/// Appends `{"error":{"message","type","param":null,"code"}}` to `out`.
-pub(super) fn write_openai_error(message: &str, kind: &str, out: &mut Vec<u8>) {
-    crate::schema::openai::write_error(message, kind, kind, out);
 }
 
 /// The OpenAI error type for the status the client gets.
@@ -51,19 +46,14 @@ fn error_type(client_status: u16) -> &'static str {
 pub fn translate_error(status: u16, body: &[u8], out: &mut Vec<u8>) -> u16 {
     let client_status = match status {
         STATUS_INVALID_TOKEN | STATUS_TOKEN_CANCELLED => 401,
-        400..=599 => status,
-        _ => 502,
+        _ => client_status(status),
     };
     match serde_json::from_slice::<UpstreamError<'_>>(body) {
-        Ok(e) => write_openai_error(&e.message, error_type(client_status), out),
-        Err(_) => {
-            let quoted = &body[..body.len().min(MAX_QUOTED_BODY_BYTES)];
-            let message = format!(
-                "upstream returned status {status}: {}",
-                String::from_utf8_lossy(quoted)
-            );
-            write_openai_error(&message, "upstream_error", out);
+        Ok(e) => {
+            let kind = error_type(client_status);
+            write_error(&e.message, kind, kind, out);
         }
+        Err(_) => write_unreadable_error(status, body, out),
     }
     client_status
 }
@@ -71,32 +61,16 @@ pub fn translate_error(status: u16, body: &[u8], out: &mut Vec<u8>) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Value};
-
-    fn translate(status: u16, body: &str) -> (u16, Value) {
-        let mut out = Vec::new();
-        let s = translate_error(status, body.as_bytes(), &mut out);
-        (s, serde_json::from_slice(&out).unwrap())
-    }
-
-    #[test]
-    fn rate_limit_429_keeps_status_and_message() {
-        let (s, v) = translate(
-            429,
-            r#"{"id":"a1b2","message":"You are using a Trial key, which is limited to 10 API calls / minute."}"#,
-        );
-        assert_eq!(s, 429);
-        assert_eq!(
-            v,
-            json!({"error":{"message":"You are using a Trial key, which is limited to 10 API calls / minute.",
-                "type":"rate_limit_error","param":null,"code":"rate_limit_error"}})
-        );
-    }
+    use crate::providers::common::error::checks;
 
     #[test]
     fn invalid_token_498_and_499_become_401() {
         for status in [498, 499] {
-            let (s, v) = translate(status, r#"{"message":"invalid api token"}"#);
+            let (s, v) = checks::translated(
+                translate_error,
+                status,
+                r#"{"message":"invalid api token"}"#,
+            );
             assert_eq!(s, 401);
             assert_eq!(v["error"]["type"], "authentication_error");
             assert_eq!(v["error"]["message"], "invalid api token");
@@ -112,25 +86,8 @@ mod tests {
             (500, "api_error"),
             (503, "api_error"),
         ] {
-            let (s, v) = translate(status, r#"{"message":"m"}"#);
+            let (s, v) = checks::translated(translate_error, status, r#"{"message":"m"}"#);
             assert_eq!((s, v["error"]["type"].as_str().unwrap()), (status, kind));
         }
-    }
-
-    #[test]
-    fn unparsable_body_is_quoted_and_capped() {
-        let body = "<html>".repeat(1000);
-        let (s, v) = translate(502, &body);
-        assert_eq!(s, 502);
-        assert_eq!(v["error"]["type"], "upstream_error");
-        let msg = v["error"]["message"].as_str().unwrap();
-        assert!(msg.starts_with("upstream returned status 502: <html>"));
-        assert!(msg.len() < MAX_QUOTED_BODY_BYTES + 64);
-    }
-
-    #[test]
-    fn non_error_status_becomes_502() {
-        let (s, _) = translate(200, "{}");
-        assert_eq!(s, 502);
     }
 }

@@ -9,7 +9,7 @@ fn read_fixture(name: &str) -> Vec<u8> {
 use serde_json::{json, Value};
 
 use super::*;
-use crate::providers::fixtures::reassemble;
+use crate::providers::fixtures::{self, reassemble, usage_of, Assembled};
 
 /// The events of a `.chunks.txt` fixture (one data payload per line) as
 /// (event name, data); the name is the JSON `type`, as an SSE `event:` line
@@ -23,17 +23,6 @@ fn fixture_events(name: &str) -> Vec<(String, String)> {
             (v["type"].as_str().unwrap().to_owned(), l.to_owned())
         })
         .collect()
-}
-
-/// What a client should end up with, from the recording or our output.
-#[derive(Debug, Default, PartialEq)]
-struct Assembled {
-    content: String,
-    reasoning: String,
-    /// (id, name, arguments as JSON)
-    tools: Vec<(String, String, Value)>,
-    finish_reason: Option<String>,
-    usage: Option<Value>,
 }
 
 /// Reads the recording the way Cohere's stream reference describes it.
@@ -92,13 +81,7 @@ fn expected_from_recording(events: &[(String, String)]) -> Assembled {
 fn assemble_output(out: &[u8], model: &str, upstream_id: &str) -> Assembled {
     let r = reassemble(out, model);
     assert_eq!(r.id, format!("chatcmpl-{upstream_id}"));
-    Assembled {
-        content: r.content,
-        reasoning: r.reasoning,
-        tools: r.tools,
-        finish_reason: r.finish_reason,
-        usage: r.usage,
-    }
+    r.assembled()
 }
 
 const STREAM_FIXTURES: &[&str] = &[
@@ -108,25 +91,22 @@ const STREAM_FIXTURES: &[&str] = &[
 
 #[test]
 fn every_recorded_stream_is_listed() {
-    let mut on_disk: Vec<String> = std::fs::read_dir(crate::providers::fixtures::dir("cohere"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".sse") || n.ends_with(".chunks.txt"))
-        .collect();
-    on_disk.sort();
-    let mut listed: Vec<&str> = STREAM_FIXTURES.to_vec();
-    listed.sort();
-    assert_eq!(on_disk, listed);
+    fixtures::assert_all_listed(
+        "cohere",
+        fixtures::is_sse_recording,
+        STREAM_FIXTURES.iter().copied(),
+    );
 }
 
 fn replay(name: &str, include_usage: bool) -> (Vec<u8>, StreamTranslator) {
     let mut t = StreamTranslator::new("cohere/command-a", include_usage);
-    let mut out = Vec::new();
-    for (event, data) in fixture_events(name) {
-        t.on_event(&event, data.as_bytes(), &mut out)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
-    t.finish(&mut out);
+    let out = fixtures::replay_events(
+        name,
+        &fixture_events(name),
+        &mut t,
+        StreamTranslator::on_event,
+        StreamTranslator::finish,
+    );
     (out, t)
 }
 
@@ -139,13 +119,9 @@ fn recorded_streams_translate_to_the_same_content_tools_and_usage() {
         let (out, t) = replay(name, true);
         let got = assemble_output(&out, "cohere/command-a", id["id"].as_str().unwrap());
         assert_eq!(got, expected, "{name}");
-        let u = expected.usage.as_ref().unwrap();
         assert_eq!(
             t.usage(),
-            Usage {
-                prompt_tokens: u["prompt_tokens"].as_u64().unwrap(),
-                completion_tokens: u["completion_tokens"].as_u64().unwrap(),
-            },
+            usage_of(expected.usage.as_ref().unwrap()),
             "{name}"
         );
     }
@@ -169,11 +145,8 @@ fn recorded_text_stream_says_paris_and_stops() {
     assert!(got.tools.is_empty());
     assert_eq!(got.finish_reason.as_deref(), Some("stop"));
     assert_eq!(
-        t.usage(),
-        Usage {
-            prompt_tokens: 507,
-            completion_tokens: 10
-        }
+        (t.usage().prompt_tokens, t.usage().completion_tokens),
+        (507, 10)
     );
 }
 
@@ -222,11 +195,11 @@ fn recorded_text_response_translates() {
     )
     .unwrap();
     let v: Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(v["id"], "chatcmpl-e7592632-1e3d-424f-b129-bd5f9f980f7b");
-    assert_eq!(v["object"], "chat.completion");
-    assert_eq!(v["model"], "cohere/command-a");
-    assert!(v["created"].as_u64().unwrap() > 1_700_000_000);
-    let choice = &v["choices"][0];
+    let choice = fixtures::completion_choice(
+        &v,
+        "chatcmpl-e7592632-1e3d-424f-b129-bd5f9f980f7b",
+        "cohere/command-a",
+    );
     assert_eq!(
         choice,
         &json!({"index":0,"message":{"role":"assistant","content":"The capital of France is Paris."},
@@ -237,13 +210,7 @@ fn recorded_text_response_translates() {
         json!({"prompt_tokens":507,"completion_tokens":10,"total_tokens":517,
             "prompt_tokens_details":{"cached_tokens":448}})
     );
-    assert_eq!(
-        usage,
-        Usage {
-            prompt_tokens: 507,
-            completion_tokens: 10
-        }
-    );
+    assert_eq!(usage, usage_of(&v["usage"]));
 }
 
 #[test]
@@ -286,33 +253,21 @@ fn recorded_tool_call_response_translates() {
             ),
         ]
     );
-    assert_eq!(
-        usage,
-        Usage {
-            prompt_tokens: 1549,
-            completion_tokens: 103
-        }
-    );
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (1549, 103));
     assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"], 992);
 }
 
 #[test]
 fn truncated_recorded_events_never_panic() {
     for name in STREAM_FIXTURES {
-        let events = fixture_events(name);
-        for cut_event in 0..events.len() {
-            let data = events[cut_event].1.as_bytes();
-            for cut in (0..data.len()).step_by(7) {
-                let mut t = StreamTranslator::new("m", true);
-                let mut out = Vec::new();
-                for (event, data) in &events[..cut_event] {
-                    t.on_event(event, data.as_bytes(), &mut out).unwrap();
-                }
-                let _ = t.on_event(&events[cut_event].0, &data[..cut], &mut out);
-                t.finish(&mut out);
-                assert!(std::str::from_utf8(&out).is_ok(), "{name}");
-            }
-        }
+        fixtures::replay_truncated(
+            name,
+            &fixture_events(name),
+            || StreamTranslator::new("m", true),
+            StreamTranslator::on_event,
+            StreamTranslator::finish,
+            |_, _, _| {},
+        );
     }
 }
 

@@ -23,7 +23,10 @@ use serde_json::value::RawValue;
 
 use super::response::{finish_reason, UpstreamUsage};
 use super::{TranslateError, Usage};
-use crate::schema::openai::{unix_now, ChunkWriter};
+use crate::providers::common::stream::{
+    all_or_nothing, bad, event_kind, json_string, parse_event, ChunkStream, OpenBlock, Phase,
+};
+use crate::schema::openai::unix_now;
 
 /// One Cohere stream event's `data`. A flat struct rather than a tagged enum:
 /// serde's internally tagged enums buffer their content and cannot hold
@@ -92,66 +95,12 @@ struct FunctionDelta<'a> {
     arguments: Option<&'a RawValue>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Nothing may arrive before `message-start`.
-    AwaitingStart,
-    Streaming,
-    /// `message-end` with a normal finish reason seen: the stream ended well.
-    Ended,
-    /// An error frame went out; no `[DONE]` follows.
-    Errored,
-    /// `finish` has run.
-    Finished,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OpenBlock {
-    None,
-    Text {
-        index: u32,
-    },
-    Thinking {
-        index: u32,
-    },
-    /// A content type the client does not see.
-    Hidden {
-        index: u32,
-    },
-    /// `tool_index` counts tool calls from 0 in order of arrival.
-    Tool {
-        index: u32,
-        tool_index: u32,
-        sent_arguments: bool,
-    },
-}
-
 /// Translates one Cohere v2 chat stream into OpenAI chunk frames.
 #[derive(Debug)]
 pub struct StreamTranslator {
-    model: String,
-    created: u64,
-    include_usage: bool,
-    /// Built once at `message-start`, which names the completion.
-    chunks: ChunkWriter,
-    phase: Phase,
+    stream: ChunkStream,
     block: OpenBlock,
-    next_tool_index: u32,
     usage: UpstreamUsage,
-}
-
-fn bad(msg: &str) -> TranslateError {
-    TranslateError::BadResponse(msg.to_owned())
-}
-
-/// A `&RawValue` that must be a JSON string, to be spliced as one.
-fn json_string(raw: &RawValue) -> Result<&str, TranslateError> {
-    let s = raw.get();
-    if s.starts_with('"') {
-        Ok(s)
-    } else {
-        Err(bad("expected a JSON string in delta"))
-    }
 }
 
 /// `delta.message.<field>` of an event, parsed as `T`.
@@ -174,13 +123,8 @@ impl StreamTranslator {
     /// the end if `include_usage`.
     pub fn new(model: &str, include_usage: bool) -> Self {
         StreamTranslator {
-            model: model.to_owned(),
-            created: unix_now(),
-            include_usage,
-            chunks: ChunkWriter::default(),
-            phase: Phase::AwaitingStart,
+            stream: ChunkStream::new(model, unix_now(), include_usage),
             block: OpenBlock::None,
-            next_tool_index: 0,
             usage: UpstreamUsage::default(),
         }
     }
@@ -204,23 +148,12 @@ impl StreamTranslator {
         data: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), TranslateError> {
-        if matches!(self.phase, Phase::Ended | Phase::Errored | Phase::Finished) {
+        if self.stream.closed() || self.stream.phase == Phase::Stopped {
             return Ok(());
         }
-        let ev: Event<'_> = serde_json::from_slice(data)
-            .map_err(|e| TranslateError::BadResponse(format!("stream event: {e}")))?;
-        let kind = match ev.kind.as_deref() {
-            Some(k) => k,
-            None if !event.is_empty() => event,
-            None => return Err(bad("stream event without a type")),
-        };
-        let mark = out.len();
-        let result = self.dispatch(kind, &ev, out);
-        if result.is_err() {
-            // Never leave half a frame behind.
-            out.truncate(mark);
-        }
-        result
+        let ev: Event<'_> = parse_event(data)?;
+        let kind = event_kind(ev.kind.as_deref(), event)?;
+        all_or_nothing(out, |out| self.dispatch(kind, &ev, out))
     }
 
     fn dispatch(
@@ -231,7 +164,9 @@ impl StreamTranslator {
     ) -> Result<(), TranslateError> {
         match kind {
             "message-start" => self.on_message_start(ev, out),
-            _ if self.phase != Phase::Streaming => Err(bad("stream event before message-start")),
+            _ if self.stream.phase != Phase::Streaming => {
+                Err(bad("stream event before message-start"))
+            }
             "content-start" => self.on_content_start(ev, out),
             "content-delta" => self.on_content_delta(ev, out),
             "content-end" => self.on_block_end(ev, out, false),
@@ -242,7 +177,7 @@ impl StreamTranslator {
                     .and_then(|d| d.message.as_ref())
                     .and_then(|m| m.tool_plan)
                     .ok_or_else(|| bad("tool-plan-delta without delta.message.tool_plan"))?;
-                self.write_text(out, "reasoning_content", plan)
+                self.stream.text(out, "reasoning_content", plan)
             }
             "tool-call-start" => self.on_tool_call_start(ev, out),
             "tool-call-delta" => self.on_tool_call_delta(ev, out),
@@ -262,16 +197,14 @@ impl StreamTranslator {
         ev: &Event<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), TranslateError> {
-        if self.phase != Phase::AwaitingStart {
+        if self.stream.phase != Phase::AwaitingStart {
             return Err(bad("second message-start"));
         }
         let id = ev
             .id
             .as_deref()
             .ok_or_else(|| bad("message-start without id"))?;
-        self.chunks = ChunkWriter::new(&format!("chatcmpl-{id}"), self.created, &self.model);
-        self.phase = Phase::Streaming;
-        self.chunks.role(out);
+        self.stream.start(id, out);
         Ok(())
     }
 
@@ -289,13 +222,13 @@ impl StreamTranslator {
             Some("text") => {
                 self.block = OpenBlock::Text { index };
                 if let Some(text) = content.text {
-                    self.write_text(out, "content", text)?;
+                    self.stream.text(out, "content", text)?;
                 }
             }
             Some("thinking") => {
                 self.block = OpenBlock::Thinking { index };
                 if let Some(thinking) = content.thinking {
-                    self.write_text(out, "reasoning_content", thinking)?;
+                    self.stream.text(out, "reasoning_content", thinking)?;
                 }
             }
             other => {
@@ -316,8 +249,8 @@ impl StreamTranslator {
             (OpenBlock::Hidden { index }, Some(i)) if i == index => Ok(()),
             (OpenBlock::Text { index } | OpenBlock::Thinking { index }, Some(i)) if i == index => {
                 match (content.text, content.thinking) {
-                    (Some(text), _) => self.write_text(out, "content", text),
-                    (None, Some(thinking)) => self.write_text(out, "reasoning_content", thinking),
+                    (Some(text), _) => self.stream.text(out, "content", text),
+                    (None, Some(thinking)) => self.stream.text(out, "reasoning_content", thinking),
                     (None, None) => Err(bad("content-delta without text or thinking")),
                 }
             }
@@ -346,14 +279,8 @@ impl StreamTranslator {
             Some(raw) => json_string(raw)?,
             None => "\"\"",
         };
-        let tool_index = self.next_tool_index;
-        self.chunks.tool_call(out, tool_index, id, name, arguments);
-        self.next_tool_index += 1;
-        self.block = OpenBlock::Tool {
-            index,
-            tool_index,
-            sent_arguments: arguments != "\"\"",
-        };
+        let call = self.stream.open_tool_call(out, id, name, arguments);
+        self.block = OpenBlock::Tool { index, call };
         Ok(())
     }
 
@@ -362,31 +289,23 @@ impl StreamTranslator {
         ev: &Event<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), TranslateError> {
-        let OpenBlock::Tool {
-            index, tool_index, ..
-        } = self.block
-        else {
+        let OpenBlock::Tool { index, .. } = self.block else {
             return Err(bad("tool-call-delta without an open tool call"));
         };
         if ev.index != Some(index) {
             return Err(bad("tool-call-delta for a tool call that is not open"));
         }
-        let call: ToolCallDelta<'_> =
+        let delta: ToolCallDelta<'_> =
             message_field(ev, |m| m.tool_calls, "tool-call-delta tool_calls")?;
         let fragment = json_string(
-            call.function
+            delta
+                .function
                 .and_then(|f| f.arguments)
                 .ok_or_else(|| bad("tool-call-delta without function.arguments"))?,
         )?;
-        if fragment == "\"\"" {
-            return Ok(());
+        if let OpenBlock::Tool { call, .. } = &mut self.block {
+            call.arguments(&self.stream.chunks, out, fragment);
         }
-        self.chunks.arguments(out, tool_index, fragment);
-        self.block = OpenBlock::Tool {
-            index,
-            tool_index,
-            sent_arguments: true,
-        };
         Ok(())
     }
 
@@ -397,28 +316,16 @@ impl StreamTranslator {
         out: &mut Vec<u8>,
         tool: bool,
     ) -> Result<(), TranslateError> {
-        match (self.block, tool) {
-            (
-                OpenBlock::Tool {
-                    index,
-                    tool_index,
-                    sent_arguments,
-                },
-                true,
-            ) if ev.index == Some(index) => {
-                if !sent_arguments {
-                    // A tool without parameters streams no fragments; OpenAI
-                    // clients parse `arguments` as JSON, so "" would fail
-                    // where {} works.
-                    self.chunks.arguments(out, tool_index, "\"{}\"");
-                }
+        match (&mut self.block, tool) {
+            (OpenBlock::Tool { index, call }, true) if ev.index == Some(*index) => {
+                call.close(&self.stream.chunks, out);
             }
             (
                 OpenBlock::Text { index }
                 | OpenBlock::Thinking { index }
                 | OpenBlock::Hidden { index },
                 false,
-            ) if ev.index == Some(index) => {}
+            ) if ev.index == Some(*index) => {}
             _ => return Err(bad("end event for a block that is not open")),
         }
         self.block = OpenBlock::None;
@@ -439,17 +346,17 @@ impl StreamTranslator {
                     Some(e) => format!("upstream stream ended with {}: {e}", reason.unwrap_or("")),
                     None => format!("upstream stream ended with {}", reason.unwrap_or("")),
                 };
-                write_error_frame(&message, "upstream_error", out);
-                self.phase = Phase::Errored;
+                self.stream
+                    .error(&message, "upstream_error", "upstream_error", out);
             }
             Some(Some(finish)) => {
-                self.chunks.finish_reason(out, finish);
-                self.phase = Phase::Ended;
+                self.stream.chunks.finish_reason(out, finish);
+                self.stream.phase = Phase::Stopped;
             }
             None => {
                 tracing::debug!("cohere message-end without finish_reason, reporting stop");
-                self.chunks.finish_reason(out, "stop");
-                self.phase = Phase::Ended;
+                self.stream.chunks.finish_reason(out, "stop");
+                self.stream.phase = Phase::Stopped;
             }
         }
         Ok(())
@@ -459,72 +366,33 @@ impl StreamTranslator {
     /// clean `message-end`; an error frame and no `[DONE]` if upstream ended
     /// early; nothing more after an error frame. Runs once.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        match self.phase {
-            Phase::Finished | Phase::Errored => {}
-            Phase::Ended => {
-                let usage = self.include_usage.then(|| self.usage.to_openai());
-                self.chunks.done(out, usage.as_ref());
-            }
-            Phase::AwaitingStart | Phase::Streaming => write_error_frame(
-                "upstream stream ended before message-end",
-                "upstream_error",
-                out,
-            ),
-        }
-        self.phase = Phase::Finished;
+        self.stream
+            .finish(out, "upstream stream ended before message-end", || {
+                self.usage.to_openai()
+            });
     }
-
-    /// A chunk whose delta is `{"<field>": <raw JSON string>}`; empty strings
-    /// send nothing.
-    fn write_text(
-        &self,
-        out: &mut Vec<u8>,
-        field: &str,
-        raw: &RawValue,
-    ) -> Result<(), TranslateError> {
-        self.chunks.text(out, field, json_string(raw)?);
-        Ok(())
-    }
-}
-
-fn write_error_frame(message: &str, kind: &str, out: &mut Vec<u8>) {
-    crate::schema::openai::write_error_event(message, kind, kind, out);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::common::stream::checks;
+    use checks::last_frame;
 
     const START: &str = r#"{"id":"c1","type":"message-start","delta":{"message":{"role":"assistant","content":[],"tool_plan":"","tool_calls":[],"citations":[]}}}"#;
     const TEXT_START: &str = r#"{"type":"content-start","index":0,"delta":{"message":{"content":{"type":"text","text":""}}}}"#;
     const END_COMPLETE: &str = r#"{"type":"message-end","delta":{"finish_reason":"COMPLETE","usage":{"tokens":{"input_tokens":3,"output_tokens":9},"cached_tokens":1}}}"#;
 
     fn feed(t: &mut StreamTranslator, events: &[&str]) -> String {
-        let mut out = Vec::new();
-        for e in events {
-            t.on_event("", e.as_bytes(), &mut out).unwrap();
-        }
-        String::from_utf8(out).unwrap()
-    }
-
-    fn last_frame(text: &str) -> serde_json::Value {
-        let last = text.trim_end().rsplit("\n\n").next().unwrap();
-        serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap()
+        checks::feed(events, |e, out| t.on_event("", e.as_bytes(), out))
     }
 
     #[test]
     fn first_chunk_carries_role_and_envelope() {
         let mut t = StreamTranslator::new("cohere/m", false);
         let out = feed(&mut t, &[START]);
-        let v = last_frame(&out);
-        assert_eq!(v["id"], "chatcmpl-c1");
-        assert_eq!(v["object"], "chat.completion.chunk");
-        assert_eq!(v["model"], "cohere/m");
-        assert_eq!(
-            v["choices"],
-            serde_json::json!([{"index":0,"delta":{"role":"assistant","content":""},
-                "finish_reason":null,"logprobs":null}])
-        );
+        assert_eq!(checks::role_chunk(&out, "cohere/m")["id"], "chatcmpl-c1");
+        assert_eq!(checks::frames(&out).len(), 1);
     }
 
     #[test]
@@ -558,16 +426,12 @@ mod tests {
             br#"{"type":"message-start","id":5}"#,
             br#"{"type":"message-end","delta":{"finish_reason":"COMPLETE"}}"#,
         ];
-        for data in garbage {
-            let mut t = StreamTranslator::new("m", true);
-            let mut out = Vec::new();
-            assert!(t.on_event("", data, &mut out).is_err(), "{data:?}");
-            assert!(out.is_empty());
-            t.finish(&mut out);
-            let text = String::from_utf8(out).unwrap();
-            assert!(text.starts_with("data: {\"error\":"), "{text}");
-            assert!(!text.contains("[DONE]"));
-        }
+        checks::garbage_is_rejected(
+            garbage,
+            || StreamTranslator::new("m", true),
+            |t, data, out| t.on_event("", data, out),
+            StreamTranslator::finish,
+        );
     }
 
     #[test]
@@ -603,15 +467,9 @@ mod tests {
         ];
         for events in cases {
             let mut t = StreamTranslator::new("m", false);
-            let mut out = Vec::new();
-            t.on_event("", START.as_bytes(), &mut out).unwrap();
             let (last, init) = events.split_last().unwrap();
-            for e in init {
-                t.on_event("", e.as_bytes(), &mut out).unwrap();
-            }
-            let before = out.len();
-            assert!(t.on_event("", last.as_bytes(), &mut out).is_err(), "{last}");
-            assert_eq!(out.len(), before, "partial frame left behind");
+            let init = [&[START][..], init].concat();
+            checks::last_event_is_rejected(&init, last, |e, out| t.on_event("", e.as_bytes(), out));
         }
     }
 
@@ -653,14 +511,8 @@ mod tests {
     #[test]
     fn stream_without_message_end_ends_in_error_frame() {
         let mut t = StreamTranslator::new("m", true);
-        let mut out = feed(&mut t, &[START, TEXT_START]).into_bytes();
-        t.finish(&mut out);
-        let text = String::from_utf8(out).unwrap();
-        assert!(
-            text.ends_with("\n\n") && text.contains("message-end"),
-            "{text}"
-        );
-        assert!(!text.contains("[DONE]"));
+        let out = feed(&mut t, &[START, TEXT_START]).into_bytes();
+        checks::ends_in_error_frame(out, |out| t.finish(out), "message-end");
     }
 
     #[test]
@@ -671,16 +523,11 @@ mod tests {
             t.on_event("", b"not json after the end", &mut out).is_ok(),
             "ignored after message-end"
         );
-        t.finish(&mut out);
-        let len = out.len();
-        t.finish(&mut out);
-        assert_eq!(out.len(), len);
-        let text = String::from_utf8(out).unwrap();
+        let text = checks::finishes_once(out, |out| t.finish(out));
         assert!(text.contains(r#""finish_reason":"stop""#));
         assert!(text.contains(
             r#""choices":[],"usage":{"prompt_tokens":3,"completion_tokens":9,"total_tokens":12,"prompt_tokens_details":{"cached_tokens":1}}}"#
         ));
-        assert!(text.ends_with("data: [DONE]\n\n"));
         assert_eq!(
             t.usage(),
             Usage {
@@ -703,9 +550,7 @@ mod tests {
             &mut out,
         )
         .unwrap();
-        t.finish(&mut out);
-        let text = String::from_utf8(out).unwrap();
+        let text = checks::finishes_once(out, |out| t.finish(out));
         assert!(text.contains(r#""finish_reason":"length""#), "{text}");
-        assert!(text.ends_with("data: [DONE]\n\n"));
     }
 }

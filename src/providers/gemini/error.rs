@@ -12,8 +12,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-/// At most this much of an unparsable upstream error body is quoted back.
-const MAX_QUOTED_BODY_BYTES: usize = 512;
+use crate::providers::common::error::{client_status, write_unreadable_error};
+use crate::schema::openai::write_error;
 
 /// `@type` of the detail that says when to retry.
 const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
@@ -98,11 +98,6 @@ fn duration_secs_ceil(s: &str) -> Option<u64> {
     Some(secs.saturating_add(round_up).min(MAX_RETRY_AFTER_SECS))
 }
 
-/// Appends `{"error":{"message","type","param":null,"code"}}` to `out`.
-pub(super) fn write_openai_error(message: &str, kind: &str, code: &str, out: &mut Vec<u8>) {
-    crate::schema::openai::write_error(message, kind, code, out);
-}
-
 /// Translates a Gemini error response (any status) into an OpenAI error body
 /// appended to `out`. Returns the status for the client (the upstream 4xx/5xx
 /// as is, anything else 502) and, if the body has a
@@ -111,10 +106,7 @@ pub(super) fn write_openai_error(message: &str, kind: &str, code: &str, out: &mu
 /// A body that is not Gemini's error shape is quoted (first
 /// `MAX_QUOTED_BODY_BYTES`) in the message with type `upstream_error`.
 pub fn translate_error(status: u16, body: &[u8], out: &mut Vec<u8>) -> (u16, Option<u64>) {
-    let client_status = match status {
-        400..=599 => status,
-        _ => 502,
-    };
+    let client_status = client_status(status);
     // `streamGenerateContent` without `alt=sse` wraps the error in an array.
     // Dispatch on the first byte: serde would also read a struct from an array.
     let parsed = match body.iter().find(|b| !b.is_ascii_whitespace()) {
@@ -124,17 +116,12 @@ pub fn translate_error(status: u16, body: &[u8], out: &mut Vec<u8>) -> (u16, Opt
     let parsed = match parsed {
         Ok(env) => env.error,
         Err(_) => {
-            let quoted = &body[..body.len().min(MAX_QUOTED_BODY_BYTES)];
-            let message = format!(
-                "upstream returned status {status}: {}",
-                String::from_utf8_lossy(quoted)
-            );
-            write_openai_error(&message, "upstream_error", "upstream_error", out);
+            write_unreadable_error(status, body, out);
             return (client_status, None);
         }
     };
     let kind = parsed.openai_type(status);
-    write_openai_error(
+    write_error(
         parsed.message.as_deref().unwrap_or("upstream error"),
         kind,
         parsed.status.as_deref().unwrap_or(kind),
@@ -219,18 +206,7 @@ mod tests {
     }
 
     #[test]
-    fn unparsable_body_is_quoted_and_capped() {
-        let body = "<html>".repeat(1000);
-        let (s, retry, v) = translate(502, &body);
-        assert_eq!((s, retry), (502, None));
-        assert_eq!(v["error"]["type"], "upstream_error");
-        let msg = v["error"]["message"].as_str().unwrap();
-        assert!(msg.starts_with("upstream returned status 502: <html>"));
-        assert!(msg.len() < MAX_QUOTED_BODY_BYTES + 64);
-    }
-
-    #[test]
-    fn non_error_status_becomes_502() {
-        assert_eq!(translate(200, "{}").0, 502);
+    fn unreadable_body_gives_no_retry_after() {
+        assert_eq!(translate(502, "<html>").1, None);
     }
 }

@@ -9,7 +9,7 @@ fn read_fixture(name: &str) -> Vec<u8> {
 use serde_json::{json, Value};
 
 use super::*;
-use crate::providers::fixtures::{reassemble, split_sse};
+use crate::providers::fixtures::{self, reassemble, split_sse, usage_of};
 
 /// The events of a `.sse` or `.chunks.txt` fixture as (event name, data).
 fn fixture_events(name: &str) -> Vec<(String, String)> {
@@ -112,12 +112,13 @@ fn assemble_output(out: &[u8], model: &str) -> (Assembled, Vec<String>) {
 
 fn replay(name: &str, model: &str, include_usage: bool) -> (Vec<u8>, StreamTranslator) {
     let mut t = StreamTranslator::new(model, include_usage);
-    let mut out = Vec::new();
-    for (event, data) in fixture_events(name) {
-        t.on_event(&event, data.as_bytes(), &mut out)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
-    t.finish(&mut out);
+    let out = fixtures::replay_events(
+        name,
+        &fixture_events(name),
+        &mut t,
+        StreamTranslator::on_event,
+        StreamTranslator::finish,
+    );
     (out, t)
 }
 
@@ -132,15 +133,11 @@ const STREAM_FIXTURES: &[&str] = &[
 
 #[test]
 fn every_recorded_stream_is_listed() {
-    let mut on_disk: Vec<String> = std::fs::read_dir(crate::providers::fixtures::dir("gemini"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".sse") || n.ends_with(".chunks.txt"))
-        .collect();
-    on_disk.sort();
-    let mut listed: Vec<&str> = STREAM_FIXTURES.to_vec();
-    listed.sort();
-    assert_eq!(on_disk, listed);
+    fixtures::assert_all_listed(
+        "gemini",
+        fixtures::is_sse_recording,
+        STREAM_FIXTURES.iter().copied(),
+    );
 }
 
 #[test]
@@ -153,13 +150,9 @@ fn recorded_streams_translate_to_the_same_text_reasoning_tools_and_usage() {
         for (i, id) in ids.iter().enumerate() {
             assert!(id.starts_with(&format!("call_{i}_")), "{name}: {id}");
         }
-        let u = expected.usage.as_ref().unwrap();
         assert_eq!(
             t.usage(),
-            Usage {
-                prompt_tokens: u["prompt_tokens"].as_u64().unwrap(),
-                completion_tokens: u["completion_tokens"].as_u64().unwrap(),
-            },
+            usage_of(expected.usage.as_ref().unwrap()),
             "{name}"
         );
     }
@@ -238,11 +231,11 @@ fn recorded_text_response_translates() {
     )
     .unwrap();
     let v: Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(v["id"], "chatcmpl-Un6LacrVMcjUxs0PmJfWoQc");
-    assert_eq!(v["object"], "chat.completion");
-    assert_eq!(v["model"], "gemini/gemini-3-pro");
-    assert!(v["created"].as_u64().unwrap() > 1_700_000_000);
-    let choice = &v["choices"][0];
+    let choice = fixtures::completion_choice(
+        &v,
+        "chatcmpl-Un6LacrVMcjUxs0PmJfWoQc",
+        "gemini/gemini-3-pro",
+    );
     assert_eq!(choice["index"], 0);
     assert_eq!(choice["message"]["role"], "assistant");
     assert_eq!(
@@ -258,13 +251,7 @@ fn recorded_text_response_translates() {
             "prompt_tokens_details":{"cached_tokens":0},
             "completion_tokens_details":{"reasoning_tokens":244}})
     );
-    assert_eq!(
-        usage,
-        Usage {
-            prompt_tokens: 9,
-            completion_tokens: 272
-        }
-    );
+    assert_eq!(usage, usage_of(&v["usage"]));
 }
 
 #[test]
@@ -363,25 +350,17 @@ fn sse_splitter_tolerates_crlf() {
 #[test]
 fn truncated_recorded_events_never_panic() {
     for name in STREAM_FIXTURES {
-        let events = fixture_events(name);
-        for cut_event in 0..events.len() {
-            let data = events[cut_event].1.as_bytes();
-            for cut in (0..data.len()).step_by(7) {
-                let mut t = StreamTranslator::new("m", true);
-                let mut out = Vec::new();
-                for (event, data) in &events[..cut_event] {
-                    t.on_event(event, data.as_bytes(), &mut out).unwrap();
-                }
-                assert!(
-                    t.on_event(&events[cut_event].0, &data[..cut], &mut out)
-                        .is_err(),
-                    "{name}: event {cut_event} cut at {cut}"
-                );
-                t.finish(&mut out);
-                let text = std::str::from_utf8(&out).unwrap();
-                assert!(!text.contains("[DONE]"), "{name}");
-            }
-        }
+        fixtures::replay_truncated(
+            name,
+            &fixture_events(name),
+            || StreamTranslator::new("m", true),
+            StreamTranslator::on_event,
+            StreamTranslator::finish,
+            |result, text, label| {
+                assert!(result.is_err(), "{label}");
+                assert!(!text.contains("[DONE]"), "{label}");
+            },
+        );
     }
 }
 

@@ -4,26 +4,15 @@
 use super::*;
 use serde_json::{json, Value};
 
+use crate::providers::common::request_checks as checks;
+use checks::user;
+
 fn translate(body: Value) -> (Value, RequestInfo) {
-    let mut out = Vec::new();
-    let info = translate_request(body.to_string().as_bytes(), &mut out)
-        .unwrap_or_else(|e| panic!("translate failed: {e}"));
-    (serde_json::from_slice(&out).unwrap(), info)
+    checks::translated(body, translate_request)
 }
 
 fn translate_err(body: Value) -> String {
-    let mut out = Vec::new();
-    match translate_request(body.to_string().as_bytes(), &mut out) {
-        Err(TranslateError::BadRequest(msg)) => {
-            assert!(out.is_empty(), "output written on failure");
-            msg
-        }
-        other => panic!("expected BadRequest, got {other:?}"),
-    }
-}
-
-fn user(text: &str) -> Value {
-    json!({"role":"user","content":text})
+    checks::rejected(body, translate_request)
 }
 
 fn weather_tool() -> Value {
@@ -38,13 +27,7 @@ fn minimal_request_has_only_contents_and_no_model() {
         v,
         json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}]})
     );
-    assert_eq!(
-        info,
-        RequestInfo {
-            stream: false,
-            include_usage: false
-        }
-    );
+    assert!(!info.stream && !info.include_usage);
 }
 
 #[test]
@@ -52,13 +35,7 @@ fn stream_and_include_usage_are_reported_not_sent() {
     let (v, info) = translate(json!({"messages":[user("hi")],"stream":true,
         "stream_options":{"include_usage":true}}));
     assert!(v.get("stream").is_none() && v.get("stream_options").is_none());
-    assert_eq!(
-        info,
-        RequestInfo {
-            stream: true,
-            include_usage: true
-        }
-    );
+    assert!(info.stream && info.include_usage);
 }
 
 #[test]
@@ -265,12 +242,6 @@ fn sampling_fields_go_to_generation_config() {
 }
 
 #[test]
-fn more_than_one_choice_is_bad_request() {
-    let msg = translate_err(json!({"messages":[user("hi")],"n":2}));
-    assert!(msg.contains("n=2"), "{msg}");
-}
-
-#[test]
 fn response_format_sets_mime_type_and_sanitised_schema() {
     let (v, _) = translate(json!({"messages":[user("hi")],"response_format":{"type":"text"}}));
     assert!(v.get("generationConfig").is_none());
@@ -319,23 +290,4 @@ fn empty_or_contentless_messages_are_bad_request() {
     translate_err(json!({"model":"m"}));
     translate_err(json!({"messages":[{"role":"system","content":"only system"}]}));
     translate_err(json!({"messages":[{"role":"assistant","content":""}]}));
-}
-
-#[test]
-fn garbage_is_bad_request_not_panic() {
-    let mut out = Vec::new();
-    for body in [
-        &b""[..],
-        b"not json",
-        b"[]",
-        b"{\"messages\":5}",
-        b"{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}",
-        b"{\"messages\":[{\"role\":\"user\",\"content\":5}]}",
-        b"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"n\":-1}",
-        b"\xff\xfe",
-    ] {
-        let err = translate_request(body, &mut out).unwrap_err();
-        assert!(matches!(err, TranslateError::BadRequest(_)), "{err}");
-    }
-    assert!(out.is_empty());
 }

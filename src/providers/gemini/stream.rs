@@ -15,46 +15,23 @@
 
 use serde_json::value::RawValue;
 
-use super::error::{write_openai_error, Status};
 use super::response::{
     compact_json, finish_reason, response_id, GenerateContentResponse, Part, UsageMetadata,
 };
 use super::{tool_id, TranslateError, Usage};
-use crate::schema::openai::{unix_now, write_json_str, ChunkWriter};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// No chunk yet: the prefix and role chunk come with the first one.
-    AwaitingFirst,
-    Streaming,
-    /// A `finishReason` (or a blocked prompt) was seen: the stream ended well.
-    /// Later chunks may still update usage.
-    Stopped,
-    /// A chunk could not be translated; `finish` writes an error frame.
-    Broken,
-    /// An upstream error frame went out; no `[DONE]` follows.
-    Errored,
-    /// `finish` has run.
-    Finished,
-}
+use crate::providers::common::stream::{all_or_nothing, bad, ChunkStream, Phase};
+use crate::schema::openai::{unix_now, write_json_str};
 
 /// Translates one Gemini SSE stream; create one per response.
 #[derive(Debug)]
 pub struct StreamTranslator {
-    model: String,
-    created: u64,
-    include_usage: bool,
-    /// Built once at the first chunk, which names the completion.
-    chunks: ChunkWriter,
+    /// Named at the first chunk (no chunk yet: the prefix and role chunk come
+    /// with the first one). Once a `finishReason` (or a blocked prompt) was
+    /// seen, later chunks may still update usage.
+    stream: ChunkStream,
     /// `responseId` of the first chunk (or a made-up one), seeding tool ids.
     response_id: String,
-    phase: Phase,
-    next_tool_index: u32,
     usage: UsageMetadata,
-}
-
-fn bad(msg: &str) -> TranslateError {
-    TranslateError::BadResponse(msg.to_owned())
 }
 
 /// A `&RawValue` that must be a JSON string, to be spliced as one.
@@ -72,13 +49,8 @@ impl StreamTranslator {
     /// the end if `include_usage`.
     pub fn new(model: &str, include_usage: bool) -> Self {
         StreamTranslator {
-            model: model.to_owned(),
-            created: unix_now(),
-            include_usage,
-            chunks: ChunkWriter::default(),
+            stream: ChunkStream::new(model, unix_now(), include_usage),
             response_id: String::new(),
-            phase: Phase::AwaitingFirst,
-            next_tool_index: 0,
             usage: UsageMetadata::default(),
         }
     }
@@ -105,21 +77,20 @@ impl StreamTranslator {
         data: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), TranslateError> {
-        if matches!(self.phase, Phase::Broken | Phase::Errored | Phase::Finished) {
+        if self.stream.closed() {
             return Ok(());
         }
-        let mark = out.len();
         // serde also reads a struct from an array; a chunk is an object.
-        let result = match data.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'{') => serde_json::from_slice::<GenerateContentResponse<'_>>(data)
-                .map_err(|e| TranslateError::BadResponse(format!("stream chunk: {e}")))
-                .and_then(|chunk| self.on_chunk(&chunk, out)),
-            _ => Err(bad("stream chunk is not a JSON object")),
-        };
+        let result = all_or_nothing(out, |out| {
+            match data.iter().find(|b| !b.is_ascii_whitespace()) {
+                Some(b'{') => serde_json::from_slice::<GenerateContentResponse<'_>>(data)
+                    .map_err(|e| TranslateError::BadResponse(format!("stream chunk: {e}")))
+                    .and_then(|chunk| self.on_chunk(&chunk, out)),
+                _ => Err(bad("stream chunk is not a JSON object")),
+            }
+        });
         if result.is_err() {
-            // Never leave half a frame behind.
-            out.truncate(mark);
-            self.phase = Phase::Broken;
+            self.stream.phase = Phase::Broken;
         }
         result
     }
@@ -130,16 +101,25 @@ impl StreamTranslator {
         out: &mut Vec<u8>,
     ) -> Result<(), TranslateError> {
         if let Some(e) = &chunk.error {
-            write_error_frame(e, out);
-            self.phase = Phase::Errored;
+            // An upstream `google.rpc.Status` inside the stream.
+            let kind = e.openai_type(e.code.unwrap_or(500));
+            self.stream.error(
+                e.message.as_deref().unwrap_or("upstream stream error"),
+                kind,
+                e.status.as_deref().unwrap_or(kind),
+                out,
+            );
             return Ok(());
         }
         if let Some(u) = chunk.usage_metadata {
             self.usage = u;
         }
-        match self.phase {
+        match self.stream.phase {
             Phase::Stopped => return Ok(()),
-            Phase::AwaitingFirst => self.start(chunk, out),
+            Phase::AwaitingStart => {
+                self.response_id = response_id(chunk.response_id.as_deref()).into_owned();
+                self.stream.start(&self.response_id, out);
+            }
             _ => {}
         }
         let Some(candidate) = chunk.candidates.first() else {
@@ -158,28 +138,15 @@ impl StreamTranslator {
             self.on_part(part, out)?;
         }
         if let Some(reason) = candidate.finish_reason.as_deref() {
-            self.write_finish(out, finish_reason(reason, self.next_tool_index > 0));
+            self.write_finish(out, finish_reason(reason, self.stream.tool_calls() > 0));
         }
         Ok(())
-    }
-
-    /// Builds the chunk prefix and writes the role chunk.
-    fn start(&mut self, chunk: &GenerateContentResponse<'_>, out: &mut Vec<u8>) {
-        self.response_id = response_id(chunk.response_id.as_deref()).into_owned();
-        self.chunks = ChunkWriter::new(
-            &format!("chatcmpl-{}", self.response_id),
-            self.created,
-            &self.model,
-        );
-        self.phase = Phase::Streaming;
-        self.chunks.role(out);
     }
 
     fn on_part(&mut self, part: &Part<'_>, out: &mut Vec<u8>) -> Result<(), TranslateError> {
         if let Some(call) = &part.function_call {
             let args = compact_json(call.args.map_or("{}", RawValue::get));
-            let tool_index = self.next_tool_index;
-            self.next_tool_index += 1;
+            let tool_index = self.stream.next_tool_index();
             let id = tool_id::synthesize(
                 &self.response_id,
                 tool_index,
@@ -187,7 +154,8 @@ impl StreamTranslator {
                 &args,
                 part.thought_signature.as_deref(),
             );
-            self.chunks
+            self.stream
+                .chunks
                 .tool_call_with(out, tool_index, &id, &call.name, |o| {
                     write_json_str(o, &args);
                 });
@@ -206,13 +174,13 @@ impl StreamTranslator {
         // Empty text sends nothing: Gemini 3 ends with an empty text part
         // carrying only a thoughtSignature, and text signatures are not
         // needed back.
-        self.chunks.text(out, field, json_string(text)?);
+        self.stream.chunks.text(out, field, json_string(text)?);
         Ok(())
     }
 
     fn write_finish(&mut self, out: &mut Vec<u8>, reason: &str) {
-        self.phase = Phase::Stopped;
-        self.chunks.finish_reason(out, reason);
+        self.stream.phase = Phase::Stopped;
+        self.stream.chunks.finish_reason(out, reason);
     }
 
     /// Ends the stream: the usage chunk (if asked for) and `[DONE]` after a
@@ -220,81 +188,37 @@ impl StreamTranslator {
     /// without one or sent an untranslatable chunk; nothing more after an
     /// upstream error frame. Runs once.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        match self.phase {
-            Phase::Finished | Phase::Errored => {}
-            Phase::Stopped => {
-                let usage = self.include_usage.then(|| self.usage.to_openai());
-                self.chunks.done(out, usage.as_ref());
-            }
-            Phase::AwaitingFirst | Phase::Streaming => write_error_line(
-                "upstream stream ended before a finishReason",
-                "upstream_error",
-                out,
-            ),
-            Phase::Broken => write_error_line(
-                "upstream sent a stream chunk that could not be translated",
-                "upstream_error",
-                out,
-            ),
-        }
-        self.phase = Phase::Finished;
+        let unfinished = if self.stream.phase == Phase::Broken {
+            "upstream sent a stream chunk that could not be translated"
+        } else {
+            "upstream stream ended before a finishReason"
+        };
+        self.stream
+            .finish(out, unfinished, || self.usage.to_openai());
     }
-}
-
-/// An upstream `google.rpc.Status` inside the stream, as an OpenAI error frame.
-fn write_error_frame(e: &Status<'_>, out: &mut Vec<u8>) {
-    let kind = e.openai_type(e.code.unwrap_or(500));
-    crate::schema::openai::write_error_event(
-        e.message.as_deref().unwrap_or("upstream stream error"),
-        kind,
-        e.status.as_deref().unwrap_or(kind),
-        out,
-    );
-}
-
-fn write_error_line(message: &str, kind: &str, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"data: ");
-    write_openai_error(message, kind, kind, out);
-    out.extend_from_slice(b"\n\n");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Value};
+    use crate::providers::common::stream::checks;
+    use checks::frames;
+    use serde_json::json;
 
     const FIRST: &str = r#"{"candidates":[{"content":{"parts":[{"text":"Hi"}],"role":"model"}}],"usageMetadata":{"promptTokenCount":3,"totalTokenCount":3},"responseId":"r1"}"#;
     const LAST: &str = r#"{"candidates":[{"content":{"parts":[{"text":"!"}],"role":"model"},"finishReason":"MAX_TOKENS"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":9,"totalTokenCount":12},"responseId":"r1"}"#;
 
     fn feed(t: &mut StreamTranslator, events: &[&str]) -> String {
-        let mut out = Vec::new();
-        for e in events {
-            t.on_event("", e.as_bytes(), &mut out).unwrap();
-        }
-        String::from_utf8(out).unwrap()
-    }
-
-    fn frames(text: &str) -> Vec<Value> {
-        text.split_terminator("\n\n")
-            .filter(|f| *f != "data: [DONE]")
-            .map(|f| serde_json::from_str(f.strip_prefix("data: ").unwrap()).unwrap())
-            .collect()
+        checks::feed(events, |e, out| t.on_event("", e.as_bytes(), out))
     }
 
     #[test]
     fn first_chunk_carries_role_and_envelope() {
         let mut t = StreamTranslator::new("gemini/m", false);
         let out = feed(&mut t, &[FIRST]);
+        assert_eq!(checks::role_chunk(&out, "gemini/m")["id"], "chatcmpl-r1");
         let f = frames(&out);
         assert_eq!(f.len(), 2);
-        assert_eq!(f[0]["id"], "chatcmpl-r1");
-        assert_eq!(f[0]["object"], "chat.completion.chunk");
-        assert_eq!(f[0]["model"], "gemini/m");
-        assert_eq!(
-            f[0]["choices"],
-            json!([{"index":0,"delta":{"role":"assistant","content":""},
-                "finish_reason":null,"logprobs":null}])
-        );
         assert_eq!(f[1]["choices"][0]["delta"], json!({"content":"Hi"}));
         assert_eq!(f[1]["id"], "chatcmpl-r1");
     }
@@ -302,12 +226,8 @@ mod tests {
     #[test]
     fn finish_runs_once_and_usage_chunk_follows_finish_reason() {
         let mut t = StreamTranslator::new("m", true);
-        let mut out = feed(&mut t, &[FIRST, LAST]).into_bytes();
-        t.finish(&mut out);
-        let len = out.len();
-        t.finish(&mut out);
-        assert_eq!(out.len(), len);
-        let text = String::from_utf8(out).unwrap();
+        let out = feed(&mut t, &[FIRST, LAST]).into_bytes();
+        let text = checks::finishes_once(out, |out| t.finish(out));
         assert!(
             text.contains(r#""delta":{},"finish_reason":"length""#),
             "{text}"
@@ -315,7 +235,6 @@ mod tests {
         assert!(text.contains(
             r#""choices":[],"usage":{"prompt_tokens":3,"completion_tokens":9,"total_tokens":12,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}"#
         ), "{text}");
-        assert!(text.ends_with("data: [DONE]\n\n"));
         assert_eq!(
             t.usage(),
             Usage {
@@ -328,14 +247,8 @@ mod tests {
     #[test]
     fn stream_without_finish_reason_ends_in_error_frame() {
         let mut t = StreamTranslator::new("m", true);
-        let mut out = feed(&mut t, &[FIRST]).into_bytes();
-        t.finish(&mut out);
-        let text = String::from_utf8(out).unwrap();
-        assert!(
-            text.ends_with("\n\n") && text.contains("finishReason"),
-            "{text}"
-        );
-        assert!(!text.contains("[DONE]"));
+        let out = feed(&mut t, &[FIRST]).into_bytes();
+        checks::ends_in_error_frame(out, |out| t.finish(out), "finishReason");
 
         let mut t = StreamTranslator::new("m", true);
         let mut out = Vec::new();
@@ -415,18 +328,16 @@ mod tests {
             br#"{"candidates":[{"content":{"parts":[{"functionCall":{"args":{}}}]}}]}"#,
             br#"{"usageMetadata":{"promptTokenCount":"x"}}"#,
         ];
-        for data in garbage {
-            let mut t = StreamTranslator::new("m", true);
-            let mut out = Vec::new();
-            assert!(t.on_event("", data, &mut out).is_err(), "{data:?}");
-            assert!(out.is_empty());
-            assert!(t.on_event("", FIRST.as_bytes(), &mut out).is_ok());
-            assert!(out.is_empty(), "events after a broken one are ignored");
-            t.finish(&mut out);
-            let text = String::from_utf8(out).unwrap();
-            assert!(text.starts_with("data: {\"error\":"), "{text}");
-            assert!(!text.contains("[DONE]"));
-        }
+        checks::garbage_is_rejected(
+            garbage,
+            || StreamTranslator::new("m", true),
+            |t, data, out| t.on_event("", data, out),
+            |t, out| {
+                assert!(t.on_event("", FIRST.as_bytes(), out).is_ok());
+                assert!(out.is_empty(), "events after a broken one are ignored");
+                t.finish(out);
+            },
+        );
     }
 
     #[test]
