@@ -132,6 +132,27 @@ pub struct ProviderSettings {
 }
 
 impl Settings {
+    /// Settings from TOML text with an empty environment, for other
+    /// modules' tests (through a file, as the gateway reads one).
+    #[cfg(test)]
+    pub fn from_test_toml(text: &str) -> Settings {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "rb-test-{}-{}.toml",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, text).expect("temp config");
+        let opts = LoadOptions {
+            config_path: Some(path.clone()),
+            ..LoadOptions::default()
+        };
+        let settings = load(&opts, &|_: &str| None);
+        let _ = std::fs::remove_file(path);
+        settings.expect("valid test config")
+    }
+
     /// Configured keys this version validates but does not act on yet, by
     /// their config path, so the gateway can say at start what it ignores.
     pub fn not_enforced(&self) -> Vec<String> {

@@ -1,22 +1,9 @@
 //! The resolve phase: how a client's `model` becomes candidates.
 
 use super::*;
-use crate::config::{self, LoadOptions};
 
 fn routes(file: &str) -> Routes {
-    let path = std::env::temp_dir().join(format!(
-        "rb-router-{}-{}.toml",
-        std::process::id(),
-        file.len()
-    ));
-    std::fs::write(&path, file).unwrap();
-    let opts = LoadOptions {
-        config_path: Some(path.clone()),
-        ..LoadOptions::default()
-    };
-    let settings = config::load(&opts, &|_: &str| None);
-    let _ = std::fs::remove_file(path);
-    Routes::new(&settings.expect("valid config"))
+    Routes::new(&crate::config::Settings::from_test_toml(file))
 }
 
 const FILE: &str = r#"

@@ -63,19 +63,7 @@ mod tests {
     use super::*;
 
     fn settings(text: &str) -> Settings {
-        let path = std::env::temp_dir().join(format!(
-            "rb-reload-{}-{}.toml",
-            std::process::id(),
-            text.len()
-        ));
-        std::fs::write(&path, text).unwrap();
-        let opts = LoadOptions {
-            config_path: Some(path.clone()),
-            ..LoadOptions::default()
-        };
-        let s = config::load(&opts, &|_: &str| None);
-        let _ = std::fs::remove_file(path);
-        s.expect("valid config")
+        Settings::from_test_toml(text)
     }
 
     #[test]
