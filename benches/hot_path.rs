@@ -43,6 +43,27 @@ fn routes() -> Routes {
     Routes::new(&settings())
 }
 
+fn routes_table() -> Routes {
+    let path = std::env::temp_dir().join(format!("rb-bench-routes-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        r#"
+[routes.smart]
+targets = [{ model = "openai/gpt-4o", weight = 3 }, { model = "groq/llama-3.3-70b-versatile", weight = 2 }, "deepseek/deepseek-chat"]
+fallbacks = ["groq/llama-3.1-8b-instant", "openai/gpt-4o-mini"]
+"#,
+    )
+    .unwrap();
+    let opts = LoadOptions {
+        config_path: Some(path.clone()),
+        ..LoadOptions::default()
+    };
+    let env = |k: &str| k.ends_with("_API_KEY").then(|| "k".to_string());
+    let settings = config::load(&opts, &env).expect("bench routes");
+    let _ = std::fs::remove_file(path);
+    Routes::new(&settings)
+}
+
 fn bench(c: &mut Criterion) {
     let body = chat_body();
     let head = request_head(body.len());
@@ -78,6 +99,18 @@ fn bench(c: &mut Criterion) {
                 .unwrap();
             let provider = candidates.iter().next().unwrap().provider;
             provider
+        })
+    });
+    // A `[routes]` name with three weighted targets and two fallbacks, plus
+    // two fallbacks from the request body: the draw and the whole list.
+    let table = routes_table();
+    let body_fallbacks = vec!["mistral/mistral-small".to_owned(), "mock/echo".to_owned()];
+    g.bench_function("resolve_route_3_targets_4_fallbacks", |b| {
+        b.iter(|| {
+            let candidates = table
+                .candidates(black_box("smart"), &body_fallbacks, &core_routing)
+                .unwrap();
+            black_box(candidates.len())
         })
     });
     // What each request pays to hold its configuration: the per-core cached
