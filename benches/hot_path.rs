@@ -29,14 +29,17 @@ fn request_head(body_len: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The environment the benches run under: four hosted providers with keys.
+fn bench_env(k: &str) -> Option<String> {
+    matches!(
+        k,
+        "GROQ_API_KEY" | "OPENAI_API_KEY" | "MISTRAL_API_KEY" | "DEEPSEEK_API_KEY"
+    )
+    .then(|| "k".to_string())
+}
+
 fn settings() -> config::Settings {
-    let env = |k: &str| match k {
-        "GROQ_API_KEY" | "OPENAI_API_KEY" | "MISTRAL_API_KEY" | "DEEPSEEK_API_KEY" => {
-            Some("k".to_string())
-        }
-        _ => None,
-    };
-    config::load(&LoadOptions::default(), &env).expect("zero config")
+    config::load(&LoadOptions::default(), &bench_env).expect("zero config")
 }
 
 fn routes() -> Routes {
@@ -58,8 +61,7 @@ fallbacks = ["groq/llama-3.1-8b-instant", "openai/gpt-4o-mini"]
         config_path: Some(path.clone()),
         ..LoadOptions::default()
     };
-    let env = |k: &str| k.ends_with("_API_KEY").then(|| "k".to_string());
-    let settings = config::load(&opts, &env).expect("bench routes");
+    let settings = config::load(&opts, &bench_env).expect("bench routes");
     let _ = std::fs::remove_file(path);
     Routes::new(&settings)
 }

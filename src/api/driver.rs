@@ -90,7 +90,7 @@ async fn drive<'a>(
                 ok => return ok,
             };
             let random = x.worker.routing.random();
-            let next = decide(&e, tries, &route.retries, left, x.deadline, random);
+            let next = decide(&e, tries, route.retries, left, x.deadline, random);
             if next == Next::Stop {
                 return Err(e);
             }

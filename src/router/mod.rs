@@ -117,7 +117,7 @@ impl TableEntry {
             provider: self.provider,
             model: &self.model,
             asked: &self.asked,
-            retries: self.retries,
+            retries: &self.retries,
         }
     }
 }
@@ -132,7 +132,7 @@ pub struct Route<'a> {
     /// entry), which translated answers report.
     pub asked: &'a str,
     /// How often, and how patiently, this candidate is tried.
-    pub retries: RetrySettings,
+    pub retries: &'a RetrySettings,
 }
 
 /// Routes to try for one request, in order; never empty.
@@ -361,6 +361,16 @@ impl Routes {
         self.by_name.get(name).copied()
     }
 
+    /// The `[routes]` table named `model`. Most gateways have none, and a
+    /// name with `/` is never one: neither pays for hashing the name.
+    #[inline]
+    fn table(&self, model: &str) -> Option<&RouteTable> {
+        if self.tables.is_empty() || model.contains('/') {
+            return None;
+        }
+        self.tables.get(model)
+    }
+
     /// Route name -> its heaviest target, for listings.
     pub fn route_names(&self) -> impl Iterator<Item = (&str, &str)> {
         self.tables
@@ -393,7 +403,7 @@ impl Routes {
                 count: fallbacks.len(),
             });
         }
-        let mut candidates = match self.tables.get(model) {
+        let mut candidates = match self.table(model) {
             Some(table) => table.candidates(core, fallbacks.len()),
             None if fallbacks.is_empty() => {
                 return Ok(Candidates {
@@ -420,7 +430,7 @@ impl Routes {
 
     /// Resolve the client's `model` value.
     pub fn resolve<'a>(&'a self, model: &'a str) -> Result<Route<'a>, RouteError> {
-        if let Some(table) = self.tables.get(model) {
+        if let Some(table) = self.table(model) {
             // The heaviest target stands for the route outside a request
             // (model lookups, a route named as a fallback).
             return Ok(table.heaviest().route());
@@ -492,7 +502,7 @@ impl Routes {
             provider: i,
             model,
             asked: model,
-            retries: p.settings.retries.unwrap_or(self.retries),
+            retries: p.settings.retries.as_ref().unwrap_or(&self.retries),
         })
     }
 
