@@ -8,7 +8,9 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use ringbridge::config::{self, LoadOptions};
 use ringbridge::http::chunked::ChunkedScanner;
 use ringbridge::http::request::parse_request_head;
-use ringbridge::router::{CoreRouting, Routes};
+use ringbridge::router::health::{now_ms, Outcome};
+use ringbridge::router::limit::Load;
+use ringbridge::router::{lease, Choice, CoreRouting, Report, Routes};
 use ringbridge::schema::peek::{peek, splice_model};
 use ringbridge::schema::usage::scan_usage;
 use ringbridge::worker::snapshot::{CoreSnapshot, Published};
@@ -46,17 +48,9 @@ fn routes() -> Routes {
     Routes::new(&settings())
 }
 
-fn routes_table() -> Routes {
+fn routes_from(toml: &str) -> Routes {
     let path = std::env::temp_dir().join(format!("rb-bench-routes-{}.toml", std::process::id()));
-    std::fs::write(
-        &path,
-        r#"
-[routes.smart]
-targets = [{ model = "openai/gpt-4o", weight = 3 }, { model = "groq/llama-3.3-70b-versatile", weight = 2 }, "deepseek/deepseek-chat"]
-fallbacks = ["groq/llama-3.1-8b-instant", "openai/gpt-4o-mini"]
-"#,
-    )
-    .unwrap();
+    std::fs::write(&path, toml).unwrap();
     let opts = LoadOptions {
         config_path: Some(path.clone()),
         ..LoadOptions::default()
@@ -105,7 +99,13 @@ fn bench(c: &mut Criterion) {
     });
     // A `[routes]` name with three weighted targets and two fallbacks, plus
     // two fallbacks from the request body: the draw and the whole list.
-    let table = routes_table();
+    let table = routes_from(
+        r#"
+[routes.smart]
+targets = [{ model = "openai/gpt-4o", weight = 3 }, { model = "groq/llama-3.3-70b-versatile", weight = 2 }, "deepseek/deepseek-chat"]
+fallbacks = ["groq/llama-3.1-8b-instant", "openai/gpt-4o-mini"]
+"#,
+    );
     let body_fallbacks = vec!["mistral/mistral-small".to_owned(), "mock/echo".to_owned()];
     g.bench_function("resolve_route_3_targets_4_fallbacks", |b| {
         b.iter(|| {
@@ -115,6 +115,47 @@ fn bench(c: &mut Criterion) {
             black_box(candidates.len())
         })
     });
+    // Route selection as the driver does it for one attempt: the candidates
+    // (a model and two body fallbacks), then a lease on one of three
+    // weighted keys (P2C), and the outcome reported back (breaker, EWMA).
+    let keyed =
+        routes_from("[providers.openai]\nkeys = [{ key = \"k1\", weight = 2 }, \"k2\", \"k3\"]\n");
+    let breaker = ringbridge::config::BreakerSettings::default();
+    let answered = Report {
+        outcome: Outcome::Success,
+        load: Load::Answered(std::time::Duration::from_millis(300)),
+        retry_after: None,
+    };
+    for (name, fallbacks) in [
+        ("route_3_keys_lease_report", vec![]),
+        (
+            "route_3_keys_2_fallbacks_lease_report",
+            vec![
+                "groq/llama-3.1-8b-instant".to_owned(),
+                "mistral/mistral-small".to_owned(),
+            ],
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let candidates = keyed
+                    .candidates(black_box("openai/gpt-4o"), &fallbacks, &core_routing)
+                    .unwrap();
+                let route = candidates.iter().next().unwrap();
+                let p = keyed.provider(route.provider);
+                let choice = Choice {
+                    model: route.model,
+                    sticky: None,
+                    breaker: &breaker,
+                    now: now_ms(),
+                };
+                let held = lease(&p.health, &p.key_policy, &core_routing, &choice, None).unwrap();
+                let key = held.index;
+                held.finish(answered, &breaker, now_ms());
+                black_box(key)
+            })
+        });
+    }
     // What each request pays to hold its configuration: the per-core cached
     // snapshot, checked against the published generation, cloned and dropped.
     let published = Published::new(settings());

@@ -102,6 +102,16 @@ fn anthropic_errors_become_openai_errors_with_retry_after() {
         gw.addr,
         &post(
             CHAT,
+            r#"{"model":"anthropic/status-529","stream":true,"messages":[{"role":"user","content":"x"}]}"#,
+            &[],
+        ),
+    );
+    assert_eq!(r.status, 503);
+    // A 429 rests the (only) key for its Retry-After, so it comes last.
+    let r = roundtrip(
+        gw.addr,
+        &post(
+            CHAT,
             r#"{"model":"anthropic/status-429","messages":[{"role":"user","content":"x"}]}"#,
             &[],
         ),
@@ -112,15 +122,6 @@ fn anthropic_errors_become_openai_errors_with_retry_after() {
         .as_str()
         .unwrap()
         .contains("recorded-style error 429"));
-    let r = roundtrip(
-        gw.addr,
-        &post(
-            CHAT,
-            r#"{"model":"anthropic/status-529","stream":true,"messages":[{"role":"user","content":"x"}]}"#,
-            &[],
-        ),
-    );
-    assert_eq!(r.status, 503);
 }
 
 #[test]

@@ -43,7 +43,13 @@ fn gateway_over(mocks: &[&Proc], extra: &str, listed: &str) -> Proc {
 #[test]
 fn a_transient_failure_is_retried_on_the_same_target_then_answered() {
     let mock = mock_provider(&[]);
-    let gw = gateway_over(&[&mock], "[retries]\nbackoff_base_ms = 1", "p0");
+    // The breaker off: at this failure rate it would open.
+    let no_breaker = "[breaker]\nfailures = 0\nfailure_rate = 0.0";
+    let gw = gateway_over(
+        &[&mock],
+        &format!("[retries]\nbackoff_base_ms = 1\n{no_breaker}"),
+        "p0",
+    );
     // Half the answers fail: with three tries, nearly all requests succeed,
     // and every retry is visible in the header.
     let mut retried = 0;
@@ -92,6 +98,12 @@ fn retry_after_sets_the_wait_and_a_client_error_is_not_retried() {
     );
     assert_eq!(r.header("x-ringbridge-attempts"), Some("1; p0/m=429"));
     assert!(started.elapsed() < Duration::from_millis(900));
+    // The key rests for its Retry-After: the gateway answers for it.
+    let r = roundtrip(gw.addr, &post(CHAT, &chat("p0/m"), &[]));
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("x-ringbridge-attempts"), Some("1; p0/m=429"));
+    assert_eq!(requests(&mock), 1, "only the first reached the upstream");
+    std::thread::sleep(Duration::from_millis(1000));
     let r = roundtrip(
         gw.addr,
         &post(CHAT, &chat("p0/m"), &[("x-mock-status", "400")]),

@@ -364,6 +364,7 @@ impl Conn {
         let control = route.is_control();
         if !control {
             stats::REQUESTS.fetch_add(1, Relaxed);
+            stats::count_key(crate::proto::request_key(&self.rbuf, head));
         }
         let mut mock = head.mock;
         if !control {

@@ -141,6 +141,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, Reject> {
         expect_continue: false,
         mock: Mock::default(),
     };
+    let mut only_key: Option<&[u8]> = None;
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
         let value = h.value;
@@ -176,8 +177,20 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, Reject> {
             head.amz_date = Some(span(trim(value)));
         } else if name.eq_ignore_ascii_case(b"expect") {
             head.expect_continue = trim(value).eq_ignore_ascii_case(b"100-continue");
+        } else if name.eq_ignore_ascii_case(b"x-mock-only-key") {
+            only_key = Some(trim(value));
         } else if name.len() > 7 && name[..7].eq_ignore_ascii_case(b"x-mock-") {
             parse_mock(&name[7..], value, &mut head.mock)?;
+        }
+    }
+    // `x-mock-only-key: K`: the behaviour headers apply only to requests
+    // sent with key K (to fail one key of a provider, not the others).
+    if let Some(only) = only_key {
+        if request_key(buf, &head) != Some(only) {
+            head.mock = Mock {
+                echo: head.mock.echo,
+                ..Mock::default()
+            };
         }
     }
     if head.chunked && head.content_length.is_some() {
@@ -187,6 +200,22 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, Reject> {
         ));
     }
     Ok(Some(head))
+}
+
+/// The key a request was sent with: the bearer token, or an API-key header.
+pub fn request_key<'b>(buf: &'b [u8], head: &Head) -> Option<&'b [u8]> {
+    let (a, b) = head
+        .auth
+        .or(head.api_key)
+        .or(head.azure_api_key)
+        .or(head.goog_api_key)?;
+    let value = &buf[a..b];
+    Some(
+        match value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer ") {
+            true => trim(&value[7..]),
+            false => value,
+        },
+    )
 }
 
 fn parse_mock(suffix: &[u8], value: &[u8], m: &mut Mock) -> Result<(), Reject> {

@@ -15,6 +15,21 @@ pub fn count_injected(kind: FailKind) {
     FAILED_INJECTED[kind.index()].fetch_add(1, Relaxed);
 }
 
+/// Requests per key (the bearer token or API-key header), for tests of
+/// how a gateway spreads traffic over keys. At most `MAX_KEYS` distinct keys.
+static BY_KEY: std::sync::Mutex<Vec<(Vec<u8>, u64)>> = std::sync::Mutex::new(Vec::new());
+const MAX_KEYS: usize = 64;
+
+pub fn count_key(key: Option<&[u8]>) {
+    let Some(key) = key else { return };
+    let Ok(mut seen) = BY_KEY.lock() else { return };
+    if let Some(entry) = seen.iter_mut().find(|(k, _)| k == key) {
+        entry.1 += 1;
+    } else if seen.len() < MAX_KEYS && key.len() <= 256 {
+        seen.push((key.to_vec(), 1));
+    }
+}
+
 /// Counts a connection as accepted and open until dropped.
 pub struct OpenGuard(());
 
@@ -40,6 +55,9 @@ pub fn reset() {
     for c in &FAILED_INJECTED {
         c.store(0, Relaxed);
     }
+    if let Ok(mut seen) = BY_KEY.lock() {
+        seen.clear();
+    }
 }
 
 pub fn render(out: &mut Vec<u8>) {
@@ -63,6 +81,22 @@ pub fn render(out: &mut Vec<u8>) {
         out.extend_from_slice(kind.name().as_bytes());
         out.extend_from_slice(b"\":");
         push_u64(out, FAILED_INJECTED[kind.index()].load(Relaxed));
+    }
+    out.extend_from_slice(br#"},"requests_by_key":{"#);
+    if let Ok(seen) = BY_KEY.lock() {
+        for (i, (key, n)) in seen.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            // Keys in tests are plain tokens; anything else is dropped.
+            out.extend(
+                key.iter()
+                    .filter(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b)),
+            );
+            out.extend_from_slice(b"\":");
+            push_u64(out, *n);
+        }
     }
     out.extend_from_slice(b"}}");
 }

@@ -2,42 +2,77 @@
 
 use super::error::{ErrorKind, GatewayError};
 use super::respond::{self, Client, RequestId};
+use super::target::Request;
+use crate::router::health::now_ms;
 use crate::router::Routes;
 use crate::worker::Worker;
+use serde_json::json;
 
+/// `GET /ready`: 200 once the gateway serves and every `[routes]` name
+/// has a target or fallback that can take a request now; else 503 with why.
 pub async fn ready(
     worker: &Worker,
+    req: &Request,
     client: &mut Client,
     keep_alive: bool,
     id: Option<&RequestId>,
 ) -> bool {
-    if worker.gw.is_ready() {
-        respond::full(
-            client,
-            200,
-            b"application/json",
-            b"{\"status\":\"ready\"}",
-            keep_alive,
-            id,
-            &[],
-        )
-        .await
-    } else {
-        respond::full(
-            client,
+    let settings = &req.config.settings;
+    let unusable = req
+        .config
+        .routes
+        .unusable_routes(&settings.breaker, now_ms());
+    let (status, body) = if !worker.gw.is_ready() {
+        (503, json!({"status": "not ready"}))
+    } else if !unusable.is_empty() {
+        let why =
+            "every target and fallback of these routes is resting (breakers open or rate limited)";
+        (
             503,
-            b"application/json",
-            b"{\"status\":\"not ready\"}",
-            keep_alive,
-            id,
-            &[],
+            json!({"status": "not ready", "unusable_routes": unusable, "reason": why}),
         )
-        .await
-    }
+    } else {
+        (200, json!({"status": "ready"}))
+    };
+    let body = body.to_string();
+    respond::full(
+        client,
+        status,
+        b"application/json",
+        body.as_bytes(),
+        keep_alive,
+        id,
+        &[],
+    )
+    .await
+}
+
+/// `GET /admin/health`: the router's view of every provider and key.
+pub async fn health(
+    req: &Request,
+    client: &mut Client,
+    keep_alive: bool,
+    id: Option<&RequestId>,
+) -> bool {
+    let settings = &req.config.settings;
+    let mut doc = req.config.routes.health_json(&settings.breaker, now_ms());
+    doc["generation"] = json!(req.config.generation);
+    let body = doc.to_string();
+    respond::full(
+        client,
+        200,
+        b"application/json",
+        body.as_bytes(),
+        keep_alive,
+        id,
+        &[],
+    )
+    .await
 }
 
 pub async fn metrics(
     worker: &Worker,
+    req: &Request,
     client: &mut Client,
     keep_alive: bool,
     id: Option<&RequestId>,
@@ -47,6 +82,12 @@ pub async fn metrics(
     worker.metrics.publish();
     let mut body = Vec::with_capacity(16 * 1024);
     worker.gw.registry.render_prometheus(&mut body);
+    let mut gauges = String::with_capacity(4 * 1024);
+    let breaker = &req.config.settings.breaker;
+    req.config
+        .routes
+        .push_health_gauges(breaker, now_ms(), &mut gauges);
+    body.extend_from_slice(gauges.as_bytes());
     respond::full(
         client,
         200,

@@ -55,8 +55,9 @@ pub(crate) async fn dispatch(
             .await
                 && keep_alive
         }
-        Target::Ready => admin::ready(worker, client, keep_alive, id).await && keep_alive,
-        Target::Metrics => admin::metrics(worker, client, keep_alive, id).await && keep_alive,
+        Target::Ready => admin::ready(worker, req, client, keep_alive, id).await && keep_alive,
+        Target::Metrics => admin::metrics(worker, req, client, keep_alive, id).await && keep_alive,
+        Target::AdminHealth => admin::health(req, client, keep_alive, id).await && keep_alive,
         Target::Models => admin::models(worker, client, keep_alive, id).await && keep_alive,
         &Target::Model(at) => {
             let path = req.head.path(rbuf);
@@ -120,7 +121,7 @@ pub(crate) async fn dispatch(
         Target::NotFound => {
             let err = GatewayError::new(
                 404,
-                "unknown path; the gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /health, /ready, /metrics, /admin/reload",
+                "unknown path; the gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /health, /ready, /metrics, /admin/health, /admin/reload",
             );
             respond::plain_error(client, &err, keep_alive, id).await && keep_alive
         }

@@ -16,12 +16,14 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
+use super::admit;
 use super::convert::{converter, Converter};
 use super::error::{may_retry, ErrorKind, GatewayError};
 use super::exchange::{client_hung_up, record, record_rejection, Asked, Exchange, Record};
 use super::respond::{self, Client};
 use crate::config::RetrySettings;
-use crate::router::{Provider, Route};
+use crate::router::health::now_ms;
+use crate::router::{another_usable, lease, Choice, Provider, Route};
 use crate::schema::peek::{peek, unescape};
 
 /// Serve one API request; returns whether the connection may be kept.
@@ -85,12 +87,20 @@ async fn drive<'a>(
         let mut tries = 0;
         loop {
             tries += 1;
-            let e = match attempt(x, client, asked, provider, route, rec).await {
-                Err(e) => e,
-                ok => return ok,
+            let (e, other_key) = match on_a_key(x, client, asked, provider, route, rec).await {
+                Err(failed) => failed,
+                ok => return ok.map_err(|(e, _)| e),
             };
             let random = x.worker.routing.random();
-            let next = decide(&e, tries, route.retries, left, x.deadline, random);
+            let next = decide(
+                &e,
+                tries,
+                route.retries,
+                left,
+                x.deadline,
+                random,
+                other_key,
+            );
             if next == Next::Stop {
                 return Err(e);
             }
@@ -108,6 +118,47 @@ async fn drive<'a>(
         }
     }
     unreachable!("a route resolves to at least one candidate")
+}
+
+/// Admit, lease a key, attempt, and report the outcome to the key's
+/// health. On failure, also says whether another key of the provider could
+/// take a retry at once (after a 429).
+async fn on_a_key<'a>(
+    x: &'a Exchange<'a>,
+    client: &mut Client,
+    asked: &'a Asked<'a>,
+    provider: &'a Provider,
+    route: &Route<'a>,
+    rec: &mut Record<'a>,
+) -> Result<bool, (GatewayError, bool)> {
+    let settings = &x.req.config.settings;
+    let slot = admit::queue(x, client, provider)
+        .await
+        .map_err(|e| (e, false))?;
+    let choice = Choice {
+        model: route.model,
+        sticky: admit::sticky_value(x),
+        breaker: &settings.breaker,
+        now: now_ms(),
+    };
+    let policy = &provider.key_policy;
+    let lease = lease(&provider.health, policy, &x.worker.routing, &choice, slot)
+        .map_err(|no| (admit::no_key(provider, route.model, no), false))?;
+    rec.key = lease.index;
+    let result = attempt(x, client, asked, provider, route, rec).await;
+    let now = now_ms();
+    lease.finish(admit::report(&result, rec.ttfb), &settings.breaker, now);
+    result.map_err(|mut e| {
+        let health = &provider.health;
+        let other = e.status == 429
+            && another_usable(health, policy, route.model, rec.key, &settings.breaker, now);
+        if e.status == 429 && !other {
+            // A retry on this provider must wait until its key rests no more.
+            let resting = Duration::from_millis(health.keys[rec.key].cooling_for(now));
+            e.retry_after = Some(e.retry_after.unwrap_or_default().max(resting));
+        }
+        (e, other)
+    })
 }
 
 /// One candidate: convert, build, send, and answer through the converter.
@@ -192,8 +243,11 @@ enum Next {
 
 /// The retry rule, in one place. Only a transient failure before any byte
 /// reached the client ([`may_retry`]) is tried again: the same candidate up
-/// to its `attempts`, after a backoff, then the next candidate (`left` more),
-/// as long as the request's deadline leaves time for the wait.
+/// to its `attempts`, after a backoff (none after a 429 when `other_key`
+/// of the provider can take it), then the next candidate (`left` more), as
+/// long as the request's deadline leaves time for the wait. A candidate
+/// refused before its upstream was touched (keys resting, queue full) is
+/// not retried: the next one is tried at once.
 fn decide(
     err: &GatewayError,
     tries: u32,
@@ -201,20 +255,28 @@ fn decide(
     left: usize,
     deadline: Option<Instant>,
     random: u64,
+    other_key: bool,
 ) -> Next {
+    let next_candidate = match left > 0 && fits_deadline(deadline, Duration::ZERO) {
+        true => Next::Candidate,
+        false => Next::Stop,
+    };
+    if err.skips_candidate() {
+        return next_candidate;
+    }
     if !may_retry(err) {
         return Next::Stop;
     }
     if tries < retries.attempts {
+        if other_key && err.status == 429 {
+            return Next::Retry(Duration::ZERO);
+        }
         let wait = retry_wait(retries, tries, err.retry_after, random);
         if let Some(wait) = wait.filter(|w| fits_deadline(deadline, *w)) {
             return Next::Retry(wait);
         }
     }
-    match left > 0 && fits_deadline(deadline, Duration::ZERO) {
-        true => Next::Candidate,
-        false => Next::Stop,
-    }
+    next_candidate
 }
 
 /// How long to wait before try `tries + 1` of a candidate: exponential
@@ -291,7 +353,8 @@ mod tests {
     #[test]
     fn retries_only_transient_failures_before_the_first_byte() {
         let reset = GatewayError::upstream("a", &UpstreamError::ClosedBeforeResponse);
-        let decide_now = |e: &GatewayError, tries, left| decide(e, tries, &RETRIES, left, None, 7);
+        let decide_now =
+            |e: &GatewayError, tries, left| decide(e, tries, &RETRIES, left, None, 7, false);
         assert!(matches!(decide_now(&reset, 1, 0), Next::Retry(_)));
         assert_eq!(decide_now(&reset, 2, 1), Next::Candidate);
         assert_eq!(decide_now(&reset, 2, 0), Next::Stop);
@@ -307,7 +370,7 @@ mod tests {
             attempts: 1,
             ..RETRIES
         };
-        assert_eq!(decide(&reset, 1, &once, 1, None, 7), Next::Candidate);
+        assert_eq!(decide(&reset, 1, &once, 1, None, 7, false), Next::Candidate);
     }
 
     #[test]
@@ -336,8 +399,27 @@ mod tests {
             UpstreamAnswer::default(),
             Some(Duration::from_secs(30)),
         );
-        assert_eq!(decide(&limited, 1, &RETRIES, 1, None, 0), Next::Candidate);
-        assert_eq!(decide(&limited, 1, &RETRIES, 0, None, 0), Next::Stop);
+        assert_eq!(
+            decide(&limited, 1, &RETRIES, 1, None, 0, false),
+            Next::Candidate
+        );
+        assert_eq!(decide(&limited, 1, &RETRIES, 0, None, 0, false), Next::Stop);
+        // Another key of the provider takes the retry at once.
+        assert_eq!(
+            decide(&limited, 1, &RETRIES, 0, None, 0, true),
+            Next::Retry(Duration::ZERO)
+        );
+        assert_eq!(decide(&limited, 2, &RETRIES, 0, None, 0, true), Next::Stop);
+    }
+
+    #[test]
+    fn a_candidate_refused_before_its_upstream_moves_on_at_once() {
+        let resting = GatewayError::of(ErrorKind::ProviderUnavailable, 503, "resting");
+        let busy = GatewayError::of(ErrorKind::ProviderBusy, 429, "busy");
+        for e in [&resting, &busy] {
+            assert_eq!(decide(e, 1, &RETRIES, 1, None, 0, true), Next::Candidate);
+            assert_eq!(decide(e, 1, &RETRIES, 0, None, 0, true), Next::Stop);
+        }
     }
 
     #[test]
@@ -349,11 +431,14 @@ mod tests {
             ..reset.clone()
         };
         // A one-second Retry-After does not fit: the next candidate instead.
-        assert_eq!(decide(&asked, 1, &RETRIES, 1, soon, 0), Next::Candidate);
+        assert_eq!(
+            decide(&asked, 1, &RETRIES, 1, soon, 0, false),
+            Next::Candidate
+        );
         let passed = Some(Instant::now() - Duration::from_millis(1));
-        assert_eq!(decide(&reset, 1, &RETRIES, 1, passed, 0), Next::Stop);
+        assert_eq!(decide(&reset, 1, &RETRIES, 1, passed, 0, false), Next::Stop);
         assert!(matches!(
-            decide(&reset, 1, &RETRIES, 1, soon, 0),
+            decide(&reset, 1, &RETRIES, 1, soon, 0, false),
             Next::Retry(w) if w.is_zero()
         ));
     }

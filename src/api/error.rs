@@ -37,6 +37,12 @@ pub enum ErrorKind {
     ShuttingDown,
     /// The provider's refreshed access token is missing or expired.
     CredentialsUnavailable,
+    /// Every key of the provider is resting (breaker open, or cooling down
+    /// after a 429): refused without touching the upstream.
+    ProviderUnavailable,
+    /// The provider's concurrency limit and its queue are full, or the
+    /// wait in the queue ran out.
+    ProviderBusy,
     /// The exchange with the provider broke (connect, send, read, framing).
     UpstreamFailed,
     UpstreamTimeout,
@@ -106,9 +112,11 @@ impl GatewayError {
 
     pub fn of(kind: ErrorKind, status: u16, message: impl Into<String>) -> Self {
         let side = match kind {
-            ErrorKind::Overloaded | ErrorKind::ShuttingDown | ErrorKind::CredentialsUnavailable => {
-                Side::Gateway
-            }
+            ErrorKind::Overloaded
+            | ErrorKind::ShuttingDown
+            | ErrorKind::CredentialsUnavailable
+            | ErrorKind::ProviderUnavailable
+            | ErrorKind::ProviderBusy => Side::Gateway,
             ErrorKind::UpstreamFailed | ErrorKind::UpstreamTimeout | ErrorKind::UpstreamStatus => {
                 Side::Upstream
             }
@@ -174,6 +182,12 @@ impl GatewayError {
         self
     }
 
+    /// Tell the client when to try again (`Retry-After`).
+    pub fn retry_in(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
     pub fn with_provider(mut self, provider: &str) -> Self {
         self.provider = Some(provider.to_owned());
         self
@@ -195,6 +209,17 @@ impl GatewayError {
             ErrorKind::UpstreamStatus => matches!(self.status, 429 | 500 | 502 | 503 | 504 | 529),
             _ => false,
         }
+    }
+
+    /// Whether the failure was decided before the upstream was touched and
+    /// concerns this candidate only (its keys rest, its queue is full, no
+    /// key serves the model): the next candidate is tried at once, and the
+    /// same one is not retried.
+    pub fn skips_candidate(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::ProviderUnavailable | ErrorKind::ProviderBusy
+        )
     }
 
     /// The JSON error body in `dialect`.
@@ -247,6 +272,12 @@ fn openai_type_and_code(kind: ErrorKind, status: u16) -> (&'static str, Option<&
         ErrorKind::CredentialsUnavailable => {
             ("server_error", Some("provider_credentials_unavailable"))
         }
+        ErrorKind::ProviderUnavailable => match status {
+            429 => ("rate_limit_error", Some("rate_limit_exceeded")),
+            404 => (INVALID, Some("model_not_found")),
+            _ => ("server_error", Some("provider_unavailable")),
+        },
+        ErrorKind::ProviderBusy => ("rate_limit_error", Some("provider_concurrency_limit")),
         ErrorKind::UpstreamTimeout => ("upstream_error", Some("gateway_timeout")),
         ErrorKind::UpstreamFailed | ErrorKind::UpstreamStatus => match status {
             429 => ("rate_limit_error", Some("rate_limit_exceeded")),

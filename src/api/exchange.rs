@@ -80,6 +80,8 @@ pub(super) struct Record<'a> {
     pub provider: &'a str,
     /// Model name as sent upstream.
     pub model: &'a str,
+    /// Which of the provider's keys the current attempt uses.
+    pub key: usize,
     pub status: u16,
     pub upstream_wait: Duration,
     pub ttfb: Option<Duration>,

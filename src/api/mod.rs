@@ -7,6 +7,7 @@
 //! `target`, `respond`, `error`.
 
 mod admin;
+mod admit;
 pub mod connection;
 mod convert;
 mod cors;

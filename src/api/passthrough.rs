@@ -29,7 +29,7 @@ pub(super) async fn attempt<'a>(
 ) -> Result<bool, GatewayError> {
     let worker = x.worker;
     let mut up = worker.take_buf();
-    let key = worker.routing.next_key(provider.auth_lines.len());
+    let key = rec.key;
     let splice = Splice::new(&asked.range, asked.cut.clone());
     let body_len = splice.len(x.req.body.len(), upstream_model);
     if let Err(missing) = push_head(&mut up, x, provider, body_len, upstream_model, key) {

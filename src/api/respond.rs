@@ -222,7 +222,10 @@ pub async fn error(
                 None => {
                     push_header(&mut out, b"content-type", b"application/json");
                     if let Some(after) = err.retry_after {
-                        push_header_u64(&mut out, b"retry-after", after.as_secs().max(1));
+                        // Whole seconds, rounded up; and exactly, as OpenAI's SDKs read it.
+                        let millis = after.as_millis() as u64;
+                        push_header_u64(&mut out, b"retry-after", millis.div_ceil(1000).max(1));
+                        push_header_u64(&mut out, b"retry-after-ms", millis);
                     }
                     generated = Vec::with_capacity(160 + err.message.len());
                     err.push_body(dialect, &mut generated);

@@ -35,6 +35,8 @@ pub(crate) enum Target {
     Api(Dialect, Caller),
     /// `POST /admin/reload`, admin access already checked.
     Reload,
+    /// `GET /admin/health`, admin access already checked.
+    AdminHealth,
     /// A CORS preflight (`OPTIONS` with `Origin`), answered without auth.
     Preflight,
     WrongMethod(&'static str),
@@ -49,7 +51,7 @@ pub(crate) enum Target {
 pub(crate) fn target_of(config: &Snapshot, rbuf: &[u8], head: &RequestHead) -> Target {
     let target = target(head.method, head.path(rbuf));
     let dialect = match target {
-        Target::Reload => return admin(config, rbuf, head),
+        Target::Reload | Target::AdminHealth => return admin(config, rbuf, head, target),
         Target::Api(dialect, _) => Some(dialect),
         Target::Models | Target::Model(_) => None,
         Target::WrongMethod(_)
@@ -80,6 +82,8 @@ fn target(method: Method, path: &[u8]) -> Target {
         b"/v1/models" if get => Target::Models,
         b"/admin/reload" if post => Target::Reload,
         b"/admin/reload" => Target::WrongMethod("POST"),
+        b"/admin/health" if get => Target::AdminHealth,
+        b"/admin/health" => Target::WrongMethod("GET"),
         b"/v1/chat/completions" | b"/chat/completions" if post => {
             Target::Api(Dialect::OpenAiChat, Caller::default())
         }
@@ -108,9 +112,9 @@ fn target(method: Method, path: &[u8]) -> Target {
 
 /// Admin endpoints: the admin token as a bearer token, or a loopback
 /// listener when no token is configured.
-fn admin(config: &Snapshot, rbuf: &[u8], head: &RequestHead) -> Target {
+fn admin(config: &Snapshot, rbuf: &[u8], head: &RequestHead, allowed: Target) -> Target {
     match config.admin_access(bearer(rbuf, head)) {
-        AdminAccess::Allowed => Target::Reload,
+        AdminAccess::Allowed => allowed,
         AdminAccess::WrongToken => Target::Unauthorized(
             None,
             GatewayError::new(401, "admin endpoints need the admin token as Authorization: Bearer"),
@@ -195,13 +199,16 @@ mod tests {
             Target::NotFound => "404".into(),
             Target::Preflight => "preflight".into(),
             Target::Reload => "reload".into(),
+            Target::AdminHealth => "admin health".into(),
             Target::Unauthorized(..) => "401".into(),
         }
     }
 
     #[test]
     fn method_and_path_pick_the_target_and_dialect() {
-        let cases: [(Method, &[u8], &str); 13] = [
+        let cases: [(Method, &[u8], &str); 15] = [
+            (Method::Get, b"/admin/health", "admin health"),
+            (Method::Post, b"/admin/health", "use GET"),
             (Method::Post, b"/admin/reload", "reload"),
             (Method::Get, b"/admin/reload", "use POST"),
             (Method::Post, b"/v1/chat/completions", "api OpenAiChat"),

@@ -244,7 +244,7 @@ pub(super) async fn attempt<'a>(
         }
     };
     let mut up = worker.take_buf();
-    let built = build_request(&mut up, x, provider, family, &body, &prepared);
+    let built = build_request(&mut up, x, provider, family, &body, &prepared, rec.key);
     worker.give_buf(body);
     if let Err(missing) = built {
         worker.give_buf(up);
@@ -286,6 +286,7 @@ fn build_request(
     family: Family,
     body: &[u8],
     prepared: &Prepared,
+    key: usize,
 ) -> Result<(), NoToken> {
     let (rbuf, req) = (x.rbuf, x.req);
     let stream = prepared.stream;
@@ -295,7 +296,6 @@ fn build_request(
     out.extend_from_slice(prepared.path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     push_header(out, b"host", provider.origin.host_header.as_bytes());
-    let key = x.worker.routing.next_key(provider.auth_lines.len());
     provider.push_auth(key, out)?;
     push_header(out, b"content-type", b"application/json");
     let accept: &[u8] = match stream {

@@ -6,6 +6,7 @@
 //! dotted path (or the environment variable) the bad value came from.
 
 mod admin;
+mod breaker;
 mod cloud;
 mod cors;
 mod error;
@@ -130,6 +131,8 @@ pub(crate) fn resolve(
     let timeouts = resolve_default_timeouts(&file.timeouts)?;
     let retries = retries::resolve_global(&file.retries)?;
     let admin_token = admin::resolve(&file.admin, env)?;
+    let breaker = breaker::resolve(&file.breaker)?;
+    let sticky_header = breaker::sticky_header(&file.balancing)?;
 
     let mut auth_keys = Vec::new();
     for (i, raw) in file.auth.keys.iter().enumerate() {
@@ -219,6 +222,8 @@ pub(crate) fn resolve(
         aliases,
         routes,
         retries,
+        breaker,
+        sticky_header,
         admin_token,
         default_provider: file.default_provider,
         models_refresh: Duration::from_secs(models_refresh_secs),

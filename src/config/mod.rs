@@ -40,6 +40,11 @@ pub struct Settings {
     /// `[retries]`: how often and how patiently a failed upstream try is
     /// repeated, unless a provider or route overrides it.
     pub retries: RetrySettings,
+    /// `[breaker]`: when a provider key is taken out of rotation.
+    pub breaker: BreakerSettings,
+    /// `[balancing] sticky_header`, lower-cased: requests with the same
+    /// value go to the same key while it is healthy.
+    pub sticky_header: Option<String>,
     /// Guards the admin endpoints (config reload): `admin.token`, else
     /// `RINGBRIDGE_ADMIN_TOKEN`. `None`: the admin endpoints are off.
     pub admin_token: Option<Secret>,
@@ -152,21 +157,6 @@ impl Settings {
         let _ = std::fs::remove_file(path);
         settings.expect("valid test config")
     }
-
-    /// Configured keys this version validates but does not act on yet, by
-    /// their config path, so the gateway can say at start what it ignores.
-    pub fn not_enforced(&self) -> Vec<String> {
-        let mut ignored = Vec::new();
-        for p in &self.providers {
-            if p.concurrency.is_some() {
-                ignored.push(format!("providers.{}.max_in_flight", p.name));
-            }
-            if p.key_options.iter().any(|o| *o != KeyOptions::default()) {
-                ignored.push(format!("providers.{}.keys[].weight/models", p.name));
-            }
-        }
-        ignored
-    }
 }
 
 /// How one key of a provider is used, beside `ProviderSettings::keys`.
@@ -203,6 +193,24 @@ pub struct RetrySettings {
     /// Longest wait between two tries, at least `backoff_base`, at most
     /// 60 s. Default 5 s.
     pub backoff_max: Duration,
+}
+
+/// `[breaker]`: a circuit breaker per provider key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerSettings {
+    /// Consecutive failures that open it; 0 turns this trigger off.
+    pub failures: u32,
+    /// Failed share of the window's requests that opens it, in thousandths;
+    /// 0 turns this trigger off.
+    pub failure_permille: u32,
+    /// Requests the window must hold before the rate counts.
+    pub min_requests: u32,
+    /// History the failure rate is computed over.
+    pub window: Duration,
+    /// How long an open breaker refuses requests before probing.
+    pub open: Duration,
+    /// Probes let through while half-open; as many successes close it.
+    pub half_open_probes: u32,
 }
 
 /// A provider's in-flight limit.

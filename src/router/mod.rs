@@ -4,8 +4,12 @@
 //! configuration snapshot); what a core remembers between requests is in
 //! [`CoreRouting`].
 
+pub mod health;
+mod keys;
+pub mod limit;
 mod local;
 mod redact;
+mod report;
 #[cfg(test)]
 mod tests;
 
@@ -13,6 +17,7 @@ use std::collections::HashMap;
 
 use std::sync::Arc;
 
+pub use keys::{another_usable, lease, Choice, KeyPolicy, Lease, NoKey, ProviderHealth, Report};
 pub use local::CoreRouting;
 pub use redact::{Credentials, MIN_MASKED_SECRET_BYTES};
 
@@ -33,6 +38,11 @@ pub struct Provider {
     pub spec: Spec,
     /// The refreshed access token, for providers authenticated that way.
     pub token: Option<Arc<TokenSlot>>,
+    /// Breakers, cool-downs, latency and the concurrency limit: shared by
+    /// every core, kept across reloads.
+    pub health: Arc<ProviderHealth>,
+    /// How the keys share traffic (weights, per-key models).
+    pub key_policy: KeyPolicy,
     /// What must never reach a client.
     credentials: Credentials,
 }
@@ -271,6 +281,8 @@ impl Routes {
                         _ => None,
                     },
                     credentials: Credentials::of(p),
+                    health: Arc::new(ProviderHealth::new(p)),
+                    key_policy: KeyPolicy::new(p),
                     settings: p.clone(),
                 }
             })
@@ -339,16 +351,26 @@ impl Routes {
         }
     }
 
-    /// Take over the access-token slots of `previous`'s providers of the
-    /// same name and kind that are authenticated the same way.
-    pub fn adopt_token_slots(&mut self, previous: &Routes) {
+    /// Take over what `previous`'s providers of the same name and kind
+    /// learned: access-token slots (when authenticated the same way) and
+    /// health (breakers, cool-downs, latency, in-flight counts) while the
+    /// keys are the same.
+    pub fn adopt_state(&mut self, previous: &Routes) {
         for p in &mut self.providers {
             let Some(i) = previous.provider_by_name(p.name()) else {
                 continue;
             };
             let old = &previous.providers[i];
-            if let (Some(slot), Some(_), true) = (&old.token, &p.token, old.kind() == p.kind()) {
+            if old.kind() != p.kind() {
+                continue;
+            }
+            if let (Some(slot), Some(_)) = (&old.token, &p.token) {
                 p.token = Some(slot.clone());
+            }
+            if let Some(health) =
+                ProviderHealth::carried_over(&old.health, &old.settings, &p.settings)
+            {
+                p.health = health;
             }
         }
     }

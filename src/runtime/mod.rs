@@ -39,14 +39,10 @@ pub fn driver_name() -> &'static str {
     }
 }
 
-/// Run the gateway until SIGINT/SIGTERM and the drain that follows.
 /// Run the gateway until SIGINT/SIGTERM. `reload_options` are the
 /// command-line overrides `settings` was loaded with, applied again on every
 /// reload.
 pub fn run(mut settings: Settings, reload_options: LoadOptions) -> Result<(), String> {
-    for key in settings.not_enforced() {
-        tracing::warn!(key = %key, "configured but not enforced in this version; ignored");
-    }
     let open_files = fd_limit::raise();
     settings.limits.max_connections = Some(fd_limit::max_connections(
         settings.limits.max_connections,

@@ -27,9 +27,6 @@ fn reload(gw: &Gateway, opts: &LoadOptions) -> Outcome {
     let env = |k: &str| std::env::var(k).ok();
     let mut next = config::load(opts, &env).map_err(|e| e.to_string())?;
     keep_startup_only(&gw.config.load().settings, &mut next);
-    for key in next.not_enforced() {
-        tracing::warn!(key = %key, "configured but not enforced in this version; ignored");
-    }
     Ok(gw.config.publish(next))
 }
 

@@ -128,7 +128,7 @@ impl Published {
         let mut next = Snapshot::new(settings, generation);
         // Providers that stay keep their current access tokens: requests do
         // not wait for the control thread to fetch new ones.
-        next.routes.adopt_token_slots(&self.current.load().routes);
+        next.routes.adopt_state(&self.current.load().routes);
         self.current.store(Arc::new(next));
         self.generation.store(generation, Ordering::Release);
         generation

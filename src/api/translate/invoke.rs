@@ -92,7 +92,15 @@ async fn run<'a>(
         plan.translate_request(call, &mut bufs.body)
             .map_err(|e| refused(&e))?;
         let mut up = x.worker.take_buf();
-        let built = build_request(&mut up, x, provider, Family::Bedrock, &bufs.body, &prepared);
+        let built = build_request(
+            &mut up,
+            x,
+            provider,
+            Family::Bedrock,
+            &bufs.body,
+            &prepared,
+            rec.key,
+        );
         if let Err(missing) = built {
             x.worker.give_buf(up);
             return Err(no_credentials(provider, missing));

@@ -144,26 +144,70 @@ fn defaults_when_nothing_is_configured() {
         assert!(p.key_options.iter().all(|o| *o == default), "{}", p.name);
     }
     assert_eq!(provider(&s, "openai").key_options.len(), 1);
-    assert!(s.not_enforced().is_empty());
 }
 
 #[test]
-fn keys_not_enforced_yet_are_named_for_the_start_warning() {
+fn breaker_and_balancing_defaults_and_overrides() {
+    let s = load_str("", &[]).unwrap();
+    assert_eq!(s.breaker, crate::config::BreakerSettings::default());
+    assert_eq!(
+        (
+            s.breaker.failures,
+            s.breaker.failure_permille,
+            s.breaker.open
+        ),
+        (5, 500, ms(15_000))
+    );
+    assert_eq!(s.sticky_header, None);
     let text = r#"
-[admin]
-token = "0123456789abcdef0123"
-[providers.openai]
-keys = [{ key = "k1", weight = 2 }, "k2"]
-max_in_flight = 4
+[breaker]
+failures = 0
+failure_rate = 0.25
+min_requests = 4
+window_ms = 2000
+open_ms = 50
+half_open_probes = 1
+[balancing]
+sticky_header = "X-Session-Id"
 "#;
     let s = load_str(text, &[]).unwrap();
     assert_eq!(
-        s.not_enforced(),
-        [
-            "providers.openai.max_in_flight",
-            "providers.openai.keys[].weight/models"
-        ]
+        s.breaker,
+        crate::config::BreakerSettings {
+            failures: 0,
+            failure_permille: 250,
+            min_requests: 4,
+            window: ms(2000),
+            open: ms(50),
+            half_open_probes: 1,
+        }
     );
+    assert_eq!(s.sticky_header.as_deref(), Some("x-session-id"));
+}
+
+#[test]
+fn bad_breaker_and_balancing_keys_are_refused_at_their_path() {
+    for (text, path) in [
+        ("[breaker]\nfailure_rate = 1.5", "breaker.failure_rate"),
+        ("[breaker]\nfailure_rate = -0.1", "breaker.failure_rate"),
+        ("[breaker]\nopen_ms = 0", "breaker.open_ms"),
+        ("[breaker]\nwindow_ms = 10", "breaker.window_ms"),
+        (
+            "[breaker]\nhalf_open_probes = 0",
+            "breaker.half_open_probes",
+        ),
+        ("[breaker]\nfailures = 1001", "breaker.failures"),
+        (
+            "[balancing]\nsticky_header = \"a b\"",
+            "balancing.sticky_header",
+        ),
+        (
+            "[balancing]\nsticky_header = \"\"",
+            "balancing.sticky_header",
+        ),
+    ] {
+        refused_at(text, &[], path);
+    }
 }
 
 // ---- [retries] ----------------------------------------------------------------

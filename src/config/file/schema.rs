@@ -88,6 +88,8 @@ pub(crate) struct FileConfig {
     pub(crate) cors: CorsFile,
     pub(crate) admin: AdminFile,
     pub(crate) retries: RetriesFile,
+    pub(crate) breaker: BreakerFile,
+    pub(crate) balancing: BalancingFile,
     /// Bare model name -> `provider/model`, in file order.
     pub(crate) aliases: Ordered<String>,
     /// Route name -> route table, in file order.
@@ -117,6 +119,37 @@ pub(crate) struct RetriesFile {
     /// Milliseconds, `backoff_base_ms..=60000`. Default 5000 (or
     /// `backoff_base_ms` if larger).
     pub(crate) backoff_max_ms: Option<u64>,
+}
+
+/// `[breaker]`: when a provider key is taken out of rotation, and how it
+/// comes back.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct BreakerFile {
+    /// Consecutive failures that open the breaker, `0..=1000` (0: only the
+    /// rate opens it). Default 5.
+    pub(crate) failures: Option<u64>,
+    /// Share of failed requests in the window that opens it, `0.0..=1.0`
+    /// (0: only consecutive failures open it). Default 0.5.
+    pub(crate) failure_rate: Option<f64>,
+    /// Requests the window must hold before the rate counts, `1..=100000`. Default 20.
+    pub(crate) min_requests: Option<u64>,
+    /// Milliseconds of history the rate is computed over, `1000..=3600000`. Default 30000.
+    pub(crate) window_ms: Option<u64>,
+    /// Milliseconds an open breaker refuses requests, `1..=3600000`. Default 15000.
+    pub(crate) open_ms: Option<u64>,
+    /// Probe requests let through while half-open; that many successes
+    /// close it, `1..=100`. Default 2.
+    pub(crate) half_open_probes: Option<u64>,
+}
+
+/// `[balancing]`: how a provider's keys share the traffic.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct BalancingFile {
+    /// A request header whose value pins a session to one key while that key
+    /// is healthy (e.g. `x-session-id`). Default none.
+    pub(crate) sticky_header: Option<String>,
 }
 
 /// `[routes.<name>]`.

@@ -1,0 +1,221 @@
+//! What the router knows about its providers' health, for operators:
+//! `GET /admin/health` as JSON, the same numbers as Prometheus gauges, and
+//! the routes `/ready` counts as unusable. Keys are named by their index in
+//! the provider's `keys`, never by any part of the key.
+
+use serde_json::{json, Value};
+
+use super::health::Millis;
+use super::{Provider, Routes};
+use crate::config::BreakerSettings;
+
+impl Routes {
+    /// `GET /admin/health`: per provider and key, breaker state, EWMA
+    /// latency, in-flight count, cool-down and recent error rate; per
+    /// provider, the concurrency limit and its queue.
+    pub fn health_json(&self, breaker: &BreakerSettings, now: Millis) -> Value {
+        let providers: Vec<Value> = self
+            .providers
+            .iter()
+            .map(|p| provider_json(p, breaker, now))
+            .collect();
+        json!({ "providers": providers, "routes": self.routes_json(breaker, now) })
+    }
+
+    fn routes_json(&self, breaker: &BreakerSettings, now: Millis) -> Value {
+        let mut routes: Vec<(&str, bool)> = self
+            .tables
+            .iter()
+            .map(|(name, t)| {
+                let entries = t.targets.iter().chain(&t.fallbacks);
+                let usable = entries
+                    .clone()
+                    .any(|e| self.provider(e.provider).usable(breaker, now));
+                (name.as_str(), usable)
+            })
+            .collect();
+        routes.sort_unstable();
+        routes
+            .into_iter()
+            .map(|(name, usable)| json!({ "name": name, "usable": usable }))
+            .collect()
+    }
+
+    /// `[routes]` names none of whose targets and fallbacks can take a
+    /// request now, sorted.
+    pub fn unusable_routes(&self, breaker: &BreakerSettings, now: Millis) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .tables
+            .iter()
+            .filter(|(_, t)| {
+                !t.targets
+                    .iter()
+                    .chain(&t.fallbacks)
+                    .any(|e| self.provider(e.provider).usable(breaker, now))
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The health gauges in Prometheus text format.
+    pub fn push_health_gauges(&self, breaker: &BreakerSettings, now: Millis, out: &mut String) {
+        use std::fmt::Write;
+        let gauges: [(&str, &str); 5] = [
+            (
+                "ringbridge_key_breaker_state",
+                "Circuit breaker per provider key: 0 closed, 1 half-open, 2 open.",
+            ),
+            (
+                "ringbridge_key_in_flight",
+                "Requests in flight per provider key.",
+            ),
+            (
+                "ringbridge_key_latency_ewma_seconds",
+                "EWMA of the time to a response head per provider key.",
+            ),
+            (
+                "ringbridge_key_error_rate",
+                "Failed share of the breaker window's requests per provider key.",
+            ),
+            (
+                "ringbridge_key_cooldown_seconds",
+                "Time left before a rate-limited key is used again.",
+            ),
+        ];
+        for (i, (name, help)) in gauges.iter().enumerate() {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for p in &self.providers {
+                for (k, key) in p.health.keys.iter().enumerate() {
+                    let value = match i {
+                        0 => f64::from(key.breaker.state().gauge()),
+                        1 => f64::from(key.in_flight()),
+                        2 => key.ewma_micros() as f64 / 1e6,
+                        3 => key.breaker.error_rate(breaker, now),
+                        _ => key.cooling_for(now) as f64 / 1e3,
+                    };
+                    let _ = writeln!(
+                        out,
+                        "{name}{{provider=\"{}\",key=\"{k}\"}} {value}",
+                        p.name()
+                    );
+                }
+            }
+        }
+        let limits: [(&str, &str); 3] = [
+            (
+                "ringbridge_provider_concurrency_limit",
+                "Current (adaptive) in-flight limit per provider.",
+            ),
+            (
+                "ringbridge_provider_in_flight",
+                "Requests holding a slot of the provider's limit.",
+            ),
+            (
+                "ringbridge_provider_queued",
+                "Requests waiting in the provider's queue.",
+            ),
+        ];
+        for (i, (name, help)) in limits.iter().enumerate() {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for p in &self.providers {
+                let Some(l) = &p.health.limiter else { continue };
+                let value = [l.limit(), l.in_flight(), l.waiting()][i];
+                let _ = writeln!(out, "{name}{{provider=\"{}\"}} {value}", p.name());
+            }
+        }
+    }
+}
+
+impl Provider {
+    /// Whether any key could take a request now.
+    pub fn usable(&self, breaker: &BreakerSettings, now: Millis) -> bool {
+        self.health
+            .keys
+            .iter()
+            .any(|k| k.usable(breaker, now).is_ok())
+    }
+}
+
+fn provider_json(p: &Provider, breaker: &BreakerSettings, now: Millis) -> Value {
+    let keys: Vec<Value> = p
+        .health
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            json!({
+                "key": i,
+                "weight": p.settings.key_options.get(i).map_or(1, |o| o.weight),
+                "breaker": k.breaker.state().name(),
+                "in_flight": k.in_flight(),
+                "latency_ewma_ms": k.ewma_micros() as f64 / 1e3,
+                "error_rate": k.breaker.error_rate(breaker, now),
+                "cooldown_ms": k.cooling_for(now),
+                "usable": k.usable(breaker, now).is_ok(),
+            })
+        })
+        .collect();
+    let limit = p.health.limiter.as_ref().map(|l| {
+        let (min, max) = l.bounds();
+        json!({
+            "current": l.limit(),
+            "min": min,
+            "max": max,
+            "in_flight": l.in_flight(),
+            "queued": l.waiting(),
+        })
+    });
+    json!({
+        "name": p.name(),
+        "kind": p.kind().name(),
+        "usable": p.usable(breaker, now),
+        "keys": keys,
+        "concurrency": limit,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::router::health::Outcome;
+
+    #[test]
+    fn health_lists_every_key_and_an_open_breaker_makes_a_route_unusable() {
+        let s = Settings::from_test_toml(
+            "env_providers = false\n\
+             [providers.p]\nkind = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
+             keys = [\"secret-one\", { key = \"secret-two\", weight = 3 }]\nmax_in_flight = 8\nmin_in_flight = 2\n\
+             [routes.smart]\ntargets = [\"p/m\"]\n",
+        );
+        let routes = Routes::new(&s);
+        let b = s.breaker;
+        let v = routes.health_json(&b, 10);
+        let p = &v["providers"][0];
+        assert_eq!(p["name"], "p");
+        assert_eq!(p["keys"][1]["weight"], 3);
+        assert_eq!(p["keys"][0]["breaker"], "closed");
+        assert_eq!(p["concurrency"]["current"], 8);
+        assert_eq!(p["concurrency"]["min"], 2);
+        assert_eq!(v["routes"][0], json!({"name": "smart", "usable": true}));
+        assert!(!v.to_string().contains("secret"), "no key material");
+        assert!(routes.unusable_routes(&b, 10).is_empty());
+        let p = &routes.providers[0];
+        for key in p.health.keys.iter() {
+            for t in 0..b.failures {
+                key.breaker
+                    .record(&b, 10 + u64::from(t), Outcome::Failure, false);
+            }
+        }
+        assert_eq!(routes.unusable_routes(&b, 20), ["smart"]);
+        let mut text = String::new();
+        routes.push_health_gauges(&b, 20, &mut text);
+        assert!(
+            text.contains("ringbridge_key_breaker_state{provider=\"p\",key=\"1\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("ringbridge_provider_concurrency_limit{provider=\"p\"} 8"));
+    }
+}
