@@ -211,23 +211,26 @@ fn beyond_the_limit_and_its_queue_the_next_request_gets_429_at_once() {
 fn the_adaptive_limit_falls_on_429s_and_recovers_on_success() {
     let mock = mock_provider(&[]);
     let limits = "max_in_flight = 16\nmin_in_flight = 2";
-    let gw = gateway_keys(&mock, r#"["k1", "k2"]"#, limits, "[retries]\nattempts = 1");
+    let gw = gateway_keys(&mock, r#"["k1"]"#, limits, "[retries]\nattempts = 1");
     let limit = |gw: &Proc| {
         health(gw)["providers"][0]["concurrency"]["current"]
             .as_u64()
             .unwrap()
     };
     assert_eq!(limit(&gw), 16);
-    // Rate-limit answers, spaced past the limiter's 100 ms decrease spacing.
-    for key in ["k1", "k2", "k1"] {
-        let limited = [("x-mock-status", "429"), ("x-mock-only-key", key)];
-        roundtrip(gw.addr, &post(CHAT, &chat(), &limited));
-        std::thread::sleep(Duration::from_millis(150));
+    // 429s (each resting the key for its one-second Retry-After) and 503s,
+    // spaced past the limiter's 100 ms decrease spacing.
+    for status in ["503", "503", "429", "429"] {
+        let r = roundtrip(gw.addr, &post(CHAT, &chat(), &[("x-mock-status", status)]));
+        assert_eq!(r.status.to_string(), status, "{}", r.text());
+        let after = if status == "429" { 1050 } else { 150 };
+        std::thread::sleep(Duration::from_millis(after));
     }
+    assert_eq!(mock_stats(&mock)["requests"], 4);
     let low = limit(&gw);
-    assert!(low < 16, "{low}");
-    // Cool-downs over, healthy answers raise it back.
-    std::thread::sleep(Duration::from_millis(1100));
+    assert!(low <= 11, "four cuts of a tenth: {low}");
+    // Cool-down over, healthy answers raise it back.
+    std::thread::sleep(Duration::from_millis(1000));
     for _ in 0..200 {
         assert_eq!(roundtrip(gw.addr, &post(CHAT, &chat(), &[])).status, 200);
     }
@@ -250,6 +253,7 @@ fn weighted_keys_share_traffic_and_a_session_sticks_to_one_key() {
         assert_eq!(roundtrip(gw.addr, &post(CHAT, &chat(), &[])).status, 200);
     }
     let share = by_key(&mock, "k1") as f64 / 400.0;
+    // Weighted 3:1; P2C steps in only for a key over twice as slow.
     assert!((0.65..=0.85).contains(&share), "{}", mock_stats(&mock));
     roundtrip(mock.addr, &post("/__reset_stats", "", &[]));
     for _ in 0..30 {
@@ -278,4 +282,32 @@ fn per_key_models_pick_the_key_that_may_serve_the_model() {
     assert!(!h.contains("k1") && !h.contains("k2"), "{h}");
     let r = roundtrip(gw.addr, &get("/admin/health", &[]));
     assert_eq!(r.status, 401);
+}
+
+#[test]
+fn health_survives_a_reload_while_the_keys_stay() {
+    let mock = mock_provider(&[]);
+    let config = "[breaker]\nfailures = 1\nopen_ms = 60000\n[retries]\nattempts = 1";
+    let gw = gateway_keys(&mock, r#"["k1", "k2"]"#, "", config);
+    let fail_k1 = [("x-mock-only-key", "k1"), ("x-mock-status", "500")];
+    while by_key(&mock, "k1") == 0 {
+        roundtrip(gw.addr, &post(CHAT, &chat(), &fail_k1));
+    }
+    assert_eq!(health(&gw)["providers"][0]["keys"][0]["breaker"], "open");
+    let auth = format!("Bearer {ADMIN}");
+    let r = roundtrip(
+        gw.addr,
+        &post("/admin/reload", "", &[("authorization", &auth)]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let h = health(&gw);
+    assert_eq!(h["generation"], 2);
+    assert_eq!(h["providers"][0]["keys"][0]["breaker"], "open", "{h}");
+    for _ in 0..10 {
+        assert_eq!(
+            roundtrip(gw.addr, &post(CHAT, &chat(), &fail_k1)).status,
+            200
+        );
+    }
+    assert_eq!(by_key(&mock, "k1"), 1, "the open key still gets nothing");
 }

@@ -364,7 +364,10 @@ impl Conn {
         let control = route.is_control();
         if !control {
             stats::REQUESTS.fetch_add(1, Relaxed);
-            stats::count_key(crate::proto::request_key(&self.rbuf, head));
+            if head.method == proto::Method::Post {
+                // Generation calls only: model-list fetches use keys too.
+                stats::count_key(proto::request_key(&self.rbuf, head));
+            }
         }
         let mut mock = head.mock;
         if !control {

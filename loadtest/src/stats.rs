@@ -15,7 +15,7 @@ pub fn count_injected(kind: FailKind) {
     FAILED_INJECTED[kind.index()].fetch_add(1, Relaxed);
 }
 
-/// Requests per key (the bearer token or API-key header), for tests of
+/// POST requests per key (the bearer token or API-key header), for tests of
 /// how a gateway spreads traffic over keys. At most `MAX_KEYS` distinct keys.
 static BY_KEY: std::sync::Mutex<Vec<(Vec<u8>, u64)>> = std::sync::Mutex::new(Vec::new());
 const MAX_KEYS: usize = 64;

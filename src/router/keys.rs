@@ -3,8 +3,8 @@
 //!
 //! Among the keys that may serve the model and are usable now (breaker not
 //! open, not cooling down after a 429), a key is drawn by weight twice and
-//! the one with the lower load score wins (power of two choices on EWMA
-//! latency × in-flight). With a sticky value (a session header) the choice
+//! the second replaces the first only when the first's load score is over
+//! twice its own (power of two choices on EWMA latency × in-flight). With a sticky value (a session header) the choice
 //! is a rendezvous hash instead: the same session lands on the same key for
 //! as long as that key stays usable, and moves only when it does not.
 
@@ -174,7 +174,10 @@ pub fn lease<'a>(
                 };
                 let (a, b) = (draw(core.random()), draw(core.random()));
                 let score = |i: usize| health.keys[i].load_score();
-                if score(b) < score(a) {
+                // The second draw wins only when the first is clearly
+                // worse (over twice its expected wait): latency noise and
+                // a key's stale EWMA must not override the weights.
+                if score(b).saturating_mul(2) < score(a) {
                     b
                 } else {
                     a
