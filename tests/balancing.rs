@@ -311,3 +311,61 @@ fn health_survives_a_reload_while_the_keys_stay() {
     }
     assert_eq!(by_key(&mock, "k1"), 1, "the open key still gets nothing");
 }
+
+/// `threads` clients sending `each` requests at once; every status seen.
+fn load(gw: &Proc, body: &'static str, headers: &'static [(&'static str, &'static str)]) -> Vec<u16> {
+    let addr = gw.addr;
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|_| roundtrip(addr, &post(CHAT, body, headers)).status)
+                    .collect::<Vec<u16>>()
+            })
+        })
+        .collect();
+    clients.into_iter().flat_map(|c| c.join().unwrap()).collect()
+}
+
+#[test]
+fn under_load_a_failing_or_dead_upstream_is_invisible_behind_a_fallback() {
+    let (mut bad, good) = (mock_provider(&[]), mock_provider(&[]));
+    let config = format!(
+        "env_providers = false\n[retries]\nbackoff_base_ms = 1\n\
+         [routes.smart]\ntargets = [\"p0/m\"]\nfallbacks = [\"p1/m\"]\n\
+         [providers.p0]\nkind = \"openai-compatible\"\nbase_url = \"http://{}/v1\"\nkeys = [\"bad\"]\nfirst_byte_timeout_ms = 300\n\
+         [providers.p1]\nkind = \"openai-compatible\"\nbase_url = \"http://{}/v1\"\nkeys = [\"good\"]\n",
+        bad.addr, good.addr
+    );
+    let gw = gateway_with(&config);
+    const SMART: &str = r#"{"model":"smart","messages":[{"role":"user","content":"hi"}]}"#;
+    // Faults on p0 only (its key), each under 4 concurrent clients.
+    for fault in [
+        &[("x-mock-only-key", "bad"), ("x-mock-fail-mix", "500:0.5")][..],
+        &[("x-mock-only-key", "bad"), ("x-mock-fail-mix", "reset:0.5")],
+        &[("x-mock-only-key", "bad"), ("x-mock-fail", "hang")],
+    ] {
+        let statuses = load(&gw, SMART, fault);
+        assert!(statuses.iter().all(|&s| s == 200), "{fault:?}: {statuses:?}");
+    }
+    // p0 killed under load: still no client-visible error.
+    let addr = gw.addr;
+    let during = std::thread::spawn(move || {
+        (0..100)
+            .map(|_| roundtrip(addr, &post(CHAT, SMART, &[])).status)
+            .collect::<Vec<u16>>()
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    bad.child.kill().unwrap();
+    let statuses = during.join().unwrap();
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    assert!(load(&gw, SMART, &[]).iter().all(|&s| s == 200));
+    // Without a fallback: a clear 502 (or 503 once the breaker opens), never a hang.
+    const DIRECT: &str = r#"{"model":"p0/m","messages":[{"role":"user","content":"hi"}]}"#;
+    let statuses = load(&gw, DIRECT, &[]);
+    assert!(statuses.iter().all(|&s| s == 502 || s == 503), "{statuses:?}");
+    const HANGS: &str = r#"{"model":"p1/m","messages":[{"role":"user","content":"hi"}]}"#;
+    let hang = [("x-mock-fail", "hang"), ("x-ringbridge-timeout-ms", "400")];
+    let r = roundtrip(gw.addr, &post(CHAT, HANGS, &hang));
+    assert_eq!(r.status, 504, "{}", r.text());
+}
