@@ -313,7 +313,11 @@ fn health_survives_a_reload_while_the_keys_stay() {
 }
 
 /// `threads` clients sending `each` requests at once; every status seen.
-fn load(gw: &Proc, body: &'static str, headers: &'static [(&'static str, &'static str)]) -> Vec<u16> {
+fn load(
+    gw: &Proc,
+    body: &'static str,
+    headers: &'static [(&'static str, &'static str)],
+) -> Vec<u16> {
     let addr = gw.addr;
     let clients: Vec<_> = (0..4)
         .map(|_| {
@@ -324,7 +328,10 @@ fn load(gw: &Proc, body: &'static str, headers: &'static [(&'static str, &'stati
             })
         })
         .collect();
-    clients.into_iter().flat_map(|c| c.join().unwrap()).collect()
+    clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect()
 }
 
 #[test]
@@ -346,7 +353,10 @@ fn under_load_a_failing_or_dead_upstream_is_invisible_behind_a_fallback() {
         &[("x-mock-only-key", "bad"), ("x-mock-fail", "hang")],
     ] {
         let statuses = load(&gw, SMART, fault);
-        assert!(statuses.iter().all(|&s| s == 200), "{fault:?}: {statuses:?}");
+        assert!(
+            statuses.iter().all(|&s| s == 200),
+            "{fault:?}: {statuses:?}"
+        );
     }
     // p0 killed under load: still no client-visible error.
     let addr = gw.addr;
@@ -363,7 +373,10 @@ fn under_load_a_failing_or_dead_upstream_is_invisible_behind_a_fallback() {
     // Without a fallback: a clear 502 (or 503 once the breaker opens), never a hang.
     const DIRECT: &str = r#"{"model":"p0/m","messages":[{"role":"user","content":"hi"}]}"#;
     let statuses = load(&gw, DIRECT, &[]);
-    assert!(statuses.iter().all(|&s| s == 502 || s == 503), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|&s| s == 502 || s == 503),
+        "{statuses:?}"
+    );
     const HANGS: &str = r#"{"model":"p1/m","messages":[{"role":"user","content":"hi"}]}"#;
     let hang = [("x-mock-fail", "hang"), ("x-ringbridge-timeout-ms", "400")];
     let r = roundtrip(gw.addr, &post(CHAT, HANGS, &hang));

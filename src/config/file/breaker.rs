@@ -7,7 +7,10 @@ use super::schema::{BalancingFile, BreakerFile};
 use super::{ranged, ConfigError};
 use crate::config::BreakerSettings;
 
-const DEFAULT_FAILURES: u64 = 5;
+/// Ten in a row: at thousands of requests a second, five in a row happen
+/// by chance at a few percent of errors; the rate trigger catches a
+/// degraded key, this one a dead key.
+const DEFAULT_FAILURES: u64 = 10;
 const DEFAULT_FAILURE_RATE: f64 = 0.5;
 const DEFAULT_MIN_REQUESTS: u64 = 20;
 const DEFAULT_WINDOW_MS: u64 = 30_000;

@@ -156,7 +156,7 @@ fn breaker_and_balancing_defaults_and_overrides() {
             s.breaker.failure_permille,
             s.breaker.open
         ),
-        (5, 500, ms(15_000))
+        (10, 500, ms(15_000))
     );
     assert_eq!(s.sticky_header, None);
     let text = r#"

@@ -127,7 +127,7 @@ pub(crate) struct RetriesFile {
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct BreakerFile {
     /// Consecutive failures that open the breaker, `0..=1000` (0: only the
-    /// rate opens it). Default 5.
+    /// rate opens it). Default 10.
     pub(crate) failures: Option<u64>,
     /// Share of failed requests in the window that opens it, `0.0..=1.0`
     /// (0: only consecutive failures open it). Default 0.5.
