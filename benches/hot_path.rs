@@ -85,6 +85,15 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.bench_function("peek_model", |b| b.iter(|| peek(black_box(&body)).unwrap()));
+    // A 1 MiB prompt (load scenario 5's shape): peek walks the whole top level.
+    let big = format!(
+        r#"{{"model":"openai/gpt-4o-mini","messages":[{{"role":"user","content":"{}"}}],"max_tokens":64}}"#,
+        "lorem ipsum dolor sit amet ".repeat(40_000)
+    )
+    .into_bytes();
+    g.bench_function("peek_model_1mib_prompt", |b| {
+        b.iter(|| peek(black_box(&big)).unwrap())
+    });
     let routes = routes();
     let core_routing = CoreRouting::new(0);
     g.bench_function("resolve_route", |b| {
