@@ -490,6 +490,21 @@ mod tests {
     }
 
     #[test]
+    fn only_key_limits_the_behaviour_headers_to_one_key() {
+        let req = |auth: &str| {
+            format!("POST / HTTP/1.1\r\nAuthorization: Bearer {auth}\r\nx-mock-only-key: k1\r\nx-mock-status: 429\r\nx-mock-echo: 1\r\n\r\n")
+        };
+        let hit = req("k1");
+        let head = parse_head(hit.as_bytes()).unwrap().unwrap();
+        assert_eq!(head.mock.status, Some(429));
+        assert_eq!(request_key(hit.as_bytes(), &head), Some(&b"k1"[..]));
+        let miss = req("k2");
+        let head = parse_head(miss.as_bytes()).unwrap().unwrap();
+        assert_eq!(head.mock.status, None, "another key is served normally");
+        assert!(head.mock.echo, "echo is kept");
+    }
+
+    #[test]
     fn partial_and_errors() {
         assert_eq!(parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap(), None);
         assert_eq!(
