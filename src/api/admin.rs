@@ -34,12 +34,22 @@ pub async fn ready(
     } else {
         (200, json!({"status": "ready"}))
     };
-    let body = body.to_string();
+    json_answer(client, status, body.to_string().as_bytes(), keep_alive, id).await
+}
+
+/// A JSON answer from an operator endpoint.
+async fn json_answer(
+    client: &mut Client,
+    status: u16,
+    body: &[u8],
+    keep_alive: bool,
+    id: Option<&RequestId>,
+) -> bool {
     respond::full(
         client,
         status,
         b"application/json",
-        body.as_bytes(),
+        body,
         keep_alive,
         id,
         &[],
@@ -57,17 +67,7 @@ pub async fn health(
     let settings = &req.config.settings;
     let mut doc = req.config.routes.health_json(&settings.breaker, now_ms());
     doc["generation"] = json!(req.config.generation);
-    let body = doc.to_string();
-    respond::full(
-        client,
-        200,
-        b"application/json",
-        body.as_bytes(),
-        keep_alive,
-        id,
-        &[],
-    )
-    .await
+    json_answer(client, 200, doc.to_string().as_bytes(), keep_alive, id).await
 }
 
 pub async fn metrics(
@@ -210,16 +210,7 @@ pub async fn reload(
     match outcome {
         Ok(generation) => {
             let body = format!("{{\"status\":\"reloaded\",\"generation\":{generation}}}");
-            respond::full(
-                client,
-                200,
-                b"application/json",
-                body.as_bytes(),
-                keep_alive,
-                id,
-                &[],
-            )
-            .await
+            json_answer(client, 200, body.as_bytes(), keep_alive, id).await
         }
         Err(why) => {
             let err = GatewayError::new(
