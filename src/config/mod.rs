@@ -110,7 +110,7 @@ pub struct ProviderSettings {
     pub name: String,
     pub kind: ProviderKind,
     pub base_url: BaseUrl,
-    /// API keys; requests rotate over them. Empty for keyless providers.
+    /// API keys, shared by weight and health (`router::keys`). Empty for keyless providers.
     pub keys: Vec<Secret>,
     /// `key_options[i]` belongs to `keys[i]`: always the same length and order
     /// (a parallel list so code reading `keys` is unaffected).
@@ -253,7 +253,7 @@ pub struct RouteTarget {
 #[derive(Debug, Clone)]
 pub enum ProviderAuth {
     /// `keys` in the kind's own header (`Authorization: Bearer`, `x-api-key`,
-    /// `x-goog-api-key`, Azure's `api-key`), rotated per request.
+    /// `x-goog-api-key`, Azure's `api-key`), one leased per attempt.
     Keys,
     /// `keys` are OAuth access tokens, sent as `Authorization: Bearer` whatever
     /// the kind (an Azure Entra ID token).

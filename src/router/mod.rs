@@ -52,9 +52,9 @@ pub struct Provider {
 pub struct NoToken(pub String);
 
 impl Provider {
-    /// Appends the headers that authenticate one request, rotating over the
-    /// keys with `key_index`. Fails only for a refreshed token that is not
-    /// there, with the reason.
+    /// Appends the headers that authenticate one request with key
+    /// `key_index` (the attempt's lease). Fails only for a refreshed token
+    /// that is not there, with the reason.
     pub fn push_auth(&self, key_index: usize, out: &mut Vec<u8>) -> Result<(), NoToken> {
         if let Some(slot) = &self.token {
             return match slot.push_header(out) {
