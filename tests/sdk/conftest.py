@@ -219,7 +219,10 @@ def driver_env(driver: str) -> dict[str, str]:
 def write_config(tmp: Path, name: str, mock_url: str, closed_port: int) -> Path:
     # env_providers = false: only the providers below (plus the built-in `mock`).
     # `openai`: the mock-provider; `down`: nothing listening; `slow`: a short
-    # first-byte timeout. No default_provider, so a bare model name is a 404.
+    # first-byte timeout; `limited-1..3`: the mock again, one for each test that
+    # draws a 429 (a 429 rests the key it came from for its Retry-After, so a
+    # test that shares the key would find it resting). No default_provider, so
+    # a bare model name is a 404.
     text = f"""\
 env_providers = false
 
@@ -241,6 +244,13 @@ kind = "openai"
 base_url = "{mock_url}/v1"
 keys = ["{UPSTREAM_KEY}"]
 first_byte_timeout_ms = 300
+"""
+    for n in (1, 2, 3):
+        text += f"""
+[providers.limited-{n}]
+kind = "openai-compatible"
+base_url = "{mock_url}/v1"
+keys = ["{UPSTREAM_KEY}"]
 """
     path = tmp / name
     path.write_text(text)

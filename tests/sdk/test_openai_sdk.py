@@ -344,8 +344,9 @@ def test_models_retrieve(client: openai.OpenAI) -> None:
 
 
 def test_upstream_429_is_rate_limit_error(client: openai.OpenAI) -> None:
+    model = f"limited-1/{UPSTREAM_MODEL}"
     with pytest.raises(openai.RateLimitError) as ei:
-        client.chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"x-mock-status": "429"})
+        client.chat.completions.create(model=model, messages=MESSAGES, extra_headers={"x-mock-status": "429"})
     e = ei.value
     assert e.status_code == 429
     assert "mock error 429" in e.message
@@ -356,17 +357,25 @@ def test_upstream_429_is_rate_limit_error(client: openai.OpenAI) -> None:
 def test_upstream_429_on_stream_is_rate_limit_error(client: openai.OpenAI) -> None:
     with pytest.raises(openai.RateLimitError) as ei:
         client.chat.completions.create(
-            model=MODEL, messages=MESSAGES, stream=True, extra_headers={"x-mock-status": "429"}
+            model=f"limited-2/{UPSTREAM_MODEL}", messages=MESSAGES, stream=True, extra_headers={"x-mock-status": "429"}
         )
     assert ei.value.status_code == 429
     assert "mock error 429" in ei.value.message
 
 
 def test_upstream_429_is_retried_and_the_attempts_are_reported(client: openai.OpenAI) -> None:
+    model = f"limited-3/{UPSTREAM_MODEL}"
     with pytest.raises(openai.RateLimitError) as ei:
-        client.chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"x-mock-status": "429"})
+        client.chat.completions.create(model=model, messages=MESSAGES, extra_headers={"x-mock-status": "429"})
     attempts = ei.value.response.headers.get("x-ringbridge-attempts")
-    assert attempts == f"2; {MODEL}=429, {MODEL}=429", attempts
+    # The retry waits out the key's one-second rest, then meets the 429 again.
+    assert attempts == f"2; {model}=429, {model}=429", attempts
+    # Until the rest ends, the gateway answers for the key: 429 with Retry-After,
+    # without calling the upstream.
+    with pytest.raises(openai.RateLimitError) as ei:
+        client.chat.completions.create(model=model, messages=MESSAGES)
+    assert ei.value.response.headers.get("retry-after") == "1"
+    assert ei.value.code == "rate_limit_exceeded"
 
 
 def test_fallbacks_in_extra_body_answer_when_the_model_fails(client: openai.OpenAI) -> None:
