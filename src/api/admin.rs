@@ -107,16 +107,7 @@ pub async fn models(
     id: Option<&RequestId>,
 ) -> bool {
     let list = worker.gw.models.load();
-    respond::full(
-        client,
-        200,
-        b"application/json",
-        &list.doc,
-        keep_alive,
-        id,
-        &[],
-    )
-    .await
+    json_answer(client, 200, &list.doc, keep_alive, id).await
 }
 
 /// `GET /v1/models/{id}` (the SDKs' `models.retrieve`; ids hold `/`, raw or
@@ -138,16 +129,7 @@ pub async fn model(
     };
     let list = worker.gw.models.load();
     if let Some(object) = list.object(&model) {
-        return respond::full(
-            client,
-            200,
-            b"application/json",
-            object,
-            keep_alive,
-            id,
-            &[],
-        )
-        .await;
+        return json_answer(client, 200, object, keep_alive, id).await;
     }
     let owner = match routes.resolve(&model) {
         Ok(route) => {
@@ -170,16 +152,7 @@ pub async fn model(
     object.extend_from_slice(b",\"object\":\"model\",\"created\":0,\"owned_by\":");
     crate::schema::peek::push_json_string(&mut object, owner);
     object.push(b'}');
-    respond::full(
-        client,
-        200,
-        b"application/json",
-        &object,
-        keep_alive,
-        id,
-        &[],
-    )
-    .await
+    json_answer(client, 200, &object, keep_alive, id).await
 }
 
 /// Longest a `POST /admin/reload` waits for the control thread.

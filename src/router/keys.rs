@@ -120,7 +120,9 @@ pub fn lease<'a>(
 ) -> Result<Lease<'a>, NoKey> {
     let n = health.keys.len();
     let mut refused = 0u64; // keys whose breaker refused a probe just now
-    loop {
+                            // A refusal here is a race with another core over the last probe slot;
+                            // a few passes settle it, and past them the keys count as resting.
+    for _ in 0..MAX_PASSES {
         let mut wait = Millis::MAX;
         let mut rate_limited = false;
         let mut serving = false;
@@ -204,7 +206,16 @@ pub fn lease<'a>(
             finished: false,
         });
     }
+    Err(NoKey::Resting {
+        wait: PROBE_RETRY_MS,
+        rate_limited: false,
+    })
 }
+
+/// Passes over the keys before a lease gives up on racing probes.
+const MAX_PASSES: usize = 4;
+/// What a client is told to wait when probes were all taken meanwhile.
+const PROBE_RETRY_MS: Millis = 1000;
 
 /// Whether any key other than `except` could take a request for `model` now.
 pub fn another_usable(
