@@ -287,8 +287,9 @@ fn per_key_models_pick_the_key_that_may_serve_the_model() {
 #[test]
 fn health_survives_a_reload_while_the_keys_stay() {
     let mock = mock_provider(&[]);
-    let config = "[breaker]\nfailures = 1\nopen_ms = 60000\n[retries]\nattempts = 1";
-    let gw = gateway_keys(&mock, r#"["k1", "k2"]"#, "", config);
+    // The provider's own breaker (over the global defaults) is the one used.
+    let breaker = "breaker = { failures = 1, open_ms = 60000 }";
+    let gw = gateway_keys(&mock, r#"["k1", "k2"]"#, breaker, "[retries]\nattempts = 1");
     let fail_k1 = [("x-mock-only-key", "k1"), ("x-mock-status", "500")];
     while by_key(&mock, "k1") == 0 {
         roundtrip(gw.addr, &post(CHAT, &chat(), &fail_k1));

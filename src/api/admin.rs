@@ -17,11 +17,7 @@ pub async fn ready(
     keep_alive: bool,
     id: Option<&RequestId>,
 ) -> bool {
-    let settings = &req.config.settings;
-    let unusable = req
-        .config
-        .routes
-        .unusable_routes(&settings.breaker, now_ms());
+    let unusable = req.config.routes.unusable_routes(now_ms());
     let (status, body) = if !worker.gw.is_ready() {
         (503, json!({"status": "not ready"}))
     } else if !unusable.is_empty() {
@@ -64,8 +60,7 @@ pub async fn health(
     keep_alive: bool,
     id: Option<&RequestId>,
 ) -> bool {
-    let settings = &req.config.settings;
-    let mut doc = req.config.routes.health_json(&settings.breaker, now_ms());
+    let mut doc = req.config.routes.health_json(now_ms());
     doc["generation"] = json!(req.config.generation);
     json_answer(client, 200, doc.to_string().as_bytes(), keep_alive, id).await
 }
@@ -83,10 +78,7 @@ pub async fn metrics(
     let mut body = Vec::with_capacity(16 * 1024);
     worker.gw.registry.render_prometheus(&mut body);
     let mut gauges = String::with_capacity(4 * 1024);
-    let breaker = &req.config.settings.breaker;
-    req.config
-        .routes
-        .push_health_gauges(breaker, now_ms(), &mut gauges);
+    req.config.routes.push_health_gauges(now_ms(), &mut gauges);
     body.extend_from_slice(gauges.as_bytes());
     respond::full(
         client,

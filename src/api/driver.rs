@@ -131,14 +131,13 @@ async fn on_a_key<'a>(
     route: &Route<'a>,
     rec: &mut Record<'a>,
 ) -> Result<bool, (GatewayError, bool)> {
-    let settings = &x.req.config.settings;
     let slot = admit::queue(x, client, provider)
         .await
         .map_err(|e| (e, false))?;
     let choice = Choice {
         model: route.model,
         sticky: admit::sticky_value(x),
-        breaker: &settings.breaker,
+        breaker: &provider.breaker,
         now: now_ms(),
     };
     let policy = &provider.key_policy;
@@ -147,11 +146,11 @@ async fn on_a_key<'a>(
     rec.key = lease.index;
     let result = attempt(x, client, asked, provider, route, rec).await;
     let now = now_ms();
-    lease.finish(admit::report(&result, rec.ttfb), &settings.breaker, now);
+    lease.finish(admit::report(&result, rec.ttfb), &provider.breaker, now);
     result.map_err(|mut e| {
         let health = &provider.health;
         let other = e.status == 429
-            && another_usable(health, policy, route.model, rec.key, &settings.breaker, now);
+            && another_usable(health, policy, route.model, rec.key, &provider.breaker, now);
         if e.status == 429 && !other {
             // A retry on this provider must wait until its key rests no more.
             let resting = Duration::from_millis(health.keys[rec.key].cooling_for(now));

@@ -131,7 +131,7 @@ pub(crate) fn resolve(
     let timeouts = resolve_default_timeouts(&file.timeouts)?;
     let retries = retries::resolve_global(&file.retries)?;
     let admin_token = admin::resolve(&file.admin, env)?;
-    let breaker = breaker::resolve(&file.breaker)?;
+    let breaker = breaker::resolve_global(&file.breaker)?;
     let sticky_header = breaker::sticky_header(&file.balancing)?;
 
     let mut auth_keys = Vec::new();
@@ -143,7 +143,7 @@ pub(crate) fn resolve(
     let mut providers = Vec::new();
     for (name, provider) in &file.providers.0 {
         providers.push(resolve_file_provider(
-            name, provider, &timeouts, &retries, env,
+            name, provider, &timeouts, &retries, &breaker, env,
         )?);
     }
     if file.env_providers.unwrap_or(true) {

@@ -132,6 +132,9 @@ pub struct ProviderSettings {
     /// `providers.X.retries`, already merged with the global [`Settings::retries`];
     /// `None` when the provider sets none.
     pub retries: Option<RetrySettings>,
+    /// `providers.X.breaker`, already merged with the global
+    /// [`Settings::breaker`]; `None` when the provider sets none.
+    pub breaker: Option<BreakerSettings>,
     /// In-flight limit and wait queue; `None` means unlimited.
     pub concurrency: Option<ConcurrencySettings>,
 }

@@ -21,7 +21,9 @@ pub use keys::{another_usable, lease, Choice, KeyPolicy, Lease, NoKey, ProviderH
 pub use local::CoreRouting;
 pub use redact::{Credentials, MIN_MASKED_SECRET_BYTES};
 
-use crate::config::{ProviderAuth, ProviderKind, ProviderSettings, RetrySettings, Settings};
+use crate::config::{
+    BreakerSettings, ProviderAuth, ProviderKind, ProviderSettings, RetrySettings, Settings,
+};
 use crate::credentials::TokenSlot;
 use crate::providers::spec::Spec;
 use crate::upstream::Origin;
@@ -43,6 +45,9 @@ pub struct Provider {
     pub health: Arc<ProviderHealth>,
     /// How the keys share traffic (weights, per-key models).
     pub key_policy: KeyPolicy,
+    /// When a key of this provider is taken out of rotation: its
+    /// `breaker` override, else `[breaker]`.
+    pub breaker: BreakerSettings,
     /// What must never reach a client.
     credentials: Credentials,
 }
@@ -283,6 +288,7 @@ impl Routes {
                     credentials: Credentials::of(p),
                     health: Arc::new(ProviderHealth::new(p)),
                     key_policy: KeyPolicy::new(p),
+                    breaker: p.breaker.unwrap_or(settings.breaker),
                     settings: p.clone(),
                 }
             })

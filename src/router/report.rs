@@ -7,22 +7,21 @@ use serde_json::{json, Value};
 
 use super::health::Millis;
 use super::{Provider, Routes};
-use crate::config::BreakerSettings;
 
 impl Routes {
     /// `GET /admin/health`: per provider and key, breaker state, EWMA
     /// latency, in-flight count, cool-down and recent error rate; per
     /// provider, the concurrency limit and its queue.
-    pub fn health_json(&self, breaker: &BreakerSettings, now: Millis) -> Value {
+    pub fn health_json(&self, now: Millis) -> Value {
         let providers: Vec<Value> = self
             .providers
             .iter()
-            .map(|p| provider_json(p, breaker, now))
+            .map(|p| provider_json(p, now))
             .collect();
-        json!({ "providers": providers, "routes": self.routes_json(breaker, now) })
+        json!({ "providers": providers, "routes": self.routes_json(now) })
     }
 
-    fn routes_json(&self, breaker: &BreakerSettings, now: Millis) -> Value {
+    fn routes_json(&self, now: Millis) -> Value {
         let mut routes: Vec<(&str, bool)> = self
             .tables
             .iter()
@@ -30,7 +29,7 @@ impl Routes {
                 let entries = t.targets.iter().chain(&t.fallbacks);
                 let usable = entries
                     .clone()
-                    .any(|e| self.provider(e.provider).usable(breaker, now));
+                    .any(|e| self.provider(e.provider).usable(now));
                 (name.as_str(), usable)
             })
             .collect();
@@ -43,7 +42,7 @@ impl Routes {
 
     /// `[routes]` names none of whose targets and fallbacks can take a
     /// request now, sorted.
-    pub fn unusable_routes(&self, breaker: &BreakerSettings, now: Millis) -> Vec<&str> {
+    pub fn unusable_routes(&self, now: Millis) -> Vec<&str> {
         let mut names: Vec<&str> = self
             .tables
             .iter()
@@ -51,7 +50,7 @@ impl Routes {
                 !t.targets
                     .iter()
                     .chain(&t.fallbacks)
-                    .any(|e| self.provider(e.provider).usable(breaker, now))
+                    .any(|e| self.provider(e.provider).usable(now))
             })
             .map(|(name, _)| name.as_str())
             .collect();
@@ -60,7 +59,7 @@ impl Routes {
     }
 
     /// The health gauges in Prometheus text format.
-    pub fn push_health_gauges(&self, breaker: &BreakerSettings, now: Millis, out: &mut String) {
+    pub fn push_health_gauges(&self, now: Millis, out: &mut String) {
         use std::fmt::Write;
         let gauges: [(&str, &str); 5] = [
             (
@@ -92,7 +91,7 @@ impl Routes {
                         0 => f64::from(key.breaker.state().gauge()),
                         1 => f64::from(key.in_flight()),
                         2 => key.ewma_micros() as f64 / 1e6,
-                        3 => key.breaker.error_rate(breaker, now),
+                        3 => key.breaker.error_rate(&p.breaker, now),
                         _ => key.cooling_for(now) as f64 / 1e3,
                     };
                     let _ = writeln!(
@@ -130,15 +129,16 @@ impl Routes {
 
 impl Provider {
     /// Whether any key could take a request now.
-    pub fn usable(&self, breaker: &BreakerSettings, now: Millis) -> bool {
+    pub fn usable(&self, now: Millis) -> bool {
         self.health
             .keys
             .iter()
-            .any(|k| k.usable(breaker, now).is_ok())
+            .any(|k| k.usable(&self.breaker, now).is_ok())
     }
 }
 
-fn provider_json(p: &Provider, breaker: &BreakerSettings, now: Millis) -> Value {
+fn provider_json(p: &Provider, now: Millis) -> Value {
+    let breaker = &p.breaker;
     let keys: Vec<Value> = p
         .health
         .keys
@@ -170,7 +170,7 @@ fn provider_json(p: &Provider, breaker: &BreakerSettings, now: Millis) -> Value 
     json!({
         "name": p.name(),
         "kind": p.kind().name(),
-        "usable": p.usable(breaker, now),
+        "usable": p.usable(now),
         "keys": keys,
         "concurrency": limit,
     })
@@ -192,7 +192,7 @@ mod tests {
         );
         let routes = Routes::new(&s);
         let b = s.breaker;
-        let v = routes.health_json(&b, 10);
+        let v = routes.health_json(10);
         let p = &v["providers"][0];
         assert_eq!(p["name"], "p");
         assert_eq!(p["keys"][1]["weight"], 3);
@@ -201,7 +201,7 @@ mod tests {
         assert_eq!(p["concurrency"]["min"], 2);
         assert_eq!(v["routes"][0], json!({"name": "smart", "usable": true}));
         assert!(!v.to_string().contains("secret"), "no key material");
-        assert!(routes.unusable_routes(&b, 10).is_empty());
+        assert!(routes.unusable_routes(10).is_empty());
         let p = &routes.providers[0];
         for key in p.health.keys.iter() {
             for t in 0..b.failures {
@@ -209,9 +209,9 @@ mod tests {
                     .record(&b, 10 + u64::from(t), Outcome::Failure, false);
             }
         }
-        assert_eq!(routes.unusable_routes(&b, 20), ["smart"]);
+        assert_eq!(routes.unusable_routes(20), ["smart"]);
         let mut text = String::new();
-        routes.push_health_gauges(&b, 20, &mut text);
+        routes.push_health_gauges(20, &mut text);
         assert!(
             text.contains("ringbridge_key_breaker_state{provider=\"p\",key=\"1\"} 2"),
             "{text}"

@@ -21,14 +21,49 @@ const MAX_MS: u64 = 3_600_000;
 impl Default for BreakerSettings {
     /// What an absent `[breaker]` means.
     fn default() -> Self {
-        resolve(&BreakerFile::default()).expect("the defaults are valid")
+        Self {
+            failures: DEFAULT_FAILURES as u32,
+            failure_permille: (DEFAULT_FAILURE_RATE * 1000.0) as u32,
+            min_requests: DEFAULT_MIN_REQUESTS as u32,
+            window: Duration::from_millis(DEFAULT_WINDOW_MS),
+            open: Duration::from_millis(DEFAULT_OPEN_MS),
+            half_open_probes: DEFAULT_HALF_OPEN_PROBES as u32,
+        }
     }
 }
 
-pub(super) fn resolve(file: &BreakerFile) -> Result<BreakerSettings, ConfigError> {
-    let at = |key: &str| format!("breaker.{key}");
-    let failures = ranged(&at("failures"), file.failures, DEFAULT_FAILURES, 0, 1000)?;
-    let rate = file.failure_rate.unwrap_or(DEFAULT_FAILURE_RATE);
+/// The global `[breaker]`, over the built-in defaults.
+pub(super) fn resolve_global(file: &BreakerFile) -> Result<BreakerSettings, ConfigError> {
+    resolve(file, "breaker", &BreakerSettings::default())
+}
+
+/// A provider's `breaker = { ... }` at `base`; unset fields come from
+/// `inherited`, the resolved global `[breaker]`.
+pub(super) fn resolve_override(
+    file: Option<&BreakerFile>,
+    base: &str,
+    inherited: &BreakerSettings,
+) -> Result<Option<BreakerSettings>, ConfigError> {
+    file.map(|file| resolve(file, base, inherited)).transpose()
+}
+
+fn resolve(
+    file: &BreakerFile,
+    base: &str,
+    inherited: &BreakerSettings,
+) -> Result<BreakerSettings, ConfigError> {
+    let at = |key: &str| format!("{base}.{key}");
+    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let failures = ranged(
+        &at("failures"),
+        file.failures,
+        u64::from(inherited.failures),
+        0,
+        1000,
+    )?;
+    let rate = file
+        .failure_rate
+        .unwrap_or(f64::from(inherited.failure_permille) / 1000.0);
     if !(0.0..=1.0).contains(&rate) {
         return Err(ConfigError::invalid(
             at("failure_rate"),
@@ -41,22 +76,28 @@ pub(super) fn resolve(file: &BreakerFile) -> Result<BreakerSettings, ConfigError
     let min_requests = ranged(
         &at("min_requests"),
         file.min_requests,
-        DEFAULT_MIN_REQUESTS,
+        u64::from(inherited.min_requests),
         1,
         100_000,
     )?;
     let window_ms = ranged(
         &at("window_ms"),
         file.window_ms,
-        DEFAULT_WINDOW_MS,
+        millis(inherited.window),
         1000,
         MAX_MS,
     )?;
-    let open_ms = ranged(&at("open_ms"), file.open_ms, DEFAULT_OPEN_MS, 1, MAX_MS)?;
+    let open_ms = ranged(
+        &at("open_ms"),
+        file.open_ms,
+        millis(inherited.open),
+        1,
+        MAX_MS,
+    )?;
     let half_open_probes = ranged(
         &at("half_open_probes"),
         file.half_open_probes,
-        DEFAULT_HALF_OPEN_PROBES,
+        u64::from(inherited.half_open_probes),
         1,
         100,
     )?;

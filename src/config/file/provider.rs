@@ -13,6 +13,7 @@ pub(super) fn resolve_file_provider(
     file: &ProviderFile,
     defaults: &UpstreamTimeouts,
     retries: &RetrySettings,
+    breaker: &crate::config::BreakerSettings,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ProviderSettings, ConfigError> {
     let mut base = String::new();
@@ -197,6 +198,7 @@ pub(super) fn resolve_file_provider(
         aws,
         auth,
         retries: retries::resolve_override(file.retries.as_ref(), &at("retries"), retries)?,
+        breaker: breaker::resolve_override(file.breaker.as_ref(), &at("breaker"), breaker)?,
         concurrency: keys::resolve_concurrency(file, &at)?,
     })
 }
@@ -337,6 +339,7 @@ pub(super) fn resolve_env_provider(
         aws: None,
         auth,
         retries: None,
+        breaker: None,
         concurrency: None,
     })
 }
@@ -363,6 +366,7 @@ pub(super) fn mock_provider(timeouts: &UpstreamTimeouts) -> ProviderSettings {
         aws: None,
         auth: ProviderAuth::Keys,
         retries: None,
+        breaker: None,
         concurrency: None,
     }
 }

@@ -186,6 +186,33 @@ sticky_header = "X-Session-Id"
 }
 
 #[test]
+fn a_provider_breaker_overrides_fields_of_the_global_one() {
+    let text = r#"
+[breaker]
+failures = 7
+open_ms = 2000
+[providers.openai]
+keys = ["k"]
+breaker = { open_ms = 100, failure_rate = 0.0 }
+[providers.groq]
+keys = ["k"]
+"#;
+    let s = load_str(text, &[]).unwrap();
+    let openai = provider(&s, "openai").breaker.unwrap();
+    assert_eq!(
+        (openai.failures, openai.open, openai.failure_permille),
+        (7, ms(100), 0),
+        "unset fields come from [breaker]"
+    );
+    assert_eq!(provider(&s, "groq").breaker, None);
+    refused_at(
+        "[providers.openai]\nkeys = [\"k\"]\nbreaker = { half_open_probes = 0 }",
+        &[],
+        "providers.openai.breaker.half_open_probes",
+    );
+}
+
+#[test]
 fn bad_breaker_and_balancing_keys_are_refused_at_their_path() {
     for (text, path) in [
         ("[breaker]\nfailure_rate = 1.5", "breaker.failure_rate"),

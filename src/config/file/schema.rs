@@ -293,6 +293,8 @@ pub(crate) struct ProviderFile {
     pub(crate) authority_host: Option<String>,
     /// Overrides fields of the global `[retries]`. Default none.
     pub(crate) retries: Option<RetriesFile>,
+    /// Overrides fields of the global `[breaker]`. Default none.
+    pub(crate) breaker: Option<BreakerFile>,
     /// Requests in flight at once, `1..=1000000`. Default none: unlimited.
     pub(crate) max_in_flight: Option<u64>,
     /// Floor of an adaptive limit, `1..=max_in_flight`. Default `max_in_flight`.
