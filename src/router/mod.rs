@@ -188,15 +188,37 @@ impl RouteTable {
             .expect("validated: a route has targets")
     }
 
-    /// A target drawn by weight, the other targets, then the fallbacks.
-    fn candidates<'a>(&'a self, core: &CoreRouting, more: usize) -> Candidates<'a> {
-        let mut ticket = core.random() % self.total_weight.max(1);
-        let drawn = self
+    /// A target drawn by weight among those whose provider can take a
+    /// request now (among all when none can), the other targets (usable
+    /// ones first, each group in the table's order), then the fallbacks.
+    fn candidates<'a>(
+        &'a self,
+        core: &CoreRouting,
+        more: usize,
+        usable: &dyn Fn(usize) -> bool,
+    ) -> Candidates<'a> {
+        let up: u64 = self
             .targets
             .iter()
-            .position(|t| {
-                let hit = ticket < u64::from(t.weight);
-                ticket = ticket.saturating_sub(u64::from(t.weight));
+            .map(|t| u64::from(usable(t.provider)))
+            .fold(0, |m, u| m << 1 | u);
+        let is_up =
+            |i: usize| self.targets.len() > 64 || up >> (self.targets.len() - 1 - i) & 1 == 1;
+        let healthy_weight: u64 = (0..self.targets.len())
+            .filter(|&i| is_up(i))
+            .map(|i| u64::from(self.targets[i].weight))
+            .sum();
+        let (pool, in_pool): (u64, &dyn Fn(usize) -> bool) = match healthy_weight {
+            0 => (self.total_weight, &|_| true),
+            w => (w, &is_up),
+        };
+        let mut ticket = core.random() % pool.max(1);
+        let drawn = (0..self.targets.len())
+            .filter(|&i| in_pool(i))
+            .find(|&i| {
+                let w = u64::from(self.targets[i].weight);
+                let hit = ticket < w;
+                ticket = ticket.saturating_sub(w);
                 hit
             })
             .unwrap_or(0);
@@ -204,9 +226,12 @@ impl RouteTable {
             first: self.targets[drawn].route(),
             rest: Vec::with_capacity(self.targets.len() + self.fallbacks.len() + more),
         };
-        let others = self.targets.iter().enumerate().filter(|(i, _)| *i != drawn);
-        for (_, target) in others {
-            candidates.push_new(target.route());
+        for healthy in [true, false] {
+            for (i, target) in self.targets.iter().enumerate() {
+                if i != drawn && is_up(i) == healthy {
+                    candidates.push_new(target.route());
+                }
+            }
         }
         for fallback in &self.fallbacks {
             candidates.push_new(fallback.route());
@@ -432,7 +457,11 @@ impl Routes {
             });
         }
         let mut candidates = match self.table(model) {
-            Some(table) => table.candidates(core, fallbacks.len()),
+            Some(table) => {
+                let now = health::now_ms();
+                let usable = |p: usize| self.providers[p].usable(now);
+                table.candidates(core, fallbacks.len(), &usable)
+            }
             None if fallbacks.is_empty() => {
                 return Ok(Candidates {
                     first: self.resolve(model)?,

@@ -165,6 +165,28 @@ fn a_route_lists_its_drawn_target_then_the_others_then_its_fallbacks() {
 }
 
 #[test]
+fn the_weighted_draw_skips_targets_whose_provider_is_resting() {
+    let r = routes(&format!("{FILE}{ROUTES}"));
+    let core = CoreRouting::new(0);
+    // Every key of `groq` open: the draw is among the usable targets only,
+    // and the resting one is still listed, after them.
+    let groq = &r.providers[r.provider_by_name("groq").unwrap()];
+    let now = super::health::now_ms();
+    for key in groq.health.keys.iter() {
+        for t in 0..groq.breaker.failures {
+            let failed = super::health::Outcome::Failure;
+            key.breaker
+                .record(&groq.breaker, now + u64::from(t), failed, false);
+        }
+    }
+    for _ in 0..200 {
+        let c = r.candidates("smart", &[], &core).unwrap();
+        let names: Vec<&str> = c.iter().map(|c| c.asked).collect();
+        assert_eq!(names, ["strict/small", "groq/big", "mock/echo"]);
+    }
+}
+
+#[test]
 fn retries_come_from_the_route_then_the_provider_then_the_default() {
     let r = routes(&format!("{FILE}{ROUTES}"));
     let core = CoreRouting::new(0);
