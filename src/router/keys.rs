@@ -119,9 +119,10 @@ pub fn lease<'a>(
     slot: Option<Slot<'a>>,
 ) -> Result<Lease<'a>, NoKey> {
     let n = health.keys.len();
-    let mut refused = 0u64; // keys whose breaker refused a probe just now
-                            // A refusal here is a race with another core over the last probe slot;
-                            // a few passes settle it, and past them the keys count as resting.
+    // Keys whose breaker refused a probe just now: a race with another core
+    // over the last probe slot. A few passes settle it; past them the keys
+    // count as resting.
+    let mut refused = 0u64;
     for _ in 0..MAX_PASSES {
         let mut wait = Millis::MAX;
         let mut rate_limited = false;
@@ -161,30 +162,7 @@ pub fn lease<'a>(
                 .filter(|&i| eligible(i))
                 .max_by_key(|&i| rendezvous(value, i))
                 .unwrap_or(0),
-            None => {
-                let draw = |ticket: u64| {
-                    let mut ticket = ticket % total;
-                    (0..n)
-                        .filter(|&i| eligible(i))
-                        .find(|&i| {
-                            let w = u64::from(policy.weights[i]);
-                            let hit = ticket < w;
-                            ticket = ticket.saturating_sub(w);
-                            hit
-                        })
-                        .unwrap_or(0)
-                };
-                let (a, b) = (draw(core.random()), draw(core.random()));
-                let score = |i: usize| health.keys[i].load_score();
-                // The second draw wins only when the first is clearly
-                // worse (over twice its expected wait): latency noise and
-                // a key's stale EWMA must not override the weights.
-                if score(b).saturating_mul(2) < score(a) {
-                    b
-                } else {
-                    a
-                }
-            }
+            None => two_choices(health, policy, core, total, &eligible),
         };
         let key = &health.keys[index];
         let probe = match key.breaker.admit(c.breaker, c.now) {
@@ -210,6 +188,38 @@ pub fn lease<'a>(
         wait: PROBE_RETRY_MS,
         rate_limited: false,
     })
+}
+
+/// Two keys drawn by weight among the `eligible` (whose weights sum to
+/// `total`); the second wins only when the first is clearly worse (over
+/// twice its expected wait), so latency noise and a stale EWMA do not
+/// override the weights.
+fn two_choices(
+    health: &ProviderHealth,
+    policy: &KeyPolicy,
+    core: &CoreRouting,
+    total: u64,
+    eligible: &dyn Fn(usize) -> bool,
+) -> usize {
+    let draw = |ticket: u64| {
+        let mut ticket = ticket % total;
+        (0..health.keys.len())
+            .filter(|&i| eligible(i))
+            .find(|&i| {
+                let w = u64::from(policy.weights[i]);
+                let hit = ticket < w;
+                ticket = ticket.saturating_sub(w);
+                hit
+            })
+            .unwrap_or(0)
+    };
+    let (a, b) = (draw(core.random()), draw(core.random()));
+    let score = |i: usize| health.keys[i].load_score();
+    if score(b).saturating_mul(2) < score(a) {
+        b
+    } else {
+        a
+    }
 }
 
 /// Passes over the keys before a lease gives up on racing probes.
