@@ -107,7 +107,8 @@ fn a_breaker_opens_sees_only_probes_and_closes_on_schedule() {
     assert_eq!(health(&gw)["providers"][0]["keys"][0]["breaker"], "open");
     // After open_ms, one probe goes to k1; it fails, and the breaker opens again.
     std::thread::sleep(Duration::from_millis(450));
-    for _ in 0..10 {
+    // Enough requests that the draw surely reaches k1 (about half pick it).
+    for _ in 0..30 {
         assert_eq!(
             roundtrip(gw.addr, &post(CHAT, &chat(), &fail_k1)).status,
             200
@@ -228,7 +229,7 @@ fn the_adaptive_limit_falls_on_429s_and_recovers_on_success() {
     }
     assert_eq!(mock_stats(&mock)["requests"], 4);
     let low = limit(&gw);
-    assert!(low <= 11, "four cuts of a tenth: {low}");
+    assert!(low <= 10, "four cuts of a tenth: {low}");
     // Cool-down over, healthy answers raise it back.
     std::thread::sleep(Duration::from_millis(1000));
     for _ in 0..200 {

@@ -164,8 +164,9 @@ impl Limiter {
         };
         let (lo, hi) = (u64::from(min) * 1000, u64::from(max) * 1000);
         if overloaded {
+            // 0: never decreased (the clock starts at 1).
             let last = self.last_decrease.load(Relaxed);
-            if now.saturating_sub(last) < DECREASE_SPACING_MS
+            if (last != 0 && now.saturating_sub(last) < DECREASE_SPACING_MS)
                 || self
                     .last_decrease
                     .compare_exchange(last, now, Relaxed, Relaxed)
@@ -242,6 +243,10 @@ mod tests {
             now += DECREASE_SPACING_MS;
         }
         assert_eq!(l.limit(), 4, "floored at min_in_flight");
+        // The first signal counts, however early on the clock.
+        let early = Limiter::new(&settings(4, 40, 0));
+        early.observe(Load::Overloaded, 1);
+        assert_eq!(early.limit(), 36);
         // Decreases are spaced: a burst at one instant counts once.
         let l2 = Limiter::new(&settings(4, 40, 0));
         for _ in 0..10 {
