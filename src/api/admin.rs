@@ -77,9 +77,7 @@ pub async fn metrics(
     worker.metrics.publish();
     let mut body = Vec::with_capacity(16 * 1024);
     worker.gw.registry.render_prometheus(&mut body);
-    let mut gauges = String::with_capacity(4 * 1024);
-    req.config.routes.push_health_gauges(now_ms(), &mut gauges);
-    body.extend_from_slice(gauges.as_bytes());
+    req.config.routes.push_health_gauges(now_ms(), &mut body);
     respond::full(
         client,
         200,

@@ -127,7 +127,7 @@ pub fn lease<'a>(
         let mut wait = Millis::MAX;
         let mut rate_limited = false;
         let mut serving = false;
-        let usable = |i: usize| -> bool { i >= 64 || refused & (1 << i) == 0 };
+        let not_refused = |i: usize| -> bool { i >= 64 || refused & (1 << i) == 0 };
         let mut total = 0u64;
         for i in 0..n {
             if !policy.serves(i, c.model) {
@@ -135,7 +135,7 @@ pub fn lease<'a>(
             }
             serving = true;
             match health.keys[i].usable(c.breaker, c.now) {
-                Ok(()) if usable(i) => total += u64::from(policy.weights[i]),
+                Ok(()) if not_refused(i) => total += u64::from(policy.weights[i]),
                 Ok(()) => {}
                 Err(left) => {
                     rate_limited |= health.keys[i].cooling_for(c.now) > 0;
@@ -154,7 +154,7 @@ pub fn lease<'a>(
         }
         let eligible = |i: usize| {
             policy.serves(i, c.model)
-                && usable(i)
+                && not_refused(i)
                 && health.keys[i].usable(c.breaker, c.now).is_ok()
         };
         let index = match c.sticky {

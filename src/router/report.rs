@@ -5,8 +5,10 @@
 
 use serde_json::{json, Value};
 
-use super::health::Millis;
+use super::health::{KeyHealth, Millis};
+use super::limit::Limiter;
 use super::{Provider, Routes};
+use crate::telemetry::{push_gauge_header, push_gauge_sample};
 
 impl Routes {
     /// `GET /admin/health`: per provider and key, breaker state, EWMA
@@ -59,69 +61,69 @@ impl Routes {
     }
 
     /// The health gauges in Prometheus text format.
-    pub fn push_health_gauges(&self, now: Millis, out: &mut String) {
-        use std::fmt::Write;
-        let gauges: [(&str, &str); 5] = [
+    pub fn push_health_gauges(&self, now: Millis, out: &mut Vec<u8>) {
+        type KeyValue = fn(&Provider, &KeyHealth, Millis) -> f64;
+        let per_key: [(&str, &str, KeyValue); 5] = [
             (
                 "ringbridge_key_breaker_state",
                 "Circuit breaker per provider key: 0 closed, 1 half-open, 2 open.",
+                |_, k, _| f64::from(k.breaker.state().gauge()),
             ),
             (
                 "ringbridge_key_in_flight",
                 "Requests in flight per provider key.",
+                |_, k, _| f64::from(k.in_flight()),
             ),
             (
                 "ringbridge_key_latency_ewma_seconds",
                 "EWMA of the time to a response head per provider key.",
+                |_, k, _| k.ewma_micros() as f64 / 1e6,
             ),
             (
                 "ringbridge_key_error_rate",
                 "Failed share of the breaker window's requests per provider key.",
+                |p, k, now| k.breaker.error_rate(&p.breaker, now),
             ),
             (
                 "ringbridge_key_cooldown_seconds",
                 "Time left before a rate-limited key is used again.",
+                |_, k, now| k.cooling_for(now) as f64 / 1e3,
             ),
         ];
-        for (i, (name, help)) in gauges.iter().enumerate() {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (name, help, value) in per_key {
+            push_gauge_header(out, name, help);
             for p in &self.providers {
-                for (k, key) in p.health.keys.iter().enumerate() {
-                    let value = match i {
-                        0 => f64::from(key.breaker.state().gauge()),
-                        1 => f64::from(key.in_flight()),
-                        2 => key.ewma_micros() as f64 / 1e6,
-                        3 => key.breaker.error_rate(&p.breaker, now),
-                        _ => key.cooling_for(now) as f64 / 1e3,
-                    };
-                    let _ = writeln!(
-                        out,
-                        "{name}{{provider=\"{}\",key=\"{k}\"}} {value}",
-                        p.name()
-                    );
+                for (i, key) in p.health.keys.iter().enumerate() {
+                    let index = i.to_string();
+                    let labels = [("provider", p.name()), ("key", index.as_str())];
+                    push_gauge_sample(out, name, &labels, value(p, key, now));
                 }
             }
         }
-        let limits: [(&str, &str); 3] = [
+        type LimitValue = fn(&Limiter) -> u32;
+        let per_limit: [(&str, &str, LimitValue); 3] = [
             (
                 "ringbridge_provider_concurrency_limit",
                 "Current (adaptive) in-flight limit per provider.",
+                Limiter::limit,
             ),
             (
                 "ringbridge_provider_in_flight",
                 "Requests holding a slot of the provider's limit.",
+                Limiter::in_flight,
             ),
             (
                 "ringbridge_provider_queued",
                 "Requests waiting in the provider's queue.",
+                Limiter::waiting,
             ),
         ];
-        for (i, (name, help)) in limits.iter().enumerate() {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (name, help, value) in per_limit {
+            push_gauge_header(out, name, help);
             for p in &self.providers {
-                let Some(l) = &p.health.limiter else { continue };
-                let value = [l.limit(), l.in_flight(), l.waiting()][i];
-                let _ = writeln!(out, "{name}{{provider=\"{}\"}} {value}", p.name());
+                if let Some(limiter) = &p.health.limiter {
+                    push_gauge_sample(out, name, &[("provider", p.name())], value(limiter));
+                }
             }
         }
     }
@@ -210,8 +212,9 @@ mod tests {
             }
         }
         assert_eq!(routes.unusable_routes(20), ["smart"]);
-        let mut text = String::new();
+        let mut text = Vec::new();
         routes.push_health_gauges(20, &mut text);
+        let text = String::from_utf8(text).unwrap();
         assert!(
             text.contains("ringbridge_key_breaker_state{provider=\"p\",key=\"1\"} 2"),
             "{text}"

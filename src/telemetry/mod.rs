@@ -310,5 +310,21 @@ impl fmt::Debug for InflightGuard {
     }
 }
 
+/// One gauge family's `# HELP`/`# TYPE` lines, for gauges kept outside the
+/// registry (the router's health state).
+pub fn push_gauge_header(out: &mut Vec<u8>, name: &str, help: &str) {
+    prometheus::header(out, name, "gauge", help);
+}
+
+/// One gauge sample, label values escaped.
+pub fn push_gauge_sample(
+    out: &mut Vec<u8>,
+    name: &str,
+    labels: &[(&str, &str)],
+    value: impl std::fmt::Display,
+) {
+    prometheus::sample(out, name, "", labels, value);
+}
+
 #[cfg(test)]
 mod tests;

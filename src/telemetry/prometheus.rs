@@ -328,11 +328,11 @@ fn histogram_family(
 
 // Writing into a `Vec<u8>` cannot fail, so the `io::Result`s below are ignored.
 
-fn header(out: &mut Vec<u8>, name: &str, kind: &str, help: &str) {
+pub(super) fn header(out: &mut Vec<u8>, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
-fn sample(
+pub(super) fn sample(
     out: &mut Vec<u8>,
     name: &str,
     suffix: &str,
