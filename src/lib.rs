@@ -7,6 +7,7 @@ pub mod credentials;
 #[doc(hidden)]
 pub mod fuzz_targets;
 pub mod http;
+pub mod inbound;
 pub mod providers;
 pub mod router;
 pub mod runtime;
