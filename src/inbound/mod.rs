@@ -12,6 +12,8 @@
 //! - `StreamEncoder`: chat chunks in, the dialect's stream events out;
 //! - `write_error`: an error in the dialect's shape.
 
+pub mod anthropic;
+
 /// A request the dialect's converter refuses: the client's mistake, answered
 /// 400 in the dialect's error shape before anything goes upstream.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
