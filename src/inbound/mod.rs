@@ -32,3 +32,5 @@ pub struct Converted {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct BadAnswer(pub String);
+
+pub mod responses;
