@@ -30,3 +30,5 @@ pub struct Converted {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct BadAnswer(pub String);
+
+pub mod gemini;
