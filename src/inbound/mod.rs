@@ -13,6 +13,8 @@
 //! - `write_error`: an error in the dialect's shape.
 
 pub mod anthropic;
+pub mod gemini;
+pub mod responses;
 
 /// A request the dialect's converter refuses: the client's mistake, answered
 /// 400 in the dialect's error shape before anything goes upstream.
@@ -32,5 +34,3 @@ pub struct Converted {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct BadAnswer(pub String);
-
-pub mod responses;
