@@ -48,6 +48,10 @@ pub struct RequestHead {
     pub method: Method,
     /// Request target without the query string.
     pub path: Range<usize>,
+    /// The query string, without its `?` (empty when none).
+    pub query: Range<usize>,
+    /// The method as sent (for relaying methods the gateway does not name).
+    pub method_text: Range<usize>,
     pub framing: BodyFraming,
     pub expect_continue: bool,
     /// Whether the connection may serve another request after this one.
@@ -61,6 +65,10 @@ pub struct RequestHead {
 impl RequestHead {
     pub fn path<'b>(&self, buf: &'b [u8]) -> &'b [u8] {
         &buf[self.path.clone()]
+    }
+
+    pub fn query<'b>(&self, buf: &'b [u8]) -> &'b [u8] {
+        &buf[self.query.clone()]
     }
 
     /// First value of a header, by case-insensitive name.
@@ -151,6 +159,9 @@ pub fn parse_request_head(
     let start = offset(target);
     let path_len = memchr::memchr(b'?', target).unwrap_or(target.len());
     let path = start..start + path_len;
+    let query = (start + path_len + 1).min(start + target.len())..start + target.len();
+    let method_bytes = req.method.unwrap_or("").as_bytes();
+    let method_text = offset(method_bytes)..offset(method_bytes) + method_bytes.len();
     let minor = req.version.unwrap_or(1);
 
     headers.clear();
@@ -217,6 +228,8 @@ pub fn parse_request_head(
         head_len,
         method,
         path,
+        query,
+        method_text,
         framing,
         expect_continue,
         keep_alive: keep_alive && !close,
@@ -240,9 +253,28 @@ mod tests {
         assert_eq!(head.head_len, raw.len() - 5);
         assert_eq!(head.method, Method::Post);
         assert_eq!(head.path(raw), b"/v1/chat/completions");
+        assert_eq!(head.query(raw), b"x=1");
+        assert_eq!(&raw[head.method_text.clone()], b"POST");
         assert_eq!(head.framing, BodyFraming::Length(5));
         assert_eq!(head.header(raw, b"x-request-id"), Some(&b"abc"[..]));
         assert!(head.keep_alive);
+    }
+
+    #[test]
+    fn no_query_is_an_empty_one() {
+        for raw in [
+            &b"DELETE /v1/files/f1 HTTP/1.1\r\n\r\n"[..],
+            b"GET /x? HTTP/1.1\r\n\r\n",
+        ] {
+            let head = parse(raw).unwrap().unwrap();
+            assert_eq!(head.query(raw), b"");
+        }
+        let raw = b"DELETE /v1/files/f1 HTTP/1.1\r\n\r\n";
+        let head = parse(raw).unwrap().unwrap();
+        assert_eq!(
+            (head.method, &raw[head.method_text.clone()]),
+            (Method::Other, &b"DELETE"[..])
+        );
     }
 
     #[test]

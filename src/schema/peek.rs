@@ -139,6 +139,33 @@ pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
     }
 }
 
+/// The contents range of the key of the top-level member named `name`
+/// (an unescaped key), if the body is an object that has one: for renaming
+/// a field of a body the gateway wrote itself.
+pub fn top_level_key_named(body: &[u8], name: &[u8]) -> Option<Range<usize>> {
+    let mut i = skip_ws(body, 0);
+    if body.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(body, i + 1);
+    while body.get(i) == Some(&b'"') {
+        let (key, _, after) = string_at(body, i).ok()?;
+        i = skip_ws(body, after);
+        if body.get(i) != Some(&b':') {
+            return None;
+        }
+        if &body[key.clone()] == name {
+            return Some(key);
+        }
+        i = skip_ws(body, skip_value(body, skip_ws(body, i + 1)).ok()?);
+        match body.get(i) {
+            Some(b',') => i = skip_ws(body, i + 1),
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// The keys the gateway reads.
 enum Key {
     Model,
@@ -384,6 +411,17 @@ impl Splice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_top_level_key_is_found_by_name_and_not_inside_values() {
+        let body = br#"{"messages":[{"max_tokens":"x"}], "s":"\"max_tokens\":", "max_tokens" : 5}"#;
+        let key = top_level_key_named(body, b"max_tokens").unwrap();
+        assert_eq!(&body[key.clone()], b"max_tokens");
+        assert_eq!(key.start, body.len() - 16);
+        assert_eq!(top_level_key_named(br#"{"a":1}"#, b"max_tokens"), None);
+        assert_eq!(top_level_key_named(b"[1]", b"a"), None);
+        assert_eq!(top_level_key_named(br#"{"a":[1,"#, b"b"), None);
+    }
 
     #[test]
     fn finds_model_after_a_large_messages_array() {

@@ -61,6 +61,9 @@ impl Tail {
 
 const PROMPT_KEY: &[u8] = b"\"prompt_tokens\"";
 const COMPLETION_KEY: &[u8] = b"\"completion_tokens\"";
+/// Anthropic Messages and OpenAI Responses name them so.
+const INPUT_KEY: &[u8] = b"\"input_tokens\"";
+const OUTPUT_KEY: &[u8] = b"\"output_tokens\"";
 
 // Searchers are built once: building one costs more than a short search.
 static USAGE_FINDER: LazyLock<memmem::FinderRev<'static>> =
@@ -69,6 +72,10 @@ static PROMPT_FINDER: LazyLock<memmem::Finder<'static>> =
     LazyLock::new(|| memmem::Finder::new(PROMPT_KEY));
 static COMPLETION_FINDER: LazyLock<memmem::Finder<'static>> =
     LazyLock::new(|| memmem::Finder::new(COMPLETION_KEY));
+static INPUT_FINDER: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(INPUT_KEY));
+static OUTPUT_FINDER: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(OUTPUT_KEY));
 
 /// Find the last `"usage":{...}` with token counts in `bytes`.
 pub fn scan_usage(bytes: &[u8]) -> Usage {
@@ -76,8 +83,12 @@ pub fn scan_usage(bytes: &[u8]) -> Usage {
     let mut end = bytes.len();
     while let Some(at) = finder.rfind(&bytes[..end]) {
         let obj = &bytes[at..];
-        let prompt = number_after(obj, PROMPT_KEY);
-        let completion = number_after(obj, COMPLETION_KEY);
+        let mut prompt = number_after(obj, &PROMPT_FINDER);
+        let mut completion = number_after(obj, &COMPLETION_FINDER);
+        if prompt.is_none() && completion.is_none() {
+            prompt = number_after(obj, &INPUT_FINDER);
+            completion = number_after(obj, &OUTPUT_FINDER);
+        }
         if prompt.is_some() || completion.is_some() {
             return Usage {
                 prompt_tokens: prompt.unwrap_or(0),
@@ -89,18 +100,14 @@ pub fn scan_usage(bytes: &[u8]) -> Usage {
     Usage::default()
 }
 
-/// The integer after `key` and a colon, looking only inside the first object.
-fn number_after(obj: &[u8], key: &[u8]) -> Option<u64> {
+/// The integer after the key `finder` finds and a colon, looking only inside
+/// the first object.
+fn number_after(obj: &[u8], finder: &memmem::Finder<'static>) -> Option<u64> {
     // Bound the search to this usage object: up to its first closing brace
     // that ends it (usage objects nest at most one level: *_tokens_details).
     let limit = object_end(obj).unwrap_or(obj.len());
-    let finder = if key == PROMPT_KEY {
-        &*PROMPT_FINDER
-    } else {
-        &*COMPLETION_FINDER
-    };
     let at = finder.find(&obj[..limit])?;
-    let mut i = at + key.len();
+    let mut i = at + finder.needle().len();
     while matches!(obj.get(i), Some(b' ' | b'\t' | b'\n' | b'\r' | b':')) {
         i += 1;
     }
@@ -182,6 +189,20 @@ mod tests {
         tail.push(br#""usage":{"prompt_tokens":1,"completion_tokens":2}"#);
         assert!(tail.buf.len() <= 2 * TAIL_BYTES);
         assert_eq!(tail.usage().completion_tokens, 2);
+    }
+
+    #[test]
+    fn anthropic_and_responses_usage_name_tokens_input_and_output() {
+        let delta = b"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"input_tokens\":9,\"output_tokens\":15}}\n\n";
+        assert_eq!(
+            scan_usage(delta),
+            Usage {
+                prompt_tokens: 9,
+                completion_tokens: 15
+            }
+        );
+        let done = br#"{"type":"response.completed","response":{"usage":{"input_tokens":4,"input_tokens_details":{"cached_tokens":0},"output_tokens":2}}}"#;
+        assert_eq!(scan_usage(done).completion_tokens, 2);
     }
 
     #[test]
