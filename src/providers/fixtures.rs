@@ -55,6 +55,18 @@ pub(crate) fn read(provider: &str, name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
+/// The names of `provider`'s recordings that `keep` accepts, sorted
+/// (provenance sidecars left out).
+pub(crate) fn names(provider: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir(provider))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.ends_with(".src.txt") && keep(n))
+        .collect();
+    names.sort();
+    names
+}
+
 /// Test-only SSE splitter: `event:`/`data:` lines, events separated by a blank
 /// line, LF or CRLF. Independent of `http::sse`, so it checks that parser too.
 pub(crate) fn split_sse(body: &str) -> Vec<(String, String)> {

@@ -12,4 +12,4 @@ pub mod mock;
 pub mod spec;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;

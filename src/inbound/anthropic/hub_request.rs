@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 pub(super) struct HubRequest<'a> {
     pub(super) model: Cow<'a, str>,
     pub(super) messages: Vec<HubMessage<'a>>,
-    pub(super) max_completion_tokens: u64,
+    pub(super) max_tokens: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) temperature: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -17,10 +17,10 @@ use crate::inbound::{Converted, Invalid};
 /// An Anthropic Messages request body -> a hub chat completions body
 /// appended to `out` (left as it was on failure).
 ///
-/// - `model` as is; `max_tokens` (required) -> `max_completion_tokens`,
-///   which OpenAI's reasoning models require and which, like Anthropic's
-///   `max_tokens`, counts reasoning tokens; 0 (Anthropic's cache pre-warming)
-///   is refused.
+/// - `model` as is; `max_tokens` (required) as is, the name every
+///   chat server knows (the chat leg renames it `max_completion_tokens` for
+///   OpenAI and Azure, whose reasoning models require that); 0 (Anthropic's
+///   cache pre-warming) is refused.
 /// - `system` (string or text blocks, joined by a blank line) -> one
 ///   `system` message.
 /// - User messages: `text` and `image` blocks (base64 -> a `data:` URL, url
@@ -93,20 +93,30 @@ pub fn to_chat(body: &[u8], out: &mut Vec<u8>) -> Result<Converted, Invalid> {
 
     let mut messages = Vec::with_capacity(in_messages.len() + 1);
     if let Some(raw) = req.system {
-        let text = system_text(raw)?;
+        let text = system_text(raw, "system")?;
         if !text.is_empty() {
             messages.push(HubMessage::new("system", HubContent::Text(text)));
         }
     }
     for (i, message) in in_messages.into_iter().enumerate() {
-        let content = Content::read(message.content, &format!("messages.{i}.content"))?;
+        let at = format!("messages.{i}.content");
         match message.role.as_deref() {
-            Some("user") => user_turn(content, &mut messages)?,
-            Some("assistant") => assistant_turn(content, &mut messages)?,
+            Some("user") => user_turn(Content::read(message.content, &at)?, &mut messages)?,
+            Some("assistant") => {
+                assistant_turn(Content::read(message.content, &at)?, &mut messages)?
+            }
+            // Instructions between turns (Claude Code's reminders): text only.
+            Some("system") => {
+                let raw = message.content.ok_or_else(|| required(&at))?;
+                let text = system_text(raw, &at)?;
+                if !text.is_empty() {
+                    messages.push(HubMessage::new("system", HubContent::Text(text)));
+                }
+            }
             None => return Err(required(&format!("messages.{i}.role"))),
             Some(_) => {
                 return Err(Invalid(format!(
-                    "messages.{i}.role: Input should be 'user' or 'assistant'"
+                    "messages.{i}.role: Input should be 'user', 'assistant' or 'system'"
                 )))
             }
         }
@@ -137,7 +147,7 @@ pub fn to_chat(body: &[u8], out: &mut Vec<u8>) -> Result<Converted, Invalid> {
     let hub = HubRequest {
         model,
         messages,
-        max_completion_tokens: max_tokens,
+        max_tokens,
         temperature: req.temperature,
         top_p: req.top_p,
         stop: req.stop_sequences.unwrap_or_default(),
@@ -381,8 +391,8 @@ fn image_part<'a>(source: Option<&'a RawValue>, at: &str) -> Result<HubPart<'a>,
 }
 
 /// `system`: a string, or text blocks joined by a blank line.
-fn system_text(raw: &RawValue) -> Result<Cow<'_, str>, Invalid> {
-    match Content::read(Some(raw), "system")? {
+fn system_text<'a>(raw: &'a RawValue, at: &str) -> Result<Cow<'a, str>, Invalid> {
+    match Content::read(Some(raw), at)? {
         Content::Text(text) => Ok(text),
         Content::Blocks(blocks) => {
             let mut text = Cow::Borrowed("");

@@ -154,8 +154,13 @@ fn required_fields_and_wrong_types_are_refused_like_anthropic() {
             "messages.0.role: Field required",
         ),
         (
-            request(json!({"messages":[{"role":"system","content":"x"}]})).to_string(),
-            "messages.0.role: Input should be 'user' or 'assistant'",
+            request(json!({"messages":[{"role":"tool","content":"x"}]})).to_string(),
+            "messages.0.role: Input should be 'user', 'assistant' or 'system'",
+        ),
+        (
+            request(json!({"messages":[{"role":"system","content":[{"type":"image"}]}]}))
+                .to_string(),
+            "messages.0.content.0.type: system blocks must be text blocks, not 'image'",
         ),
         (
             request(json!({"messages":[{"role":"user"}]})).to_string(),

@@ -44,7 +44,7 @@ fn minimal_request_maps_model_tokens_and_text() {
     let (v, converted) = convert(request(json!({})));
     assert_eq!(
         v,
-        json!({"model":"claude-x","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":100})
+        json!({"model":"claude-x","messages":[{"role":"user","content":"hi"}],"max_tokens":100})
     );
     assert!(!converted.stream);
 }
@@ -388,7 +388,7 @@ fn claude_code_request_converts_whole() {
                      "arguments":"{\"command\":\"cargo test\",\"description\":\"Run tests\"}"}}]},
                 {"role":"tool","content":"Error: test failed","tool_call_id":"toolu_01B"},
                 {"role":"user","content":"<system-reminder>todo list empty</system-reminder>"}],
-            "max_completion_tokens":32000,
+            "max_tokens":32000,
             "temperature":1.0,
             "stream":true,
             "stream_options":{"include_usage":true},
@@ -450,4 +450,18 @@ fn long_user_ids_are_replaced_by_a_stable_digest() {
     assert!(digest.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_eq!(user(&long), json!(digest), "stable");
     assert_ne!(user(&(long.clone() + "x")), json!(digest), "distinct");
+}
+
+#[test]
+fn system_messages_between_turns_stay_in_place() {
+    // Claude Code sends reminders as `role: system` messages after a turn.
+    let v = messages(request(json!({"messages":[
+        {"role":"user","content":"q"},
+        {"role":"system","content":[{"type":"text","text":"a"},{"type":"text","text":"b","cache_control":{"type":"ephemeral"}}]},
+        {"role":"system","content":""},
+    ]})));
+    assert_eq!(
+        v,
+        json!([{"role":"user","content":"q"},{"role":"system","content":"a\n\nb"}])
+    );
 }

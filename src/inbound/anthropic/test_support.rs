@@ -2,71 +2,13 @@
 //! `RINGBRIDGE_FIXTURES`, default `../shared/fixtures`, never copied), a
 //! strict reader of our SSE output, and a validator that replays Anthropic's
 //! stream grammar the way its SDKs' accumulators do and returns the message
-//! they would end with.
-//!
-//! `crate::providers::fixtures` has the same reader but is private to
-//! `providers`, so the few lines needed are here.
-
-use std::path::PathBuf;
+//! they would end with. The reader is `crate::providers::fixtures`'.
 
 use serde_json::{json, Map, Value};
 
-/// `<fixtures>/<provider>`.
-pub(super) fn fixture_dir(provider: &str) -> PathBuf {
-    let dir = std::env::var_os("RINGBRIDGE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
-        })
-        .join(provider);
-    assert!(
-        dir.is_dir(),
-        "fixture directory {} is missing; set RINGBRIDGE_FIXTURES to the shared fixtures",
-        dir.display()
-    );
-    dir
-}
-
-pub(super) fn read_fixture(provider: &str, name: &str) -> Vec<u8> {
-    let path = fixture_dir(provider).join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-/// The names of `provider`'s recordings that `keep` accepts, sorted
-/// (provenance sidecars excluded).
-pub(super) fn fixture_names(provider: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(fixture_dir(provider))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| !n.ends_with(".src.txt") && keep(n))
-        .collect();
-    names.sort();
-    names
-}
-
-/// SSE events as (event name, joined data): `event:`/`data:` lines, a
-/// blank line ends an event, LF or CRLF, comments skipped.
-pub(super) fn split_sse(body: &str) -> Vec<(String, String)> {
-    let mut events = Vec::new();
-    let (mut event, mut data) = (String::new(), Vec::<&str>::new());
-    for line in body.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
-        if line.is_empty() {
-            if !data.is_empty() {
-                events.push((std::mem::take(&mut event), data.join("\n")));
-                data.clear();
-            }
-            event.clear();
-        } else if let Some(v) = line.strip_prefix("event:") {
-            event = v.trim_start().to_owned();
-        } else if let Some(v) = line.strip_prefix("data:") {
-            data.push(v.strip_prefix(' ').unwrap_or(v));
-        }
-    }
-    if !data.is_empty() {
-        events.push((event, data.join("\n")));
-    }
-    events
-}
+pub(super) use crate::providers::fixtures::{
+    names as fixture_names, read as read_fixture, split_sse,
+};
 
 /// A recording's events: `.sse` split as SSE, `.chunks.txt` one data
 /// payload a line (named by its `type`, when it has one).

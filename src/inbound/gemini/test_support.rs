@@ -1,8 +1,6 @@
 //! Helpers shared by the tests: the request converter's, and reading the
 //! recorded traffic in place (never copied).
 
-use std::path::PathBuf;
-
 use serde_json::{json, Value};
 
 use super::to_chat;
@@ -38,28 +36,11 @@ pub(super) fn user(text: &str) -> Value {
     json!({"role": "user", "parts": [{"text": text}]})
 }
 
-/// `<fixtures>/<provider>` (`RINGBRIDGE_FIXTURES`, default
-/// `../shared/fixtures`); `providers::fixtures` has the same but is private
-/// to `providers`.
-pub(super) fn fixture_dir(provider: &str) -> PathBuf {
-    let dir = std::env::var_os("RINGBRIDGE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
-        })
-        .join(provider);
-    assert!(
-        dir.is_dir(),
-        "fixture directory {} is missing; set RINGBRIDGE_FIXTURES to the shared fixtures",
-        dir.display()
-    );
-    dir
-}
+pub(super) use crate::providers::fixtures::dir as fixture_dir;
 
 /// The text of `<fixtures>/<provider>/<name>`.
 pub(super) fn read(provider: &str, name: &str) -> String {
-    let path = fixture_dir(provider).join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    String::from_utf8(crate::providers::fixtures::read(provider, name)).expect("UTF-8 recording")
 }
 
 /// The `data:` payloads of an `.sse` recording (LF or CRLF framing,
@@ -75,20 +56,8 @@ pub(super) fn payloads(provider: &str, name: &str) -> Vec<String> {
                 .map(str::to_owned),
         );
     } else {
-        let mut data = Vec::new();
-        for line in text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
-            if line.is_empty() {
-                if !data.is_empty() {
-                    events.push(data.join("\n"));
-                    data.clear();
-                }
-            } else if let Some(v) = line.strip_prefix("data:") {
-                data.push(v.strip_prefix(' ').unwrap_or(v));
-            }
-        }
-        if !data.is_empty() {
-            events.push(data.join("\n"));
-        }
+        let split = crate::providers::fixtures::split_sse(&text);
+        events.extend(split.into_iter().map(|(_, data)| data));
     }
     events.retain(|e| e != "[DONE]");
     events

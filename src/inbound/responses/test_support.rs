@@ -1,45 +1,11 @@
 //! Test support: the recorded traffic in `../shared/fixtures` (or
 //! `RINGBRIDGE_FIXTURES`), read in place and never copied, and a shape
-//! comparison of our JSON against the real service's.
-//!
-//! `providers::fixtures` has the same reader but is private to `providers`.
-
-use std::path::PathBuf;
+//! comparison of our JSON against the real service's. The reader is
+//! `crate::providers::fixtures`'.
 
 use serde_json::Value;
 
-/// `<fixtures>/<provider>`.
-fn dir(provider: &str) -> PathBuf {
-    let dir = std::env::var_os("RINGBRIDGE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
-        })
-        .join(provider);
-    assert!(
-        dir.is_dir(),
-        "fixture directory {} is missing; set RINGBRIDGE_FIXTURES to the shared fixtures",
-        dir.display()
-    );
-    dir
-}
-
-/// The bytes of `<fixtures>/<provider>/<name>`.
-pub(super) fn fixture(provider: &str, name: &str) -> Vec<u8> {
-    let path = dir(provider).join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-/// The recordings of `provider` whose names `keep` accepts, sorted.
-pub(super) fn names(provider: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir(provider))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| !n.ends_with(".src.txt") && keep(n))
-        .collect();
-    names.sort();
-    names
-}
+pub(super) use crate::providers::fixtures::{names, read as fixture};
 
 /// The SSE `(event, data)` pairs of a `.sse` recording, or one `("", line)`
 /// per line of a `.chunks.txt` one; comments and `[DONE]` are left out.
@@ -52,24 +18,7 @@ pub(super) fn events(name: &str, bytes: &[u8]) -> Vec<(String, String)> {
             .map(|l| (String::new(), l.to_owned()))
             .collect();
     }
-    let mut events = Vec::new();
-    let (mut event, mut data) = (String::new(), Vec::<&str>::new());
-    for line in text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
-        if line.is_empty() {
-            if !data.is_empty() {
-                events.push((std::mem::take(&mut event), data.join("\n")));
-                data.clear();
-            }
-            event.clear();
-        } else if let Some(v) = line.strip_prefix("event:") {
-            event = v.trim_start().to_owned();
-        } else if let Some(v) = line.strip_prefix("data:") {
-            data.push(v.strip_prefix(' ').unwrap_or(v));
-        }
-    }
-    if !data.is_empty() {
-        events.push((event, data.join("\n")));
-    }
+    let mut events = crate::providers::fixtures::split_sse(text);
     events.retain(|(_, data)| data != "[DONE]");
     events
 }
