@@ -407,7 +407,9 @@ impl Conn {
         if let Some(status) = mock.status.filter(|s| *s >= 400) {
             self.scratch.clear();
             match route {
-                Route::Messages => render::anthropic_mock_error_body(&mut self.scratch, status),
+                Route::Messages | Route::CountTokens => {
+                    render::anthropic_mock_error_body(&mut self.scratch, status)
+                }
                 Route::Gemini(_) => gemini::mock_error_body(&mut self.scratch, status),
                 Route::CohereChat | Route::CohereEmbed => {
                     cohere::mock_error_body(&mut self.scratch, status)
@@ -443,6 +445,7 @@ impl Conn {
                 self.generate(head, body, route == Route::Chat).await
             }
             Route::Messages => self.messages(head, body).await,
+            Route::CountTokens => self.count_tokens(head, body).await,
             Route::Embeddings => self.embeddings(head, body).await,
             Route::Gemini(op) => self.gemini(head, body, op).await,
             Route::CohereChat => self.cohere_chat(head, body).await,
@@ -595,6 +598,28 @@ impl Conn {
         self.scratch.clear();
         render::anthropic_error_body(&mut self.scratch, kind, message);
         self.send(head, status, "", Src::Scratch).await
+    }
+
+    /// Anthropic's token count: one token per four bytes of the body, so a
+    /// test can tell the upstream's count from the gateway's estimate.
+    async fn count_tokens(&mut self, head: &Head, body: BodyLoc) -> Next {
+        if !head.api_key.is_some_and(|(a, b)| b > a) {
+            return self
+                .send_anthropic_error(
+                    head,
+                    401,
+                    "authentication_error",
+                    &[b"x-api-key header is required"],
+                )
+                .await;
+        }
+        let len = body_slice(&self.rbuf, &self.body, body).len();
+        self.scratch.clear();
+        self.scratch.extend_from_slice(b"{\"input_tokens\":");
+        self.scratch
+            .extend_from_slice((len / 4).max(1).to_string().as_bytes());
+        self.scratch.push(b'}');
+        self.send(head, 200, "", Src::Scratch).await
     }
 
     /// Anthropic Messages API (`POST …/v1/messages`).

@@ -354,6 +354,8 @@ pub enum Route {
     Completions,
     /// Anthropic Messages API.
     Messages,
+    /// Anthropic's `…/v1/messages/count_tokens`.
+    CountTokens,
     /// Gemini API: `…/models/{model}:{method}`.
     Gemini(crate::gemini::Op),
     /// Cohere v2 `…/v2/chat`.
@@ -402,6 +404,7 @@ pub fn route(method: Method, target: &[u8]) -> Route {
         (Method::Post, p) if p.ends_with(b"/chat/completions") => Route::Chat,
         (Method::Post, p) if p.ends_with(b"/completions") => Route::Completions,
         (Method::Post, p) if p.ends_with(b"/v1/messages") => Route::Messages,
+        (Method::Post, p) if p.ends_with(b"/v1/messages/count_tokens") => Route::CountTokens,
         (Method::Post, p) if p.ends_with(b"/v2/chat") => Route::CohereChat,
         (Method::Post, p) if p.ends_with(b"/v2/embed") => Route::CohereEmbed,
         (Method::Post, p) if crate::gemini::parse_path(p).is_some() => {
@@ -555,6 +558,10 @@ mod tests {
         );
         assert_eq!(route(Method::Post, b"/v1/completions"), Route::Completions);
         assert_eq!(route(Method::Post, b"/v1/messages"), Route::Messages);
+        assert_eq!(
+            route(Method::Post, b"/v1/messages/count_tokens"),
+            Route::CountTokens
+        );
         assert_eq!(
             route(Method::Post, b"/anthropic/v1/messages?beta=true"),
             Route::Messages

@@ -22,6 +22,7 @@ use crate::http::io::{read_append_timeout, write_all, READ_CHUNK_BYTES};
 use crate::http::request::{
     has_head_end, parse_request_head, BodyFraming, HeaderSpan, RequestHead,
 };
+use crate::schema::dialect::Dialect;
 use crate::worker::capacity::UNCOUNTED_BODY_BYTES;
 use crate::worker::Worker;
 
@@ -54,6 +55,9 @@ struct Downstream {
     slot: u32,
     /// Body bytes reserved against the gateway-wide budget for the current request.
     reserved: usize,
+    /// Whose error shape a refusal of the current request takes, once its
+    /// target is known (an Anthropic client reads Anthropic's errors).
+    error_dialect: Dialect,
 }
 
 impl Downstream {
@@ -126,17 +130,18 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
         headers: Vec::with_capacity(32),
         slot,
         reserved: 0,
+        error_dialect: Dialect::OpenAiChat,
     };
     loop {
         match read_request(&mut conn).await {
             Read::Gone => return,
             Read::Reject(err) => {
                 conn.client.head_only = false;
-                respond::plain_error(&mut conn.client, &err, false, None).await;
+                respond::error(&mut conn.client, conn.error_dialect, &err, false, None).await;
                 return;
             }
             Read::Refuse(err) => {
-                if respond::plain_error(&mut conn.client, &err, false, None).await {
+                if respond::error(&mut conn.client, conn.error_dialect, &err, false, None).await {
                     linger_close(&mut conn).await;
                 }
                 return;
@@ -184,6 +189,7 @@ async fn read_request(conn: &mut Downstream) -> Read {
     // Until a head is read, nothing of the previous request applies.
     conn.client.http10 = false;
     conn.client.cors.clear();
+    conn.error_dialect = Dialect::OpenAiChat;
     let head = match read_head(conn, &conn.worker.config().settings.limits).await {
         Ok(h) => h,
         Err(r) => return r,
@@ -194,6 +200,7 @@ async fn read_request(conn: &mut Downstream) -> Read {
     let config = conn.worker.config();
     begin_request(&config, &conn.rbuf, &head, &mut conn.client);
     let target = target_of(&config, &conn.rbuf, &head);
+    conn.error_dialect = target.dialect().unwrap_or(Dialect::OpenAiChat);
     if let Target::Unauthorized(dialect, err) = &target {
         if head.framing != BodyFraming::None {
             // Refused from the head: a caller without a valid key never gets

@@ -16,20 +16,48 @@ pub(super) enum Converter {
     Mock,
     /// Parse, rewrite, and convert the answer back.
     Translate(Family),
+    /// Through the OpenAI chat hub (`crate::inbound`): the client's body
+    /// becomes a chat body, which goes on as a chat request would, and the
+    /// answer comes back into the client's dialect.
+    Hub(HubLeg),
+    /// Count tokens without a provider that counts them: an estimate.
+    Estimate,
     /// The provider has no such operation.
     Unsupported,
 }
 
+/// How a hub (chat) request reaches its provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HubLeg {
+    Mock,
+    /// Sent in the provider's format; `Family::OpenAi` for chat upstreams.
+    Translate(Family),
+}
+
 pub(super) fn converter(dialect: Dialect, provider: &Provider) -> Converter {
     use Dialect::{
-        OpenAiChat as Chat, OpenAiCompletions as Completions, OpenAiEmbeddings as Embed,
+        AnthropicCountTokens as CountTokens, AnthropicMessages as Messages,
+        GeminiGenerate as Generate, GeminiStream as Stream, OpenAiChat as Chat,
+        OpenAiCompletions as Completions, OpenAiEmbeddings as Embed, Responses,
     };
     let gemini = if provider.kind() == ProviderKind::Vertex {
         Family::Vertex
     } else {
         Family::Gemini
     };
-    match (dialect, provider.kind().wire_format()) {
+    let wire = provider.kind().wire_format();
+    // The chat converter of this provider, for a request through the hub.
+    let hub = match wire {
+        WireFormat::OpenAi => HubLeg::Translate(Family::OpenAi),
+        WireFormat::Mock => HubLeg::Mock,
+        WireFormat::Anthropic => HubLeg::Translate(Family::Anthropic),
+        WireFormat::Gemini => HubLeg::Translate(gemini),
+        WireFormat::Cohere => HubLeg::Translate(Family::Cohere),
+        WireFormat::Bedrock => HubLeg::Translate(Family::Bedrock),
+    };
+    // OpenAI and Azure serve the Responses API themselves (and store responses).
+    let has_responses = matches!(provider.kind(), ProviderKind::OpenAi | ProviderKind::Azure);
+    match (dialect, wire) {
         (Chat | Completions | Embed, WireFormat::OpenAi) => Converter::PassThrough,
         (Chat | Completions | Embed, WireFormat::Mock) => Converter::Mock,
         (Chat, WireFormat::Anthropic) => Converter::Translate(Family::Anthropic),
@@ -40,6 +68,13 @@ pub(super) fn converter(dialect: Dialect, provider: &Provider) -> Converter {
         (Completions, WireFormat::Gemini | WireFormat::Cohere | WireFormat::Bedrock) => {
             Converter::Unsupported
         }
+        (Responses, WireFormat::OpenAi) if has_responses => Converter::PassThrough,
+        (Messages | CountTokens, WireFormat::Anthropic) => Converter::PassThrough,
+        (Generate | Stream { .. }, WireFormat::Gemini) if gemini == Family::Gemini => {
+            Converter::PassThrough
+        }
+        (CountTokens, _) => Converter::Estimate,
+        (Responses | Messages | Generate | Stream { .. }, _) => Converter::Hub(hub),
     }
 }
 
@@ -54,7 +89,11 @@ mod tests {
         let env = |k: &str| {
             matches!(
                 k,
-                "GROQ_API_KEY" | "ANTHROPIC_API_KEY" | "GEMINI_API_KEY" | "COHERE_API_KEY"
+                "GROQ_API_KEY"
+                    | "ANTHROPIC_API_KEY"
+                    | "GEMINI_API_KEY"
+                    | "COHERE_API_KEY"
+                    | "OPENAI_API_KEY"
             )
             .then(|| "k".to_string())
         };
@@ -77,6 +116,7 @@ mod tests {
             ),
             (OpenAiEmbeddings, ProviderKind::Groq, Converter::PassThrough),
             (OpenAiChat, ProviderKind::Mock, Converter::Mock),
+            (Responses, ProviderKind::OpenAi, Converter::PassThrough),
             (
                 OpenAiChat,
                 ProviderKind::Anthropic,
@@ -111,6 +151,47 @@ mod tests {
                 OpenAiCompletions,
                 ProviderKind::Cohere,
                 Converter::Unsupported,
+            ),
+            (
+                AnthropicMessages,
+                ProviderKind::Anthropic,
+                Converter::PassThrough,
+            ),
+            (
+                AnthropicCountTokens,
+                ProviderKind::Anthropic,
+                Converter::PassThrough,
+            ),
+            (
+                AnthropicCountTokens,
+                ProviderKind::Groq,
+                Converter::Estimate,
+            ),
+            (
+                AnthropicMessages,
+                ProviderKind::Groq,
+                Converter::Hub(HubLeg::Translate(Family::OpenAi)),
+            ),
+            (
+                AnthropicMessages,
+                ProviderKind::Mock,
+                Converter::Hub(HubLeg::Mock),
+            ),
+            (
+                Responses,
+                ProviderKind::Gemini,
+                Converter::Hub(HubLeg::Translate(Family::Gemini)),
+            ),
+            (
+                Responses,
+                ProviderKind::Groq,
+                Converter::Hub(HubLeg::Translate(Family::OpenAi)),
+            ),
+            (GeminiGenerate, ProviderKind::Gemini, Converter::PassThrough),
+            (
+                GeminiStream { sse: true },
+                ProviderKind::Cohere,
+                Converter::Hub(HubLeg::Translate(Family::Cohere)),
             ),
         ];
         for (dialect, kind, expected) in cases {

@@ -92,8 +92,25 @@ pub(crate) async fn dispatch(
                 id: &request_id,
                 keep_alive,
                 deadline,
+                hub: std::cell::OnceCell::new(),
             };
             driver::forward(&exchange, client).await
+        }
+        &Target::Raw(prefix, caller) => {
+            let exchange = Exchange {
+                worker,
+                rbuf,
+                shared,
+                req,
+                // Only its error shape matters here.
+                dialect: super::target::RAW_PREFIXES[prefix].3,
+                caller,
+                id: &request_id,
+                keep_alive,
+                deadline: None,
+                hub: std::cell::OnceCell::new(),
+            };
+            super::raw::forward(&exchange, client, prefix).await
         }
         Target::Unauthorized(dialect, err) => {
             if let Some(dialect) = dialect {

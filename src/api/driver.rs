@@ -17,18 +17,24 @@ use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use super::admit;
-use super::convert::{converter, Converter};
+use super::convert::{converter, Converter, HubLeg};
 use super::error::{may_retry, ErrorKind, GatewayError};
 use super::exchange::{client_hung_up, record, record_rejection, Asked, Exchange, Record};
+use super::hub;
 use super::respond::{self, Client};
 use crate::config::RetrySettings;
 use crate::router::health::now_ms;
 use crate::router::{another_usable, lease, Choice, Provider, Route};
+use crate::schema::dialect::Dialect;
 use crate::schema::peek::{peek, unescape};
 
 /// Serve one API request; returns whether the connection may be kept.
 pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
-    let asked = match peek_model(x.body()) {
+    let asked = match x.dialect {
+        Dialect::GeminiGenerate | Dialect::GeminiStream { .. } => model_in_path(x),
+        _ => peek_model(x.body()),
+    };
+    let asked = match asked {
         Ok(asked) => asked,
         Err(e) => {
             record_rejection(x.worker, x.dialect, x.req.started, e.status);
@@ -84,6 +90,10 @@ async fn drive<'a>(
         let provider = routes.provider(route.provider);
         rec.provider = provider.name();
         rec.model = route.model;
+        if converter(x.dialect, provider) == Converter::Estimate {
+            // Nothing goes upstream: no slot, no key, no health report.
+            return estimate(x, client, rec).await;
+        }
         let mut tries = 0;
         loop {
             tries += 1;
@@ -170,14 +180,45 @@ async fn attempt<'a>(
     rec: &mut Record<'a>,
 ) -> Result<bool, GatewayError> {
     match converter(x.dialect, provider) {
-        Converter::Mock => super::mock::answer(x, client, route.model, rec).await,
+        Converter::Mock => super::mock::answer(x, client, x.body(), route.model, rec).await,
         Converter::PassThrough => {
             super::passthrough::attempt(x, client, provider, asked, route.model, rec).await
         }
         Converter::Translate(family) => {
-            super::translate::attempt(x, client, provider, family, route.asked, route.model, rec)
-                .await
+            let body = x.body();
+            super::translate::attempt(
+                x,
+                client,
+                provider,
+                family,
+                body,
+                route.asked,
+                route.model,
+                rec,
+            )
+            .await
         }
+        Converter::Hub(leg) => {
+            let chat = hub::body(x, &asked.model)?;
+            let result = match leg {
+                HubLeg::Mock => super::mock::answer(x, client, chat, route.model, rec).await,
+                HubLeg::Translate(family) => {
+                    super::translate::attempt(
+                        x,
+                        client,
+                        provider,
+                        family,
+                        chat,
+                        route.asked,
+                        route.model,
+                        rec,
+                    )
+                    .await
+                }
+            };
+            result.map_err(|e| hub::reshape(x.dialect, e))
+        }
+        Converter::Estimate => estimate(x, client, rec).await,
         Converter::Unsupported => Err(GatewayError::new(
             400,
             format!(
@@ -188,6 +229,36 @@ async fn attempt<'a>(
             ),
         )),
     }
+}
+
+/// `count_tokens` where the provider does not count: the gateway's
+/// estimate, marked `x-ringbridge-token-count: estimate`.
+async fn estimate(
+    x: &Exchange<'_>,
+    client: &mut Client,
+    rec: &mut Record<'_>,
+) -> Result<bool, GatewayError> {
+    let mut body = Vec::with_capacity(32);
+    hub::estimate_tokens(x.body(), &mut body)?;
+    let mut attempts = Vec::with_capacity(64 + rec.tried.len());
+    rec.push_attempts(&mut attempts, 200);
+    rec.status = 200;
+    let extra: [(&[u8], &[u8]); 3] = [
+        (b"x-ringbridge-provider", rec.provider.as_bytes()),
+        (b"x-ringbridge-attempts", &attempts),
+        (b"x-ringbridge-token-count", b"estimate"),
+    ];
+    Ok(respond::full(
+        client,
+        200,
+        b"application/json",
+        &body,
+        x.keep_alive,
+        Some(x.id),
+        &extra,
+    )
+    .await
+        && x.keep_alive)
 }
 
 /// Phase 1: the body is a JSON object with one string `model`.
@@ -227,6 +298,21 @@ fn peek_model(body: &[u8]) -> Result<Asked<'_>, GatewayError> {
         fallbacks,
         cut,
     })
+}
+
+/// Gemini's model is in the path (`…/models/{model}:{method}`), and the
+/// body, which has no `model`, goes to a Gemini upstream as it is.
+fn model_in_path<'b>(x: &Exchange<'b>) -> Result<Asked<'b>, GatewayError> {
+    let path = x.req.head.path(x.rbuf);
+    match super::target::gemini_model_path(path) {
+        Some((model, _)) => Ok(Asked {
+            model,
+            range: 0..0,
+            fallbacks: Vec::new(),
+            cut: None,
+        }),
+        None => Err(GatewayError::new(400, "no model in the request path")),
+    }
 }
 
 /// What the driver does after a failed attempt.

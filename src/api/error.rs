@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::schema::dialect::Dialect;
+use crate::schema::dialect::{Dialect, ErrorShape};
 use crate::schema::peek::push_json_string;
 use crate::upstream::UpstreamError;
 
@@ -224,11 +224,44 @@ impl GatewayError {
 
     /// The JSON error body in `dialect`.
     pub fn push_body(&self, dialect: Dialect, out: &mut Vec<u8>) {
-        match dialect {
-            Dialect::OpenAiChat | Dialect::OpenAiCompletions | Dialect::OpenAiEmbeddings => {
-                self.push_openai_body(out)
+        match dialect.error_shape() {
+            ErrorShape::OpenAi => self.push_openai_body(out),
+            shape => {
+                let (kind, code) = openai_type_and_code(self.kind, self.status);
+                super::hub::write_error(
+                    shape,
+                    self.status,
+                    kind,
+                    &self.message,
+                    self.code.or(code),
+                    out,
+                );
             }
         }
+    }
+
+    /// The error as the last event of a stream the client has open, in the
+    /// dialect's framing.
+    pub fn push_event(&self, dialect: Dialect, out: &mut Vec<u8>) {
+        match dialect {
+            Dialect::AnthropicMessages | Dialect::AnthropicCountTokens => {
+                out.extend_from_slice(b"event: error\ndata: ")
+            }
+            Dialect::Responses => out.extend_from_slice(b"event: error\ndata: "),
+            _ => out.extend_from_slice(b"data: "),
+        }
+        if dialect == Dialect::Responses {
+            // The Responses stream's own `error` event: its fields at the top.
+            let (_, code) = openai_type_and_code(self.kind, self.status);
+            out.extend_from_slice(b"{\"type\":\"error\",\"code\":");
+            push_json_string(out, self.code.or(code).unwrap_or("server_error"));
+            out.extend_from_slice(b",\"message\":");
+            push_json_string(out, &self.message);
+            out.extend_from_slice(b",\"param\":null}");
+        } else {
+            self.push_body(dialect, out);
+        }
+        out.extend_from_slice(b"\n\n");
     }
 
     /// OpenAI's shape: `{"error":{"message","type","param","code"}}`.

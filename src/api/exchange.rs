@@ -39,6 +39,9 @@ pub(super) struct Exchange<'a> {
     /// `x-ringbridge-timeout-ms`: when the whole chain of attempts must
     /// have an answer started.
     pub deadline: Option<Instant>,
+    /// The body as a chat body, for a dialect that goes through the hub
+    /// (`api::hub`), converted on first use.
+    pub hub: std::cell::OnceCell<Result<Vec<u8>, GatewayError>>,
 }
 
 impl Exchange<'_> {

@@ -1,10 +1,11 @@
-//! Inbound API: the client connection loop, the OpenAI dialect's endpoints,
+//! Inbound API: the client connection loop, the dialects' endpoints,
 //! inbound auth, CORS, health/readiness/metrics/models, and the request
 //! driver behind the API endpoints.
 //!
 //! Within it, imports point one way: `connection` -> `dispatch` -> `driver`
-//! -> the converters (`passthrough`, `translate`, `mock`) -> `exchange` ->
-//! `target`, `respond`, `error`.
+//! -> the converters (`passthrough`, `translate`, `mock`; `hub` puts their
+//! chat answers in the client's dialect) -> `exchange` -> `target`,
+//! `respond`, `error`.
 
 mod admin;
 mod admit;
@@ -15,8 +16,10 @@ mod dispatch;
 mod driver;
 pub mod error;
 mod exchange;
+mod hub;
 mod mock;
 mod passthrough;
+mod raw;
 pub mod respond;
 mod target;
 mod translate;

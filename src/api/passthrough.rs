@@ -12,6 +12,7 @@ use super::respond::{Client, Length};
 use crate::http::response::{push_header, push_header_u64, push_status_line, ResponseFraming};
 use crate::http::{connection_nominees, is_hop_by_hop_here};
 use crate::router::{NoToken, Provider};
+use crate::schema::dialect::Dialect;
 use crate::schema::peek::{push_json_string, Piece, Splice};
 use crate::schema::usage::Tail;
 use crate::upstream::{BodyReader, OutgoingRequest, Part};
@@ -30,13 +31,17 @@ pub(super) async fn attempt<'a>(
     let worker = x.worker;
     let mut up = worker.take_buf();
     let key = rec.key;
-    let splice = Splice::new(&asked.range, asked.cut.clone());
-    let body_len = splice.len(x.req.body.len(), upstream_model);
+    // Gemini names the model in the path: its body goes as it is.
+    let splice = (!model_in_path(x.dialect)).then(|| Splice::new(&asked.range, asked.cut.clone()));
+    let body_len = match &splice {
+        Some(splice) => splice.len(x.req.body.len(), upstream_model),
+        None => x.req.body.len(),
+    };
     if let Err(missing) = push_head(&mut up, x, provider, body_len, upstream_model, key) {
         worker.give_buf(up);
         return Err(no_credentials(provider, missing));
     }
-    let request = with_body(up, x, &splice, upstream_model);
+    let request = with_body(up, x, splice.as_ref(), upstream_model);
     let resp = send(x, client, provider, request, rec).await?;
     rec.status = resp.head.status;
     let reader = BodyReader::new(resp, provider.settings.timeouts.stream_idle);
@@ -49,7 +54,7 @@ pub(super) async fn attempt<'a>(
 /// Client headers not forwarded upstream: hop-by-hop, the gateway's own auth
 /// and any other provider's auth header, framing the gateway re-emits, and
 /// compression (usage is read from the bytes).
-fn forwardable(name: &[u8], nominees: &[&[u8]], provider: &Provider) -> bool {
+pub(super) fn forwardable(name: &[u8], nominees: &[&[u8]], provider: &Provider) -> bool {
     const DROP: [&[u8]; 10] = [
         b"host",
         b"authorization",
@@ -65,11 +70,21 @@ fn forwardable(name: &[u8], nominees: &[&[u8]], provider: &Provider) -> bool {
     /// Pick an account at the provider: not beside the gateway's own key
     /// unless the provider is configured to pass them.
     const ORGANIZATION: [&[u8]; 2] = [b"openai-organization", b"openai-project"];
+    // Anthropic's auth lines carry the configured `anthropic-version`.
+    let version_set_here = provider.spec.auth == crate::providers::spec::Auth::AnthropicApiKey;
     !(is_hop_by_hop_here(name, nominees)
         || DROP.iter().any(|d| d.eq_ignore_ascii_case(name))
+        || (version_set_here && name.eq_ignore_ascii_case(b"anthropic-version"))
         || (!provider.settings.forward_organization_headers
             && ORGANIZATION.iter().any(|d| d.eq_ignore_ascii_case(name)))
         || (name.len() > 6 && name[..6].eq_ignore_ascii_case(b"proxy-")))
+}
+
+fn model_in_path(dialect: Dialect) -> bool {
+    matches!(
+        dialect,
+        Dialect::GeminiGenerate | Dialect::GeminiStream { .. }
+    )
 }
 
 /// The upstream request's head.
@@ -82,11 +97,22 @@ fn push_head(
     key: usize,
 ) -> Result<(), NoToken> {
     let (rbuf, req) = (x.rbuf, x.req);
-    let path = x.dialect.operation().openai_path();
+    let path = x.dialect.native_path();
     out.clear();
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(provider.settings.base_url.path.as_bytes());
-    if provider.spec.deployment_in_path {
+    if let Dialect::GeminiGenerate | Dialect::GeminiStream { .. } = x.dialect {
+        out.extend_from_slice(b"/models/");
+        crate::http::percent::push_encoded_bytes(out, upstream_model.as_bytes());
+        out.extend_from_slice(match x.dialect {
+            Dialect::GeminiStream { sse: true } => b":streamGenerateContent?alt=sse",
+            Dialect::GeminiStream { sse: false } => b":streamGenerateContent",
+            _ => b":generateContent",
+        });
+    } else if x.dialect == Dialect::Responses && provider.spec.deployment_in_path {
+        // Azure's Responses API: one path, the deployment in the body's `model`.
+        out.extend_from_slice(b"/openai/v1/responses");
+    } else if provider.spec.deployment_in_path {
         // Azure routes by deployment in the path; the body's `model` is ignored there.
         out.extend_from_slice(b"/openai/deployments/");
         crate::http::percent::push_encoded_bytes(out, upstream_model.as_bytes());
@@ -123,9 +149,22 @@ fn push_head(
 fn with_body(
     mut head: Vec<u8>,
     x: &Exchange<'_>,
-    splice: &Splice,
+    splice: Option<&Splice>,
     upstream_model: &str,
 ) -> OutgoingRequest {
+    let Some(splice) = splice else {
+        return match x.shared {
+            Some(shared) => {
+                let head_len = head.len();
+                let parts = vec![Part::Owned(0..head_len), Part::Shared(x.req.body.clone())];
+                OutgoingRequest::vectored(head, shared.clone(), parts)
+            }
+            None => {
+                head.extend_from_slice(x.body());
+                OutgoingRequest::whole(head)
+            }
+        };
+    };
     let Some(shared) = x.shared else {
         splice.write(&mut head, x.body(), upstream_model);
         return OutgoingRequest::whole(head);
@@ -210,7 +249,7 @@ async fn error_answer(
 /// client takes the upstream's framing (a length, or chunks to HTTP/1.1);
 /// otherwise the payload is re-framed (chunked for HTTP/1.1, close-delimited
 /// for HTTP/1.0).
-async fn relay<'a>(
+pub(super) async fn relay<'a>(
     x: &Exchange<'a>,
     client: &mut Client,
     provider: &Provider,

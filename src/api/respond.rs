@@ -196,9 +196,7 @@ pub async fn error(
         Committed::EventStream { .. } => {
             let mut out = client.take_wbuf();
             let mut event = Vec::with_capacity(160 + err.message.len());
-            event.extend_from_slice(b"data: ");
-            err.push_body(dialect, &mut event);
-            event.extend_from_slice(b"\n\n");
+            err.push_event(dialect, &mut event);
             client.push_piece(&mut out, &event);
             client.push_end(&mut out);
             client.write(out).await;

@@ -5,7 +5,9 @@ use std::ops::Range;
 use std::time::Instant;
 
 use super::error::GatewayError;
+use crate::config::ProviderKind;
 use crate::http::request::{Method, RequestHead};
+use crate::inbound::gemini::{self, Method as GeminiMethod};
 use crate::schema::dialect::Dialect;
 use crate::worker::snapshot::{AdminAccess, Held, Snapshot};
 use crate::worker::Caller;
@@ -33,6 +35,9 @@ pub(crate) enum Target {
     /// `GET /v1/models/{id}`: the id starts at this offset of the path.
     Model(usize),
     Api(Dialect, Caller),
+    /// `/openai/*`, `/anthropic/*`, `/genai/*`, `/cohere/*` for the
+    /// provider's own APIs (`api::raw`): the index of the prefix.
+    Raw(usize, Caller),
     /// `POST /admin/reload`, admin access already checked.
     Reload,
     /// `GET /admin/health`, admin access already checked.
@@ -46,13 +51,34 @@ pub(crate) enum Target {
     Unauthorized(Option<Dialect>, GatewayError),
 }
 
+impl Target {
+    /// The dialect whose shapes this target's answers and errors take.
+    pub(crate) fn dialect(&self) -> Option<Dialect> {
+        match *self {
+            Target::Api(dialect, _) => Some(dialect),
+            Target::Raw(prefix, _) => Some(raw_dialect(prefix)),
+            Target::Unauthorized(dialect, _) => dialect,
+            _ => None,
+        }
+    }
+}
+
 /// The target of a request head, with inbound auth checked: the connection
 /// loop refuses an unauthorized request before reading its body.
 pub(crate) fn target_of(config: &Snapshot, rbuf: &[u8], head: &RequestHead) -> Target {
-    let target = target(head.method, head.path(rbuf));
+    let target = match target(head.method, head.path(rbuf)) {
+        Target::Api(Dialect::GeminiStream { .. }, caller) => Target::Api(
+            Dialect::GeminiStream {
+                sse: gemini::alt_sse(head.query(rbuf)),
+            },
+            caller,
+        ),
+        target => target,
+    };
     let dialect = match target {
         Target::Reload | Target::AdminHealth => return admin(config, rbuf, head, target),
         Target::Api(dialect, _) => Some(dialect),
+        Target::Raw(prefix, _) => Some(raw_dialect(prefix)),
         Target::Models | Target::Model(_) => None,
         Target::WrongMethod(_)
             if head.method == Method::Options && config.settings.cors.is_on() =>
@@ -64,6 +90,7 @@ pub(crate) fn target_of(config: &Snapshot, rbuf: &[u8], head: &RequestHead) -> T
     match authenticate(config, rbuf, head) {
         Ok(caller) => match target {
             Target::Api(dialect, _) => Target::Api(dialect, caller),
+            Target::Raw(prefix, _) => Target::Raw(prefix, caller),
             other => other,
         },
         Err(e) => Target::Unauthorized(dialect, e),
@@ -71,6 +98,22 @@ pub(crate) fn target_of(config: &Snapshot, rbuf: &[u8], head: &RequestHead) -> T
 }
 
 const MODEL_PREFIX: &[u8] = b"/v1/models/";
+
+/// Where Gemini clients put `models/{model}:{method}`: below `/genai` (the
+/// base URL the gateway documents) or at the root (google-genai pointed at
+/// the gateway itself), in either API version.
+const GEMINI_PREFIXES: [&[u8]; 4] = [
+    b"/genai/v1beta/models/",
+    b"/genai/v1/models/",
+    b"/v1beta/models/",
+    b"/v1/models/",
+];
+
+/// The model and method of a Gemini `…/models/{model}:{method}` path.
+pub(crate) fn gemini_model_path(path: &[u8]) -> Option<(std::borrow::Cow<'_, str>, GeminiMethod)> {
+    let prefix = GEMINI_PREFIXES.iter().find(|p| path.starts_with(p))?;
+    gemini::parse_path(&path[prefix.len()..])
+}
 
 fn target(method: Method, path: &[u8]) -> Target {
     let get = matches!(method, Method::Get | Method::Head);
@@ -93,6 +136,15 @@ fn target(method: Method, path: &[u8]) -> Target {
         b"/v1/embeddings" | b"/embeddings" if post => {
             Target::Api(Dialect::OpenAiEmbeddings, Caller::default())
         }
+        b"/v1/responses" | b"/responses" | b"/openai/v1/responses" if post => {
+            Target::Api(Dialect::Responses, Caller::default())
+        }
+        b"/v1/messages" | b"/anthropic/v1/messages" if post => {
+            Target::Api(Dialect::AnthropicMessages, Caller::default())
+        }
+        b"/v1/messages/count_tokens" | b"/anthropic/v1/messages/count_tokens" if post => {
+            Target::Api(Dialect::AnthropicCountTokens, Caller::default())
+        }
         b"/health" | b"/healthz" | b"/ready" | b"/readyz" | b"/metrics" | b"/v1/models" => {
             Target::WrongMethod("GET")
         }
@@ -101,13 +153,71 @@ fn target(method: Method, path: &[u8]) -> Target {
         | b"/v1/completions"
         | b"/completions"
         | b"/v1/embeddings"
-        | b"/embeddings" => Target::WrongMethod("POST"),
+        | b"/embeddings"
+        | b"/v1/responses"
+        | b"/responses"
+        | b"/openai/v1/responses"
+        | b"/v1/messages"
+        | b"/anthropic/v1/messages"
+        | b"/v1/messages/count_tokens"
+        | b"/anthropic/v1/messages/count_tokens" => Target::WrongMethod("POST"),
+        p if post && gemini_model_path(p).is_some() => match gemini_model_path(p) {
+            Some((_, GeminiMethod::Generate)) => {
+                Target::Api(Dialect::GeminiGenerate, Caller::default())
+            }
+            // `target_of` reads `alt=sse` from the query.
+            _ => Target::Api(Dialect::GeminiStream { sse: false }, Caller::default()),
+        },
         p if p.len() > MODEL_PREFIX.len() && p.starts_with(MODEL_PREFIX) => match get {
             true => Target::Model(MODEL_PREFIX.len()),
             false => Target::WrongMethod("GET"),
         },
-        _ => Target::NotFound,
+        p => match raw_prefix(p) {
+            Some(prefix) => Target::Raw(prefix, Caller::default()),
+            None => Target::NotFound,
+        },
     }
+}
+
+/// The raw prefixes: the path segment, the provider name looked up first,
+/// the kind looked up next, and the dialect whose error shape its clients read.
+pub(crate) const RAW_PREFIXES: [(&[u8], &str, ProviderKind, Dialect); 4] = [
+    (
+        b"/openai/",
+        "openai",
+        ProviderKind::OpenAi,
+        Dialect::OpenAiChat,
+    ),
+    (
+        b"/anthropic/",
+        "anthropic",
+        ProviderKind::Anthropic,
+        Dialect::AnthropicMessages,
+    ),
+    (
+        b"/genai/",
+        "gemini",
+        ProviderKind::Gemini,
+        Dialect::GeminiGenerate,
+    ),
+    (
+        b"/cohere/",
+        "cohere",
+        ProviderKind::Cohere,
+        Dialect::OpenAiChat,
+    ),
+];
+
+/// Which raw prefix `path` has (an index for [`Target::Raw`]), if any.
+fn raw_prefix(path: &[u8]) -> Option<usize> {
+    RAW_PREFIXES
+        .iter()
+        .position(|(p, ..)| path.len() > p.len() && path.starts_with(p))
+}
+
+/// The dialect whose error shape a raw request's clients read.
+fn raw_dialect(prefix: usize) -> Dialect {
+    RAW_PREFIXES[prefix].3
 }
 
 /// Admin endpoints: the admin token as a bearer token, or a loopback
@@ -162,8 +272,9 @@ pub(crate) fn deadline_of(
     }
 }
 
-/// Inbound auth: `Authorization: Bearer <key>` or `x-api-key: <key>`
-/// (Anthropic SDKs). Returns who is calling.
+/// Inbound auth: `Authorization: Bearer <key>`, `x-api-key: <key>`
+/// (Anthropic SDKs) or `x-goog-api-key: <key>` (Google's). Returns who is
+/// calling.
 fn authenticate(
     config: &Snapshot,
     rbuf: &[u8],
@@ -172,7 +283,9 @@ fn authenticate(
     if !config.auth_required() {
         return Ok(Caller::default());
     }
-    let presented = bearer(rbuf, head).or_else(|| head.header(rbuf, b"x-api-key"));
+    let presented = bearer(rbuf, head)
+        .or_else(|| head.header(rbuf, b"x-api-key"))
+        .or_else(|| head.header(rbuf, b"x-goog-api-key"));
     match presented.map(|k| config.caller_of(k)) {
         Some(Some(caller)) => Ok(caller),
         Some(None) => Err(GatewayError::new(401, "invalid gateway API key")),
@@ -200,13 +313,27 @@ mod tests {
             Target::Preflight => "preflight".into(),
             Target::Reload => "reload".into(),
             Target::AdminHealth => "admin health".into(),
+            Target::Raw(prefix, _) => format!("raw {prefix}"),
             Target::Unauthorized(..) => "401".into(),
         }
     }
 
     #[test]
     fn method_and_path_pick_the_target_and_dialect() {
-        let cases: [(Method, &[u8], &str); 15] = [
+        let cases: [(Method, &[u8], &str); 20] = [
+            (Method::Post, b"/v1/messages", "api AnthropicMessages"),
+            (
+                Method::Post,
+                b"/anthropic/v1/messages",
+                "api AnthropicMessages",
+            ),
+            (
+                Method::Post,
+                b"/v1/messages/count_tokens",
+                "api AnthropicCountTokens",
+            ),
+            (Method::Get, b"/v1/messages", "use POST"),
+            (Method::Post, b"/v1/responses", "api Responses"),
             (Method::Get, b"/admin/health", "admin health"),
             (Method::Post, b"/admin/health", "use GET"),
             (Method::Post, b"/admin/reload", "reload"),
@@ -227,5 +354,41 @@ mod tests {
             assert_eq!(name(target(method, path)), expected, "{method:?} {path:?}");
         }
         assert_eq!(name(target(Method::Get, b"/v1/models/")), "404");
+        // The provider's own APIs, any method, beside the dialect endpoints.
+        assert_eq!(name(target(Method::Get, b"/openai/v1/files")), "raw 0");
+        assert_eq!(name(target(Method::Other, b"/openai/v1/files/f")), "raw 0");
+        assert_eq!(
+            name(target(Method::Post, b"/anthropic/v1/messages/batches")),
+            "raw 1"
+        );
+        assert_eq!(
+            name(target(Method::Post, b"/anthropic/v1/messages")),
+            "api AnthropicMessages"
+        );
+        assert_eq!(
+            name(target(Method::Post, b"/genai/upload/v1beta/files")),
+            "raw 2"
+        );
+        assert_eq!(name(target(Method::Post, b"/cohere/v2/rerank")), "raw 3");
+        assert_eq!(name(target(Method::Post, b"/openai/")), "404");
+        let gemini = |p: &[u8]| name(target(Method::Post, p));
+        assert_eq!(
+            gemini(b"/genai/v1beta/models/mock/echo:generateContent"),
+            "api GeminiGenerate"
+        );
+        assert_eq!(
+            gemini(b"/v1beta/models/openai%2Fgpt-4o:streamGenerateContent"),
+            "api GeminiStream { sse: false }"
+        );
+        assert_eq!(
+            gemini(b"/genai/v1beta/models/mock/echo:countTokens"),
+            "raw 2"
+        );
+        assert_eq!(gemini(b"/v1beta/models/mock/echo:countTokens"), "404");
+        assert_eq!(
+            gemini(b"/v1/models/mock/echo:generateContent"),
+            "api GeminiGenerate"
+        );
+        assert_eq!(gemini(b"/v1/models/mock/echo"), "use GET");
     }
 }

@@ -6,7 +6,9 @@
 
 use super::error::GatewayError;
 use super::exchange::{no_credentials, send, Exchange, Record};
+use super::hub;
 use super::respond::Client;
+use crate::config::ProviderKind;
 use crate::http::response::{push_header, push_header_u64};
 use crate::providers::anthropic;
 use crate::providers::common::{TranslateError, Usage};
@@ -25,6 +27,9 @@ const FORWARDED_TO_ANTHROPIC: [&[u8]; 1] = [b"anthropic-beta"];
 /// The translated upstream wire formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Family {
+    /// A chat completions upstream, on the hub leg of another dialect
+    /// (`api::hub`): the chat body goes as it is, and so does the answer.
+    OpenAi,
     Anthropic,
     Gemini,
     /// Gemini's chat wire format on Vertex AI, which embeds through `:predict`.
@@ -64,6 +69,11 @@ fn prepare(
         base64,
     };
     Ok(match (family, dialect) {
+        (Family::OpenAi, _) => {
+            return Err(TranslateError::BadRequest(
+                "chat bodies are sent by chat_leg, not prepare".into(),
+            ))
+        }
         (Family::Anthropic, _) => {
             let i = anthropic::translate_request(body, model, out)?;
             chat("/v1/messages".into(), i.stream, i.include_usage)
@@ -118,6 +128,10 @@ fn translate_answer(
     out: &mut Vec<u8>,
 ) -> Result<Usage, TranslateError> {
     match (family, dialect) {
+        (Family::OpenAi, _) => {
+            out.extend_from_slice(payload);
+            Ok(crate::schema::usage::scan_usage(payload))
+        }
         (Family::Anthropic, _) => anthropic::translate_response(payload, model, out),
         (Family::Gemini, Dialect::OpenAiEmbeddings) => gemini::translate_embeddings_response(
             payload,
@@ -154,6 +168,10 @@ fn translate_error(
     out: &mut Vec<u8>,
 ) -> (u16, Option<u64>) {
     match family {
+        Family::OpenAi => {
+            out.extend_from_slice(payload);
+            (status, None)
+        }
         Family::Anthropic => (anthropic::translate_error(status, payload, out), None),
         Family::Gemini | Family::Vertex => gemini::translate_error(status, payload, out),
         Family::Cohere => (cohere::translate_error(status, payload, out), None),
@@ -163,6 +181,7 @@ fn translate_error(
 
 /// One family's stream state.
 enum StreamTranslator {
+    OpenAi(ChatRelay),
     Anthropic(anthropic::StreamTranslator),
     Gemini(gemini::StreamTranslator),
     Cohere(cohere::StreamTranslator),
@@ -172,6 +191,7 @@ enum StreamTranslator {
 impl StreamTranslator {
     fn new(family: Family, model: &str, include_usage: bool) -> Self {
         match family {
+            Family::OpenAi => Self::OpenAi(ChatRelay::default()),
             Family::Anthropic => {
                 Self::Anthropic(anthropic::StreamTranslator::new(model, include_usage))
             }
@@ -190,6 +210,10 @@ impl StreamTranslator {
         out: &mut Vec<u8>,
     ) -> Result<(), TranslateError> {
         match self {
+            Self::OpenAi(t) => {
+                t.on_event(data, out);
+                Ok(())
+            }
             Self::Anthropic(t) => t.on_event(name, data, out),
             Self::Gemini(t) => t.on_event(name, data, out),
             Self::Cohere(t) => t.on_event(name, data, out),
@@ -201,6 +225,7 @@ impl StreamTranslator {
 
     fn finish(&mut self, out: &mut Vec<u8>) {
         match self {
+            Self::OpenAi(_) => {}
             Self::Anthropic(t) => t.finish(out),
             Self::Gemini(t) => t.finish(out),
             Self::Cohere(t) => t.finish(out),
@@ -210,6 +235,7 @@ impl StreamTranslator {
 
     fn usage(&self) -> Usage {
         match self {
+            Self::OpenAi(t) => t.usage,
             Self::Anthropic(t) => t.usage(),
             Self::Gemini(t) => t.usage(),
             Self::Cohere(t) => t.usage(),
@@ -218,13 +244,90 @@ impl StreamTranslator {
     }
 }
 
+/// A chat upstream's stream on the hub leg: its chunks pass as they are
+/// (the hub re-encodes them), their usage read on the way.
+#[derive(Default)]
+struct ChatRelay {
+    usage: Usage,
+}
+
+impl ChatRelay {
+    fn on_event(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        if data == b"[DONE]" {
+            return;
+        }
+        if memchr::memmem::find(data, b"\"usage\"").is_some() {
+            let usage = crate::schema::usage::scan_usage(data);
+            if usage != Usage::default() {
+                self.usage = usage;
+            }
+        }
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\n\n");
+    }
+}
+
+/// The chat body of the hub leg for a chat upstream, with the upstream's
+/// model spliced in, and where it goes (Azure by deployment).
+fn chat_leg(
+    provider: &Provider,
+    body: &[u8],
+    model: &str,
+    out: &mut Vec<u8>,
+) -> Result<Prepared, TranslateError> {
+    let peeked = crate::schema::peek::peek(body)
+        .map_err(|e| TranslateError::BadRequest(format!("chat body: {e}")))?;
+    let Some(range) = peeked.model else {
+        return Err(TranslateError::BadRequest(
+            "chat body without a model".into(),
+        ));
+    };
+    let from = out.len();
+    crate::schema::peek::Splice::new(&range, None).write(out, body, model);
+    if matches!(provider.kind(), ProviderKind::OpenAi | ProviderKind::Azure) {
+        // OpenAI's reasoning models refuse `max_tokens`; every OpenAI model
+        // takes `max_completion_tokens`. The hub writes the name other
+        // servers know.
+        rename_top_level_key(out, from, b"max_tokens", "max_completion_tokens");
+    }
+    let mut path = String::with_capacity(64);
+    if provider.spec.deployment_in_path {
+        path.push_str("/openai/deployments/");
+        let mut encoded = Vec::new();
+        crate::http::percent::push_encoded_bytes(&mut encoded, model.as_bytes());
+        path.push_str(&String::from_utf8_lossy(&encoded));
+        path.push_str("/chat/completions?api-version=");
+        path.push_str(&provider.settings.api_version);
+    } else {
+        path.push_str("/chat/completions");
+    }
+    let stream = peeked.stream;
+    Ok(Prepared {
+        path,
+        stream,
+        include_usage: stream,
+        base64: false,
+    })
+}
+
+/// Rename the top-level key `from_name` of the JSON object in `buf[at..]`.
+fn rename_top_level_key(buf: &mut Vec<u8>, at: usize, from_name: &[u8], to: &str) {
+    if let Some(key) = crate::schema::peek::top_level_key_named(&buf[at..], from_name) {
+        let key = at + key.start..at + key.end;
+        buf.splice(key, to.bytes());
+    }
+}
+
 /// One translated attempt: translate the body, build, send, and convert the
 /// answer (whole, or event by event for a 2xx stream).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn attempt<'a>(
     x: &Exchange<'a>,
     client: &mut Client,
     provider: &'a Provider,
     family: Family,
+    chat_body: &[u8],
     client_model: &str,
     upstream_model: &str,
     rec: &mut Record<'a>,
@@ -236,7 +339,11 @@ pub(super) async fn attempt<'a>(
         return invoke::embeddings(x, client, provider, client_model, upstream_model, rec).await;
     }
     let mut body = worker.take_buf();
-    let prepared = match prepare(family, x.dialect, x.body(), upstream_model, &mut body) {
+    let prepared = match family {
+        Family::OpenAi => chat_leg(provider, chat_body, upstream_model, &mut body),
+        _ => prepare(family, x.dialect, chat_body, upstream_model, &mut body),
+    };
+    let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {
             worker.give_buf(body);
@@ -254,8 +361,16 @@ pub(super) async fn attempt<'a>(
     let reader = BodyReader::new(resp, provider.settings.timeouts.stream_idle);
     let status = reader.head.status;
     if !(200..300).contains(&status) || !prepared.stream {
-        let answer =
+        let mut answer =
             answer::whole(x, provider, reader, family, &prepared, client_model, rec).await?;
+        if x.dialect.through_hub() {
+            let mut encoded = Vec::with_capacity(answer.len() + 256);
+            hub::whole(x.dialect, &answer, client_model, &mut encoded).map_err(|e| {
+                GatewayError::new(502, format!("the answer could not be converted: {e}"))
+                    .with_provider(provider.name())
+            })?;
+            answer = encoded;
+        }
         rec.status = 200;
         answer::write_json(x, client, provider, 200, &answer, rec).await
     } else {
@@ -331,5 +446,24 @@ fn static_reason(e: &TranslateError) -> &'static str {
     match e {
         TranslateError::BadRequest(_) => "request could not be translated",
         TranslateError::BadResponse(_) => "response could not be translated",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chat_leg_renames_only_the_top_level_key() {
+        let mut buf = b"HEAD".to_vec();
+        buf.extend_from_slice(br#"{"messages":[{"content":"max_tokens"}],"max_tokens":9}"#);
+        rename_top_level_key(&mut buf, 4, b"max_tokens", "max_completion_tokens");
+        assert_eq!(
+            &buf[..],
+            br#"HEAD{"messages":[{"content":"max_tokens"}],"max_completion_tokens":9}"#
+        );
+        let mut none = br#"{"a":1}"#.to_vec();
+        rename_top_level_key(&mut none, 0, b"max_tokens", "max_completion_tokens");
+        assert_eq!(&none[..], br#"{"a":1}"#);
     }
 }

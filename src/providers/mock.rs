@@ -72,6 +72,8 @@ pub fn respond(endpoint: MockEndpoint, model: &str, body: &[u8]) -> MockReply {
         MockEndpoint::Chat => chat_completions(&ctx, &request),
         MockEndpoint::Completions => completions(&ctx, &request),
         MockEndpoint::Embeddings => embeddings(&ctx, &request),
+        // The gateway estimates token counts itself (`api::hub`).
+        MockEndpoint::CountTokens => Err(invalid("the mock provider does not count tokens")),
     };
     reply.unwrap_or_else(|Invalid(message)| invalid_request(&message))
 }

@@ -5,6 +5,7 @@
 use super::{static_reason, translate_answer, translate_error, Family, Prepared, StreamTranslator};
 use crate::api::error::{Committed, GatewayError, UpstreamAnswer};
 use crate::api::exchange::{self, Exchange, Record};
+use crate::api::hub::HubStream;
 use crate::api::respond::{self, Client, Length};
 use crate::http::response::{push_header, push_header_u64};
 use crate::http::sse::{EventTooLarge, SseParser};
@@ -230,8 +231,12 @@ pub(super) async fn stream(
     rec: &mut Record<'_>,
 ) -> Result<bool, GatewayError> {
     let worker = x.worker;
+    let mut hub = HubStream::new(x.dialect, client_model);
+    let content_type = hub
+        .as_ref()
+        .map_or(&b"text/event-stream"[..], HubStream::content_type);
     let mut out = client.take_wbuf();
-    respond::push_head(&mut out, 200, b"text/event-stream", Some(x.id));
+    respond::push_head(&mut out, 200, content_type, Some(x.id));
     push_header(&mut out, b"cache-control", b"no-cache");
     push_header(
         &mut out,
@@ -248,6 +253,7 @@ pub(super) async fn stream(
     let mut translator = StreamTranslator::new(family, client_model, include_usage);
     let mut payload = worker.take_buf();
     let mut frames = worker.take_buf();
+    let mut encoded = Vec::new();
     let mut client_alive = true;
     let failure = loop {
         payload.clear();
@@ -267,6 +273,11 @@ pub(super) async fn stream(
         }
         if done {
             translator.finish(&mut frames);
+        }
+        if let Some(hub) = hub.as_mut() {
+            if let Err(e) = reencode(hub, &mut frames, &mut encoded, done) {
+                break Some(e);
+            }
         }
         if !frames.is_empty() {
             provider.mask_credentials(&mut frames);
@@ -288,9 +299,25 @@ pub(super) async fn stream(
     };
     // Frames translated before a failure still reach the client.
     if failure.is_some() && !frames.is_empty() && client_alive {
+        if let Some(hub) = hub.as_mut() {
+            // What the hub could not re-encode is lost with the stream.
+            let _ = reencode(hub, &mut frames, &mut encoded, false);
+        }
         provider.mask_credentials(&mut frames);
         client.push_piece(&mut out, &frames);
     }
+    let hub_failed = match (&failure, hub.as_mut()) {
+        (Some(f), Some(hub)) if client_alive => {
+            // The dialect's own failure events end the stream.
+            let err = stream_error(provider, f);
+            let mut events = Vec::new();
+            hub.fail(err.status, &err.message, &mut events);
+            client.push_piece(&mut out, &events);
+            client.push_end(&mut out);
+            true
+        }
+        _ => false,
+    };
     if !out.is_empty() && client_alive {
         client_alive = client.write(std::mem::take(&mut out)).await;
     } else {
@@ -303,14 +330,35 @@ pub(super) async fn stream(
     let Some(failure) = failure else {
         return Ok(client_alive && keep);
     };
-    let committed = if client_alive {
+    let committed = if client_alive && !hub_failed {
         client.stream_committed(true)
     } else {
         Committed::Closed
     };
-    let err = match failure {
+    Err(stream_error(provider, &failure).after(committed))
+}
+
+/// Re-encode the chat `frames` into the client's dialect, in place.
+fn reencode(
+    hub: &mut HubStream,
+    frames: &mut Vec<u8>,
+    encoded: &mut Vec<u8>,
+    done: bool,
+) -> Result<(), StreamError> {
+    encoded.clear();
+    let fed = hub.feed(frames, encoded);
+    if fed.is_ok() && done {
+        hub.finish(encoded);
+    }
+    std::mem::swap(frames, encoded);
+    fed.map_err(|e| StreamError::Translate(TranslateError::BadResponse(e.0)))
+}
+
+/// The driver's error for a stream that stopped.
+fn stream_error(provider: &Provider, failure: &StreamError) -> GatewayError {
+    match failure {
         StreamError::Upstream(e) => {
-            let mut err = GatewayError::upstream(provider.name(), &e);
+            let mut err = GatewayError::upstream(provider.name(), e);
             err.message = format!(
                 "upstream provider `{}` stream interrupted: {e}",
                 provider.name()
@@ -325,6 +373,5 @@ pub(super) async fn stream(
             ),
         )
         .with_provider(provider.name()),
-    };
-    Err(err.after(committed))
+    }
 }
