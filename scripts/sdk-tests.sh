@@ -31,6 +31,20 @@ if [[ "$want" != "$have" ]]; then
     echo "$want" >"$stamp"
 fi
 
+# Node judges (Claude Code, @anthropic-ai/sdk, the Vercel AI SDK): installed from
+# the lockfile when Node.js and npm are present; their tests skip otherwise.
+agents="$repo/tests/agents"
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    lock_hash="$(sha256sum "$agents/package-lock.json" | cut -d' ' -f1)"
+    if [[ "$(cat "$agents/node_modules/.ringbridge-lock.sha256" 2>/dev/null || true)" != "$lock_hash" ]]; then
+        echo "sdk-tests: installing tests/agents (npm ci)" >&2
+        (cd "$agents" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
+        echo "$lock_hash" >"$agents/node_modules/.ringbridge-lock.sha256"
+    fi
+else
+    echo "sdk-tests: Node.js/npm not found; the Node client and agent tests will be skipped" >&2
+fi
+
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 case "$target_dir" in
     /*) ;;
