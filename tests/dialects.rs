@@ -14,12 +14,14 @@ const MESSAGES: &str = "/v1/messages";
 const RESPONSES: &str = "/v1/responses";
 const GATEWAY_KEY: &str = "rb-dialects-key";
 
-/// A gateway with `chat` (OpenAI-shaped mock upstream), `anth` (Anthropic)
-/// and `busy` (every answer 429) providers, and the built-in mock.
+/// A gateway with `chat` (OpenAI-shaped mock upstream), `anth` (Anthropic),
+/// `openai` (OpenAI itself, which has the Responses API) and `busy` (every
+/// answer 429) providers, and the built-in mock.
 struct Setup {
     gw: Proc,
     chat: Proc,
     anth: Proc,
+    openai: Proc,
     _busy: Proc,
 }
 
@@ -27,6 +29,7 @@ fn setup() -> Setup {
     let chat = mock_provider(&[]);
     let anth = mock_provider(&[]);
     let busy = mock_provider(&["--status", "429"]);
+    let openai = mock_provider(&[]);
     let gw = gateway(GatewayOpts {
         config: Some(format!(
             r#"env_providers = false
@@ -42,8 +45,11 @@ keys = ["sk-ant-test-0123456789"]
 [providers.busy]
 kind = "openai-compatible"
 base_url = "http://{}/v1"
+[providers.openai]
+base_url = "http://{}/v1"
+keys = ["sk-openai-test-0123456789"]
 "#,
-            chat.addr, anth.addr, busy.addr
+            chat.addr, anth.addr, busy.addr, openai.addr
         )),
         env: vec![("RINGBRIDGE_API_KEYS", GATEWAY_KEY.to_string())],
         ..Default::default()
@@ -56,13 +62,14 @@ base_url = "http://{}/v1"
         .text()
         .contains("\"chat/")
     }));
-    for mock in [&chat, &anth] {
+    for mock in [&chat, &anth, &openai] {
         roundtrip(mock.addr, &post("/__reset_stats", "", &[]));
     }
     Setup {
         gw,
         chat,
         anth,
+        openai,
         _busy: busy,
     }
 }
@@ -369,4 +376,82 @@ fn raw_paths_reach_the_provider_as_they_are() {
     assert_eq!(r.status, 404, "{}", r.text());
     assert!(r.text().contains("cohere"), "{}", r.text());
     assert!(metric_eventually(s.gw.addr, |l| l.contains("endpoint=\"raw\"")));
+}
+
+#[test]
+fn responses_go_to_openai_as_bytes_stored_state_included() {
+    let s = setup();
+    let body = json!({"model": "openai/gpt-5", "input": "hi", "previous_response_id": "resp_prev"});
+    let r = responses(&s, &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    // The upstream's own answer, its model as it named it.
+    assert_eq!(v["id"], "resp_mock", "{v}");
+    assert_eq!(v["model"], "gpt-5", "{v}");
+    assert_eq!(v["previous_response_id"], "resp_prev", "{v}");
+    let r = responses(
+        &s,
+        &json!({"model": "openai/gpt-5", "input": "hi", "stream": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let names: Vec<String> = events(&r.body).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names.last().map(String::as_str), Some("response.completed"));
+    assert_eq!(upstream_requests(&s.openai), 2);
+    assert_eq!(upstream_requests(&s.chat), 0);
+}
+
+#[test]
+fn gemini_errors_are_in_googles_shape() {
+    let s = setup();
+    let auth = [("x-goog-api-key", GATEWAY_KEY)];
+    let path = "/genai/v1beta/models/chat/gpt-4o-mini:generateContent";
+    for (body, status) in [
+        ("{not json", 400),
+        (r#"{"contents":[]}"#, 400),
+        (
+            r#"{"contents":[{"parts":[{"text":"hi"}]}],"tools":[{"googleSearch":{}}]}"#,
+            400,
+        ),
+    ] {
+        let r = roundtrip(s.gw.addr, &post(path, body, &auth));
+        assert_eq!(r.status, status, "{body}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v["error"]["code"], status, "{v}");
+        assert_eq!(v["error"]["status"], "INVALID_ARGUMENT", "{v}");
+    }
+    assert_eq!(upstream_requests(&s.chat), 0);
+    let r = roundtrip(
+        s.gw.addr,
+        &post(
+            "/genai/v1beta/models/nowhere/x:generateContent",
+            r#"{"contents":[{"parts":[{"text":"hi"}]}]}"#,
+            &auth,
+        ),
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"]["status"], "NOT_FOUND");
+    let ok = roundtrip(
+        s.gw.addr,
+        &post(
+            "/genai/v1beta/models/chat/gpt-4o-mini:streamGenerateContent?alt=sse",
+            r#"{"contents":[{"parts":[{"text":"hi"}]}]}"#,
+            &auth,
+        ),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert!(ok
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let array = roundtrip(
+        s.gw.addr,
+        &post(
+            "/genai/v1beta/models/chat/gpt-4o-mini:streamGenerateContent",
+            r#"{"contents":[{"parts":[{"text":"hi"}]}]}"#,
+            &auth,
+        ),
+    );
+    assert_eq!(array.status, 200, "{}", array.text());
+    let pieces = array.json();
+    assert!(pieces.as_array().unwrap().len() > 1, "{pieces}");
 }

@@ -22,6 +22,7 @@ use crate::gemini::{self, Op};
 use crate::oauth;
 use crate::proto::{self, Chunked, Fail, Head, Method, Route, Span};
 use crate::render::{self, Event, Len, MsgEvent, Saw, CT_JSON, CT_SSE};
+use crate::responses;
 use crate::sim::{Defaults, Dist, FailKind};
 use crate::stats;
 
@@ -319,6 +320,17 @@ impl Conn {
 
     /// Sends a complete fixed-length response.
     async fn send(&mut self, head: &Head, status: u16, extra: &str, src: Src) -> Next {
+        self.send_typed(head, status, CT_JSON, extra, src).await
+    }
+
+    async fn send_typed(
+        &mut self,
+        head: &Head,
+        status: u16,
+        content_type: &str,
+        extra: &str,
+        src: Src,
+    ) -> Next {
         let body: &[u8] = match src {
             Src::Scratch => &self.scratch,
             Src::ReqBody(loc) => body_slice(&self.rbuf, &self.body, loc),
@@ -328,7 +340,7 @@ impl Conn {
         render::head(
             w,
             status,
-            CT_JSON,
+            content_type,
             Len::Fixed(body.len()),
             head.keep_alive,
             Some(saw(&self.rbuf, head)),
@@ -446,6 +458,7 @@ impl Conn {
             }
             Route::Messages => self.messages(head, body).await,
             Route::CountTokens => self.count_tokens(head, body).await,
+            Route::Responses => self.responses(head, body).await,
             Route::Embeddings => self.embeddings(head, body).await,
             Route::Gemini(op) => self.gemini(head, body, op).await,
             Route::CohereChat => self.cohere_chat(head, body).await,
@@ -598,6 +611,39 @@ impl Conn {
         self.scratch.clear();
         render::anthropic_error_body(&mut self.scratch, kind, message);
         self.send(head, status, "", Src::Scratch).await
+    }
+
+    /// OpenAI's Responses API: a whole response or its event stream.
+    async fn responses(&mut self, head: &Head, body: BodyLoc) -> Next {
+        if !head.auth.is_some_and(|(a, b)| b > a) {
+            return self
+                .send_error(
+                    head,
+                    401,
+                    &[b"missing bearer token"],
+                    Some("invalid_api_key"),
+                )
+                .await;
+        }
+        let bytes = body_slice(&self.rbuf, &self.body, body);
+        let Ok(req) = serde_json::from_slice::<responses::Request>(bytes) else {
+            return self
+                .send_error(
+                    head,
+                    400,
+                    &[b"request body is not a Responses request"],
+                    None,
+                )
+                .await;
+        };
+        self.scratch.clear();
+        if req.stream {
+            responses::events(&req, &mut self.scratch);
+            self.send_typed(head, 200, CT_SSE, "", Src::Scratch).await
+        } else {
+            responses::body(&req, &mut self.scratch);
+            self.send(head, 200, "", Src::Scratch).await
+        }
     }
 
     /// Anthropic's token count: one token per four bytes of the body, so a

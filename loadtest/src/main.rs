@@ -10,6 +10,7 @@ mod gemini;
 mod oauth;
 mod proto;
 mod render;
+mod responses;
 mod sim;
 mod stats;
 

@@ -356,6 +356,8 @@ pub enum Route {
     Messages,
     /// Anthropic's `…/v1/messages/count_tokens`.
     CountTokens,
+    /// OpenAI's Responses API, `…/responses`.
+    Responses,
     /// Gemini API: `…/models/{model}:{method}`.
     Gemini(crate::gemini::Op),
     /// Cohere v2 `…/v2/chat`.
@@ -405,6 +407,7 @@ pub fn route(method: Method, target: &[u8]) -> Route {
         (Method::Post, p) if p.ends_with(b"/completions") => Route::Completions,
         (Method::Post, p) if p.ends_with(b"/v1/messages") => Route::Messages,
         (Method::Post, p) if p.ends_with(b"/v1/messages/count_tokens") => Route::CountTokens,
+        (Method::Post, p) if p.ends_with(b"/responses") => Route::Responses,
         (Method::Post, p) if p.ends_with(b"/v2/chat") => Route::CohereChat,
         (Method::Post, p) if p.ends_with(b"/v2/embed") => Route::CohereEmbed,
         (Method::Post, p) if crate::gemini::parse_path(p).is_some() => {
@@ -562,6 +565,7 @@ mod tests {
             route(Method::Post, b"/v1/messages/count_tokens"),
             Route::CountTokens
         );
+        assert_eq!(route(Method::Post, b"/v1/responses"), Route::Responses);
         assert_eq!(
             route(Method::Post, b"/anthropic/v1/messages?beta=true"),
             Route::Messages

@@ -7,6 +7,8 @@ Targets, one gateway per I/O driver (`dialect_gateway`):
 * `openai/...`: mock-provider's OpenAI chat route, through the chat hub;
 * `gemini/...`, `cohere/...`, `bedrock/...`: mock-provider's routes for them,
   through the hub and the gateway's translators;
+* `native/...`: mock-provider's Responses route as OpenAI itself (kind `openai`),
+  reached as bytes by Responses requests;
 * `mock/echo`: the built-in mock, through the hub;
 * `*-429`: the same upstreams answering 429.
 """
@@ -51,7 +53,7 @@ def dialect_mocks(tmp_dir: Path) -> Iterator[dict[str, Proc]]:
         "anthropic": [], "anthropic-429": ["--fail-mix", "429:1"],
         "openai": [], "openai-429": ["--fail-mix", "429:1"],
         "gemini": [], "gemini-429": ["--fail-mix", "429:1"],
-        "cohere": [], "bedrock": [],
+        "cohere": [], "bedrock": [], "native": [],
     }
     yield from spawn_mocks(flags, tmp_dir)
 
@@ -71,6 +73,10 @@ def write_dialect_config(tmp: Path, name: str, mocks: dict[str, Proc]) -> Path:
                     f'aws_secret_access_key = "{AWS_SECRET_ACCESS_KEY}"\n')
         elif kind == "openai":
             kind = "openai-compatible"
+            auth = f'base_url = "{proc.url}/v1"\nkeys = ["{UPSTREAM_KEY}"]\n'
+        elif kind == "native":
+            # OpenAI itself: Responses requests reach it as bytes.
+            kind = "openai"
             auth = f'base_url = "{proc.url}/v1"\nkeys = ["{UPSTREAM_KEY}"]\n'
         else:
             auth = f'base_url = "{proc.url}"\nkeys = ["sk-ant-test"]\n'
@@ -253,6 +259,17 @@ def test_responses_function_calls_and_outputs(oai: openai.OpenAI, model: str) ->
                 "output": "18C and sunny"}],
     )
     assert follow.status == "completed" and follow.output_text
+
+
+def test_responses_native_pass_through(oai: openai.OpenAI) -> None:
+    # mock-provider's Responses route, reached as bytes: its own answer comes back.
+    r = oai.responses.create(model="native/gpt-5", input="hi", previous_response_id="resp_1")
+    assert r.id == "resp_mock" and r.output_text == "Hello from mock-provider."
+    assert r.previous_response_id == "resp_1"
+    with oai.responses.stream(model="native/gpt-5", input="hi") as stream:
+        final = stream.get_final_response()
+    assert final.output_text == "Hello from mock-provider."
+    assert final.usage.output_tokens == 5
 
 
 def test_responses_errors(oai: openai.OpenAI) -> None:
