@@ -1,9 +1,11 @@
 //! Translation cost per request and per stream event, per provider family,
-//! next to the pass-through splice of the same body as the baseline.
+//! next to the pass-through splice of the same body as the baseline; and the
+//! inbound dialects' conversions into and out of the chat hub.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use ringbridge::inbound;
 use ringbridge::providers::{anthropic, bedrock, cohere, gemini};
 use ringbridge::schema::peek::{peek, splice_model};
 
@@ -129,5 +131,136 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The same conversation in each inbound dialect, as clients send it.
+fn dialect_bodies() -> [(&'static str, Vec<u8>); 3] {
+    let text = "Summarise the following paragraph in one sentence. ".repeat(14);
+    let tool = r#"{"name":"lookup","description":"Look a word up","input_schema":{"type":"object","properties":{"word":{"type":"string"}},"required":["word"]}}"#;
+    let anthropic = format!(
+        r#"{{"model":"openai/gpt-4o-mini","max_tokens":512,"stream":true,"temperature":0.2,"system":[{{"type":"text","text":"You are terse.","cache_control":{{"type":"ephemeral"}}}}],"messages":[{{"role":"user","content":"{text}"}}],"tools":[{tool}]}}"#
+    );
+    let responses = format!(
+        r#"{{"model":"openai/gpt-4o-mini","max_output_tokens":512,"stream":true,"temperature":0.2,"instructions":"You are terse.","input":[{{"role":"user","content":"{text}"}}],"tools":[{{"type":"function","name":"lookup","description":"Look a word up","parameters":{{"type":"object","properties":{{"word":{{"type":"string"}}}},"required":["word"]}}}}]}}"#
+    );
+    let gemini = format!(
+        r#"{{"systemInstruction":{{"parts":[{{"text":"You are terse."}}]}},"contents":[{{"role":"user","parts":[{{"text":"{text}"}}]}}],"generationConfig":{{"temperature":0.2,"maxOutputTokens":512}},"tools":[{{"functionDeclarations":[{{"name":"lookup","description":"Look a word up","parameters":{{"type":"OBJECT","properties":{{"word":{{"type":"STRING"}}}},"required":["word"]}}}}]}}]}}"#
+    );
+    [
+        ("anthropic", anthropic.into_bytes()),
+        ("responses", responses.into_bytes()),
+        ("gemini", gemini.into_bytes()),
+    ]
+}
+
+/// Inbound dialects through the chat hub: the request into chat, a whole
+/// chat answer back, and one chat chunk re-encoded.
+fn bench_inbound(c: &mut Criterion) {
+    let mut g = c.benchmark_group("inbound_to_chat");
+    for (name, body) in dialect_bodies() {
+        g.bench_function(name, |b| {
+            let mut out = Vec::with_capacity(4096);
+            b.iter(|| {
+                out.clear();
+                match name {
+                    "anthropic" => inbound::anthropic::to_chat(black_box(&body), &mut out),
+                    "responses" => inbound::responses::to_chat(black_box(&body), &mut out),
+                    _ => inbound::gemini::to_chat(
+                        black_box(&body),
+                        "openai/gpt-4o-mini",
+                        true,
+                        &mut out,
+                    ),
+                }
+                .unwrap();
+                black_box(out.len())
+            })
+        });
+    }
+    // Anthropic in, Gemini upstream: the hub, then the Gemini translator.
+    let (_, anthropic_body) = &dialect_bodies()[0];
+    g.bench_function("anthropic_then_gemini_translator", |b| {
+        let (mut hub, mut out) = (Vec::with_capacity(4096), Vec::with_capacity(4096));
+        b.iter(|| {
+            hub.clear();
+            out.clear();
+            inbound::anthropic::to_chat(black_box(anthropic_body), &mut hub).unwrap();
+            gemini::translate_request(&hub, &mut out).unwrap();
+            black_box(out.len())
+        })
+    });
+    g.finish();
+
+    let chat = br#"{"id":"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG","object":"chat.completion","created":1741570283,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"The quick brown fox jumps over the lazy dog, a sentence that uses every letter.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":120,"completion_tokens":18,"total_tokens":138,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}"#;
+    let mut g = c.benchmark_group("inbound_from_chat");
+    g.bench_function("anthropic", |b| {
+        let mut out = Vec::with_capacity(4096);
+        b.iter(|| {
+            out.clear();
+            inbound::anthropic::from_chat(black_box(chat), "openai/gpt-4o-mini", &mut out).unwrap();
+            black_box(out.len())
+        })
+    });
+    g.bench_function("responses", |b| {
+        let mut out = Vec::with_capacity(4096);
+        b.iter(|| {
+            out.clear();
+            inbound::responses::from_chat(black_box(chat), "openai/gpt-4o-mini", &mut out).unwrap();
+            black_box(out.len())
+        })
+    });
+    g.bench_function("gemini", |b| {
+        let mut out = Vec::with_capacity(4096);
+        b.iter(|| {
+            out.clear();
+            inbound::gemini::from_chat(black_box(chat), "openai/gpt-4o-mini", &mut out).unwrap();
+            black_box(out.len())
+        })
+    });
+    g.finish();
+
+    let first = br#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#;
+    let delta = br#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" the quick brown fox"},"finish_reason":null}]}"#;
+    let mut g = c.benchmark_group("inbound_stream_chunk");
+    g.bench_function("anthropic_text_delta", |b| {
+        let mut e = inbound::anthropic::StreamEncoder::new("openai/gpt-4o-mini");
+        let mut out = Vec::with_capacity(4096);
+        e.on_chunk(first, &mut out).unwrap();
+        e.on_chunk(delta, &mut out).unwrap();
+        b.iter(|| {
+            out.clear();
+            e.on_chunk(black_box(delta), &mut out).unwrap();
+            black_box(out.len())
+        })
+    });
+    g.bench_function("responses_text_delta", |b| {
+        // The encoder keeps the text for the final event: a fresh one per
+        // thousand chunks keeps that growth out of the figure.
+        let mut out = Vec::with_capacity(4096);
+        b.iter_batched_ref(
+            || {
+                let mut e = inbound::responses::StreamEncoder::new("openai/gpt-4o-mini");
+                e.on_chunk(first, &mut Vec::new()).unwrap();
+                e
+            },
+            |e| {
+                out.clear();
+                e.on_chunk(black_box(delta), &mut out).unwrap();
+                black_box(out.len())
+            },
+            criterion::BatchSize::NumIterations(1000),
+        )
+    });
+    g.bench_function("gemini_text_delta", |b| {
+        let mut e = inbound::gemini::StreamEncoder::new("openai/gpt-4o-mini");
+        let mut out = Vec::with_capacity(4096);
+        e.on_chunk(first, &mut out).unwrap();
+        b.iter(|| {
+            out.clear();
+            e.on_chunk(black_box(delta), &mut out).unwrap();
+            black_box(out.len())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_inbound);
 criterion_main!(benches);

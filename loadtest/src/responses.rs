@@ -47,10 +47,30 @@ fn message(text: &str, status: &str) -> Value {
            "content": [{"type": "output_text", "text": text, "annotations": []}]})
 }
 
-/// The whole answer.
+/// The whole answer, written directly: the load harness measures the
+/// gateway with this route, so the mock must not be the slow side.
 pub fn body(req: &Request, out: &mut Vec<u8>) {
-    let v = response(req, "completed", json!([message(TEXT, "completed")]));
-    out.extend_from_slice(v.to_string().as_bytes());
+    let quoted = |s: &Option<String>| match s {
+        Some(s) => Value::String(s.clone()).to_string(),
+        None => "null".to_owned(),
+    };
+    out.extend_from_slice(
+        format!(
+            concat!(
+                r#"{{"id":"resp_mock","object":"response","created_at":1700000000,"status":"completed","#,
+                r#""error":null,"incomplete_details":null,"model":{},"previous_response_id":{},"#,
+                r#""output":[{{"type":"message","id":"msg_mock","status":"completed","role":"assistant","#,
+                r#""content":[{{"type":"output_text","text":"{}","annotations":[]}}]}}],"#,
+                r#""parallel_tool_calls":true,"tool_choice":"auto","tools":[],"#,
+                r#""usage":{{"input_tokens":12,"input_tokens_details":{{"cached_tokens":0}},"#,
+                r#""output_tokens":5,"output_tokens_details":{{"reasoning_tokens":0}},"total_tokens":17}}}}"#
+            ),
+            quoted(&req.model),
+            quoted(&req.previous_response_id),
+            TEXT
+        )
+        .as_bytes(),
+    );
 }
 
 /// The event stream, whole: created, the message item and its text in
@@ -90,5 +110,24 @@ pub fn events(req: &Request, out: &mut Vec<u8>) {
         event["sequence_number"] = json!(n);
         let name = event["type"].as_str().unwrap_or_default().to_owned();
         out.extend_from_slice(format!("event: {name}\ndata: {event}\n\n").as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_written_body_is_the_response_the_stream_completes_with() {
+        let req = Request {
+            model: Some("gpt-\"5".into()),
+            stream: false,
+            previous_response_id: None,
+        };
+        let mut whole = Vec::new();
+        body(&req, &mut whole);
+        let whole: Value = serde_json::from_slice(&whole).unwrap();
+        let expected = response(&req, "completed", json!([message(TEXT, "completed")]));
+        assert_eq!(whole, expected);
     }
 }
