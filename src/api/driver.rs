@@ -33,7 +33,8 @@ pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
     let asked = match x.dialect {
         Dialect::GeminiGenerate | Dialect::GeminiStream { .. } => model_in_path(x),
         _ => peek_model(x.body()),
-    };
+    }
+    .and_then(|asked| required_members(x.dialect, x.body()).map(|()| asked));
     let asked = match asked {
         Ok(asked) => asked,
         Err(e) => {
@@ -300,9 +301,27 @@ fn peek_model(body: &[u8]) -> Result<Asked<'_>, GatewayError> {
     })
 }
 
+/// The members a dialect's request cannot do without, checked here so a
+/// request missing one is refused before any upstream sees it, whether it
+/// would go as bytes or through the hub (whose converters check the rest).
+fn required_members(dialect: Dialect, body: &[u8]) -> Result<(), GatewayError> {
+    let required: &[&str] = match dialect {
+        Dialect::AnthropicMessages => &["messages", "max_tokens"],
+        Dialect::AnthropicCountTokens => &["messages"],
+        Dialect::GeminiGenerate | Dialect::GeminiStream { .. } => &["contents"],
+        _ => return Ok(()),
+    };
+    match crate::schema::peek::first_missing(body, required) {
+        Some(name) => Err(GatewayError::new(400, format!("{name}: Field required"))),
+        None => Ok(()),
+    }
+}
+
 /// Gemini's model is in the path (`…/models/{model}:{method}`), and the
 /// body, which has no `model`, goes to a Gemini upstream as it is.
 fn model_in_path<'b>(x: &Exchange<'b>) -> Result<Asked<'b>, GatewayError> {
+    // The body must still be one JSON object, whoever reads it next.
+    peek(x.body()).map_err(|e| GatewayError::new(400, e.to_string()))?;
     let path = x.req.head.path(x.rbuf);
     match super::target::gemini_model_path(path) {
         Some((model, _)) => Ok(Asked {

@@ -139,6 +139,47 @@ pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
     }
 }
 
+/// The first of `names` that is not a top-level member of the object
+/// `body` (keys compared as sent), in one walk; `None` when all are there or
+/// the body is not an object the walk can follow (the caller's own parse
+/// reports that).
+pub fn first_missing<'n>(body: &[u8], names: &[&'n str]) -> Option<&'n str> {
+    debug_assert!(names.len() <= 64);
+    let mut found = 0u64;
+    let all = (1u64 << names.len()) - 1;
+    let mut i = skip_ws(body, 0);
+    if body.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(body, i + 1);
+    while body.get(i) == Some(&b'"') && found != all {
+        let Ok((key, _, after)) = string_at(body, i) else {
+            return None;
+        };
+        if let Some(n) = names
+            .iter()
+            .position(|n| n.as_bytes() == &body[key.clone()])
+        {
+            found |= 1 << n;
+        }
+        i = skip_ws(body, after);
+        if body.get(i) != Some(&b':') {
+            return None;
+        }
+        let Ok(end) = skip_value(body, skip_ws(body, i + 1)) else {
+            return None;
+        };
+        i = skip_ws(body, end);
+        match body.get(i) {
+            Some(b',') => i = skip_ws(body, i + 1),
+            _ => break,
+        }
+    }
+    (0..names.len())
+        .find(|n| found & (1 << n) == 0)
+        .map(|n| names[n])
+}
+
 /// The contents range of the key of the top-level member named `name`
 /// (an unescaped key), if the body is an object that has one: for renaming
 /// a field of a body the gateway wrote itself.
@@ -411,6 +452,17 @@ impl Splice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn required_members_are_checked_in_one_walk() {
+        let names = ["messages", "max_tokens"];
+        let body = br#"{"model":"m","messages":[{"max_tokens":1}],"max_tokens":5}"#;
+        assert_eq!(first_missing(body, &names), None);
+        let body = br#"{"model":"m","messages":[{"max_tokens":1}]}"#;
+        assert_eq!(first_missing(body, &names), Some("max_tokens"));
+        assert_eq!(first_missing(br#"{}"#, &names), Some("messages"));
+        assert_eq!(first_missing(b"[]", &names), None);
+    }
 
     #[test]
     fn a_top_level_key_is_found_by_name_and_not_inside_values() {
