@@ -455,3 +455,54 @@ fn gemini_errors_are_in_googles_shape() {
     let pieces = array.json();
     assert!(pieces.as_array().unwrap().len() > 1, "{pieces}");
 }
+
+#[test]
+fn a_stream_cut_upstream_ends_in_each_dialects_failure_event() {
+    let cut = mock_provider(&["--fail-mix", "cut:1", "--chunks", "10"]);
+    let gw = gateway_with(&format!(
+        "env_providers = false\n[retries]\nattempts = 1\n[providers.cut]\nkind = \"openai-compatible\"\nbase_url = \"http://{}/v1\"\n",
+        cut.addr
+    ));
+    let ask = |path: &str, body: Value| {
+        let r = roundtrip(gw.addr, &post(path, &body.to_string(), &[]));
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        r
+    };
+    let r = ask(
+        MESSAGES,
+        json!({"model": "cut/m", "max_tokens": 64, "stream": true,
+               "messages": [{"role": "user", "content": "hi"}]}),
+    );
+    let evs = events(&r.body);
+    assert_eq!(evs.first().unwrap().0, "message_start");
+    let (name, last) = evs.last().unwrap();
+    assert_eq!(name, "error", "{}", r.text());
+    assert_eq!(last["type"], "error");
+    assert!(last["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("interrupted"));
+
+    let r = ask(
+        RESPONSES,
+        json!({"model": "cut/m", "input": "hi", "stream": true}),
+    );
+    let evs = events(&r.body);
+    let (name, last) = evs.last().unwrap();
+    assert_eq!(name, "response.failed", "{}", r.text());
+    assert_eq!(last["response"]["status"], "failed");
+
+    let r = ask(
+        "/genai/v1beta/models/cut/m:streamGenerateContent?alt=sse",
+        json!({"contents": [{"parts": [{"text": "hi"}]}]}),
+    );
+    // Gemini frames its events with CRLF.
+    let text = r.text();
+    let last = text.lines().filter_map(|l| l.strip_prefix("data: ")).last();
+    let last: Value = serde_json::from_str(last.unwrap().trim_end()).unwrap();
+    assert!(
+        last["error"]["code"].as_u64().unwrap_or(0) >= 500,
+        "{}",
+        r.text()
+    );
+}
