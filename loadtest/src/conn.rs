@@ -615,7 +615,7 @@ impl Conn {
 
     /// OpenAI's Responses API: a whole response or its event stream.
     async fn responses(&mut self, head: &Head, body: BodyLoc) -> Next {
-        if !head.auth.is_some_and(|(a, b)| b > a) {
+        if head.auth.is_none_or(|(a, b)| b <= a) {
             return self
                 .send_error(
                     head,
@@ -649,7 +649,7 @@ impl Conn {
     /// Anthropic's token count: one token per four bytes of the body, so a
     /// test can tell the upstream's count from the gateway's estimate.
     async fn count_tokens(&mut self, head: &Head, body: BodyLoc) -> Next {
-        if !head.api_key.is_some_and(|(a, b)| b > a) {
+        if head.api_key.is_none_or(|(a, b)| b <= a) {
             return self
                 .send_anthropic_error(
                     head,
