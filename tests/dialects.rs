@@ -498,7 +498,10 @@ fn a_stream_cut_upstream_ends_in_each_dialects_failure_event() {
     );
     // Gemini frames its events with CRLF.
     let text = r.text();
-    let last = text.lines().filter_map(|l| l.strip_prefix("data: ")).last();
+    let last = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .next_back();
     let last: Value = serde_json::from_str(last.unwrap().trim_end()).unwrap();
     assert!(
         last["error"]["code"].as_u64().unwrap_or(0) >= 500,
