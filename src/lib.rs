@@ -6,6 +6,7 @@ pub mod config;
 pub mod credentials;
 #[doc(hidden)]
 pub mod fuzz_targets;
+pub mod governance;
 pub mod http;
 pub mod inbound;
 pub mod providers;

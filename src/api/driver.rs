@@ -20,9 +20,10 @@ use super::admit;
 use super::convert::{converter, Converter, HubLeg};
 use super::error::{may_retry, ErrorKind, GatewayError};
 use super::exchange::{client_hung_up, record, record_rejection, Asked, Exchange, Record};
-use super::hub;
 use super::respond::{self, Client};
+use super::{govern, hub};
 use crate::config::RetrySettings;
+use crate::http::response::push_header;
 use crate::router::health::now_ms;
 use crate::router::{another_usable, lease, Choice, Provider, Route};
 use crate::schema::dialect::Dialect;
@@ -44,15 +45,19 @@ pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
         }
     };
     let mut rec = Record::default();
-    let result = drive(x, client, &asked, &mut rec).await;
+    let result = match govern::admit(x, &mut rec) {
+        Ok(()) => drive(x, client, &asked, &mut rec).await,
+        Err(e) => Err(e),
+    };
     let keep = match result {
         Ok(keep) => keep,
         Err(mut e) => {
             rec.status = e.status;
             if !rec.provider.is_empty() {
-                let mut attempts = Vec::with_capacity(64 + rec.tried.len());
-                rec.push_attempts(&mut attempts, e.status);
-                e.attempts = Some(attempts);
+                let lines = e.header_lines.get_or_insert_with(Default::default);
+                lines.extend_from_slice(b"x-ringbridge-attempts: ");
+                rec.push_attempts(lines, e.status);
+                lines.extend_from_slice(b"\r\n");
             }
             if e.side == super::error::Side::Upstream || e.kind == ErrorKind::ShuttingDown {
                 tracing::warn!(provider = rec.provider, caller_key = ?x.caller.key, request_id = %x.id.lossy(), error = %e.message, "upstream request failed");
@@ -60,6 +65,7 @@ pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
             respond::error(client, x.dialect, &e, x.keep_alive, Some(x.id)).await
         }
     };
+    govern::charge(x, &rec);
     record(x.worker, x.dialect, x.req.started, &rec);
     keep && x.keep_alive
 }
@@ -85,8 +91,13 @@ async fn drive<'a>(
                 err
             }
         })?;
-    let mut left = candidates.len();
-    for route in candidates.iter() {
+    let allowed =
+        |route: &Route<'_>| govern::allows(x, routes.provider(route.provider).name(), route.model);
+    let mut left = candidates.iter().filter(|r| allowed(r)).count();
+    if left == 0 {
+        return Err(govern::not_allowed(x, &asked.model));
+    }
+    for route in candidates.iter().filter(|r| allowed(r)) {
         left -= 1;
         let provider = routes.provider(route.provider);
         rec.provider = provider.name();
@@ -241,22 +252,23 @@ async fn estimate(
 ) -> Result<bool, GatewayError> {
     let mut body = Vec::with_capacity(32);
     hub::estimate_tokens(x.body(), &mut body)?;
-    let mut attempts = Vec::with_capacity(64 + rec.tried.len());
-    rec.push_attempts(&mut attempts, 200);
     rec.status = 200;
-    let extra: [(&[u8], &[u8]); 3] = [
-        (b"x-ringbridge-provider", rec.provider.as_bytes()),
-        (b"x-ringbridge-attempts", &attempts),
-        (b"x-ringbridge-token-count", b"estimate"),
-    ];
-    Ok(respond::full(
+    let mut lines = Vec::with_capacity(160 + rec.tried.len());
+    push_header(
+        &mut lines,
+        b"x-ringbridge-provider",
+        rec.provider.as_bytes(),
+    );
+    rec.push_attempts_header(&mut lines, 200);
+    push_header(&mut lines, b"x-ringbridge-token-count", b"estimate");
+    Ok(respond::full_with_lines(
         client,
         200,
         b"application/json",
         &body,
         x.keep_alive,
         Some(x.id),
-        &extra,
+        &lines,
     )
     .await
         && x.keep_alive)

@@ -50,6 +50,12 @@ pub enum ErrorKind {
     UpstreamStatus,
     /// The client went away; nothing can be written.
     ClientClosed,
+    /// A virtual key that is disabled or expired.
+    KeyRevoked,
+    /// A virtual key, its team or customer is over a rate limit.
+    RateLimited,
+    /// A virtual key may not use the model asked for.
+    ModelNotAllowed,
 }
 
 /// How much of the answer the client already has when the error happens.
@@ -88,8 +94,10 @@ pub struct GatewayError {
     pub provider: Option<String>,
     pub committed: Committed,
     pub answer: Option<Box<UpstreamAnswer>>,
-    /// The `x-ringbridge-attempts` value, once the driver has tried a route.
-    pub attempts: Option<Vec<u8>>,
+    /// Header lines the answer carries besides its own: the driver's
+    /// `x-ringbridge-attempts` once it has tried a route, a refused virtual
+    /// key's `x-ratelimit-*`. Boxed: most errors have none.
+    pub header_lines: Option<Box<Vec<u8>>>,
 }
 
 impl GatewayError {
@@ -132,7 +140,7 @@ impl GatewayError {
             provider: None,
             committed: Committed::Nothing,
             answer: None,
-            attempts: None,
+            header_lines: None,
         }
     }
 
@@ -319,6 +327,9 @@ fn openai_type_and_code(kind: ErrorKind, status: u16) -> (&'static str, Option<&
             _ => ("upstream_error", Some("bad_gateway")),
         },
         ErrorKind::ClientClosed => (INVALID, None),
+        ErrorKind::KeyRevoked => (INVALID, Some("invalid_api_key")),
+        ErrorKind::RateLimited => ("rate_limit_error", Some("rate_limit_exceeded")),
+        ErrorKind::ModelNotAllowed => ("permission_error", Some("model_not_allowed")),
     }
 }
 

@@ -93,6 +93,8 @@ pub(super) struct Record<'a> {
     pub failed_attempts: u32,
     /// `provider/model=status, ` for each of them, for `x-ringbridge-attempts`.
     pub tried: Vec<u8>,
+    /// Where the caller's virtual key stands, for `x-ratelimit-*`.
+    pub rate: crate::governance::Admitted,
 }
 
 impl Record<'_> {
@@ -113,11 +115,13 @@ impl Record<'_> {
         push_attempt(out, self.provider, self.model, status);
     }
 
-    /// The whole `x-ringbridge-attempts` header line.
+    /// The whole `x-ringbridge-attempts` header line, and the caller's
+    /// `x-ratelimit-*` lines when its key has limits.
     pub fn push_attempts_header(&self, out: &mut Vec<u8>, status: u16) {
         out.extend_from_slice(b"x-ringbridge-attempts: ");
         self.push_attempts(out, status);
         out.extend_from_slice(b"\r\n");
+        super::govern::push_rate_headers(out, &self.rate);
     }
 }
 

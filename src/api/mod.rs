@@ -16,6 +16,7 @@ mod dispatch;
 mod driver;
 pub mod error;
 mod exchange;
+mod govern;
 mod hub;
 mod mock;
 mod passthrough;

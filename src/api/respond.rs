@@ -181,6 +181,26 @@ pub async fn full(
     client.write(out).await
 }
 
+/// Write a complete response whose extra header lines are ready-made.
+pub async fn full_with_lines(
+    client: &mut Client,
+    status: u16,
+    content_type: &[u8],
+    body: &[u8],
+    keep_alive: bool,
+    request_id: Option<&RequestId>,
+    header_lines: &[u8],
+) -> bool {
+    let mut out = client.take_wbuf();
+    push_head(&mut out, status, content_type, request_id);
+    out.extend_from_slice(header_lines);
+    client.finish_head(&mut out, Length::Known(body.len() as u64), keep_alive);
+    if !client.head_only {
+        out.extend_from_slice(body);
+    }
+    client.write(out).await
+}
+
 /// Render `err` for the client in `dialect`: a whole error response, a last
 /// event of a stream already open, or nothing when the client can take no
 /// more. Returns whether the connection can serve another request.
@@ -236,8 +256,8 @@ pub async fn error(
             if let Some(provider) = &err.provider {
                 push_header(&mut out, b"x-ringbridge-provider", provider.as_bytes());
             }
-            if let Some(attempts) = &err.attempts {
-                push_header(&mut out, b"x-ringbridge-attempts", attempts);
+            if let Some(lines) = &err.header_lines {
+                out.extend_from_slice(lines);
             }
             let keep = client.finish_head(&mut out, Length::Known(body.len() as u64), keep_alive);
             if !client.head_only {

@@ -10,6 +10,7 @@ mod breaker;
 mod cloud;
 mod cors;
 mod error;
+mod governance;
 mod keys;
 mod limits;
 mod provider;
@@ -139,6 +140,13 @@ pub(crate) fn resolve(
         auth_keys.push(resolve_secret(raw, &format!("auth.keys[{i}]"), env)?);
     }
     auth_keys.extend(env_api_keys(env)?);
+    let (virtual_keys, teams, customers) = governance::resolve(
+        &file.virtual_keys,
+        &file.teams,
+        &file.customers,
+        &auth_keys,
+        env,
+    )?;
 
     let mut providers = Vec::new();
     for (name, provider) in &file.providers.0 {
@@ -199,6 +207,7 @@ pub(crate) fn resolve(
 
     if !listen.ip().to_canonical().is_loopback()
         && auth_keys.is_empty()
+        && virtual_keys.is_empty()
         && !opts.allow_unauthenticated
     {
         return Err(ConfigError::invalid(
@@ -218,6 +227,9 @@ pub(crate) fn resolve(
         limits,
         cors,
         auth_keys,
+        virtual_keys,
+        teams,
+        customers,
         providers,
         aliases,
         routes,

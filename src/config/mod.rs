@@ -30,6 +30,12 @@ pub struct Settings {
     pub cors: Cors,
     /// Inbound gateway keys; empty means no inbound auth.
     pub auth_keys: Vec<Secret>,
+    /// `[[virtual_keys]]`: gateway keys with an identity, allowed models and
+    /// limits (they turn inbound auth on too).
+    pub virtual_keys: Vec<VirtualKeySettings>,
+    /// `[[teams]]`, `[[customers]]`: limits shared by their keys.
+    pub teams: Vec<GroupSettings>,
+    pub customers: Vec<GroupSettings>,
     /// Enabled providers, in a stable order (config order, then built-ins by name).
     pub providers: Vec<ProviderSettings>,
     /// Bare model name -> "provider/model" target.
@@ -54,6 +60,38 @@ pub struct Settings {
     pub models_refresh: Duration,
     /// Extra CA certificates (PEM) trusted for upstream TLS.
     pub extra_ca_file: Option<std::path::PathBuf>,
+}
+
+/// One virtual key, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VirtualKeySettings {
+    pub id: String,
+    pub name: String,
+    pub secret: Secret,
+    /// Index into `Settings::teams` / `Settings::customers`.
+    pub team: Option<usize>,
+    pub customer: Option<usize>,
+    /// `provider/model` patterns; empty means every model.
+    pub models: Vec<String>,
+    pub disabled: bool,
+    /// Seconds since the Unix epoch.
+    pub expires_at: Option<u64>,
+    pub rate_limit: RateLimit,
+}
+
+/// A team or a customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSettings {
+    pub id: String,
+    pub name: String,
+    pub rate_limit: RateLimit,
+}
+
+/// Requests and tokens per minute; `None` is no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimit {
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
 }
 
 /// Which web origins may call the gateway from a browser.

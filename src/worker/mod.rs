@@ -86,8 +86,11 @@ impl Gateway {
 /// limits and request logs attach to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Caller {
-    /// Index of the inbound key presented; `None` when inbound auth is off.
+    /// Index of the plain inbound key presented (`[auth] keys`); `None`
+    /// when inbound auth is off or the key is a virtual one.
     pub key: Option<usize>,
+    /// Index of the virtual key presented (`Snapshot::governance.keys`).
+    pub virtual_key: Option<usize>,
 }
 
 /// One core's state: its pools, metrics and counters. `!Send` on purpose.

@@ -18,13 +18,16 @@ use arc_swap::ArcSwap;
 
 use super::Caller;
 use crate::config::Settings;
+use crate::governance::Governance;
 use crate::router::Routes;
 
 /// One generation of the configuration.
 pub struct Snapshot {
     pub settings: Settings,
     pub routes: Routes,
-    /// Inbound gateway keys as bytes; empty = no inbound auth.
+    /// Virtual keys, teams and customers with their limits.
+    pub governance: Governance,
+    /// Plain inbound gateway keys as bytes.
     auth_keys: Vec<Vec<u8>>,
     /// 1 for the configuration the gateway started with, then +1 per publish.
     pub generation: u64,
@@ -42,6 +45,7 @@ impl Snapshot {
             .collect();
         Self {
             routes: Routes::new(&settings),
+            governance: Governance::new(&settings),
             auth_keys,
             settings,
             generation,
@@ -50,16 +54,26 @@ impl Snapshot {
 
     /// Whether requests must present a gateway key.
     pub fn auth_required(&self) -> bool {
-        !self.auth_keys.is_empty()
+        !self.auth_keys.is_empty() || !self.governance.is_empty()
     }
 
-    /// The caller a presented key identifies, compared in constant time
-    /// against every configured key; `None` for no match.
+    /// The caller a presented key identifies: a virtual key (a hash lookup,
+    /// confirmed in constant time), else one of the plain keys, compared in
+    /// constant time against each; `None` for no match.
     pub fn caller_of(&self, presented: &[u8]) -> Option<Caller> {
+        if let Some(i) = self.governance.key_of(presented, same_secret) {
+            return Some(Caller {
+                key: None,
+                virtual_key: Some(i),
+            });
+        }
         let mut found = None;
         for (index, key) in self.auth_keys.iter().enumerate() {
             if same_secret(key, presented) && found.is_none() {
-                found = Some(Caller { key: Some(index) });
+                found = Some(Caller {
+                    key: Some(index),
+                    virtual_key: None,
+                });
             }
         }
         found
@@ -128,7 +142,9 @@ impl Published {
         let mut next = Snapshot::new(settings, generation);
         // Providers that stay keep their current access tokens: requests do
         // not wait for the control thread to fetch new ones.
-        next.routes.adopt_state(&self.current.load().routes);
+        let current = self.current.load();
+        next.routes.adopt_state(&current.routes);
+        next.governance.adopt_state(&current.governance);
         self.current.store(Arc::new(next));
         self.generation.store(generation, Ordering::Release);
         generation
@@ -193,9 +209,21 @@ mod tests {
         let second = core.get(&published);
         assert_eq!(second.generation, 2);
         // The request that started before the publish still reads generation 1.
-        assert_eq!(first.caller_of(b"k1"), Some(Caller { key: Some(0) }));
+        assert_eq!(
+            first.caller_of(b"k1"),
+            Some(Caller {
+                key: Some(0),
+                virtual_key: None
+            })
+        );
         assert_eq!(first.caller_of(b"k2"), None);
-        assert_eq!(second.caller_of(b"k2"), Some(Caller { key: Some(0) }));
+        assert_eq!(
+            second.caller_of(b"k2"),
+            Some(Caller {
+                key: Some(0),
+                virtual_key: None
+            })
+        );
         assert_eq!(second.caller_of(b"k1"), None);
     }
 
@@ -203,7 +231,13 @@ mod tests {
     fn caller_of_matches_whole_keys_only() {
         let snap = Snapshot::new(settings(&["alpha", "beta"]), 1);
         assert!(snap.auth_required());
-        assert_eq!(snap.caller_of(b"beta"), Some(Caller { key: Some(1) }));
+        assert_eq!(
+            snap.caller_of(b"beta"),
+            Some(Caller {
+                key: Some(1),
+                virtual_key: None
+            })
+        );
         for wrong in [&b"bet"[..], b"betaa", b"", b"alphabeta", b"ALPHA"] {
             assert_eq!(snap.caller_of(wrong), None, "{wrong:?}");
         }

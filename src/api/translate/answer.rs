@@ -119,20 +119,21 @@ pub(super) async fn write_json(
     body: &[u8],
     rec: &Record<'_>,
 ) -> Result<bool, GatewayError> {
-    let mut attempts = Vec::with_capacity(64 + rec.tried.len());
-    rec.push_attempts(&mut attempts, status);
-    let extra: [(&[u8], &[u8]); 2] = [
-        (b"x-ringbridge-provider", provider.name().as_bytes()),
-        (b"x-ringbridge-attempts", &attempts),
-    ];
-    Ok(respond::full(
+    let mut lines = Vec::with_capacity(160 + rec.tried.len());
+    push_header(
+        &mut lines,
+        b"x-ringbridge-provider",
+        provider.name().as_bytes(),
+    );
+    rec.push_attempts_header(&mut lines, status);
+    Ok(respond::full_with_lines(
         client,
         status,
         b"application/json",
         body,
         x.keep_alive,
         Some(x.id),
-        &extra,
+        &lines,
     )
     .await
         && x.keep_alive)

@@ -85,6 +85,12 @@ pub(crate) struct FileConfig {
     pub(crate) limits: LimitsFile,
     pub(crate) timeouts: TimeoutsFile,
     pub(crate) auth: AuthFile,
+    /// `[[virtual_keys]]`.
+    pub(crate) virtual_keys: Vec<VirtualKeyFile>,
+    /// `[[teams]]`.
+    pub(crate) teams: Vec<GroupFile>,
+    /// `[[customers]]`.
+    pub(crate) customers: Vec<GroupFile>,
     pub(crate) cors: CorsFile,
     pub(crate) admin: AdminFile,
     pub(crate) retries: RetriesFile,
@@ -229,6 +235,54 @@ pub(crate) struct CorsFile {
     /// Seconds a browser may cache a preflight answer. Default 600.
     pub(crate) max_age_secs: Option<u64>,
 }
+
+/// `[[virtual_keys]]`: a gateway key with an identity and its own limits.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct VirtualKeyFile {
+    /// Required: who the key is for, in logs and errors.
+    pub(crate) name: Option<String>,
+    /// Required: `env:VAR` or the literal key.
+    pub(crate) key: Option<String>,
+    /// Default `vk-<name>`.
+    pub(crate) id: Option<String>,
+    /// A `[[teams]]` id.
+    pub(crate) team_id: Option<String>,
+    /// A `[[customers]]` id.
+    pub(crate) customer_id: Option<String>,
+    /// `provider/model` patterns (`openai/*`, `mock/echo`, `*`). Default all.
+    pub(crate) models: Option<Vec<String>>,
+    pub(crate) disabled: bool,
+    /// RFC 3339.
+    pub(crate) expires_at: Option<String>,
+    pub(crate) rate_limit: Option<RateLimitFile>,
+}
+
+/// `[[teams]]` and `[[customers]]`: a group of keys with limits of its own.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct GroupFile {
+    /// Required.
+    pub(crate) id: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) rate_limit: Option<RateLimitFile>,
+}
+
+/// `rate_limit = { rpm, tpm }`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RateLimitFile {
+    /// Requests per minute.
+    pub(crate) rpm: Option<u64>,
+    /// Tokens (input and output) per minute.
+    pub(crate) tpm: Option<u64>,
+}
+
+/// Largest `rpm` or `tpm`: a billion a minute is no limit at all.
+pub(crate) const MAX_RATE_PER_MINUTE: u64 = 1_000_000_000;
+/// Virtual keys, teams and customers in the file: enough for any file a
+/// person writes (the admin API is for more).
+pub(crate) const MAX_VIRTUAL_KEYS: usize = 100_000;
 
 /// `[auth]`: inbound (gateway) keys.
 #[derive(Debug, Default, serde::Deserialize)]
