@@ -241,5 +241,51 @@ fallbacks = ["groq/llama-3.1-8b-instant", "openai/gpt-4o-mini"]
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The governance check of a request with a virtual key, among 1,000 keys
+/// in 10 teams of one customer: key lookup, then the request limit taken and
+/// the token limit checked at each of the three levels.
+fn bench_governance(c: &mut Criterion) {
+    use ringbridge::governance::limit::now_ns;
+    use ringbridge::governance::Governance;
+    let mut toml = String::from("env_providers = false\n");
+    for t in 0..10 {
+        toml.push_str(&format!(
+            "[[teams]]\nid = \"team-{t}\"\nrate_limit = {{ rpm = 1000000000, tpm = 1000000000 }}\n"
+        ));
+    }
+    toml.push_str(
+        "[[customers]]\nid = \"acme\"\nrate_limit = { rpm = 1000000000, tpm = 1000000000 }\n",
+    );
+    for k in 0..1000 {
+        toml.push_str(&format!(
+            "[[virtual_keys]]\nname = \"key-{k}\"\nkey = \"rb-bench-virtual-key-{k:06}\"\nteam_id = \"team-{}\"\ncustomer_id = \"acme\"\nmodels = [\"groq/*\", \"openai/gpt-4o*\"]\nrate_limit = {{ rpm = 1000000000, tpm = 1000000000 }}\n",
+            k % 10
+        ));
+    }
+    let path = std::env::temp_dir().join(format!("rb-bench-gov-{}.toml", std::process::id()));
+    std::fs::write(&path, toml).unwrap();
+    let opts = LoadOptions {
+        config_path: Some(path.clone()),
+        ..LoadOptions::default()
+    };
+    let settings = config::load(&opts, &bench_env).expect("bench governance");
+    let _ = std::fs::remove_file(path);
+    let g = Governance::new(&settings);
+    let same = |a: &[u8], b: &[u8]| a == b;
+    let presented = b"rb-bench-virtual-key-000737".to_vec();
+    let mut group = c.benchmark_group("governance");
+    group.bench_function("key_lookup_1000_keys", |b| {
+        b.iter(|| black_box(g.key_of(black_box(&presented), same)))
+    });
+    group.bench_function("lookup_admit_3_levels_and_model_check", |b| {
+        b.iter(|| {
+            let k = g.key_of(black_box(&presented), same).unwrap();
+            let admitted = g.admit(k, now_ns(), 0).unwrap();
+            black_box((admitted, g.keys[k].allows("groq", "llama-3.1-8b-instant")))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_governance);
 criterion_main!(benches);
