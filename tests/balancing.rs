@@ -230,12 +230,18 @@ fn the_adaptive_limit_falls_on_429s_and_recovers_on_success() {
     assert_eq!(mock_stats(&mock)["requests"], 4);
     let low = limit(&gw);
     assert!(low <= 10, "four cuts of a tenth: {low}");
-    // Cool-down over, healthy answers raise it back.
+    // Cool-down over, healthy answers raise it back: about 75 are enough
+    // (one slot per `limit` successes); more are allowed because a busy
+    // machine's latency spikes count as overload and cut it again.
     std::thread::sleep(Duration::from_millis(1000));
-    for _ in 0..200 {
-        assert_eq!(roundtrip(gw.addr, &post(CHAT, &chat(), &[])).status, 200);
+    let mut sent = 0;
+    while limit(&gw) < 16 && sent < 2000 {
+        for _ in 0..50 {
+            assert_eq!(roundtrip(gw.addr, &post(CHAT, &chat(), &[])).status, 200);
+        }
+        sent += 50;
     }
-    assert_eq!(limit(&gw), 16);
+    assert_eq!(limit(&gw), 16, "after {sent} healthy answers");
     let metrics = roundtrip(gw.addr, &get("/metrics", &[])).text();
     assert!(metrics.contains("ringbridge_provider_concurrency_limit{provider=\"p0\"} 16"));
 }
