@@ -4,8 +4,9 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use super::hub_answer::{stop_reason, Answer, MessageUsage, Piece, TokenUsage, ToolInput};
+use super::answer::{stop_reason, MessageUsage, TokenUsage};
 use super::{made_up_id, message_id, write_json};
+use crate::inbound::chat::answer::{ArgumentsObject, ChatAnswer, Piece};
 use crate::inbound::BadAnswer;
 
 /// An Anthropic `message` with its fields in Anthropic's order (the
@@ -40,7 +41,7 @@ pub(super) enum ContentBlock<'a> {
     ToolUse {
         id: Cow<'a, str>,
         name: Cow<'a, str>,
-        input: ToolInput,
+        input: ArgumentsObject,
     },
 }
 
@@ -58,18 +59,21 @@ pub(super) enum ContentBlock<'a> {
 /// Fails when the body is not a chat completion: not JSON, no choice, no
 /// message, or a tool call without a function name.
 pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadAnswer> {
-    let mut answer = Answer::parse(chat, "chat completion")?;
+    let mut answer = ChatAnswer::parse(chat, "hub chat completion")?;
     let choice = answer
-        .first_choice()
+        .take_completion_choice()
         .ok_or_else(|| BadAnswer("hub chat completion has no choices".to_owned()))?;
     let message = choice
         .message
         .ok_or_else(|| BadAnswer("hub chat completion choice has no message".to_owned()))?;
 
     let (mut thinking, mut text) = (Cow::Borrowed(""), Cow::Borrowed(""));
-    message.pieces(|kind, piece| match kind {
-        Piece::Thinking => append(&mut thinking, piece),
-        Piece::Text => append(&mut text, piece),
+    message.pieces(|piece| {
+        match piece {
+            Piece::Reasoning(piece) => append(&mut thinking, piece.text()?),
+            Piece::Text(piece) => append(&mut text, piece.text()?),
+        }
+        Ok(())
     })?;
     let mut content = Vec::new();
     if !thinking.is_empty() {
@@ -97,13 +101,16 @@ pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadA
                 .filter(|id| !id.is_empty())
                 .unwrap_or_else(|| Cow::Owned(made_up_id("toolu_"))),
             name,
-            input: ToolInput::from_arguments(&arguments),
+            input: ArgumentsObject::parse(&arguments),
         });
         called_tools = true;
     }
 
     let id = message_id(answer.id.as_deref());
-    let usage = TokenUsage::read(answer.usage).unwrap_or_default();
+    let usage = answer
+        .usage()
+        .map(TokenUsage::from_chat)
+        .unwrap_or_default();
     write_json(
         &Message {
             id: &id,

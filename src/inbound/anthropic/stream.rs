@@ -11,11 +11,10 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use super::hub_answer::{
-    stop_reason, Answer, DeltaUsage, InBandError, Piece, TokenUsage, ToolCallPiece, ToolInput,
-};
+use super::answer::{stop_reason, DeltaUsage, InBandError, TokenUsage};
 use super::response::{ContentBlock, Message};
 use super::{error_type, made_up_id, message_id, write_json, ErrorBody};
+use crate::inbound::chat::answer::{ArgumentsObject, ChatAnswer, Piece, ToolCallPiece};
 use crate::inbound::BadAnswer;
 
 /// Where the Anthropic stream is.
@@ -118,22 +117,30 @@ impl StreamEncoder {
     }
 
     fn chunk(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), BadAnswer> {
-        let mut chunk = Answer::parse(data, "chat chunk")?;
-        if let Some(raw) = chunk.error {
-            let error = InBandError::read(raw);
+        let mut chunk = ChatAnswer::parse(data, "hub chat chunk")?;
+        if let Some(error) = chunk.error() {
+            let error = InBandError::from_chat(error);
             self.write_error(error.kind, &error.message, out);
             return Ok(());
         }
-        let usage = TokenUsage::read(chunk.usage);
-        let choice = chunk.first_choice();
+        let usage = chunk.usage().map(TokenUsage::from_chat);
+        let choice = chunk.take_chunk_choice();
         if choice.is_none() && usage.is_none() {
             // Azure's leading content-filter chunk: no choice, no id worth keeping.
             return Ok(());
         }
         self.start(chunk.id.as_deref(), out);
-        if let Some(choice) = choice {
-            if let Some(delta) = choice.delta.or(choice.message) {
-                delta.pieces(|kind, text| self.text(kind, &text, out))?;
+        if let Some(mut choice) = choice {
+            if let Some(delta) = choice.take_delta() {
+                delta.pieces(|piece| {
+                    match piece {
+                        Piece::Reasoning(text) => {
+                            self.text(OpenBlock::Thinking, &text.text()?, out)
+                        }
+                        Piece::Text(text) => self.text(OpenBlock::Text, &text.text()?, out),
+                    }
+                    Ok(())
+                })?;
                 for piece in delta.tool_calls.into_iter().flatten() {
                     self.tool_call(piece, out)?;
                 }
@@ -218,21 +225,18 @@ impl StreamEncoder {
         self.phase = Phase::Open;
     }
 
-    fn text(&mut self, kind: Piece, text: &str, out: &mut Vec<u8>) {
-        let (block, start, delta) = match kind {
-            Piece::Text => (
-                OpenBlock::Text,
-                StartBlock::Text { text: "" },
-                Delta::Text { text },
-            ),
-            Piece::Thinking => (
-                OpenBlock::Thinking,
+    /// Text for a `text` block, or for a `thinking` one.
+    fn text(&mut self, block: OpenBlock, text: &str, out: &mut Vec<u8>) {
+        let (start, delta) = if block == OpenBlock::Thinking {
+            (
                 StartBlock::Thinking {
                     thinking: "",
                     signature: "",
                 },
                 Delta::Thinking { thinking: text },
-            ),
+            )
+        } else {
+            (StartBlock::Text { text: "" }, Delta::Text { text })
         };
         if self.block != block {
             self.open(block, &start, out);
@@ -268,7 +272,7 @@ impl StreamEncoder {
             let start = StartBlock::ToolUse {
                 id: &id,
                 name,
-                input: ToolInput::Empty,
+                input: ArgumentsObject::Empty,
             };
             let block = OpenBlock::Tool {
                 hub_index: piece.index,
@@ -399,7 +403,7 @@ enum StartBlock<'a> {
     ToolUse {
         id: &'a str,
         name: &'a str,
-        input: ToolInput,
+        input: ArgumentsObject,
     },
 }
 
