@@ -59,13 +59,8 @@ pub(super) enum ContentBlock<'a> {
 /// Fails when the body is not a chat completion: not JSON, no choice, no
 /// message, or a tool call without a function name.
 pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadAnswer> {
-    let mut answer = ChatAnswer::parse(chat, "hub chat completion")?;
-    let choice = answer
-        .take_completion_choice()
-        .ok_or_else(|| BadAnswer("hub chat completion has no choices".to_owned()))?;
-    let message = choice
-        .message
-        .ok_or_else(|| BadAnswer("hub chat completion choice has no message".to_owned()))?;
+    let mut answer = ChatAnswer::parse_completion(chat)?;
+    let (message, finish_reason) = answer.take_completion_message()?;
 
     let (mut thinking, mut text) = (Cow::Borrowed(""), Cow::Borrowed(""));
     message.pieces(|piece| {
@@ -118,7 +113,7 @@ pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadA
             role: "assistant",
             model,
             content: &content,
-            stop_reason: Some(stop_reason(choice.finish_reason.as_deref(), called_tools)),
+            stop_reason: Some(stop_reason(finish_reason.as_deref(), called_tools)),
             stop_sequence: None,
             usage: usage.message_usage(),
         },

@@ -117,7 +117,7 @@ impl StreamEncoder {
     }
 
     fn chunk(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), BadAnswer> {
-        let mut chunk = ChatAnswer::parse(data, "hub chat chunk")?;
+        let mut chunk = ChatAnswer::parse_chunk(data)?;
         if let Some(error) = chunk.error() {
             let error = InBandError::from_chat(error);
             self.write_error(error.kind, &error.message, out);

@@ -41,8 +41,17 @@ pub(crate) struct ChatAnswer<'a> {
 }
 
 impl<'a> ChatAnswer<'a> {
-    /// Reads a completion or a chunk; `what` names it in the failure.
-    pub(crate) fn parse(body: &'a [u8], what: &str) -> Result<Self, BadAnswer> {
+    /// Reads a whole `chat.completion`.
+    pub(crate) fn parse_completion(body: &'a [u8]) -> Result<Self, BadAnswer> {
+        Self::parse(body, "chat completion")
+    }
+
+    /// Reads one `chat.completion.chunk` of a stream.
+    pub(crate) fn parse_chunk(body: &'a [u8]) -> Result<Self, BadAnswer> {
+        Self::parse(body, "chat chunk")
+    }
+
+    fn parse(body: &'a [u8], what: &str) -> Result<Self, BadAnswer> {
         // serde would also fill the struct from an array, by position.
         if body.trim_ascii_start().first() != Some(&b'{') {
             return Err(BadAnswer(format!("{what} is not a JSON object")));
@@ -60,9 +69,23 @@ impl<'a> ChatAnswer<'a> {
         self.error.map(UpstreamError::read)
     }
 
+    /// A whole completion's message and finish reason; fails for a
+    /// completion without either a choice or its message.
+    pub(crate) fn take_completion_message(
+        &mut self,
+    ) -> Result<(Delta<'a>, Option<Cow<'a, str>>), BadAnswer> {
+        let choice = self
+            .take_completion_choice()
+            .ok_or_else(|| BadAnswer("chat completion has no choices".to_owned()))?;
+        let message = choice
+            .message
+            .ok_or_else(|| BadAnswer("chat completion choice has no message".to_owned()))?;
+        Ok((message, choice.finish_reason))
+    }
+
     /// A completion's choice: the one with `index` 0 (or none), else the
     /// first. The hub request never asks for more than one.
-    pub(crate) fn take_completion_choice(&mut self) -> Option<Choice<'a>> {
+    fn take_completion_choice(&mut self) -> Option<Choice<'a>> {
         let mut choices = self.choices.take()?;
         let ours = choices.iter().position(Choice::is_first).unwrap_or(0);
         (ours < choices.len()).then(|| choices.swap_remove(ours))
@@ -84,7 +107,7 @@ pub(crate) struct Choice<'a> {
     delta: Option<Delta<'a>>,
     /// A completion's.
     #[serde(borrow, default)]
-    pub(crate) message: Option<Delta<'a>>,
+    message: Option<Delta<'a>>,
     #[serde(borrow, default, deserialize_with = "lenient_str")]
     pub(crate) finish_reason: Option<Cow<'a, str>>,
 }

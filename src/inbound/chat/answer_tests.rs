@@ -193,16 +193,14 @@ fn in_band_errors_are_read_as_far_as_they_go() {
 #[test]
 fn an_answer_is_a_json_object() {
     for body in ["", "  ", "[]", "[DONE]", "5"] {
-        let err = ChatAnswer::parse(body.as_bytes(), "chat chunk")
-            .err()
-            .unwrap();
+        let err = ChatAnswer::parse_chunk(body.as_bytes()).err().unwrap();
         assert_eq!(err.0, "chat chunk is not a JSON object", "{body:?}");
     }
-    let err = ChatAnswer::parse(b"{\"choices\":", "chat chunk")
+    let err = ChatAnswer::parse_completion(b"{\"choices\":")
         .err()
         .unwrap();
-    assert!(err.0.starts_with("chat chunk: EOF"), "{err}");
-    let answer = ChatAnswer::parse(br#"{"id":7,"error":null,"usage":null}"#, "x").unwrap();
+    assert!(err.0.starts_with("chat completion: EOF"), "{err}");
+    let answer = ChatAnswer::parse_chunk(br#"{"id":7,"error":null,"usage":null}"#).unwrap();
     assert!(answer.id.is_none() && answer.error().is_none() && answer.usage().is_none());
 }
 
@@ -210,25 +208,47 @@ fn an_answer_is_a_json_object() {
 fn the_choice_read_is_index_zero_else_a_completions_first() {
     let index = |choice: Option<Choice<'_>>| choice.map(|c| c.index);
     let body = br#"{"choices":[{"index":1},{"index":0},{}]}"#;
-    let mut answer = ChatAnswer::parse(body, "x").unwrap();
+    let mut answer = ChatAnswer::parse_completion(body).unwrap();
     assert_eq!(index(answer.take_completion_choice()), Some(Some(0)));
-    let mut answer = ChatAnswer::parse(body, "x").unwrap();
+    let mut answer = ChatAnswer::parse_chunk(body).unwrap();
     assert_eq!(index(answer.take_chunk_choice()), Some(Some(0)));
 
     let only_second = br#"{"choices":[{"index":1}]}"#;
-    let mut answer = ChatAnswer::parse(only_second, "x").unwrap();
+    let mut answer = ChatAnswer::parse_completion(only_second).unwrap();
     assert_eq!(index(answer.take_completion_choice()), Some(Some(1)));
-    let mut answer = ChatAnswer::parse(only_second, "x").unwrap();
+    let mut answer = ChatAnswer::parse_chunk(only_second).unwrap();
     assert_eq!(index(answer.take_chunk_choice()), None);
+}
 
-    let mut answer = ChatAnswer::parse(br#"{"choices":[]}"#, "x").unwrap();
-    assert_eq!(index(answer.take_completion_choice()), None);
+#[test]
+fn a_completion_needs_a_choice_with_a_message() {
+    fn message(body: &[u8]) -> Result<Option<Cow<'_, str>>, BadAnswer> {
+        let mut answer = ChatAnswer::parse_completion(body).unwrap();
+        answer.take_completion_message().map(|(_, finish)| finish)
+    }
+    assert_eq!(
+        message(br#"{"choices":[{"message":{},"finish_reason":"stop"}]}"#).unwrap(),
+        Some("stop".into())
+    );
+    // A finish reason of another type reads as none.
+    assert_eq!(
+        message(br#"{"choices":[{"message":{},"finish_reason":1}]}"#).unwrap(),
+        None
+    );
+    assert_eq!(
+        message(br#"{"choices":[]}"#).unwrap_err().0,
+        "chat completion has no choices"
+    );
+    assert_eq!(
+        message(br#"{"choices":[{"index":0}]}"#).unwrap_err().0,
+        "chat completion choice has no message"
+    );
 }
 
 #[test]
 fn a_chunk_may_carry_a_message_where_a_delta_belongs() {
     let mut answer =
-        ChatAnswer::parse(br#"{"choices":[{"message":{"content":"x"}}]}"#, "x").unwrap();
+        ChatAnswer::parse_chunk(br#"{"choices":[{"message":{"content":"x"}}]}"#).unwrap();
     let mut choice = answer.take_chunk_choice().unwrap();
     assert!(choice.take_delta().is_some());
 }

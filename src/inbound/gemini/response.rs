@@ -269,13 +269,8 @@ pub(super) fn made_up_call_id(position: usize) -> String {
 /// Fails when the body is not a completion with a message; `out` is
 /// unchanged then.
 pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadAnswer> {
-    let mut completion = ChatAnswer::parse(chat, "chat completion")?;
-    let choice = completion
-        .take_completion_choice()
-        .ok_or_else(|| BadAnswer("chat completion has no choices".to_owned()))?;
-    let message = choice
-        .message
-        .ok_or_else(|| BadAnswer("chat completion choice has no message".to_owned()))?;
+    let mut completion = ChatAnswer::parse_completion(chat)?;
+    let (message, hub_finish_reason) = completion.take_completion_message()?;
     let texts = HubText::read(&message)?;
     let calls = message.tool_calls.unwrap_or_default();
 
@@ -308,7 +303,7 @@ pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadA
     let response_id = response_id(completion.id.as_deref());
     let response = GenerateContentResponse::new(
         &parts,
-        choice.finish_reason.as_deref().map(finish_reason),
+        hub_finish_reason.as_deref().map(finish_reason),
         completion.usage().map(UsageMetadata::from),
         model,
         &response_id,

@@ -109,7 +109,7 @@ impl StreamEncoder {
         if self.closed {
             return Ok(());
         }
-        let mut chunk = ChatAnswer::parse(data, "stream chunk")?;
+        let mut chunk = ChatAnswer::parse_chunk(data)?;
         if let Some(error) = chunk.error() {
             return Err(BadAnswer(format!(
                 "upstream stream error: {}",

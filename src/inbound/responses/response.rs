@@ -421,15 +421,8 @@ pub(super) fn finish_output(items: &mut Vec<Item>, outcome: Outcome) {
 /// `function_call` item per tool call. `model` is the model the client
 /// asked for.
 pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadAnswer> {
-    let mut completion = ChatAnswer::parse(chat, "chat completion")?;
-    let Some(choice) = completion.take_completion_choice() else {
-        return Err(BadAnswer("chat completion without choices".to_owned()));
-    };
-    let Some(message) = choice.message else {
-        return Err(BadAnswer(
-            "chat completion choice without a message".to_owned(),
-        ));
-    };
+    let mut completion = ChatAnswer::parse_completion(chat)?;
+    let (message, finish_reason) = completion.take_completion_message()?;
     let mut items = Vec::new();
     let (mut reasoning, mut text) = (String::new(), String::new());
     message.pieces(|piece| {
@@ -464,7 +457,7 @@ pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadA
             status: ItemStatus::Completed,
         });
     }
-    let outcome = Outcome::of(choice.finish_reason.as_deref());
+    let outcome = Outcome::of(finish_reason.as_deref());
     finish_output(&mut items, outcome);
     let usage = completion.usage().map(Usage::from_chat).unwrap_or_default();
     let response = ResponseObject {

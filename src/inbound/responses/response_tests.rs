@@ -158,14 +158,14 @@ fn answers_that_are_not_chat_completions_are_bad_answers() {
     let cases: [(&[u8], &str); 5] = [
         (b"not json", "chat completion is not a JSON object"),
         (b"{\"choices\":", "chat completion: EOF"),
-        (br#"{"choices":[]}"#, "chat completion without choices"),
+        (br#"{"choices":[]}"#, "chat completion has no choices"),
         (
             br#"{"object":"chat.completion"}"#,
-            "chat completion without choices",
+            "chat completion has no choices",
         ),
         (
             br#"{"choices":[{"index":0}]}"#,
-            "chat completion choice without a message",
+            "chat completion choice has no message",
         ),
     ];
     for (chat, want) in cases {

@@ -102,7 +102,7 @@ impl StreamEncoder {
         if self.ended {
             return Ok(());
         }
-        let mut chunk = ChatAnswer::parse(data, "chat stream chunk")?;
+        let mut chunk = ChatAnswer::parse_chunk(data)?;
         if let Some(error) = chunk.error() {
             return Err(in_band_error(error));
         }

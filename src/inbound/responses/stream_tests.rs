@@ -230,11 +230,8 @@ fn tool_calls_without_an_id_get_one() {
 #[test]
 fn broken_chunks_are_bad_answers_that_write_nothing() {
     let cases = [
-        (
-            "not json".to_owned(),
-            "chat stream chunk is not a JSON object",
-        ),
-        ("{".to_owned(), "chat stream chunk: EOF"),
+        ("not json".to_owned(), "chat chunk is not a JSON object"),
+        ("{".to_owned(), "chat chunk: EOF"),
         (
             chunk(
                 json!({"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}),
