@@ -10,8 +10,10 @@ use super::request::{decode, text_field};
 use crate::inbound::chat::request as hub;
 use crate::inbound::Invalid;
 
+/// A typed, named JSON Schema: a tool (a function's schema is its
+/// `parameters`) or a `text.format` (`schema`).
 #[derive(Deserialize)]
-struct ToolDef<'a> {
+struct SchemaDef<'a> {
     #[serde(borrow, rename = "type")]
     kind: Cow<'a, str>,
     #[serde(borrow, default)]
@@ -20,6 +22,8 @@ struct ToolDef<'a> {
     description: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     parameters: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    schema: Option<&'a RawValue>,
     #[serde(default)]
     strict: Option<bool>,
 }
@@ -27,7 +31,7 @@ struct ToolDef<'a> {
 /// Function tools become chat tools (`strict` only when sent: chat's default
 /// is not strict, as some providers cannot be); every other type is refused.
 pub(super) fn tools(raw: &RawValue) -> Result<Vec<hub::Tool<'_>>, Invalid> {
-    let defs: Vec<ToolDef<'_>> = decode(raw, "tools")?;
+    let defs: Vec<SchemaDef<'_>> = decode(raw, "tools")?;
     defs.into_iter()
         .enumerate()
         .map(|(i, def)| {
@@ -103,20 +107,7 @@ pub(super) fn response_format(raw: &RawValue) -> Result<Option<hub::ResponseForm
     #[derive(Deserialize)]
     struct Text<'a> {
         #[serde(borrow, default)]
-        format: Option<Format<'a>>,
-    }
-    #[derive(Deserialize)]
-    struct Format<'a> {
-        #[serde(borrow, rename = "type")]
-        kind: Cow<'a, str>,
-        #[serde(borrow, default)]
-        name: Option<Cow<'a, str>>,
-        #[serde(borrow, default)]
-        description: Option<Cow<'a, str>>,
-        #[serde(borrow, default)]
-        schema: Option<&'a RawValue>,
-        #[serde(default)]
-        strict: Option<bool>,
+        format: Option<SchemaDef<'a>>,
     }
     let text: Text<'_> = decode(raw, "text")?;
     let Some(format) = text.format else {
