@@ -59,8 +59,8 @@ pub(super) enum ContentBlock<'a> {
 /// Fails when the body is not a chat completion: not JSON, no choice, no
 /// message, or a tool call without a function name.
 pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadAnswer> {
-    let mut answer = ChatAnswer::parse_completion(chat)?;
-    let (message, finish_reason) = answer.take_completion_message()?;
+    let answer = ChatAnswer::parse_completion(chat)?;
+    let (message, finish_reason) = answer.completion_message()?;
 
     let (mut thinking, mut text) = (Cow::Borrowed(""), Cow::Borrowed(""));
     message.pieces(|piece| {
@@ -81,22 +81,18 @@ pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadA
         content.push(ContentBlock::Text { text });
     }
     let mut called_tools = false;
-    for call in message.tool_calls.into_iter().flatten() {
-        let function = call.function.as_ref();
-        let name = function
-            .and_then(|f| f.name.clone())
+    for call in message.tool_calls() {
+        let name = call
+            .name()
             .ok_or_else(|| BadAnswer("hub tool call has no function name".to_owned()))?;
-        let arguments = match function {
-            Some(f) => f.arguments()?,
-            None => Cow::Borrowed(""),
+        let id = match call.id.as_deref().filter(|id| !id.is_empty()) {
+            Some(id) => Cow::Borrowed(id),
+            None => Cow::Owned(made_up_id("toolu_")),
         };
         content.push(ContentBlock::ToolUse {
-            id: call
-                .id
-                .filter(|id| !id.is_empty())
-                .unwrap_or_else(|| Cow::Owned(made_up_id("toolu_"))),
-            name,
-            input: ArgumentsObject::parse(&arguments),
+            id,
+            name: Cow::Borrowed(name),
+            input: ArgumentsObject::parse(&call.arguments()?),
         });
         called_tools = true;
     }
@@ -113,7 +109,7 @@ pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadA
             role: "assistant",
             model,
             content: &content,
-            stop_reason: Some(stop_reason(finish_reason.as_deref(), called_tools)),
+            stop_reason: Some(stop_reason(finish_reason, called_tools)),
             stop_sequence: None,
             usage: usage.message_usage(),
         },

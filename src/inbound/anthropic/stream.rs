@@ -117,21 +117,21 @@ impl StreamEncoder {
     }
 
     fn chunk(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), BadAnswer> {
-        let mut chunk = ChatAnswer::parse_chunk(data)?;
+        let chunk = ChatAnswer::parse_chunk(data)?;
         if let Some(error) = chunk.error() {
             let error = InBandError::from_chat(error);
             self.write_error(error.kind, &error.message, out);
             return Ok(());
         }
         let usage = chunk.usage().map(TokenUsage::from_chat);
-        let choice = chunk.take_chunk_choice();
+        let choice = chunk.chunk_choice();
         if choice.is_none() && usage.is_none() {
             // Azure's leading content-filter chunk: no choice, no id worth keeping.
             return Ok(());
         }
         self.start(chunk.id.as_deref(), out);
-        if let Some(mut choice) = choice {
-            if let Some(delta) = choice.take_delta() {
+        if let Some(choice) = choice {
+            if let Some(delta) = choice.delta() {
                 delta.pieces(|piece| {
                     match piece {
                         Piece::Reasoning(text) => {
@@ -141,13 +141,12 @@ impl StreamEncoder {
                     }
                     Ok(())
                 })?;
-                for piece in delta.tool_calls.into_iter().flatten() {
+                for piece in delta.tool_calls() {
                     self.tool_call(piece, out)?;
                 }
             }
-            if let Some(reason) = choice.finish_reason {
-                self.finish_reason
-                    .get_or_insert_with(|| reason.into_owned());
+            if let Some(reason) = choice.finish_reason() {
+                self.finish_reason.get_or_insert_with(|| reason.to_owned());
             }
         }
         if let Some(usage) = usage {
@@ -244,7 +243,7 @@ impl StreamEncoder {
         self.delta(delta, out);
     }
 
-    fn tool_call(&mut self, piece: ToolCallPiece<'_>, out: &mut Vec<u8>) -> Result<(), BadAnswer> {
+    fn tool_call(&mut self, piece: &ToolCallPiece<'_>, out: &mut Vec<u8>) -> Result<(), BadAnswer> {
         let piece_id = piece.id.as_deref().filter(|id| !id.is_empty());
         let continues = match &self.block {
             OpenBlock::Tool { hub_index, id } => match (piece.index, piece_id) {
@@ -254,10 +253,9 @@ impl StreamEncoder {
             },
             _ => false,
         };
-        let function = piece.function.as_ref();
         if !continues {
-            let name = function
-                .and_then(|f| f.name.as_deref())
+            let name = piece
+                .name()
                 .filter(|n| !n.is_empty())
                 .ok_or_else(|| {
                     BadAnswer(format!(
@@ -281,16 +279,14 @@ impl StreamEncoder {
             self.open(block, &start, out);
             self.called_tools = true;
         }
-        if let Some(f) = function {
-            let arguments = f.arguments()?;
-            if !arguments.is_empty() {
-                self.delta(
-                    Delta::InputJson {
-                        partial_json: &arguments,
-                    },
-                    out,
-                );
-            }
+        let arguments = piece.arguments()?;
+        if !arguments.is_empty() {
+            self.delta(
+                Delta::InputJson {
+                    partial_json: &arguments,
+                },
+                out,
+            );
         }
         Ok(())
     }

@@ -23,19 +23,20 @@ use std::borrow::Cow;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
+use super::usage::lenient_usage;
+pub(crate) use super::usage::Usage;
 use crate::inbound::BadAnswer;
-use crate::schema::openai::string;
 
-/// A whole completion or one chunk: the fields either may carry.
+/// A whole completion or one chunk: the fields either may carry. Its parts
+/// are lent out rather than moved: a choice is some 200 bytes.
 #[derive(Deserialize)]
 pub(crate) struct ChatAnswer<'a> {
     #[serde(borrow, default, deserialize_with = "lenient_str")]
     pub(crate) id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     choices: Option<Vec<Choice<'a>>>,
-    /// Read by [`Usage::read`], which ignores shapes it does not know.
-    #[serde(borrow, default)]
-    usage: Option<&'a RawValue>,
+    #[serde(default, deserialize_with = "lenient_usage")]
+    usage: Option<Usage>,
     #[serde(borrow, default)]
     error: Option<&'a RawValue>,
 }
@@ -59,9 +60,9 @@ impl<'a> ChatAnswer<'a> {
         serde_json::from_slice(body).map_err(|e| BadAnswer(format!("{what}: {e}")))
     }
 
-    /// The answer's usage, if it has one of a shape [`Usage::read`] knows.
+    /// The answer's usage, if it has a usage object.
     pub(crate) fn usage(&self) -> Option<Usage> {
-        Usage::read(self.usage)
+        self.usage
     }
 
     /// The error the upstream reported in the answer, if any.
@@ -71,30 +72,31 @@ impl<'a> ChatAnswer<'a> {
 
     /// A whole completion's message and finish reason; fails for a
     /// completion without either a choice or its message.
-    pub(crate) fn take_completion_message(
-        &mut self,
-    ) -> Result<(Delta<'a>, Option<Cow<'a, str>>), BadAnswer> {
+    pub(crate) fn completion_message(&self) -> Result<(&Delta<'a>, Option<&str>), BadAnswer> {
         let choice = self
-            .take_completion_choice()
+            .completion_choice()
             .ok_or_else(|| BadAnswer("chat completion has no choices".to_owned()))?;
         let message = choice
             .message
+            .as_ref()
             .ok_or_else(|| BadAnswer("chat completion choice has no message".to_owned()))?;
-        Ok((message, choice.finish_reason))
+        Ok((message, choice.finish_reason()))
     }
 
     /// A completion's choice: the one with `index` 0 (or none), else the
     /// first. The hub request never asks for more than one.
-    fn take_completion_choice(&mut self) -> Option<Choice<'a>> {
-        let mut choices = self.choices.take()?;
-        let ours = choices.iter().position(Choice::is_first).unwrap_or(0);
-        (ours < choices.len()).then(|| choices.swap_remove(ours))
+    fn completion_choice(&self) -> Option<&Choice<'a>> {
+        let choices = self.choices.as_deref()?;
+        choices
+            .iter()
+            .find(|c| c.is_first())
+            .or_else(|| choices.first())
     }
 
     /// A chunk's choice: the one with `index` 0 (or none). A chunk with
     /// only other choices carries nothing of this answer.
-    pub(crate) fn take_chunk_choice(&mut self) -> Option<Choice<'a>> {
-        self.choices.take()?.into_iter().find(Choice::is_first)
+    pub(crate) fn chunk_choice(&self) -> Option<&Choice<'a>> {
+        self.choices.as_deref()?.iter().find(|c| c.is_first())
     }
 }
 
@@ -109,7 +111,7 @@ pub(crate) struct Choice<'a> {
     #[serde(borrow, default)]
     message: Option<Delta<'a>>,
     #[serde(borrow, default, deserialize_with = "lenient_str")]
-    pub(crate) finish_reason: Option<Cow<'a, str>>,
+    finish_reason: Option<Cow<'a, str>>,
 }
 
 impl<'a> Choice<'a> {
@@ -118,13 +120,17 @@ impl<'a> Choice<'a> {
     }
 
     /// A chunk's `delta`, or a `message` (some servers send one in chunks).
-    pub(crate) fn take_delta(&mut self) -> Option<Delta<'a>> {
-        self.delta.take().or_else(|| self.message.take())
+    pub(crate) fn delta(&self) -> Option<&Delta<'a>> {
+        self.delta.as_ref().or(self.message.as_ref())
+    }
+
+    pub(crate) fn finish_reason(&self) -> Option<&str> {
+        self.finish_reason.as_deref()
     }
 }
 
 /// A chunk's `delta` or a completion's `message`: the same fields.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 pub(crate) struct Delta<'a> {
     /// A string, null, or (Mistral) an array of typed parts.
     #[serde(borrow, default)]
@@ -136,7 +142,7 @@ pub(crate) struct Delta<'a> {
     #[serde(borrow, default)]
     refusal: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    pub(crate) tool_calls: Option<Vec<ToolCallPiece<'a>>>,
+    tool_calls: Option<Vec<ToolCallPiece<'a>>>,
 }
 
 /// A piece of text of a message or delta, in the order it came.
@@ -149,6 +155,11 @@ pub(crate) enum Piece<'a> {
 }
 
 impl<'a> Delta<'a> {
+    /// Its tool calls, or pieces of them in a chunk.
+    pub(crate) fn tool_calls(&self) -> &[ToolCallPiece<'a>] {
+        self.tool_calls.as_deref().unwrap_or_default()
+    }
+
     /// Calls `each` with every non-empty piece of text: the reasoning field
     /// first, then the content (whose parts may be thinking), then a
     /// refusal, which a client shows as the answer's text.
@@ -286,20 +297,25 @@ pub(crate) struct ToolCallPiece<'a> {
     pub(crate) function: Option<FunctionPiece<'a>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 pub(crate) struct FunctionPiece<'a> {
     #[serde(borrow, default, deserialize_with = "lenient_str")]
-    pub(crate) name: Option<Cow<'a, str>>,
+    name: Option<Cow<'a, str>>,
     /// JSON text in a string; some servers send the object itself.
     #[serde(borrow, default)]
     arguments: Option<&'a RawValue>,
 }
 
-impl<'a> FunctionPiece<'a> {
+impl<'a> ToolCallPiece<'a> {
+    /// The function's name, if the piece has one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.function.as_ref()?.name.as_deref()
+    }
+
     /// The arguments' JSON text (or a piece of it): a string's content, an
     /// object's JSON text, or empty for none or null.
     pub(crate) fn arguments(&self) -> Result<Cow<'a, str>, BadAnswer> {
-        match self.arguments {
+        match self.function.as_ref().and_then(|f| f.arguments) {
             None => Ok(Cow::Borrowed("")),
             Some(raw) => match raw.get().as_bytes().first() {
                 Some(b'"') => {
@@ -338,68 +354,6 @@ impl Serialize for ArgumentsObject {
             ArgumentsObject::Object(raw) => raw.serialize(serializer),
             ArgumentsObject::Empty => serializer.serialize_map(Some(0))?.end(),
         }
-    }
-}
-
-/// A hub `usage`'s counts, 0 for any the server left out. Cached tokens are
-/// counted inside the prompt, reasoning tokens inside the completion.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Usage {
-    pub(crate) prompt_tokens: u64,
-    pub(crate) completion_tokens: u64,
-    /// As sent, else prompt plus completion.
-    pub(crate) total_tokens: u64,
-    /// `prompt_tokens_details.cached_tokens`.
-    pub(crate) cached_tokens: u64,
-    /// `completion_tokens_details.reasoning_tokens`.
-    pub(crate) reasoning_tokens: u64,
-}
-
-impl Usage {
-    /// Reads a hub `usage`; `None` when it is absent, null or not a usage
-    /// object (a count is never worth failing an answer for).
-    pub(crate) fn read(raw: Option<&RawValue>) -> Option<Self> {
-        #[derive(Deserialize)]
-        struct Counts {
-            #[serde(default)]
-            prompt_tokens: Option<u64>,
-            #[serde(default)]
-            completion_tokens: Option<u64>,
-            #[serde(default)]
-            total_tokens: Option<u64>,
-            #[serde(default)]
-            prompt_tokens_details: Option<PromptDetails>,
-            #[serde(default)]
-            completion_tokens_details: Option<CompletionDetails>,
-        }
-        #[derive(Deserialize)]
-        struct PromptDetails {
-            #[serde(default)]
-            cached_tokens: Option<u64>,
-        }
-        #[derive(Deserialize)]
-        struct CompletionDetails {
-            #[serde(default)]
-            reasoning_tokens: Option<u64>,
-        }
-        let counts: Counts = serde_json::from_str(raw?.get()).ok()?;
-        let prompt_tokens = counts.prompt_tokens.unwrap_or(0);
-        let completion_tokens = counts.completion_tokens.unwrap_or(0);
-        Some(Usage {
-            prompt_tokens,
-            completion_tokens,
-            total_tokens: counts
-                .total_tokens
-                .unwrap_or_else(|| prompt_tokens.saturating_add(completion_tokens)),
-            cached_tokens: counts
-                .prompt_tokens_details
-                .and_then(|d| d.cached_tokens)
-                .unwrap_or(0),
-            reasoning_tokens: counts
-                .completion_tokens_details
-                .and_then(|d| d.reasoning_tokens)
-                .unwrap_or(0),
-        })
     }
 }
 
@@ -443,6 +397,17 @@ impl<'a> UpstreamError<'a> {
             error.status = fields.status_code.or(fields.code);
         }
         error
+    }
+}
+
+/// The text of `raw`, a JSON string: the bytes between the quotes when
+/// there is no escape (most strings, and no second parse for them), else
+/// decoded, borrowed where serde can.
+fn string(raw: &RawValue) -> Result<Cow<'_, str>, serde_json::Error> {
+    let token = raw.get();
+    match token.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) if !inner.contains('\\') => Ok(Cow::Borrowed(inner)),
+        _ => crate::schema::openai::string(raw),
     }
 }
 

@@ -104,13 +104,15 @@ fn content_parts_that_are_not_objects_are_a_bad_answer() {
 #[test]
 fn arguments_are_a_string_or_the_object_itself() {
     let arguments = |json: &str| {
-        let f: FunctionPiece<'_> = serde_json::from_str(json).unwrap();
-        f.arguments().unwrap().into_owned()
+        let call: ToolCallPiece<'_> = serde_json::from_str(json).unwrap();
+        call.arguments().unwrap().into_owned()
     };
-    assert_eq!(arguments(r#"{"arguments":"{\"a\":1}"}"#), r#"{"a":1}"#);
-    assert_eq!(arguments(r#"{"arguments":{"a":1}}"#), r#"{"a":1}"#);
-    assert_eq!(arguments(r#"{"arguments":null}"#), "");
-    assert_eq!(arguments(r#"{"name":"f"}"#), "");
+    let function = |arguments: &str| format!(r#"{{"function":{{"arguments":{arguments}}}}}"#);
+    assert_eq!(arguments(&function(r#""{\"a\":1}""#)), r#"{"a":1}"#);
+    assert_eq!(arguments(&function(r#"{"a":1}"#)), r#"{"a":1}"#);
+    assert_eq!(arguments(&function("null")), "");
+    assert_eq!(arguments(r#"{"function":{"name":"f"}}"#), "");
+    assert_eq!(arguments(r#"{"index":0}"#), "");
 }
 
 #[test]
@@ -119,7 +121,7 @@ fn tool_call_ids_and_names_of_other_types_read_as_absent() {
         serde_json::from_str(r#"{"index":1,"id":5,"function":{"name":null}}"#).unwrap();
     assert_eq!(call.index, Some(1));
     assert!(call.id.is_none());
-    assert!(call.function.unwrap().name.is_none());
+    assert!(call.function.is_some() && call.name().is_none());
 }
 
 #[test]
@@ -133,7 +135,10 @@ fn arguments_become_an_object_or_else_an_empty_one() {
 
 #[test]
 fn usage_counts_default_to_zero_and_unknown_shapes_are_none() {
-    let read = |json: &str| Usage::read(Some(serde_json::from_str(json).unwrap()));
+    fn read(usage: &str) -> Option<Usage> {
+        let body = format!(r#"{{"usage":{usage},"choices":[]}}"#);
+        ChatAnswer::parse_chunk(body.as_bytes()).unwrap().usage()
+    }
     assert_eq!(
         read(
             r#"{"prompt_tokens":10,"completion_tokens":5,"total_tokens":16,"extra":1,
@@ -158,9 +163,24 @@ fn usage_counts_default_to_zero_and_unknown_shapes_are_none() {
         })
     );
     assert_eq!(read("{}"), Some(Usage::default()));
-    assert_eq!(read(r#"{"prompt_tokens":"x"}"#), None);
-    assert_eq!(read(r#""x""#), None);
-    assert_eq!(Usage::read(None), None);
+    // A count of another type is absent; the others stand.
+    assert_eq!(
+        read(
+            r#"{"prompt_tokens":"x","completion_tokens":-1,"total_tokens":1.5,
+            "prompt_tokens_details":[1,{"cached_tokens":2}],
+            "completion_tokens_details":{"reasoning_tokens":{"n":1}},"extra":[{}]}"#
+        ),
+        Some(Usage::default())
+    );
+    assert_eq!(
+        read(r#"{"completion_tokens":2,"prompt_tokens":null}"#).map(|u| u.total_tokens),
+        Some(2)
+    );
+    for not_a_usage in [r#""x""#, "[]", "[{}]", "7", "true", "null"] {
+        assert_eq!(read(not_a_usage), None, "{not_a_usage}");
+    }
+    let no_usage = ChatAnswer::parse_chunk(br#"{"choices":[]}"#).unwrap();
+    assert_eq!(no_usage.usage(), None);
 }
 
 #[test]
@@ -206,49 +226,57 @@ fn an_answer_is_a_json_object() {
 
 #[test]
 fn the_choice_read_is_index_zero_else_a_completions_first() {
-    let index = |choice: Option<Choice<'_>>| choice.map(|c| c.index);
     let body = br#"{"choices":[{"index":1},{"index":0},{}]}"#;
-    let mut answer = ChatAnswer::parse_completion(body).unwrap();
-    assert_eq!(index(answer.take_completion_choice()), Some(Some(0)));
-    let mut answer = ChatAnswer::parse_chunk(body).unwrap();
-    assert_eq!(index(answer.take_chunk_choice()), Some(Some(0)));
+    let answer = ChatAnswer::parse_completion(body).unwrap();
+    assert_eq!(answer.completion_choice().map(|c| c.index), Some(Some(0)));
+    assert_eq!(answer.chunk_choice().map(|c| c.index), Some(Some(0)));
 
     let only_second = br#"{"choices":[{"index":1}]}"#;
-    let mut answer = ChatAnswer::parse_completion(only_second).unwrap();
-    assert_eq!(index(answer.take_completion_choice()), Some(Some(1)));
-    let mut answer = ChatAnswer::parse_chunk(only_second).unwrap();
-    assert_eq!(index(answer.take_chunk_choice()), None);
+    let answer = ChatAnswer::parse_completion(only_second).unwrap();
+    assert_eq!(answer.completion_choice().map(|c| c.index), Some(Some(1)));
+    assert!(answer.chunk_choice().is_none());
 }
 
 #[test]
 fn a_completion_needs_a_choice_with_a_message() {
-    fn message(body: &[u8]) -> Result<Option<Cow<'_, str>>, BadAnswer> {
-        let mut answer = ChatAnswer::parse_completion(body).unwrap();
-        answer.take_completion_message().map(|(_, finish)| finish)
+    fn finish_reason(body: &[u8]) -> Result<Option<String>, BadAnswer> {
+        let answer = ChatAnswer::parse_completion(body).unwrap();
+        let (_, finish_reason) = answer.completion_message()?;
+        Ok(finish_reason.map(str::to_owned))
     }
     assert_eq!(
-        message(br#"{"choices":[{"message":{},"finish_reason":"stop"}]}"#).unwrap(),
+        finish_reason(br#"{"choices":[{"message":{},"finish_reason":"stop"}]}"#).unwrap(),
         Some("stop".into())
     );
     // A finish reason of another type reads as none.
     assert_eq!(
-        message(br#"{"choices":[{"message":{},"finish_reason":1}]}"#).unwrap(),
+        finish_reason(br#"{"choices":[{"message":{},"finish_reason":1}]}"#).unwrap(),
         None
     );
     assert_eq!(
-        message(br#"{"choices":[]}"#).unwrap_err().0,
+        finish_reason(br#"{"choices":[]}"#).unwrap_err().0,
         "chat completion has no choices"
     );
     assert_eq!(
-        message(br#"{"choices":[{"index":0}]}"#).unwrap_err().0,
+        finish_reason(br#"{"choices":[{"index":0}]}"#)
+            .unwrap_err()
+            .0,
         "chat completion choice has no message"
     );
 }
 
 #[test]
 fn a_chunk_may_carry_a_message_where_a_delta_belongs() {
-    let mut answer =
-        ChatAnswer::parse_chunk(br#"{"choices":[{"message":{"content":"x"}}]}"#).unwrap();
-    let mut choice = answer.take_chunk_choice().unwrap();
-    assert!(choice.take_delta().is_some());
+    let answer = ChatAnswer::parse_chunk(br#"{"choices":[{"message":{"content":"x"}}]}"#).unwrap();
+    assert!(answer.chunk_choice().and_then(Choice::delta).is_some());
+}
+
+#[test]
+fn strings_without_escapes_are_borrowed_and_others_decoded() {
+    let raw: &RawValue = serde_json::from_str(r#""plain""#).unwrap();
+    assert!(matches!(string(raw).unwrap(), Cow::Borrowed("plain")));
+    let raw: &RawValue = serde_json::from_str(r#""a\u00e9\n\"""#).unwrap();
+    assert_eq!(string(raw).unwrap(), "aé\n\"");
+    let raw: &RawValue = serde_json::from_str("5").unwrap();
+    assert!(string(raw).is_err());
 }

@@ -6,3 +6,4 @@
 
 pub(crate) mod answer;
 pub(crate) mod request;
+mod usage;

@@ -269,10 +269,10 @@ pub(super) fn made_up_call_id(position: usize) -> String {
 /// Fails when the body is not a completion with a message; `out` is
 /// unchanged then.
 pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadAnswer> {
-    let mut completion = ChatAnswer::parse_completion(chat)?;
-    let (message, hub_finish_reason) = completion.take_completion_message()?;
-    let texts = HubText::read(&message)?;
-    let calls = message.tool_calls.unwrap_or_default();
+    let completion = ChatAnswer::parse_completion(chat)?;
+    let (message, hub_finish_reason) = completion.completion_message()?;
+    let texts = HubText::read(message)?;
+    let calls = message.tool_calls();
 
     let mut parts = Vec::with_capacity(2 + calls.len());
     if let Some(reasoning) = texts.reasoning {
@@ -285,25 +285,28 @@ pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadA
         }
         None => {}
     }
-    for (position, call) in calls.into_iter().enumerate() {
-        let mut function = call
-            .function
-            .ok_or_else(|| BadAnswer(format!("tool call {position} has no function")))?;
-        let name = function
-            .name
-            .take()
+    for (position, call) in calls.iter().enumerate() {
+        if call.function.is_none() {
+            return Err(BadAnswer(format!("tool call {position} has no function")));
+        }
+        let name = call
+            .name()
             .ok_or_else(|| BadAnswer(format!("tool call {position} has no name")))?;
-        let id = call
-            .id
-            .filter(|id| !id.is_empty())
-            .unwrap_or_else(|| Cow::Owned(made_up_call_id(position)));
-        parts.push(Part::function_call(id, name, &function.arguments()?));
+        let id = match call.id.as_deref().filter(|id| !id.is_empty()) {
+            Some(id) => Cow::Borrowed(id),
+            None => Cow::Owned(made_up_call_id(position)),
+        };
+        parts.push(Part::function_call(
+            id,
+            Cow::Borrowed(name),
+            &call.arguments()?,
+        ));
     }
 
     let response_id = response_id(completion.id.as_deref());
     let response = GenerateContentResponse::new(
         &parts,
-        hub_finish_reason.as_deref().map(finish_reason),
+        hub_finish_reason.map(finish_reason),
         completion.usage().map(UsageMetadata::from),
         model,
         &response_id,

@@ -109,7 +109,7 @@ impl StreamEncoder {
         if self.closed {
             return Ok(());
         }
-        let mut chunk = ChatAnswer::parse_chunk(data)?;
+        let chunk = ChatAnswer::parse_chunk(data)?;
         if let Some(error) = chunk.error() {
             return Err(BadAnswer(format!(
                 "upstream stream error: {}",
@@ -119,27 +119,27 @@ impl StreamEncoder {
         if self.response_id.is_none() {
             self.response_id = chunk
                 .id
-                .take()
+                .as_deref()
                 .filter(|id| !id.is_empty())
-                .map(Cow::into_owned);
+                .map(str::to_owned);
         }
         let mut parts = Vec::new();
         let mut finish = None;
-        if let Some(mut choice) = chunk.take_chunk_choice() {
-            if let Some(delta) = choice.take_delta() {
-                let texts = HubText::read(&delta)?;
+        if let Some(choice) = chunk.chunk_choice() {
+            if let Some(delta) = choice.delta() {
+                let texts = HubText::read(delta)?;
                 if let Some(reasoning) = texts.reasoning {
                     parts.push(Part::text(reasoning, true));
                 }
                 if let Some(text) = texts.text {
                     parts.push(Part::text(text, false));
                 }
-                for fragment in delta.tool_calls.into_iter().flatten() {
+                for fragment in delta.tool_calls() {
                     self.add_fragment(fragment)?;
                 }
             }
-            if let Some(reason) = choice.finish_reason {
-                finish = Some(finish_reason(&reason));
+            if let Some(reason) = choice.finish_reason() {
+                finish = Some(finish_reason(reason));
             }
         }
         if finish.is_some() {
@@ -172,11 +172,8 @@ impl StreamEncoder {
     /// name), later ones add to its arguments. A fragment without an index
     /// (some OpenAI-compatible servers) opens a call if it has an id, else
     /// continues the last one.
-    fn add_fragment(&mut self, fragment: ToolCallPiece<'_>) -> Result<(), BadAnswer> {
-        let arguments = match &fragment.function {
-            Some(function) => function.arguments()?,
-            None => Cow::Borrowed(""),
-        };
+    fn add_fragment(&mut self, fragment: &ToolCallPiece<'_>) -> Result<(), BadAnswer> {
+        let arguments = fragment.arguments()?;
         let index = fragment.index.unwrap_or_else(|| {
             let last = self.calls.last().map(|c| c.index);
             match (fragment.id.is_some(), last) {
@@ -199,16 +196,15 @@ impl StreamEncoder {
         let Some(call) = self.calls.get_mut(position) else {
             return Ok(());
         };
-        if let Some(id) = fragment.id.filter(|id| !id.is_empty()) {
+        if let Some(id) = fragment.id.as_deref().filter(|id| !id.is_empty()) {
             if call.id.is_empty() {
-                call.id = id.into_owned();
+                call.id = id.to_owned();
             }
         }
         // Some servers repeat the name on every fragment: the first counts.
-        let name = fragment.function.and_then(|f| f.name);
-        if let Some(name) = name.filter(|n| !n.is_empty()) {
+        if let Some(name) = fragment.name().filter(|n| !n.is_empty()) {
             if call.name.is_empty() {
-                call.name = name.into_owned();
+                call.name = name.to_owned();
             }
         }
         call.arguments.push_str(&arguments);

@@ -12,8 +12,6 @@
 //! A chat `refusal` becomes `output_text`: strict clients (the Vercel AI
 //! SDK) accept no other content part in a message.
 
-use std::borrow::Cow;
-
 use serde::{Serialize, Serializer};
 
 use super::new_id;
@@ -421,8 +419,8 @@ pub(super) fn finish_output(items: &mut Vec<Item>, outcome: Outcome) {
 /// `function_call` item per tool call. `model` is the model the client
 /// asked for.
 pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadAnswer> {
-    let mut completion = ChatAnswer::parse_completion(chat)?;
-    let (message, finish_reason) = completion.take_completion_message()?;
+    let completion = ChatAnswer::parse_completion(chat)?;
+    let (message, finish_reason) = completion.completion_message()?;
     let mut items = Vec::new();
     let (mut reasoning, mut text) = (String::new(), String::new());
     message.pieces(|piece| {
@@ -443,21 +441,22 @@ pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadA
         message.set_status(ItemStatus::Completed);
         items.push(message);
     }
-    for call in message.tool_calls.into_iter().flatten() {
-        let function = call.function.unwrap_or_default();
-        let name = function
-            .name
-            .as_deref()
+    for call in message.tool_calls() {
+        let name = call
+            .name()
             .ok_or_else(|| BadAnswer("tool call without a function name".to_owned()))?;
         items.push(Item::FunctionCall {
             id: new_id("fc"),
-            call_id: call.id.map_or_else(|| new_id("call"), Cow::into_owned),
+            call_id: call
+                .id
+                .as_deref()
+                .map_or_else(|| new_id("call"), str::to_owned),
             name: name.to_owned(),
-            arguments: function.arguments()?.into_owned(),
+            arguments: call.arguments()?.into_owned(),
             status: ItemStatus::Completed,
         });
     }
-    let outcome = Outcome::of(finish_reason.as_deref());
+    let outcome = Outcome::of(finish_reason);
     finish_output(&mut items, outcome);
     let usage = completion.usage().map(Usage::from_chat).unwrap_or_default();
     let response = ResponseObject {

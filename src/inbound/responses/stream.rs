@@ -102,13 +102,13 @@ impl StreamEncoder {
         if self.ended {
             return Ok(());
         }
-        let mut chunk = ChatAnswer::parse_chunk(data)?;
+        let chunk = ChatAnswer::parse_chunk(data)?;
         if let Some(error) = chunk.error() {
             return Err(in_band_error(error));
         }
         self.start(out);
-        if let Some(mut choice) = chunk.take_chunk_choice() {
-            if let Some(delta) = choice.take_delta() {
+        if let Some(choice) = chunk.chunk_choice() {
+            if let Some(delta) = choice.delta() {
                 delta.pieces(|piece| {
                     match piece {
                         Piece::Reasoning(r) => self.reasoning(out, &r.text()?),
@@ -116,12 +116,12 @@ impl StreamEncoder {
                     }
                     Ok(())
                 })?;
-                for call in delta.tool_calls.into_iter().flatten() {
+                for call in delta.tool_calls() {
                     self.tool_call(out, call)?;
                 }
             }
-            if let Some(reason) = choice.finish_reason {
-                let outcome = Outcome::of(Some(&reason));
+            if let Some(reason) = choice.finish_reason() {
+                let outcome = Outcome::of(Some(reason));
                 self.close_open(out, outcome.last_item_status());
                 self.finish = Some(outcome);
             }
@@ -416,8 +416,7 @@ impl StreamEncoder {
     /// call when upstream sends neither), add to its arguments. A piece for
     /// a call whose item is already done is refused: its arguments could no
     /// longer reach the client.
-    fn tool_call(&mut self, out: &mut Vec<u8>, call: ToolCallPiece<'_>) -> Result<(), BadAnswer> {
-        let function = call.function.unwrap_or_default();
+    fn tool_call(&mut self, out: &mut Vec<u8>, call: &ToolCallPiece<'_>) -> Result<(), BadAnswer> {
         let known = match (call.index, call.id.as_deref()) {
             (Some(index), _) => self.tools.iter().position(|t| t.index == Some(index)),
             (None, Some(id)) => self
@@ -444,11 +443,11 @@ impl StreamEncoder {
                 index
             }
             None => {
-                let Some(name) = function.name.as_deref() else {
+                let Some(name) = call.name() else {
                     return Err(BadAnswer("tool call without a function name".to_owned()));
                 };
                 self.close_open(out, ItemStatus::Completed);
-                let upstream_id = call.id.map(|id| id.into_owned());
+                let upstream_id = call.id.as_deref().map(str::to_owned);
                 let item = Item::FunctionCall {
                     id: new_id("fc"),
                     call_id: upstream_id.clone().unwrap_or_else(|| new_id("call")),
@@ -465,7 +464,7 @@ impl StreamEncoder {
                 index
             }
         };
-        let fragment = function.arguments()?;
+        let fragment = call.arguments()?;
         if fragment.is_empty() {
             return Ok(());
         }
