@@ -13,6 +13,7 @@
 //! - `write_error`: an error in the dialect's shape.
 
 pub mod anthropic;
+mod chat;
 pub mod gemini;
 pub mod responses;
 

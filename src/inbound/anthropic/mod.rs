@@ -15,9 +15,8 @@
 //! <https://docs.anthropic.com/en/api/errors>. Every mapping decision is in
 //! the doc comment of the function that takes it.
 
+mod answer;
 mod count_tokens;
-mod hub_answer;
-mod hub_request;
 mod read;
 mod request;
 mod response;

@@ -4,14 +4,11 @@ use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
-use super::hub_request::{
-    HubContent, HubFunction, HubFunctionCall, HubImageUrl, HubMessage, HubPart, HubRequest,
-    HubTool, HubToolCall, HubToolChoice, JsonSchema, NamedFunction, ResponseFormat, StreamOptions,
-};
 use super::read::{
     object_at, required, Block, Content, ImageSource, InThinking, InTool, InToolChoice,
     OutputFormat, Request,
 };
+use crate::inbound::chat::request::{self as hub, ChatRequest, Number};
 use crate::inbound::{Converted, Invalid};
 
 /// An Anthropic Messages request body -> a hub chat completions body
@@ -95,7 +92,7 @@ pub fn to_chat(body: &[u8], out: &mut Vec<u8>) -> Result<Converted, Invalid> {
     if let Some(raw) = req.system {
         let text = system_text(raw, "system")?;
         if !text.is_empty() {
-            messages.push(HubMessage::new("system", HubContent::Text(text)));
+            messages.push(hub::Message::new("system", hub::Content::Text(text)));
         }
     }
     for (i, message) in in_messages.into_iter().enumerate() {
@@ -110,7 +107,7 @@ pub fn to_chat(body: &[u8], out: &mut Vec<u8>) -> Result<Converted, Invalid> {
                 let raw = message.content.ok_or_else(|| required(&at))?;
                 let text = system_text(raw, &at)?;
                 if !text.is_empty() {
-                    messages.push(HubMessage::new("system", HubContent::Text(text)));
+                    messages.push(hub::Message::new("system", hub::Content::Text(text)));
                 }
             }
             None => return Err(required(&format!("messages.{i}.role"))),
@@ -144,39 +141,33 @@ pub fn to_chat(body: &[u8], out: &mut Vec<u8>) -> Result<Converted, Invalid> {
         .transpose()?;
     let stream = req.stream.unwrap_or(false);
 
-    let hub = HubRequest {
-        model,
-        messages,
-        max_tokens,
-        temperature: req.temperature,
-        top_p: req.top_p,
+    let chat = ChatRequest {
+        max_tokens: Some(max_tokens),
+        temperature: req.temperature.map(Number::Parsed),
+        top_p: req.top_p.map(Number::Parsed),
         stop: req.stop_sequences.unwrap_or_default(),
-        stream,
-        stream_options: stream.then_some(StreamOptions {
-            include_usage: true,
-        }),
         tools,
         tool_choice,
         parallel_tool_calls,
         reasoning_effort,
         response_format,
         user: req.metadata.and_then(|m| m.user_id).map(hub_user),
+        ..ChatRequest::new(model, messages, stream)
     };
-    let mark = out.len();
-    if let Err(e) = serde_json::to_writer(&mut *out, &hub) {
-        out.truncate(mark);
-        return Err(Invalid(format!("cannot encode the converted request: {e}")));
-    }
+    chat.write(out)?;
     Ok(Converted { stream })
 }
 
 /// A user message. Its tool results become `tool` messages placed before
 /// the rest of the turn: OpenAI requires tool answers to follow the
 /// assistant's calls directly.
-fn user_turn<'a>(content: Content<'a>, messages: &mut Vec<HubMessage<'a>>) -> Result<(), Invalid> {
+fn user_turn<'a>(
+    content: Content<'a>,
+    messages: &mut Vec<hub::Message<'a>>,
+) -> Result<(), Invalid> {
     let blocks = match content {
         Content::Text(text) => {
-            messages.push(HubMessage::new("user", HubContent::Text(text)));
+            messages.push(hub::Message::new("user", hub::Content::Text(text)));
             return Ok(());
         }
         Content::Blocks(blocks) => blocks,
@@ -186,7 +177,7 @@ fn user_turn<'a>(content: Content<'a>, messages: &mut Vec<HubMessage<'a>>) -> Re
     for (raw, at) in blocks {
         let block: Block<'_> = object_at(raw.get().as_bytes(), &at)?;
         match block.kind() {
-            "text" => parts.push(HubPart::Text {
+            "text" => parts.push(hub::Part::Text {
                 text: block.text.ok_or_else(|| required(&format!("{at}.text")))?,
             }),
             "image" => parts.push(image_part(block.source, &at)?),
@@ -210,13 +201,7 @@ fn user_turn<'a>(content: Content<'a>, messages: &mut Vec<HubMessage<'a>>) -> Re
     if parts.is_empty() && tool_results > 0 {
         return Ok(());
     }
-    let content = match <[_; 1]>::try_from(parts) {
-        Ok([HubPart::Text { text }]) => HubContent::Text(text),
-        Ok(one) => HubContent::Parts(one.into()),
-        Err(parts) if parts.is_empty() => HubContent::Text(Cow::Borrowed("")),
-        Err(parts) => HubContent::Parts(parts),
-    };
-    messages.push(HubMessage::new("user", content));
+    messages.push(hub::Message::new("user", hub::Content::from_parts(parts)));
     Ok(())
 }
 
@@ -247,7 +232,7 @@ fn hub_user(user_id: Cow<'_, str>) -> Cow<'_, str> {
 fn tool_result<'a>(
     block: Block<'a>,
     at: &str,
-) -> Result<(HubMessage<'a>, Vec<HubPart<'a>>), Invalid> {
+) -> Result<(hub::Message<'a>, Vec<hub::Part<'a>>), Invalid> {
     let id = block
         .tool_use_id
         .ok_or_else(|| required(&format!("{at}.tool_use_id")))?;
@@ -293,20 +278,18 @@ fn tool_result<'a>(
             format!("Error: {text}")
         });
     }
-    let mut message = HubMessage::new("tool", HubContent::Text(text));
-    message.tool_call_id = Some(id);
-    Ok((message, images))
+    Ok((hub::Message::tool(id, text), images))
 }
 
 /// An assistant message; one left with nothing (only thinking) is skipped.
 fn assistant_turn<'a>(
     content: Content<'a>,
-    messages: &mut Vec<HubMessage<'a>>,
+    messages: &mut Vec<hub::Message<'a>>,
 ) -> Result<(), Invalid> {
     let blocks = match content {
         Content::Text(text) => {
             if !text.is_empty() {
-                messages.push(HubMessage::new("assistant", HubContent::Text(text)));
+                messages.push(hub::Message::new("assistant", hub::Content::Text(text)));
             }
             return Ok(());
         }
@@ -328,14 +311,11 @@ fn assistant_turn<'a>(
                 if !input.get().starts_with('{') {
                     return Err(Invalid(format!("{at}.input: Input should be an object")));
                 }
-                tool_calls.push(HubToolCall {
-                    id: block.id.ok_or_else(|| required(&format!("{at}.id")))?,
-                    kind: "function",
-                    function: HubFunctionCall {
-                        name: block.name.ok_or_else(|| required(&format!("{at}.name")))?,
-                        arguments: input.get(),
-                    },
-                });
+                tool_calls.push(hub::ToolCall::function(
+                    block.id.ok_or_else(|| required(&format!("{at}.id")))?,
+                    block.name.ok_or_else(|| required(&format!("{at}.name")))?,
+                    Cow::Borrowed(input.get()),
+                ));
             }
             "thinking" | "redacted_thinking" => {}
             other => {
@@ -351,20 +331,14 @@ fn assistant_turn<'a>(
     if text.is_empty() && tool_calls.is_empty() {
         return Ok(());
     }
-    let content = if text.is_empty() {
-        HubContent::Null
-    } else {
-        HubContent::Text(text)
-    };
-    let mut message = HubMessage::new("assistant", content);
-    message.tool_calls = tool_calls;
-    messages.push(message);
+    let text = (!text.is_empty()).then_some(text);
+    messages.push(hub::Message::assistant(text, tool_calls));
     Ok(())
 }
 
 /// An `image` block's `source`: `base64` -> a `data:<media_type>;base64,`
 /// URL, `url` -> the URL. `file` sources (Anthropic's Files API) are refused.
-fn image_part<'a>(source: Option<&'a RawValue>, at: &str) -> Result<HubPart<'a>, Invalid> {
+fn image_part<'a>(source: Option<&'a RawValue>, at: &str) -> Result<hub::Part<'a>, Invalid> {
     let at = format!("{at}.source");
     let source: ImageSource<'_> =
         object_at(source.ok_or_else(|| required(&at))?.get().as_bytes(), &at)?;
@@ -385,9 +359,7 @@ fn image_part<'a>(source: Option<&'a RawValue>, at: &str) -> Result<HubPart<'a>,
         }
         None => return Err(required(&format!("{at}.type"))),
     };
-    Ok(HubPart::ImageUrl {
-        image_url: HubImageUrl { url },
-    })
+    Ok(hub::Part::image(url))
 }
 
 /// `system`: a string, or text blocks joined by a blank line.
@@ -421,7 +393,7 @@ fn system_text<'a>(raw: &'a RawValue, at: &str) -> Result<Cow<'a, str>, Invalid>
 /// server and versioned tools (`web_search_…`, `bash_…`, `text_editor_…`,
 /// `computer_…`, `code_execution_…`, …) are refused: the model behind
 /// another provider has neither their definitions nor their servers.
-fn custom_tool<'a>(raw: &'a RawValue, at: &str) -> Result<HubTool<'a>, Invalid> {
+fn custom_tool<'a>(raw: &'a RawValue, at: &str) -> Result<hub::Tool<'a>, Invalid> {
     let tool: InTool<'_> = object_at(raw.get().as_bytes(), at)?;
     match tool.kind.as_deref() {
         None | Some("custom") => {}
@@ -441,31 +413,25 @@ fn custom_tool<'a>(raw: &'a RawValue, at: &str) -> Result<HubTool<'a>, Invalid> 
             "{at}.input_schema: Input should be an object"
         )));
     }
-    Ok(HubTool {
-        kind: "function",
-        function: HubFunction {
-            name,
-            description: tool.description,
-            parameters: schema,
-            strict: tool.strict,
-        },
-    })
+    Ok(hub::Tool::function(hub::Function {
+        name,
+        description: tool.description,
+        parameters: Some(hub::Schema::AsSent(schema)),
+        strict: tool.strict,
+    }))
 }
 
 fn tool_choice(
     choice: InToolChoice<'_>,
-) -> Result<(Option<HubToolChoice<'_>>, Option<bool>), Invalid> {
+) -> Result<(Option<hub::ToolChoice<'_>>, Option<bool>), Invalid> {
     let parallel = (choice.disable_parallel_tool_use == Some(true)).then_some(false);
     let mode = match choice.kind.as_deref() {
-        Some("auto") => HubToolChoice::Mode("auto"),
-        Some("any") => HubToolChoice::Mode("required"),
-        Some("none") => return Ok((Some(HubToolChoice::Mode("none")), None)),
-        Some("tool") => HubToolChoice::Function {
-            kind: "function",
-            function: NamedFunction {
-                name: choice.name.ok_or_else(|| required("tool_choice.name"))?,
-            },
-        },
+        Some("auto") => hub::ToolChoice::Mode("auto"),
+        Some("any") => hub::ToolChoice::Mode("required"),
+        Some("none") => return Ok((Some(hub::ToolChoice::Mode("none")), None)),
+        Some("tool") => hub::ToolChoice::function(
+            choice.name.ok_or_else(|| required("tool_choice.name"))?,
+        ),
         Some(other) => {
             return Err(Invalid(format!(
                 "tool_choice.type: unknown tool_choice type '{other}' (expected auto, any, tool or none)"
@@ -516,7 +482,10 @@ fn reasoning_effort(
     }
 }
 
-fn response_format<'a>(format: OutputFormat<'a>, at: &str) -> Result<ResponseFormat<'a>, Invalid> {
+fn response_format<'a>(
+    format: OutputFormat<'a>,
+    at: &str,
+) -> Result<hub::ResponseFormat<'a>, Invalid> {
     match format.kind.as_deref() {
         Some("json_schema") => {}
         Some(other) => {
@@ -526,14 +495,15 @@ fn response_format<'a>(format: OutputFormat<'a>, at: &str) -> Result<ResponseFor
         }
         None => return Err(required(&format!("{at}.type"))),
     }
-    Ok(ResponseFormat {
-        kind: "json_schema",
-        json_schema: JsonSchema {
-            name: "output",
-            schema: format
-                .schema
-                .ok_or_else(|| required(&format!("{at}.schema")))?,
-            strict: true,
+    let schema = format
+        .schema
+        .ok_or_else(|| required(&format!("{at}.schema")))?;
+    Ok(hub::ResponseFormat::JsonSchema {
+        json_schema: hub::JsonSchema {
+            name: Cow::Borrowed("output"),
+            description: None,
+            schema: hub::Schema::AsSent(schema),
+            strict: Some(true),
         },
     })
 }

@@ -4,8 +4,9 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use super::hub_answer::{stop_reason, Answer, MessageUsage, Piece, TokenUsage, ToolInput};
+use super::answer::{stop_reason, MessageUsage, TokenUsage};
 use super::{made_up_id, message_id, write_json};
+use crate::inbound::chat::answer::{ArgumentsObject, ChatAnswer, Piece};
 use crate::inbound::BadAnswer;
 
 /// An Anthropic `message` with its fields in Anthropic's order (the
@@ -40,7 +41,7 @@ pub(super) enum ContentBlock<'a> {
     ToolUse {
         id: Cow<'a, str>,
         name: Cow<'a, str>,
-        input: ToolInput,
+        input: ArgumentsObject,
     },
 }
 
@@ -58,18 +59,16 @@ pub(super) enum ContentBlock<'a> {
 /// Fails when the body is not a chat completion: not JSON, no choice, no
 /// message, or a tool call without a function name.
 pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadAnswer> {
-    let mut answer = Answer::parse(chat, "chat completion")?;
-    let choice = answer
-        .first_choice()
-        .ok_or_else(|| BadAnswer("hub chat completion has no choices".to_owned()))?;
-    let message = choice
-        .message
-        .ok_or_else(|| BadAnswer("hub chat completion choice has no message".to_owned()))?;
+    let answer = ChatAnswer::parse_completion(chat)?;
+    let (message, finish_reason) = answer.completion_message()?;
 
     let (mut thinking, mut text) = (Cow::Borrowed(""), Cow::Borrowed(""));
-    message.pieces(|kind, piece| match kind {
-        Piece::Thinking => append(&mut thinking, piece),
-        Piece::Text => append(&mut text, piece),
+    message.pieces(|piece| {
+        match piece {
+            Piece::Reasoning(piece) => append(&mut thinking, piece.text()?),
+            Piece::Text(piece) => append(&mut text, piece.text()?),
+        }
+        Ok(())
     })?;
     let mut content = Vec::new();
     if !thinking.is_empty() {
@@ -82,28 +81,27 @@ pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadA
         content.push(ContentBlock::Text { text });
     }
     let mut called_tools = false;
-    for call in message.tool_calls.into_iter().flatten() {
-        let function = call.function.as_ref();
-        let name = function
-            .and_then(|f| f.name.clone())
+    for call in message.tool_calls() {
+        let name = call
+            .name()
             .ok_or_else(|| BadAnswer("hub tool call has no function name".to_owned()))?;
-        let arguments = match function {
-            Some(f) => f.arguments()?,
-            None => Cow::Borrowed(""),
+        let id = match call.id.as_deref().filter(|id| !id.is_empty()) {
+            Some(id) => Cow::Borrowed(id),
+            None => Cow::Owned(made_up_id("toolu_")),
         };
         content.push(ContentBlock::ToolUse {
-            id: call
-                .id
-                .filter(|id| !id.is_empty())
-                .unwrap_or_else(|| Cow::Owned(made_up_id("toolu_"))),
-            name,
-            input: ToolInput::from_arguments(&arguments),
+            id,
+            name: Cow::Borrowed(name),
+            input: ArgumentsObject::parse(&call.arguments()?),
         });
         called_tools = true;
     }
 
     let id = message_id(answer.id.as_deref());
-    let usage = TokenUsage::read(answer.usage).unwrap_or_default();
+    let usage = answer
+        .usage()
+        .map(TokenUsage::from_chat)
+        .unwrap_or_default();
     write_json(
         &Message {
             id: &id,
@@ -111,7 +109,7 @@ pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadA
             role: "assistant",
             model,
             content: &content,
-            stop_reason: Some(stop_reason(choice.finish_reason.as_deref(), called_tools)),
+            stop_reason: Some(stop_reason(finish_reason, called_tools)),
             stop_sequence: None,
             usage: usage.message_usage(),
         },

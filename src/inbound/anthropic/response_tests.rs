@@ -166,15 +166,17 @@ fn other_servers_reasoning_and_content_shapes_are_read() {
 #[test]
 fn broken_answers_are_bad_answers() {
     let cases = [
-        ("not json".to_owned(), "hub chat completion: not a JSON object"),
-        ("[]".to_owned(), "hub chat completion: not a JSON object"),
-        (json!({"choices":[]}).to_string(), "hub chat completion has no choices"),
-        (json!({"id":"x"}).to_string(), "hub chat completion has no choices"),
-        (json!({"choices":[{"index":1,"message":{}}]}).to_string(), "hub chat completion has no choices"),
-        (json!({"choices":[{"index":0}]}).to_string(), "hub chat completion choice has no message"),
+        ("not json".to_owned(), "chat completion is not a JSON object"),
+        ("[]".to_owned(), "chat completion is not a JSON object"),
+        (json!({"choices":[]}).to_string(), "chat completion has no choices"),
+        (json!({"id":"x"}).to_string(), "chat completion has no choices"),
+        (json!({"choices":[{"index":0}]}).to_string(), "chat completion choice has no message"),
         (json!({"choices":[{"message":{"tool_calls":[{"id":"c","function":{"arguments":"{}"}}]}}]}).to_string(),
             "hub tool call has no function name"),
+        // Accepted: a content that is neither text nor parts carries nothing,
+        // and a lone choice is the answer whatever its index.
         (json!({"choices":[{"message":{"content":5}}]}).to_string(), ""),
+        (json!({"choices":[{"index":1,"message":{}}]}).to_string(), ""),
     ];
     for (body, want) in cases {
         let mut out = b"kept".to_vec();
@@ -183,7 +185,6 @@ fn broken_answers_are_bad_answers() {
                 assert!(e.0.starts_with(want), "{body}: {e}");
                 assert_eq!(out, b"kept");
             }
-            // A content that is neither text nor parts carries nothing.
             Ok(()) => assert!(want.is_empty(), "{body} was accepted"),
         }
     }

@@ -11,11 +11,10 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use super::hub_answer::{
-    stop_reason, Answer, DeltaUsage, InBandError, Piece, TokenUsage, ToolCallPiece, ToolInput,
-};
+use super::answer::{stop_reason, DeltaUsage, InBandError, TokenUsage};
 use super::response::{ContentBlock, Message};
 use super::{error_type, made_up_id, message_id, write_json, ErrorBody};
+use crate::inbound::chat::answer::{ArgumentsObject, ChatAnswer, Piece, ToolCallPiece};
 use crate::inbound::BadAnswer;
 
 /// Where the Anthropic stream is.
@@ -118,29 +117,36 @@ impl StreamEncoder {
     }
 
     fn chunk(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), BadAnswer> {
-        let mut chunk = Answer::parse(data, "chat chunk")?;
-        if let Some(raw) = chunk.error {
-            let error = InBandError::read(raw);
+        let chunk = ChatAnswer::parse_chunk(data)?;
+        if let Some(error) = chunk.error() {
+            let error = InBandError::from_chat(error);
             self.write_error(error.kind, &error.message, out);
             return Ok(());
         }
-        let usage = TokenUsage::read(chunk.usage);
-        let choice = chunk.first_choice();
+        let usage = chunk.usage().map(TokenUsage::from_chat);
+        let choice = chunk.chunk_choice();
         if choice.is_none() && usage.is_none() {
             // Azure's leading content-filter chunk: no choice, no id worth keeping.
             return Ok(());
         }
         self.start(chunk.id.as_deref(), out);
         if let Some(choice) = choice {
-            if let Some(delta) = choice.delta.or(choice.message) {
-                delta.pieces(|kind, text| self.text(kind, &text, out))?;
-                for piece in delta.tool_calls.into_iter().flatten() {
+            if let Some(delta) = choice.delta() {
+                delta.pieces(|piece| {
+                    match piece {
+                        Piece::Reasoning(text) => {
+                            self.text(OpenBlock::Thinking, &text.text()?, out)
+                        }
+                        Piece::Text(text) => self.text(OpenBlock::Text, &text.text()?, out),
+                    }
+                    Ok(())
+                })?;
+                for piece in delta.tool_calls() {
                     self.tool_call(piece, out)?;
                 }
             }
-            if let Some(reason) = choice.finish_reason {
-                self.finish_reason
-                    .get_or_insert_with(|| reason.into_owned());
+            if let Some(reason) = choice.finish_reason() {
+                self.finish_reason.get_or_insert_with(|| reason.to_owned());
             }
         }
         if let Some(usage) = usage {
@@ -218,21 +224,18 @@ impl StreamEncoder {
         self.phase = Phase::Open;
     }
 
-    fn text(&mut self, kind: Piece, text: &str, out: &mut Vec<u8>) {
-        let (block, start, delta) = match kind {
-            Piece::Text => (
-                OpenBlock::Text,
-                StartBlock::Text { text: "" },
-                Delta::Text { text },
-            ),
-            Piece::Thinking => (
-                OpenBlock::Thinking,
+    /// Text for a `text` block, or for a `thinking` one.
+    fn text(&mut self, block: OpenBlock, text: &str, out: &mut Vec<u8>) {
+        let (start, delta) = if block == OpenBlock::Thinking {
+            (
                 StartBlock::Thinking {
                     thinking: "",
                     signature: "",
                 },
                 Delta::Thinking { thinking: text },
-            ),
+            )
+        } else {
+            (StartBlock::Text { text: "" }, Delta::Text { text })
         };
         if self.block != block {
             self.open(block, &start, out);
@@ -240,7 +243,7 @@ impl StreamEncoder {
         self.delta(delta, out);
     }
 
-    fn tool_call(&mut self, piece: ToolCallPiece<'_>, out: &mut Vec<u8>) -> Result<(), BadAnswer> {
+    fn tool_call(&mut self, piece: &ToolCallPiece<'_>, out: &mut Vec<u8>) -> Result<(), BadAnswer> {
         let piece_id = piece.id.as_deref().filter(|id| !id.is_empty());
         let continues = match &self.block {
             OpenBlock::Tool { hub_index, id } => match (piece.index, piece_id) {
@@ -250,10 +253,9 @@ impl StreamEncoder {
             },
             _ => false,
         };
-        let function = piece.function.as_ref();
         if !continues {
-            let name = function
-                .and_then(|f| f.name.as_deref())
+            let name = piece
+                .name()
                 .filter(|n| !n.is_empty())
                 .ok_or_else(|| {
                     BadAnswer(format!(
@@ -268,7 +270,7 @@ impl StreamEncoder {
             let start = StartBlock::ToolUse {
                 id: &id,
                 name,
-                input: ToolInput::Empty,
+                input: ArgumentsObject::Empty,
             };
             let block = OpenBlock::Tool {
                 hub_index: piece.index,
@@ -277,16 +279,14 @@ impl StreamEncoder {
             self.open(block, &start, out);
             self.called_tools = true;
         }
-        if let Some(f) = function {
-            let arguments = f.arguments()?;
-            if !arguments.is_empty() {
-                self.delta(
-                    Delta::InputJson {
-                        partial_json: &arguments,
-                    },
-                    out,
-                );
-            }
+        let arguments = piece.arguments()?;
+        if !arguments.is_empty() {
+            self.delta(
+                Delta::InputJson {
+                    partial_json: &arguments,
+                },
+                out,
+            );
         }
         Ok(())
     }
@@ -399,7 +399,7 @@ enum StartBlock<'a> {
     ToolUse {
         id: &'a str,
         name: &'a str,
-        input: ToolInput,
+        input: ArgumentsObject,
     },
 }
 

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::hub::{CalledFunction, ContentPart, ImageUrl, Message, MessageContent, ToolCall};
+use crate::inbound::chat::request as hub;
 use crate::inbound::Invalid;
 
 #[derive(Deserialize)]
@@ -295,7 +295,7 @@ fn check_answered(open: &[OpenCall<'_>], turn: usize) -> Result<(), Invalid> {
 /// message.
 pub(super) fn push_conversation<'a>(
     contents: Vec<Content<'a>>,
-    messages: &mut Vec<Message<'a>>,
+    messages: &mut Vec<hub::Message<'a>>,
 ) -> Result<(), Invalid> {
     if contents.is_empty() {
         return Err(Invalid(
@@ -365,15 +365,10 @@ pub(super) fn push_conversation<'a>(
             // part per chunk): joined without separators.
             let text = join(texts, "");
             if text.is_some() || !calls.is_empty() {
-                messages.push(Message {
-                    role: "assistant",
-                    content: text.map(MessageContent::Text),
-                    tool_calls: calls,
-                    tool_call_id: None,
-                });
+                messages.push(hub::Message::assistant(text, calls));
             }
         } else if let Some(content) = user_content(texts, images) {
-            messages.push(Message::new("user", content));
+            messages.push(hub::Message::new("user", content));
         }
         conversation_messages += messages.len() - before;
     }
@@ -392,7 +387,7 @@ fn tool_call<'a>(
     whose: Whose,
     j: usize,
     made_up_ids: &mut usize,
-) -> Result<ToolCall<'a>, Invalid> {
+) -> Result<hub::ToolCall<'a>, Invalid> {
     let name = call
         .name
         .filter(|n| !n.is_empty())
@@ -407,45 +402,26 @@ fn tool_call<'a>(
         *made_up_ids += 1;
         Cow::Owned(format!("call_{made_up_ids}"))
     });
-    Ok(ToolCall {
-        id,
-        kind: "function",
-        function: CalledFunction { name, arguments },
-    })
+    Ok(hub::ToolCall::function(id, name, Cow::Borrowed(arguments)))
 }
 
 /// A user turn's content: its one text as a string, else parts in the order
-/// sent (`images` holds each image's position among the texts).
+/// sent (`images` holds each image's position among the texts); `None`
+/// when it has neither.
 fn user_content<'a>(
     texts: Vec<Cow<'a, str>>,
     images: Vec<(usize, Cow<'a, str>)>,
-) -> Option<MessageContent<'a>> {
-    if images.is_empty() {
-        return match texts.len() {
-            0 => None,
-            1 => texts.into_iter().next().map(MessageContent::Text),
-            _ => Some(MessageContent::Parts(
-                texts
-                    .into_iter()
-                    .map(|text| ContentPart::Text { text })
-                    .collect(),
-            )),
-        };
-    }
+) -> Option<hub::Content<'a>> {
     let mut parts = Vec::with_capacity(texts.len() + images.len());
     let mut images = images.into_iter().peekable();
     for (position, text) in texts.into_iter().enumerate() {
         while let Some((_, url)) = images.next_if(|(at, _)| *at == position) {
-            parts.push(ContentPart::ImageUrl {
-                image_url: ImageUrl { url },
-            });
+            parts.push(hub::Part::image(url));
         }
-        parts.push(ContentPart::Text { text });
+        parts.push(hub::Part::Text { text });
     }
-    parts.extend(images.map(|(_, url)| ContentPart::ImageUrl {
-        image_url: ImageUrl { url },
-    }));
-    Some(MessageContent::Parts(parts))
+    parts.extend(images.map(|(_, url)| hub::Part::image(url)));
+    (!parts.is_empty()).then(|| hub::Content::from_parts(parts))
 }
 
 /// The `tool` message for a `functionResponse`, answering the open call
@@ -456,7 +432,7 @@ fn tool_message<'a>(
     open_calls: &mut [OpenCall<'a>],
     whose: Whose,
     j: usize,
-) -> Result<Message<'a>, Invalid> {
+) -> Result<hub::Message<'a>, Invalid> {
     let at = || format!("{whose}.parts[{j}].functionResponse");
     if response
         .parts
@@ -490,12 +466,10 @@ fn tool_message<'a>(
     let output = response
         .response
         .ok_or_else(|| Invalid(format!("{} '{name}' has no response", at())))?;
-    Ok(Message {
-        role: "tool",
-        content: Some(MessageContent::Text(Cow::Borrowed(output.get()))),
-        tool_calls: Vec::new(),
-        tool_call_id: Some(call.id.clone()),
-    })
+    Ok(hub::Message::tool(
+        call.id.clone(),
+        Cow::Borrowed(output.get()),
+    ))
 }
 
 #[cfg(test)]

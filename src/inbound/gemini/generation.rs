@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::hub::{JsonSchema, NamedSchema, ResponseFormat, Sampling};
 use super::schema::to_json_schema;
+use crate::inbound::chat::request::{self as hub, ChatRequest, Number};
 use crate::inbound::Invalid;
 
 /// `reasoning_effort` for a `thinkingBudget`: up to this many tokens is `low`…
@@ -66,9 +66,13 @@ struct ThinkingConfig<'a> {
     thinking_level: Option<Cow<'a, str>>,
 }
 
-/// The chat request's sampling and output fields for `config`; fails for
-/// what only Gemini can do (several candidates, non-text output, logprobs).
-pub(super) fn sampling(config: GenerationConfig<'_>) -> Result<Sampling<'_>, Invalid> {
+/// Sets the chat request's sampling and output fields from `config`; fails
+/// for what only Gemini can do (several candidates, non-text output,
+/// logprobs), leaving `chat` as it was.
+pub(super) fn apply_generation_config<'a>(
+    config: GenerationConfig<'a>,
+    chat: &mut ChatRequest<'a>,
+) -> Result<(), Invalid> {
     if let Some(n) = config.candidate_count.filter(|n| !matches!(n, 0 | 1)) {
         return Err(Invalid(format!(
             "generationConfig.candidateCount {n} is not supported: models not served by a \
@@ -100,21 +104,22 @@ pub(super) fn sampling(config: GenerationConfig<'_>) -> Result<Sampling<'_>, Inv
                 .to_owned(),
         ));
     }
-    Ok(Sampling {
-        max_tokens: config.max_output_tokens,
-        temperature: config.temperature,
-        top_p: config.top_p,
-        stop: config.stop_sequences.unwrap_or_default(),
-        seed: config.seed,
-        presence_penalty: config.presence_penalty,
-        frequency_penalty: config.frequency_penalty,
-        response_format: response_format(
-            config.response_mime_type.as_deref(),
-            config.response_schema,
-            config.response_json_schema,
-        )?,
-        reasoning_effort: reasoning_effort(config.thinking_config)?,
-    })
+    let response_format = response_format(
+        config.response_mime_type.as_deref(),
+        config.response_schema,
+        config.response_json_schema,
+    )?;
+    let reasoning_effort = reasoning_effort(config.thinking_config)?;
+    chat.max_tokens = config.max_output_tokens.map(u64::from);
+    chat.temperature = config.temperature.map(Number::Parsed);
+    chat.top_p = config.top_p.map(Number::Parsed);
+    chat.stop = config.stop_sequences.unwrap_or_default();
+    chat.seed = config.seed;
+    chat.presence_penalty = config.presence_penalty.map(Number::Parsed);
+    chat.frequency_penalty = config.frequency_penalty.map(Number::Parsed);
+    chat.response_format = response_format;
+    chat.reasoning_effort = reasoning_effort;
+    Ok(())
 }
 
 /// `responseMimeType` and its schema → `response_format`.
@@ -122,7 +127,7 @@ fn response_format<'a>(
     mime: Option<&str>,
     gemini_schema: Option<&'a RawValue>,
     json_schema: Option<&'a RawValue>,
-) -> Result<Option<ResponseFormat<'a>>, Invalid> {
+) -> Result<Option<hub::ResponseFormat<'a>>, Invalid> {
     let schema = match (gemini_schema, json_schema) {
         (Some(_), Some(_)) => {
             return Err(Invalid(
@@ -133,21 +138,23 @@ fn response_format<'a>(
         (Some(raw), None) => {
             let value: Value = serde_json::from_str(raw.get())
                 .map_err(|e| Invalid(format!("invalid generationConfig.responseSchema: {e}")))?;
-            Some(JsonSchema::Converted(to_json_schema(
+            Some(hub::Schema::Converted(to_json_schema(
                 &value,
                 &"generationConfig.responseSchema",
             )?))
         }
-        (None, raw) => raw.map(JsonSchema::Given),
+        (None, raw) => raw.map(hub::Schema::AsSent),
     };
     match (mime.unwrap_or(""), schema) {
-        ("application/json", Some(schema)) => Ok(Some(ResponseFormat::JsonSchema {
-            json_schema: NamedSchema {
-                name: RESPONSE_SCHEMA_NAME,
+        ("application/json", Some(schema)) => Ok(Some(hub::ResponseFormat::JsonSchema {
+            json_schema: hub::JsonSchema {
+                name: Cow::Borrowed(RESPONSE_SCHEMA_NAME),
+                description: None,
                 schema,
+                strict: None,
             },
         })),
-        ("application/json", None) => Ok(Some(ResponseFormat::JsonObject)),
+        ("application/json", None) => Ok(Some(hub::ResponseFormat::JsonObject)),
         ("" | "text/plain", None) => Ok(None),
         ("" | "text/plain", Some(_)) => Err(Invalid(
             "a response schema needs generationConfig.responseMimeType 'application/json'"

@@ -26,7 +26,6 @@
 mod contents;
 mod error;
 mod generation;
-mod hub;
 mod path;
 mod request;
 mod response;

@@ -27,9 +27,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::contents::{push_conversation, system_text, Content};
-use super::generation::{sampling, GenerationConfig};
-use super::hub::{ChatRequest, Message, MessageContent, StreamOptions};
+use super::generation::{apply_generation_config, GenerationConfig};
 use super::tools::{function_tools, tool_choice, ToolConfig};
+use crate::inbound::chat::request::{self as hub, ChatRequest};
 use crate::inbound::{Converted, Invalid};
 
 #[derive(Deserialize)]
@@ -81,35 +81,20 @@ pub fn to_chat(
              send the cached contents in the request instead"
         )));
     }
-    let sampling = sampling(req.generation_config.unwrap_or_default())?;
+    let mut chat = ChatRequest::new(Cow::Borrowed(model), Vec::new(), stream);
+    apply_generation_config(req.generation_config.unwrap_or_default(), &mut chat)?;
 
-    let mut messages = Vec::new();
     if let Some(system) = req.system_instruction {
         if let Some(text) = system_text(system)? {
-            messages.push(Message::new("system", MessageContent::Text(text)));
+            chat.messages
+                .push(hub::Message::new("system", hub::Content::Text(text)));
         }
     }
-    push_conversation(req.contents.unwrap_or_default(), &mut messages)?;
+    push_conversation(req.contents.unwrap_or_default(), &mut chat.messages)?;
 
-    let mut tools = function_tools(req.tools.unwrap_or_default())?;
-    let tool_choice = tool_choice(req.tool_config, &mut tools)?;
-
-    let chat = ChatRequest {
-        model,
-        messages,
-        sampling,
-        tools,
-        tool_choice,
-        stream,
-        stream_options: stream.then_some(StreamOptions {
-            include_usage: true,
-        }),
-    };
-    let mark = out.len();
-    if let Err(e) = serde_json::to_writer(&mut *out, &chat) {
-        out.truncate(mark);
-        return Err(Invalid(format!("cannot encode the chat request: {e}")));
-    }
+    chat.tools = function_tools(req.tools.unwrap_or_default())?;
+    chat.tool_choice = tool_choice(req.tool_config, &mut chat.tools)?;
+    chat.write(out)?;
     Ok(Converted { stream })
 }
 

@@ -106,7 +106,7 @@ fn what_google_genai_sends_converts() {
                 {"role": "system", "content": "be nice"},
                 {"role": "user", "content": [{"type": "text", "text": "hi"},
                     {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw=="}}]},
-                {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
                     "function": {"name": "f", "arguments": "{\"a\":1}"}}]},
                 {"role": "tool", "tool_call_id": "c1", "content": "{\"out\":2}"},
             ],

@@ -1,111 +1,27 @@
 //! A whole `chat.completion` → a Gemini `GenerateContentResponse`, and the
-//! shapes both it and [`super::StreamEncoder`] use: the hub's message
-//! content and usage as read, Gemini's response as written.
+//! shapes both it and [`super::StreamEncoder`] use: the hub's text as one
+//! reasoning and one answer part, Gemini's response as written.
 //!
 //! Text is kept as the JSON string token the hub sent (`&RawValue`) and
-//! written back unchanged, never unescaped and escaped again.
+//! written back unchanged, never unescaped and escaped again, unless a
+//! message has several pieces of one kind (Mistral's parts) to join.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::inbound::chat::answer::{
+    ArgumentsObject, ChatAnswer, Delta, JsonString, Piece, Usage as ChatUsage,
+};
 use crate::inbound::BadAnswer;
 
 // ---- hub side (input) ----
 
-#[derive(Deserialize)]
-struct Completion<'a> {
-    #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    choices: Option<Vec<Choice<'a>>>,
-    #[serde(default)]
-    usage: Option<HubUsage>,
-}
-
-#[derive(Deserialize)]
-struct Choice<'a> {
-    #[serde(borrow, default)]
-    message: Option<HubMessage<'a>>,
-    #[serde(borrow, default)]
-    finish_reason: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct HubMessage<'a> {
-    /// A string, null, or (Mistral) an array of typed chunks.
-    #[serde(borrow, default)]
-    content: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    reasoning_content: Option<&'a RawValue>,
-    /// OpenRouter's name for `reasoning_content`.
-    #[serde(borrow, default)]
-    reasoning: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    tool_calls: Option<Vec<HubToolCall<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct HubToolCall<'a> {
-    #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    function: Option<HubFunction<'a>>,
-}
-
-#[derive(Deserialize)]
-struct HubFunction<'a> {
-    #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
-    /// JSON text in a JSON string.
-    #[serde(borrow, default)]
-    arguments: Option<Cow<'a, str>>,
-}
-
-/// The hub's `usage`; every count optional (servers differ in what they send).
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
-pub(super) struct HubUsage {
-    #[serde(default)]
-    prompt_tokens: Option<u64>,
-    #[serde(default)]
-    completion_tokens: Option<u64>,
-    #[serde(default)]
-    total_tokens: Option<u64>,
-    #[serde(default)]
-    prompt_tokens_details: Option<PromptTokensDetails>,
-    #[serde(default)]
-    completion_tokens_details: Option<CompletionTokensDetails>,
-}
-
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
-struct PromptTokensDetails {
-    #[serde(default)]
-    cached_tokens: Option<u64>,
-}
-
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
-struct CompletionTokensDetails {
-    #[serde(default)]
-    reasoning_tokens: Option<u64>,
-}
-
-/// One chunk of a Mistral-style array `content`.
-#[derive(Deserialize)]
-struct ContentChunk<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
-    /// A `thinking` chunk's text chunks.
-    #[serde(borrow, default)]
-    thinking: Option<Vec<ContentChunk<'a>>>,
-}
-
-/// The answer text and reasoning text of a hub message or delta, each a
-/// JSON string token; `None` when absent or empty.
+/// The answer text and reasoning text of a hub message or delta, each one
+/// JSON string token; `None` when it has none.
 #[derive(Debug, Default)]
 pub(super) struct HubText<'a> {
     pub(super) text: Option<Cow<'a, RawValue>>,
@@ -113,71 +29,54 @@ pub(super) struct HubText<'a> {
 }
 
 impl<'a> HubText<'a> {
-    /// Reads `content` (a string, null, or an array of `text` and
-    /// `thinking` chunks as Mistral sends) and the reasoning fields
-    /// (`reasoning_content`, else OpenRouter's `reasoning`; a non-string is
-    /// ignored, as no gateway translator sends one).
-    pub(super) fn read(
-        content: Option<&'a RawValue>,
-        reasoning_content: Option<&'a RawValue>,
-        reasoning: Option<&'a RawValue>,
-    ) -> Result<Self, BadAnswer> {
-        let mut texts = HubText {
-            text: None,
-            reasoning: string_token(reasoning_content)
-                .or_else(|| string_token(reasoning))
-                .map(Cow::Borrowed),
-        };
-        let Some(content) = content else {
-            return Ok(texts);
-        };
-        match content.get().as_bytes().first() {
-            Some(b'"') => texts.text = string_token(Some(content)).map(Cow::Borrowed),
-            Some(b'n') => {}
-            Some(b'[') => {
-                let chunks: Vec<ContentChunk<'_>> = serde_json::from_str(content.get())
-                    .map_err(|e| BadAnswer(format!("content chunks: {e}")))?;
-                let (mut text, mut thinking) = (String::new(), String::new());
-                for chunk in &chunks {
-                    match (chunk.kind.as_ref(), &chunk.text, &chunk.thinking) {
-                        ("text", Some(t), _) => text.push_str(t),
-                        ("thinking", _, Some(inner)) => {
-                            for t in inner.iter().filter(|c| c.kind == "text") {
-                                thinking.push_str(t.text.as_deref().unwrap_or(""));
-                            }
-                        }
-                        // References and other annotations carry no text.
-                        _ => {}
-                    }
-                }
-                texts.text = owned_token(&text)?;
-                if texts.reasoning.is_none() {
-                    texts.reasoning = owned_token(&thinking)?;
-                }
-            }
-            _ => {
-                return Err(BadAnswer(
-                    "message content must be a string, an array or null".to_owned(),
-                ))
-            }
+    /// Reads the pieces of `delta` (see [`Delta::pieces`]) into one text and
+    /// one reasoning text.
+    pub(super) fn read(delta: &Delta<'a>) -> Result<Self, BadAnswer> {
+        let (mut text, mut reasoning) = (JoinedText::default(), JoinedText::default());
+        delta.pieces(|piece| match piece {
+            Piece::Text(piece) => text.push(piece),
+            Piece::Reasoning(piece) => reasoning.push(piece),
+        })?;
+        Ok(HubText {
+            text: text.into_token()?,
+            reasoning: reasoning.into_token()?,
+        })
+    }
+}
+
+/// Pieces of text joined into one JSON string token: a lone piece (the
+/// usual case) is the hub's token as sent, several are unescaped, joined
+/// and encoded again.
+#[derive(Default)]
+struct JoinedText<'a> {
+    lone: Option<JsonString<'a>>,
+    joined: String,
+}
+
+impl<'a> JoinedText<'a> {
+    fn push(&mut self, piece: JsonString<'a>) -> Result<(), BadAnswer> {
+        if self.lone.is_none() && self.joined.is_empty() {
+            self.lone = Some(piece);
+            return Ok(());
         }
-        Ok(texts)
+        if let Some(lone) = self.lone.take() {
+            self.joined.push_str(&lone.text()?);
+        }
+        self.joined.push_str(&piece.text()?);
+        Ok(())
     }
-}
 
-/// `raw` if it is a non-empty JSON string.
-fn string_token(raw: Option<&RawValue>) -> Option<&RawValue> {
-    raw.filter(|r| r.get().starts_with('"') && r.get() != "\"\"")
-}
-
-/// `text` as a JSON string token; `None` when empty.
-fn owned_token(text: &str) -> Result<Option<Cow<'static, RawValue>>, BadAnswer> {
-    if text.is_empty() {
-        return Ok(None);
+    fn into_token(self) -> Result<Option<Cow<'a, RawValue>>, BadAnswer> {
+        if let Some(lone) = self.lone {
+            return Ok(Some(Cow::Borrowed(lone.raw())));
+        }
+        if self.joined.is_empty() {
+            return Ok(None);
+        }
+        serde_json::value::to_raw_value(&self.joined)
+            .map(|raw| Some(Cow::Owned(raw)))
+            .map_err(|e| BadAnswer(format!("encoding text: {e}")))
     }
-    serde_json::value::to_raw_value(text)
-        .map(|raw| Some(Cow::Owned(raw)))
-        .map_err(|e| BadAnswer(format!("encoding text: {e}")))
 }
 
 // ---- Gemini side (output) ----
@@ -263,7 +162,7 @@ impl<'a> Part<'a> {
             function_call: Some(FunctionCall {
                 id,
                 name,
-                args: Args::from_arguments(arguments),
+                args: ArgumentsObject::parse(arguments),
             }),
         }
     }
@@ -284,34 +183,13 @@ impl<'a> Part<'a> {
 
 /// `functionCall`. The hub's call id goes in `id` (a field Gemini defines
 /// and Vertex fills), so a client that echoes it in its `functionResponse`
-/// is matched exactly; one that does not is matched by name.
+/// is matched exactly; one that does not is matched by name. `args` is a
+/// protobuf `Struct`: always an object.
 #[derive(Debug, Serialize)]
 pub(super) struct FunctionCall<'a> {
     id: Cow<'a, str>,
     name: Cow<'a, str>,
-    args: Args,
-}
-
-/// `functionCall.args`: the call's arguments if they are a JSON object,
-/// else `{}` (Gemini's `args` is a `Struct`; models call parameterless
-/// tools with `""`).
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-enum Args {
-    Object(Box<RawValue>),
-    Empty(EmptyObject),
-}
-
-#[derive(Debug, Serialize)]
-struct EmptyObject {}
-
-impl Args {
-    fn from_arguments(arguments: &str) -> Self {
-        match serde_json::from_str::<Box<RawValue>>(arguments) {
-            Ok(raw) if raw.get().starts_with('{') => Args::Object(raw),
-            _ => Args::Empty(EmptyObject {}),
-        }
-    }
+    args: ArgumentsObject,
 }
 
 /// `usageMetadata`. Gemini counts thinking apart from the answer
@@ -333,25 +211,16 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-impl From<HubUsage> for UsageMetadata {
-    fn from(usage: HubUsage) -> Self {
-        let prompt = usage.prompt_tokens.unwrap_or(0);
-        let completion = usage.completion_tokens.unwrap_or(0);
-        let thoughts = usage
-            .completion_tokens_details
-            .and_then(|d| d.reasoning_tokens)
-            .unwrap_or(0);
+impl From<ChatUsage> for UsageMetadata {
+    fn from(usage: ChatUsage) -> Self {
         UsageMetadata {
-            prompt_token_count: prompt,
-            candidates_token_count: completion.saturating_sub(thoughts),
-            total_token_count: usage
-                .total_tokens
-                .unwrap_or_else(|| prompt.saturating_add(completion)),
-            cached_content_token_count: usage
-                .prompt_tokens_details
-                .and_then(|d| d.cached_tokens)
-                .unwrap_or(0),
-            thoughts_token_count: thoughts,
+            prompt_token_count: usage.prompt_tokens,
+            candidates_token_count: usage
+                .completion_tokens
+                .saturating_sub(usage.reasoning_tokens),
+            total_token_count: usage.total_tokens,
+            cached_content_token_count: usage.cached_tokens,
+            thoughts_token_count: usage.reasoning_tokens,
         }
     }
 }
@@ -400,25 +269,10 @@ pub(super) fn made_up_call_id(position: usize) -> String {
 /// Fails when the body is not a completion with a message; `out` is
 /// unchanged then.
 pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadAnswer> {
-    // serde also reads a struct from a JSON array; a completion is an object.
-    if chat.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(BadAnswer("chat completion is not a JSON object".to_owned()));
-    }
-    let completion: Completion<'_> =
-        serde_json::from_slice(chat).map_err(|e| BadAnswer(format!("chat completion: {e}")))?;
-    let choice = completion
-        .choices
-        .and_then(|choices| choices.into_iter().next())
-        .ok_or_else(|| BadAnswer("chat completion has no choices".to_owned()))?;
-    let message = choice
-        .message
-        .ok_or_else(|| BadAnswer("chat completion choice has no message".to_owned()))?;
-    let texts = HubText::read(
-        message.content,
-        message.reasoning_content,
-        message.reasoning,
-    )?;
-    let calls = message.tool_calls.unwrap_or_default();
+    let completion = ChatAnswer::parse_completion(chat)?;
+    let (message, hub_finish_reason) = completion.completion_message()?;
+    let texts = HubText::read(message)?;
+    let calls = message.tool_calls();
 
     let mut parts = Vec::with_capacity(2 + calls.len());
     if let Some(reasoning) = texts.reasoning {
@@ -431,29 +285,29 @@ pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadA
         }
         None => {}
     }
-    for (position, call) in calls.into_iter().enumerate() {
-        let function = call
-            .function
-            .ok_or_else(|| BadAnswer(format!("tool call {position} has no function")))?;
-        let name = function
-            .name
+    for (position, call) in calls.iter().enumerate() {
+        if call.function.is_none() {
+            return Err(BadAnswer(format!("tool call {position} has no function")));
+        }
+        let name = call
+            .name()
             .ok_or_else(|| BadAnswer(format!("tool call {position} has no name")))?;
-        let id = call
-            .id
-            .filter(|id| !id.is_empty())
-            .unwrap_or_else(|| Cow::Owned(made_up_call_id(position)));
+        let id = match call.id.as_deref().filter(|id| !id.is_empty()) {
+            Some(id) => Cow::Borrowed(id),
+            None => Cow::Owned(made_up_call_id(position)),
+        };
         parts.push(Part::function_call(
             id,
-            name,
-            function.arguments.as_deref().unwrap_or(""),
+            Cow::Borrowed(name),
+            &call.arguments()?,
         ));
     }
 
     let response_id = response_id(completion.id.as_deref());
     let response = GenerateContentResponse::new(
         &parts,
-        choice.finish_reason.as_deref().map(finish_reason),
-        completion.usage.map(UsageMetadata::from),
+        hub_finish_reason.map(finish_reason),
+        completion.usage().map(UsageMetadata::from),
         model,
         &response_id,
     );

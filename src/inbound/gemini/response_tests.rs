@@ -169,6 +169,19 @@ fn mistral_chunk_content_and_openrouter_reasoning_are_read() {
 }
 
 #[test]
+fn a_refusal_is_the_answer_text() {
+    let answer = converted(completion(
+        json!({"content": null, "refusal": "I can't help with that."}),
+        json!("stop"),
+        Value::Null,
+    ));
+    assert_eq!(
+        answer["candidates"][0]["content"]["parts"],
+        json!([{"text": "I can't help with that."}])
+    );
+}
+
+#[test]
 fn usage_without_details_or_total_is_summed() {
     let answer = converted(completion(
         json!({"content": "x"}),
@@ -218,10 +231,6 @@ fn what_is_not_a_completion_is_a_bad_answer() {
         "chat completion choice has no message"
     );
     assert_eq!(
-        bad(r#"{"choices":[{"message":{"content":5}}]}"#),
-        "message content must be a string, an array or null"
-    );
-    assert_eq!(
         bad(r#"{"choices":[{"message":{"tool_calls":[{"id":"x"}]}}]}"#),
         "tool call 0 has no function"
     );
@@ -230,4 +239,15 @@ fn what_is_not_a_completion_is_a_bad_answer() {
         "tool call 0 has no name"
     );
     assert!(bad(r#"{"choices":"#).starts_with("chat completion: EOF"));
+}
+
+#[test]
+fn a_content_that_is_neither_text_nor_parts_carries_nothing() {
+    let mut out = Vec::new();
+    from_chat(br#"{"choices":[{"message":{"content":5}}]}"#, "m", &mut out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        v["candidates"][0]["content"]["parts"],
+        json!([{"text": ""}])
+    );
 }

@@ -20,72 +20,15 @@
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Serialize;
 
 use super::error::ErrorBody;
 use super::response::{
     empty_string_token, finish_reason, made_up_call_id, response_id, GenerateContentResponse,
-    HubText, HubUsage, Part, UsageMetadata,
+    HubText, Part, UsageMetadata,
 };
+use crate::inbound::chat::answer::{ChatAnswer, ToolCallPiece};
 use crate::inbound::BadAnswer;
-
-// ---- hub side (input) ----
-
-#[derive(Deserialize)]
-struct Chunk<'a> {
-    #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    choices: Option<Vec<ChunkChoice<'a>>>,
-    #[serde(default)]
-    usage: Option<HubUsage>,
-    /// An error inside an HTTP 200 stream (OpenRouter does this).
-    #[serde(borrow, default)]
-    error: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct ChunkChoice<'a> {
-    #[serde(default)]
-    index: Option<u32>,
-    #[serde(borrow, default)]
-    delta: Option<Delta<'a>>,
-    #[serde(borrow, default)]
-    finish_reason: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct Delta<'a> {
-    #[serde(borrow, default)]
-    content: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    reasoning_content: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    reasoning: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    tool_calls: Option<Vec<ToolCallDelta<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct ToolCallDelta<'a> {
-    #[serde(default)]
-    index: Option<u32>,
-    #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    function: Option<FunctionDelta<'a>>,
-}
-
-#[derive(Deserialize)]
-struct FunctionDelta<'a> {
-    #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    arguments: Option<Cow<'a, str>>,
-}
-
-// ---- the encoder ----
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Framing {
@@ -166,39 +109,37 @@ impl StreamEncoder {
         if self.closed {
             return Ok(());
         }
-        // serde also reads a struct from a JSON array; a chunk is an object.
-        if data.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(BadAnswer("stream chunk is not a JSON object".to_owned()));
-        }
-        let chunk: Chunk<'_> =
-            serde_json::from_slice(data).map_err(|e| BadAnswer(format!("stream chunk: {e}")))?;
-        if let Some(error) = chunk.error.filter(|e| e.get() != "null") {
-            return Err(BadAnswer(format!("upstream stream error: {}", error.get())));
+        let chunk = ChatAnswer::parse_chunk(data)?;
+        if let Some(error) = chunk.error() {
+            return Err(BadAnswer(format!(
+                "upstream stream error: {}",
+                error.raw.get()
+            )));
         }
         if self.response_id.is_none() {
-            self.response_id = chunk.id.filter(|id| !id.is_empty()).map(Cow::into_owned);
+            self.response_id = chunk
+                .id
+                .as_deref()
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned);
         }
         let mut parts = Vec::new();
         let mut finish = None;
-        // One choice is asked for; any other index is not this answer's.
-        for choice in chunk.choices.into_iter().flatten() {
-            if choice.index.is_some_and(|i| i != 0) {
-                continue;
-            }
-            if let Some(delta) = choice.delta {
-                let texts = HubText::read(delta.content, delta.reasoning_content, delta.reasoning)?;
+        if let Some(choice) = chunk.chunk_choice() {
+            if let Some(delta) = choice.delta() {
+                let texts = HubText::read(delta)?;
                 if let Some(reasoning) = texts.reasoning {
                     parts.push(Part::text(reasoning, true));
                 }
                 if let Some(text) = texts.text {
                     parts.push(Part::text(text, false));
                 }
-                for fragment in delta.tool_calls.into_iter().flatten() {
-                    self.add_fragment(fragment);
+                for fragment in delta.tool_calls() {
+                    self.add_fragment(fragment)?;
                 }
             }
-            if let Some(reason) = choice.finish_reason {
-                finish = Some(finish_reason(&reason));
+            if let Some(reason) = choice.finish_reason() {
+                finish = Some(finish_reason(reason));
             }
         }
         if finish.is_some() {
@@ -218,7 +159,7 @@ impl StreamEncoder {
             self.held_parts
                 .extend(parts.into_iter().map(Part::into_owned));
         }
-        if let Some(usage) = chunk.usage {
+        if let Some(usage) = chunk.usage() {
             self.usage = Some(usage.into());
         }
         if self.finish_reason.is_some() && self.usage.is_some() {
@@ -231,7 +172,8 @@ impl StreamEncoder {
     /// name), later ones add to its arguments. A fragment without an index
     /// (some OpenAI-compatible servers) opens a call if it has an id, else
     /// continues the last one.
-    fn add_fragment(&mut self, fragment: ToolCallDelta<'_>) {
+    fn add_fragment(&mut self, fragment: &ToolCallPiece<'_>) -> Result<(), BadAnswer> {
+        let arguments = fragment.arguments()?;
         let index = fragment.index.unwrap_or_else(|| {
             let last = self.calls.last().map(|c| c.index);
             match (fragment.id.is_some(), last) {
@@ -252,25 +194,21 @@ impl StreamEncoder {
             }
         };
         let Some(call) = self.calls.get_mut(position) else {
-            return;
+            return Ok(());
         };
-        if let Some(id) = fragment.id.filter(|id| !id.is_empty()) {
+        if let Some(id) = fragment.id.as_deref().filter(|id| !id.is_empty()) {
             if call.id.is_empty() {
-                call.id = id.into_owned();
+                call.id = id.to_owned();
             }
         }
-        let Some(function) = fragment.function else {
-            return;
-        };
         // Some servers repeat the name on every fragment: the first counts.
-        if let Some(name) = function.name.filter(|n| !n.is_empty()) {
+        if let Some(name) = fragment.name().filter(|n| !n.is_empty()) {
             if call.name.is_empty() {
-                call.name = name.into_owned();
+                call.name = name.to_owned();
             }
         }
-        if let Some(arguments) = function.arguments {
-            call.arguments.push_str(&arguments);
-        }
+        call.arguments.push_str(&arguments);
+        Ok(())
     }
 
     /// The hub stream ended well: writes the last piece if it is still

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::hub::{Function, JsonSchema, NamedFunction, Tool, ToolChoice};
 use super::schema::to_json_schema;
+use crate::inbound::chat::request as hub;
 use crate::inbound::Invalid;
 
 #[derive(Deserialize)]
@@ -47,7 +47,7 @@ struct FunctionDeclaration<'a> {
 /// The function tools of `tools`; any other kind of Gemini tool is refused.
 pub(super) fn function_tools<'a>(
     tools: Vec<BTreeMap<String, &'a RawValue>>,
-) -> Result<Vec<Tool<'a>>, Invalid> {
+) -> Result<Vec<hub::Tool<'a>>, Invalid> {
     let mut out = Vec::new();
     for (i, tool) in tools.into_iter().enumerate() {
         for (kind, raw) in tool {
@@ -96,7 +96,7 @@ impl fmt::Display for DeclarationAt<'_> {
 fn function_tool<'a>(
     declaration: FunctionDeclaration<'a>,
     at: DeclarationAt<'_>,
-) -> Result<Tool<'a>, Invalid> {
+) -> Result<hub::Tool<'a>, Invalid> {
     let name = declaration
         .name
         .filter(|n| !n.is_empty())
@@ -111,18 +111,16 @@ fn function_tool<'a>(
             let value: Value = serde_json::from_str(raw.get())
                 .map_err(|e| Invalid(format!("invalid {at}.parameters: {e}")))?;
             let parameters = Field(&at, "parameters");
-            Some(JsonSchema::Converted(to_json_schema(&value, &parameters)?))
+            Some(hub::Schema::Converted(to_json_schema(&value, &parameters)?))
         }
-        (None, raw) => raw.map(JsonSchema::Given),
+        (None, raw) => raw.map(hub::Schema::AsSent),
     };
-    Ok(Tool {
-        kind: "function",
-        function: Function {
-            name,
-            description: declaration.description,
-            parameters,
-        },
-    })
+    Ok(hub::Tool::function(hub::Function {
+        name,
+        description: declaration.description,
+        parameters,
+        strict: None,
+    }))
 }
 
 /// `<parent>.<name>`, written only when an error names it.
@@ -141,8 +139,8 @@ impl<P: fmt::Display> fmt::Display for Field<'_, P> {
 /// mean. Nothing without tools: the hub refuses a `tool_choice` then.
 pub(super) fn tool_choice<'a>(
     config: Option<ToolConfig<'a>>,
-    tools: &mut Vec<Tool<'a>>,
-) -> Result<Option<ToolChoice<'a>>, Invalid> {
+    tools: &mut Vec<hub::Tool<'a>>,
+) -> Result<Option<hub::ToolChoice<'a>>, Invalid> {
     const AT: &str = "toolConfig.functionCallingConfig";
     let Some(config) = config.and_then(|c| c.function_calling_config) else {
         return Ok(None);
@@ -166,7 +164,9 @@ pub(super) fn tool_choice<'a>(
     };
     let names = config.allowed_function_names.unwrap_or_default();
     if names.is_empty() {
-        return Ok(choice.filter(|_| !tools.is_empty()).map(ToolChoice::Mode));
+        return Ok(choice
+            .filter(|_| !tools.is_empty())
+            .map(hub::ToolChoice::Mode));
     }
     if !may_restrict {
         return Err(Invalid(format!(
@@ -183,11 +183,8 @@ pub(super) fn tool_choice<'a>(
     }
     tools.retain(|t| names.contains(&t.function.name));
     match (choice, <[_; 1]>::try_from(names)) {
-        (Some("required"), Ok([name])) => Ok(Some(ToolChoice::Function {
-            kind: "function",
-            function: NamedFunction { name },
-        })),
-        (choice, _) => Ok(choice.map(ToolChoice::Mode)),
+        (Some("required"), Ok([name])) => Ok(Some(hub::ToolChoice::function(name))),
+        (choice, _) => Ok(choice.map(hub::ToolChoice::Mode)),
     }
 }
 

@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::hub::{ChatContent, ChatFunctionCall, ChatImage, ChatMessage, ChatPart, ChatToolCall};
 use super::request::{decode, text_field};
+use crate::inbound::chat::request as hub;
 use crate::inbound::Invalid;
 
 /// What kind of input item one is, read first so that an item refused by
@@ -66,12 +66,12 @@ struct ContentPart<'a> {
 /// provider can read).
 #[derive(Default)]
 pub(super) struct Conversation<'a> {
-    pub(super) messages: Vec<ChatMessage<'a>>,
+    pub(super) messages: Vec<hub::Message<'a>>,
 }
 
 impl<'a> Conversation<'a> {
     pub(super) fn instructions(&mut self, text: Cow<'a, str>) {
-        self.push("system", Some(ChatContent::Text(text)));
+        self.push("system", hub::Content::Text(text));
     }
 
     /// How many messages there are so far.
@@ -80,16 +80,11 @@ impl<'a> Conversation<'a> {
     }
 
     pub(super) fn user_text(&mut self, text: Cow<'a, str>) {
-        self.push("user", Some(ChatContent::Text(text)));
+        self.push("user", hub::Content::Text(text));
     }
 
-    fn push(&mut self, role: &'static str, content: Option<ChatContent<'a>>) {
-        self.messages.push(ChatMessage {
-            role,
-            content,
-            tool_calls: Vec::new(),
-            tool_call_id: None,
-        });
+    fn push(&mut self, role: &'static str, content: hub::Content<'a>) {
+        self.messages.push(hub::Message::new(role, content));
     }
 
     pub(super) fn item(&mut self, raw: &'a RawValue) -> Result<(), Invalid> {
@@ -135,18 +130,18 @@ impl<'a> Conversation<'a> {
         let content = match item.content {
             None => return Err(Invalid("a message item needs `content`".to_owned())),
             Some(raw) if raw.get().starts_with('"') => {
-                ChatContent::Text(text_field(raw, "content")?)
+                hub::Content::Text(text_field(raw, "content")?)
             }
             Some(raw) if raw.get().starts_with('[') => {
                 let parts: Vec<ContentPart<'a>> = decode(raw, "content")?;
                 match role {
-                    "user" => ChatContent::Parts(
+                    "user" => hub::Content::Parts(
                         parts.into_iter().map(user_part).collect::<Result<_, _>>()?,
                     ),
                     // Chat system and assistant messages are read as text by
                     // every provider; `output_text` parts are pieces of one
                     // answer, instructions are lines.
-                    _ => ChatContent::Text(join_text(
+                    _ => hub::Content::Text(join_text(
                         parts.into_iter().map(|p| text_part(p, role)),
                         if role == "assistant" { "" } else { "\n" },
                     )?),
@@ -158,33 +153,25 @@ impl<'a> Conversation<'a> {
                 ))
             }
         };
-        self.push(role, Some(content));
+        self.push(role, content);
         Ok(())
     }
 
     fn function_call(&mut self, item: InputItem<'a>) -> Result<(), Invalid> {
-        let call = ChatToolCall {
-            id: item
-                .call_id
+        let call = hub::ToolCall::function(
+            item.call_id
                 .ok_or_else(|| Invalid("a function_call item needs a `call_id`".to_owned()))?,
-            kind: "function",
-            function: ChatFunctionCall {
-                name: item
-                    .name
-                    .ok_or_else(|| Invalid("a function_call item needs a `name`".to_owned()))?,
-                arguments: item.arguments.ok_or_else(|| {
-                    Invalid("a function_call item needs `arguments` (a JSON string)".to_owned())
-                })?,
-            },
-        };
+            item.name
+                .ok_or_else(|| Invalid("a function_call item needs a `name`".to_owned()))?,
+            item.arguments.ok_or_else(|| {
+                Invalid("a function_call item needs `arguments` (a JSON string)".to_owned())
+            })?,
+        );
         match self.messages.last_mut() {
             Some(last) if last.role == "assistant" => last.tool_calls.push(call),
-            _ => self.messages.push(ChatMessage {
-                role: "assistant",
-                content: None,
-                tool_calls: vec![call],
-                tool_call_id: None,
-            }),
+            _ => self
+                .messages
+                .push(hub::Message::assistant(None, vec![call])),
         }
         Ok(())
     }
@@ -206,12 +193,7 @@ impl<'a> Conversation<'a> {
                 ))
             }
         };
-        self.messages.push(ChatMessage {
-            role: "tool",
-            content: Some(ChatContent::Text(output)),
-            tool_calls: Vec::new(),
-            tool_call_id: Some(call_id),
-        });
+        self.messages.push(hub::Message::tool(call_id, output));
         Ok(())
     }
 }
@@ -255,9 +237,9 @@ fn text_part<'a>(part: ContentPart<'a>, role: &str) -> Result<Cow<'a, str>, Inva
 }
 
 /// A user message part: text or an image.
-fn user_part(part: ContentPart<'_>) -> Result<ChatPart<'_>, Invalid> {
+fn user_part(part: ContentPart<'_>) -> Result<hub::Part<'_>, Invalid> {
     if part.kind != "input_image" {
-        return text_part(part, "user").map(|text| ChatPart::Text { text });
+        return text_part(part, "user").map(|text| hub::Part::Text { text });
     }
     let detail = match part.detail.as_deref() {
         None | Some("auto") => None,
@@ -272,8 +254,8 @@ fn user_part(part: ContentPart<'_>) -> Result<ChatPart<'_>, Invalid> {
         }
     };
     match (part.image_url, part.file_id) {
-        (Some(url), _) => Ok(ChatPart::ImageUrl {
-            image_url: ChatImage { url, detail },
+        (Some(url), _) => Ok(hub::Part::ImageUrl {
+            image_url: hub::ImageUrl { url, detail },
         }),
         (None, Some(_)) => Err(Invalid(
             "`input_image` with a `file_id` needs OpenAI's file storage (an openai or azure \

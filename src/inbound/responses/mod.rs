@@ -11,9 +11,7 @@
 //! Reference:
 //! <https://platform.openai.com/docs/api-reference/responses>.
 
-mod chat;
 mod events;
-mod hub;
 mod input;
 mod options;
 mod request;

@@ -6,14 +6,14 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::hub::{
-    ChatFunction, ChatTool, ChatToolChoice, JsonSchema, NamedFunction, ResponseFormat,
-};
 use super::request::{decode, text_field};
+use crate::inbound::chat::request as hub;
 use crate::inbound::Invalid;
 
+/// A typed, named JSON Schema: a tool (a function's schema is its
+/// `parameters`) or a `text.format` (`schema`).
 #[derive(Deserialize)]
-struct ToolDef<'a> {
+struct SchemaDef<'a> {
     #[serde(borrow, rename = "type")]
     kind: Cow<'a, str>,
     #[serde(borrow, default)]
@@ -22,14 +22,16 @@ struct ToolDef<'a> {
     description: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     parameters: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    schema: Option<&'a RawValue>,
     #[serde(default)]
     strict: Option<bool>,
 }
 
 /// Function tools become chat tools (`strict` only when sent: chat's default
 /// is not strict, as some providers cannot be); every other type is refused.
-pub(super) fn tools(raw: &RawValue) -> Result<Vec<ChatTool<'_>>, Invalid> {
-    let defs: Vec<ToolDef<'_>> = decode(raw, "tools")?;
+pub(super) fn tools(raw: &RawValue) -> Result<Vec<hub::Tool<'_>>, Invalid> {
+    let defs: Vec<SchemaDef<'_>> = decode(raw, "tools")?;
     defs.into_iter()
         .enumerate()
         .map(|(i, def)| {
@@ -45,17 +47,14 @@ pub(super) fn tools(raw: &RawValue) -> Result<Vec<ChatTool<'_>>, Invalid> {
                     }
                 )));
             }
-            Ok(ChatTool {
-                kind: "function",
-                function: ChatFunction {
-                    name: def.name.ok_or_else(|| {
-                        Invalid(format!("tools[{i}]: a function tool needs a `name`"))
-                    })?,
-                    description: def.description,
-                    parameters: def.parameters,
-                    strict: def.strict,
-                },
-            })
+            Ok(hub::Tool::function(hub::Function {
+                name: def.name.ok_or_else(|| {
+                    Invalid(format!("tools[{i}]: a function tool needs a `name`"))
+                })?,
+                description: def.description,
+                parameters: def.parameters.map(hub::Schema::AsSent),
+                strict: def.strict,
+            }))
         })
         .collect()
 }
@@ -71,7 +70,7 @@ fn runs_at_openai(kind: &str) -> bool {
         )
 }
 
-pub(super) fn tool_choice(raw: &RawValue) -> Result<ChatToolChoice<'_>, Invalid> {
+pub(super) fn tool_choice(raw: &RawValue) -> Result<hub::ToolChoice<'_>, Invalid> {
     #[derive(Deserialize)]
     struct Choice<'a> {
         #[serde(borrow, rename = "type")]
@@ -81,9 +80,9 @@ pub(super) fn tool_choice(raw: &RawValue) -> Result<ChatToolChoice<'_>, Invalid>
     }
     if raw.get().starts_with('"') {
         return match text_field(raw, "tool_choice")?.as_ref() {
-            "auto" => Ok(ChatToolChoice::Mode("auto")),
-            "none" => Ok(ChatToolChoice::Mode("none")),
-            "required" => Ok(ChatToolChoice::Mode("required")),
+            "auto" => Ok(hub::ToolChoice::Mode("auto")),
+            "none" => Ok(hub::ToolChoice::Mode("none")),
+            "required" => Ok(hub::ToolChoice::Mode("required")),
             other => Err(Invalid(format!(
                 "unknown `tool_choice` `{other}` (expected auto, none, required or a function)"
             ))),
@@ -91,10 +90,7 @@ pub(super) fn tool_choice(raw: &RawValue) -> Result<ChatToolChoice<'_>, Invalid>
     }
     let choice: Choice<'_> = decode(raw, "tool_choice")?;
     match (choice.kind.as_ref(), choice.name) {
-        ("function", Some(name)) => Ok(ChatToolChoice::Function {
-            kind: "function",
-            function: NamedFunction { name },
-        }),
+        ("function", Some(name)) => Ok(hub::ToolChoice::function(name)),
         ("function", None) => Err(Invalid(
             "`tool_choice` of type function needs a `name`".to_owned(),
         )),
@@ -107,24 +103,11 @@ pub(super) fn tool_choice(raw: &RawValue) -> Result<ChatToolChoice<'_>, Invalid>
 
 /// `text.format` -> `response_format`; plain `text` is the default and
 /// needs none.
-pub(super) fn response_format(raw: &RawValue) -> Result<Option<ResponseFormat<'_>>, Invalid> {
+pub(super) fn response_format(raw: &RawValue) -> Result<Option<hub::ResponseFormat<'_>>, Invalid> {
     #[derive(Deserialize)]
     struct Text<'a> {
         #[serde(borrow, default)]
-        format: Option<Format<'a>>,
-    }
-    #[derive(Deserialize)]
-    struct Format<'a> {
-        #[serde(borrow, rename = "type")]
-        kind: Cow<'a, str>,
-        #[serde(borrow, default)]
-        name: Option<Cow<'a, str>>,
-        #[serde(borrow, default)]
-        description: Option<Cow<'a, str>>,
-        #[serde(borrow, default)]
-        schema: Option<&'a RawValue>,
-        #[serde(default)]
-        strict: Option<bool>,
+        format: Option<SchemaDef<'a>>,
     }
     let text: Text<'_> = decode(raw, "text")?;
     let Some(format) = text.format else {
@@ -132,16 +115,16 @@ pub(super) fn response_format(raw: &RawValue) -> Result<Option<ResponseFormat<'_
     };
     match format.kind.as_ref() {
         "text" => Ok(None),
-        "json_object" => Ok(Some(ResponseFormat::JsonObject)),
-        "json_schema" => Ok(Some(ResponseFormat::JsonSchema {
-            json_schema: JsonSchema {
+        "json_object" => Ok(Some(hub::ResponseFormat::JsonObject)),
+        "json_schema" => Ok(Some(hub::ResponseFormat::JsonSchema {
+            json_schema: hub::JsonSchema {
                 name: format.name.ok_or_else(|| {
                     Invalid("`text.format` json_schema needs a `name`".to_owned())
                 })?,
                 description: format.description,
-                schema: format.schema.ok_or_else(|| {
+                schema: hub::Schema::AsSent(format.schema.ok_or_else(|| {
                     Invalid("`text.format` json_schema needs a `schema`".to_owned())
-                })?,
+                })?),
                 strict: format.strict,
             },
         })),

@@ -29,9 +29,9 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::hub::{ChatBody, ChatToolChoice, StreamOptions};
 use super::input::Conversation;
 use super::options::{reasoning_effort, response_format, tool_choice, tools};
+use crate::inbound::chat::request::{ChatRequest, Number, ToolChoice};
 use crate::inbound::{Converted, Invalid};
 use crate::schema::openai::string;
 
@@ -94,15 +94,12 @@ pub(super) fn text_field<'a>(raw: &'a RawValue, name: &str) -> Result<Cow<'a, st
 }
 
 /// A field that must be a JSON number, passed on as sent.
-fn number_field<'a>(
-    raw: Option<&'a RawValue>,
-    name: &str,
-) -> Result<Option<&'a RawValue>, Invalid> {
+fn number_field<'a>(raw: Option<&'a RawValue>, name: &str) -> Result<Option<Number<'a>>, Invalid> {
     match raw {
         Some(raw) if serde_json::from_str::<f64>(raw.get()).is_err() => {
             Err(Invalid(format!("`{name}` must be a number")))
         }
-        raw => Ok(raw),
+        raw => Ok(raw.map(Number::AsSent)),
     }
 }
 
@@ -120,8 +117,7 @@ pub fn to_chat(body: &[u8], out: &mut Vec<u8>) -> Result<Converted, Invalid> {
     refuse_stored_state(&req)?;
 
     let model = match req.model {
-        Some(model) if model.get().starts_with('"') => model,
-        Some(_) => return Err(Invalid("`model` must be a string".to_owned())),
+        Some(model) => text_field(model, "model")?,
         None => return Err(Invalid("`model` is required".to_owned())),
     };
     let stream = match req.stream {
@@ -175,7 +171,7 @@ pub fn to_chat(body: &[u8], out: &mut Vec<u8>) -> Result<Converted, Invalid> {
     if tools.is_empty() {
         // Chat APIs refuse these without tools; without tools they say nothing.
         parallel_tool_calls = None;
-        if matches!(tool_choice, Some(ChatToolChoice::Mode("auto" | "none"))) {
+        if matches!(tool_choice, Some(ToolChoice::Mode("auto" | "none"))) {
             tool_choice = None;
         }
     }
@@ -186,9 +182,7 @@ pub fn to_chat(body: &[u8], out: &mut Vec<u8>) -> Result<Converted, Invalid> {
         (None, None) => None,
     };
 
-    let chat = ChatBody {
-        model,
-        messages: conversation.messages,
+    let chat = ChatRequest {
         max_tokens: req
             .max_output_tokens
             .map(|raw| decode::<u64>(raw, "max_output_tokens"))
@@ -197,22 +191,15 @@ pub fn to_chat(body: &[u8], out: &mut Vec<u8>) -> Result<Converted, Invalid> {
         top_p: number_field(req.top_p, "top_p")?,
         frequency_penalty: number_field(req.frequency_penalty, "frequency_penalty")?,
         presence_penalty: number_field(req.presence_penalty, "presence_penalty")?,
-        stream,
-        stream_options: stream.then_some(StreamOptions {
-            include_usage: true,
-        }),
         tools,
         tool_choice,
         parallel_tool_calls,
         response_format: req.text.map(response_format).transpose()?.flatten(),
         reasoning_effort: req.reasoning.map(reasoning_effort).transpose()?.flatten(),
         user,
+        ..ChatRequest::new(model, conversation.messages, stream)
     };
-    let mark = out.len();
-    if let Err(e) = serde_json::to_writer(&mut *out, &chat) {
-        out.truncate(mark);
-        return Err(Invalid(format!("cannot encode the chat request: {e}")));
-    }
+    chat.write(out)?;
     Ok(Converted { stream })
 }
 

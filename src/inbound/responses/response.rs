@@ -12,12 +12,10 @@
 //! A chat `refusal` becomes `output_text`: strict clients (the Vercel AI
 //! SDK) accept no other content part in a message.
 
-use std::borrow::Cow;
-
 use serde::{Serialize, Serializer};
 
-use super::chat::{parse, Completion, Piece};
 use super::new_id;
+use crate::inbound::chat::answer::{ChatAnswer, Piece, Usage as ChatUsage};
 use crate::inbound::BadAnswer;
 use crate::schema::openai::unix_now;
 
@@ -222,20 +220,21 @@ struct OutputTokensDetails {
 }
 
 impl Usage {
-    /// Cached tokens are counted inside the input, reasoning tokens inside
-    /// the output, as in chat completions.
-    pub(super) fn new(input: u64, cached: u64, output: u64, reasoning: u64, total: u64) -> Self {
+    /// The same counts under the names Responses uses: cached tokens are
+    /// counted inside the input, reasoning tokens inside the output, as in
+    /// chat completions.
+    pub(super) fn from_chat(usage: ChatUsage) -> Self {
         Usage {
-            input_tokens: input,
+            input_tokens: usage.prompt_tokens,
             input_tokens_details: InputTokensDetails {
-                cached_tokens: cached,
+                cached_tokens: usage.cached_tokens,
                 cache_write_tokens: 0,
             },
-            output_tokens: output,
+            output_tokens: usage.completion_tokens,
             output_tokens_details: OutputTokensDetails {
-                reasoning_tokens: reasoning,
+                reasoning_tokens: usage.reasoning_tokens,
             },
-            total_tokens: total,
+            total_tokens: usage.total_tokens,
         }
     }
 }
@@ -420,16 +419,14 @@ pub(super) fn finish_output(items: &mut Vec<Item>, outcome: Outcome) {
 /// `function_call` item per tool call. `model` is the model the client
 /// asked for.
 pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadAnswer> {
-    let completion: Completion<'_> = parse(chat, "chat completion")?;
-    let Some(choice) = completion.choices.into_iter().flatten().next() else {
-        return Err(BadAnswer("chat completion without choices".to_owned()));
-    };
+    let completion = ChatAnswer::parse_completion(chat)?;
+    let (message, finish_reason) = completion.completion_message()?;
     let mut items = Vec::new();
     let (mut reasoning, mut text) = (String::new(), String::new());
-    choice.message.pieces(|piece| {
+    message.pieces(|piece| {
         match piece {
-            Piece::Reasoning(r) => reasoning.push_str(&r),
-            Piece::Text(t) => text.push_str(&t),
+            Piece::Reasoning(r) => reasoning.push_str(&r.text()?),
+            Piece::Text(t) => text.push_str(&t.text()?),
         }
         Ok(())
     })?;
@@ -444,22 +441,24 @@ pub fn from_chat(chat: &[u8], model: &str, out: &mut Vec<u8>) -> Result<(), BadA
         message.set_status(ItemStatus::Completed);
         items.push(message);
     }
-    for call in choice.message.tool_calls.into_iter().flatten() {
-        let function = call.function.unwrap_or_default();
-        let name = function
-            .name
+    for call in message.tool_calls() {
+        let name = call
+            .name()
             .ok_or_else(|| BadAnswer("tool call without a function name".to_owned()))?;
         items.push(Item::FunctionCall {
             id: new_id("fc"),
-            call_id: call.id.map_or_else(|| new_id("call"), Cow::into_owned),
-            name: name.into_owned(),
-            arguments: function.arguments.map(Cow::into_owned).unwrap_or_default(),
+            call_id: call
+                .id
+                .as_deref()
+                .map_or_else(|| new_id("call"), str::to_owned),
+            name: name.to_owned(),
+            arguments: call.arguments()?.into_owned(),
             status: ItemStatus::Completed,
         });
     }
-    let outcome = Outcome::of(choice.finish_reason.as_deref());
+    let outcome = Outcome::of(finish_reason);
     finish_output(&mut items, outcome);
-    let usage = completion.usage.unwrap_or_default().to_usage();
+    let usage = completion.usage().map(Usage::from_chat).unwrap_or_default();
     let response = ResponseObject {
         id: &new_id("resp"),
         created_at: unix_now(),

@@ -156,19 +156,16 @@ fn tool_calls_without_an_id_get_one_and_without_a_name_are_bad_answers() {
 #[test]
 fn answers_that_are_not_chat_completions_are_bad_answers() {
     let cases: [(&[u8], &str); 5] = [
-        (b"not json", "invalid chat completion: "),
-        (br#"{"choices":[]}"#, "chat completion without choices"),
+        (b"not json", "chat completion is not a JSON object"),
+        (b"{\"choices\":", "chat completion: EOF"),
+        (br#"{"choices":[]}"#, "chat completion has no choices"),
         (
             br#"{"object":"chat.completion"}"#,
-            "chat completion without choices",
+            "chat completion has no choices",
         ),
         (
-            br#"{"choices":[{"message":{"content":5}}]}"#,
-            "invalid `content` in answer",
-        ),
-        (
-            br#"{"choices":[{"message":{}}],"usage":{"prompt_tokens":"x"}}"#,
-            "invalid chat completion: ",
+            br#"{"choices":[{"index":0}]}"#,
+            "chat completion choice has no message",
         ),
     ];
     for (chat, want) in cases {
@@ -260,4 +257,25 @@ fn the_response_has_the_real_services_fields_and_types() {
         .unwrap();
     let real: Value = serde_json::from_str(&completed.1).unwrap();
     assert_same_shape(&ours, &real["response"], "response");
+}
+
+#[test]
+fn content_and_usage_of_other_shapes_carry_nothing() {
+    let v = answer(json!({"choices":[{"message":{"content":5}}],"usage":{"prompt_tokens":"x"}}));
+    assert_eq!(v["output"][0]["content"][0]["text"], "");
+    assert_eq!(v["usage"]["total_tokens"], 0);
+}
+
+#[test]
+fn usage_takes_the_chat_counts_under_responses_names() {
+    let v = answer(completion(json!({"content":"x"}), "stop"));
+    assert_eq!(
+        v["usage"],
+        json!({"input_tokens":10,"input_tokens_details":{"cached_tokens":4,"cache_write_tokens":0},
+            "output_tokens":20,"output_tokens_details":{"reasoning_tokens":8},"total_tokens":30})
+    );
+    let v = answer(json!({"choices":[{"message":{"content":"x"}}],
+        "usage":{"prompt_tokens":3,"completion_tokens":4,"prompt_tokens_details":null}}));
+    assert_eq!(v["usage"]["total_tokens"], 7);
+    assert_eq!(v["usage"]["input_tokens_details"]["cached_tokens"], 0);
 }

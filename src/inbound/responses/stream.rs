@@ -13,7 +13,6 @@
 //! Usage comes after `finish_reason` in chat streams, so the terminal event
 //! waits for the usage chunk (or `finish`); everything after it is ignored.
 
-use super::chat::{in_band_error, parse, Chunk, Piece, ToolCall};
 use super::events::{
     ArgumentsDelta, ArgumentsDone, ErrorBody, ErrorDetail, Events, ItemBody, PartBody,
     ResponseBody, SummaryDelta, SummaryDone, SummaryPartBody, TextDelta, TextDone,
@@ -23,6 +22,7 @@ use super::response::{
     finish_output, Item, ItemStatus, Outcome, OutputText, ResponseError, ResponseObject, Status,
     SummaryText, Usage,
 };
+use crate::inbound::chat::answer::{ChatAnswer, Piece, ToolCallPiece, UpstreamError};
 use crate::inbound::BadAnswer;
 use crate::schema::openai::unix_now;
 
@@ -50,6 +50,14 @@ pub struct StreamEncoder {
     /// `finish_reason` has come (and closed the open item).
     finish: Option<Outcome>,
     usage: Option<Usage>,
+}
+
+/// The upstream's message for an error inside its stream, for the client.
+fn in_band_error(error: UpstreamError<'_>) -> BadAnswer {
+    match error.message {
+        Some(message) => BadAnswer(format!("upstream stream error: {message}")),
+        None => BadAnswer("upstream stream error".to_owned()),
+    }
 }
 
 /// The Responses `error.code` and OpenAI `error.type` of a stream that
@@ -94,33 +102,32 @@ impl StreamEncoder {
         if self.ended {
             return Ok(());
         }
-        let chunk: Chunk<'_> = parse(data, "chat stream chunk")?;
-        if let Some(error) = chunk.error {
+        let chunk = ChatAnswer::parse_chunk(data)?;
+        if let Some(error) = chunk.error() {
             return Err(in_band_error(error));
         }
         self.start(out);
-        // Translated streams ask upstream for one choice; others are not ours.
-        for choice in chunk.choices.into_iter().flatten().filter(|c| c.index == 0) {
-            if let Some(delta) = choice.delta {
+        if let Some(choice) = chunk.chunk_choice() {
+            if let Some(delta) = choice.delta() {
                 delta.pieces(|piece| {
                     match piece {
-                        Piece::Reasoning(r) => self.reasoning(out, &r),
-                        Piece::Text(t) => self.text(out, &t),
+                        Piece::Reasoning(r) => self.reasoning(out, &r.text()?),
+                        Piece::Text(t) => self.text(out, &t.text()?),
                     }
                     Ok(())
                 })?;
-                for call in delta.tool_calls.into_iter().flatten() {
+                for call in delta.tool_calls() {
                     self.tool_call(out, call)?;
                 }
             }
-            if let Some(reason) = choice.finish_reason {
-                let outcome = Outcome::of(Some(&reason));
+            if let Some(reason) = choice.finish_reason() {
+                let outcome = Outcome::of(Some(reason));
                 self.close_open(out, outcome.last_item_status());
                 self.finish = Some(outcome);
             }
         }
-        if let Some(usage) = chunk.usage {
-            self.usage = Some(usage.to_usage());
+        if let Some(usage) = chunk.usage() {
+            self.usage = Some(Usage::from_chat(usage));
         }
         if self.finish.is_some() && self.usage.is_some() {
             self.complete(out);
@@ -409,8 +416,7 @@ impl StreamEncoder {
     /// call when upstream sends neither), add to its arguments. A piece for
     /// a call whose item is already done is refused: its arguments could no
     /// longer reach the client.
-    fn tool_call(&mut self, out: &mut Vec<u8>, call: ToolCall<'_>) -> Result<(), BadAnswer> {
-        let function = call.function.unwrap_or_default();
+    fn tool_call(&mut self, out: &mut Vec<u8>, call: &ToolCallPiece<'_>) -> Result<(), BadAnswer> {
         let known = match (call.index, call.id.as_deref()) {
             (Some(index), _) => self.tools.iter().position(|t| t.index == Some(index)),
             (None, Some(id)) => self
@@ -437,15 +443,15 @@ impl StreamEncoder {
                 index
             }
             None => {
-                let Some(name) = function.name else {
+                let Some(name) = call.name() else {
                     return Err(BadAnswer("tool call without a function name".to_owned()));
                 };
                 self.close_open(out, ItemStatus::Completed);
-                let upstream_id = call.id.map(|id| id.into_owned());
+                let upstream_id = call.id.as_deref().map(str::to_owned);
                 let item = Item::FunctionCall {
                     id: new_id("fc"),
                     call_id: upstream_id.clone().unwrap_or_else(|| new_id("call")),
-                    name: name.into_owned(),
+                    name: name.to_owned(),
                     arguments: String::new(),
                     status: ItemStatus::InProgress,
                 };
@@ -458,7 +464,7 @@ impl StreamEncoder {
                 index
             }
         };
-        let fragment = function.arguments.unwrap_or_default();
+        let fragment = call.arguments()?;
         if fragment.is_empty() {
             return Ok(());
         }

@@ -123,22 +123,12 @@ impl Accumulator {
                 self.items.push(item);
             }
             "response.content_part.added" | "response.reasoning_summary_part.added" => {
-                let (list, part) = if kind == "response.content_part.added" {
-                    let part =
-                        json!({"type":"output_text","annotations":[],"logprobs":[],"text":""});
-                    ("content", part)
+                let (item, list) = self.open_text_item(at, v, kind);
+                let part = if list == "content" {
+                    json!({"type":"output_text","annotations":[],"logprobs":[],"text":""})
                 } else {
-                    ("summary", json!({"type":"summary_text","text":""}))
+                    json!({"type":"summary_text","text":""})
                 };
-                let item = self.open_item(
-                    at,
-                    v,
-                    if list == "content" {
-                        "message"
-                    } else {
-                        "reasoning"
-                    },
-                );
                 assert!(!self.part.0, "{at}: one part per item");
                 assert_eq!(v[index_key(list)], 0, "{at}");
                 assert_eq!(v["part"], part, "{at}");
@@ -146,20 +136,7 @@ impl Accumulator {
                 self.part.0 = true;
             }
             "response.output_text.delta" | "response.reasoning_summary_text.delta" => {
-                let list = if kind == "response.output_text.delta" {
-                    "content"
-                } else {
-                    "summary"
-                };
-                let item = self.open_item(
-                    at,
-                    v,
-                    if list == "content" {
-                        "message"
-                    } else {
-                        "reasoning"
-                    },
-                );
+                let (item, list) = self.open_text_item(at, v, kind);
                 assert!(self.part.0 && !self.part.1, "{at}: delta outside its part");
                 assert_eq!(v[index_key(list)], 0, "{at}");
                 if list == "content" {
@@ -171,40 +148,14 @@ impl Accumulator {
                 *text = Value::String(format!("{}{delta}", text.as_str().unwrap()));
             }
             "response.output_text.done" | "response.reasoning_summary_text.done" => {
-                let list = if kind == "response.output_text.done" {
-                    "content"
-                } else {
-                    "summary"
-                };
-                let item = self.open_item(
-                    at,
-                    v,
-                    if list == "content" {
-                        "message"
-                    } else {
-                        "reasoning"
-                    },
-                );
+                let (item, list) = self.open_text_item(at, v, kind);
                 assert!(self.part.0 && !self.part.1, "{at}");
                 assert_eq!(v[index_key(list)], 0, "{at}");
                 assert_eq!(v["text"], self.items[item][list][0]["text"], "{at}");
                 self.part.1 = true;
             }
             "response.content_part.done" | "response.reasoning_summary_part.done" => {
-                let list = if kind == "response.content_part.done" {
-                    "content"
-                } else {
-                    "summary"
-                };
-                let item = self.open_item(
-                    at,
-                    v,
-                    if list == "content" {
-                        "message"
-                    } else {
-                        "reasoning"
-                    },
-                );
+                let (item, list) = self.open_text_item(at, v, kind);
                 assert!(
                     self.part.1 && !self.part.2,
                     "{at}: part done before its text"
@@ -301,6 +252,16 @@ impl Accumulator {
         assert_eq!(r["model"], self.model.as_str(), "{at}");
         assert_eq!(r["status"], status, "{at}");
         assert!(r["created_at"].is_u64(), "{at}");
+    }
+
+    /// The open item of a part or text event `kind` and the list that holds
+    /// its text: a message's `content`, or a reasoning item's `summary`.
+    fn open_text_item(&self, at: &str, v: &Value, kind: &str) -> (usize, &'static str) {
+        if kind.starts_with("response.reasoning_summary_") {
+            (self.open_item(at, v, "reasoning"), "summary")
+        } else {
+            (self.open_item(at, v, "message"), "content")
+        }
     }
 
     /// The open item, which `v` must name by id and index and be a `kind`.

@@ -230,7 +230,8 @@ fn tool_calls_without_an_id_get_one() {
 #[test]
 fn broken_chunks_are_bad_answers_that_write_nothing() {
     let cases = [
-        ("not json".to_owned(), "invalid chat stream chunk: "),
+        ("not json".to_owned(), "chat chunk is not a JSON object"),
+        ("{".to_owned(), "chat chunk: EOF"),
         (
             chunk(
                 json!({"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}),
@@ -250,8 +251,8 @@ fn broken_chunks_are_bad_answers_that_write_nothing() {
             "upstream stream error: Token limit reached",
         ),
         (
-            chunk(json!({"content":7}), None),
-            "invalid `content` in answer",
+            json!({"error":"overloaded"}).to_string(),
+            "upstream stream error: overloaded",
         ),
     ];
     for (data, want) in cases {
