@@ -169,19 +169,24 @@ pub async fn full(
     request_id: Option<&RequestId>,
     extra_headers: &[(&[u8], &[u8])],
 ) -> bool {
-    let mut out = client.take_wbuf();
-    push_head(&mut out, status, content_type, request_id);
-    for (n, v) in extra_headers {
-        push_header(&mut out, n, v);
-    }
-    client.finish_head(&mut out, Length::Known(body.len() as u64), keep_alive);
-    if !client.head_only {
-        out.extend_from_slice(body);
-    }
-    client.write(out).await
+    let head = |out: &mut Vec<u8>| {
+        for (n, v) in extra_headers {
+            push_header(out, n, v);
+        }
+    };
+    write_full(
+        client,
+        status,
+        content_type,
+        body,
+        keep_alive,
+        request_id,
+        head,
+    )
+    .await
 }
 
-/// Write a complete response whose extra header lines are ready-made.
+/// [`full`] with its extra header lines ready-made.
 pub async fn full_with_lines(
     client: &mut Client,
     status: u16,
@@ -191,9 +196,31 @@ pub async fn full_with_lines(
     request_id: Option<&RequestId>,
     header_lines: &[u8],
 ) -> bool {
+    let head = |out: &mut Vec<u8>| out.extend_from_slice(header_lines);
+    write_full(
+        client,
+        status,
+        content_type,
+        body,
+        keep_alive,
+        request_id,
+        head,
+    )
+    .await
+}
+
+async fn write_full(
+    client: &mut Client,
+    status: u16,
+    content_type: &[u8],
+    body: &[u8],
+    keep_alive: bool,
+    request_id: Option<&RequestId>,
+    push_extra: impl FnOnce(&mut Vec<u8>),
+) -> bool {
     let mut out = client.take_wbuf();
     push_head(&mut out, status, content_type, request_id);
-    out.extend_from_slice(header_lines);
+    push_extra(&mut out);
     client.finish_head(&mut out, Length::Known(body.len() as u64), keep_alive);
     if !client.head_only {
         out.extend_from_slice(body);
