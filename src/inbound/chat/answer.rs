@@ -20,9 +20,10 @@
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::lenient;
 use super::usage::lenient_usage;
 pub(crate) use super::usage::Usage;
 use crate::inbound::BadAnswer;
@@ -31,7 +32,7 @@ use crate::inbound::BadAnswer;
 /// are lent out rather than moved: a choice is some 200 bytes.
 #[derive(Deserialize)]
 pub(crate) struct ChatAnswer<'a> {
-    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
     pub(crate) id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     choices: Option<Vec<Choice<'a>>>,
@@ -110,7 +111,7 @@ pub(crate) struct Choice<'a> {
     /// A completion's.
     #[serde(borrow, default)]
     message: Option<Delta<'a>>,
-    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
     finish_reason: Option<Cow<'a, str>>,
 }
 
@@ -192,7 +193,7 @@ fn content_pieces<'a>(
 ) -> Result<(), BadAnswer> {
     #[derive(Deserialize)]
     struct Part<'a> {
-        #[serde(borrow, rename = "type", default, deserialize_with = "lenient_str")]
+        #[serde(borrow, rename = "type", default, deserialize_with = "lenient::string")]
         kind: Option<Cow<'a, str>>,
         #[serde(borrow, default)]
         text: Option<&'a RawValue>,
@@ -291,7 +292,7 @@ impl Eq for JsonString<'_> {}
 pub(crate) struct ToolCallPiece<'a> {
     #[serde(default)]
     pub(crate) index: Option<u32>,
-    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
     pub(crate) id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub(crate) function: Option<FunctionPiece<'a>>,
@@ -299,7 +300,7 @@ pub(crate) struct ToolCallPiece<'a> {
 
 #[derive(Deserialize)]
 pub(crate) struct FunctionPiece<'a> {
-    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
     name: Option<Cow<'a, str>>,
     /// JSON text in a string; some servers send the object itself.
     #[serde(borrow, default)]
@@ -374,13 +375,13 @@ impl<'a> UpstreamError<'a> {
     fn read(raw: &'a RawValue) -> Self {
         #[derive(Deserialize)]
         struct Fields<'a> {
-            #[serde(borrow, default, deserialize_with = "lenient_str")]
+            #[serde(borrow, default, deserialize_with = "lenient::string")]
             message: Option<Cow<'a, str>>,
-            #[serde(borrow, rename = "type", default, deserialize_with = "lenient_str")]
+            #[serde(borrow, rename = "type", default, deserialize_with = "lenient::string")]
             kind: Option<Cow<'a, str>>,
-            #[serde(default, deserialize_with = "lenient_u16")]
+            #[serde(default, deserialize_with = "lenient::status")]
             status_code: Option<u16>,
-            #[serde(default, deserialize_with = "lenient_u16")]
+            #[serde(default, deserialize_with = "lenient::status")]
             code: Option<u16>,
         }
         let mut error = UpstreamError {
@@ -409,22 +410,6 @@ fn string(raw: &RawValue) -> Result<Cow<'_, str>, serde_json::Error> {
         Some(inner) if !inner.contains('\\') => Ok(Cow::Borrowed(inner)),
         _ => crate::schema::openai::string(raw),
     }
-}
-
-/// A string field that is `None` when absent, null or of another type.
-fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
-    let raw = <&'de RawValue>::deserialize(d)?;
-    Ok(raw
-        .get()
-        .starts_with('"')
-        .then(|| string(raw).ok())
-        .flatten())
-}
-
-/// A status-like number, `None` for anything else.
-fn lenient_u16<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
-    let raw = <&'de RawValue>::deserialize(d)?;
-    Ok(serde_json::from_str::<u16>(raw.get()).ok())
 }
 
 #[cfg(test)]

@@ -5,5 +5,6 @@
 //! them; each dialect keeps its own mapping.
 
 pub(crate) mod answer;
+mod lenient;
 pub(crate) mod request;
 mod usage;
