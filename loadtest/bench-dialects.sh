@@ -15,6 +15,9 @@
 #   responses_to_chat      Responses   -> compat (chat) through the hub
 #   gemini_to_chat         Gemini      -> compat (chat) through the hub
 #   messages_to_gemini     Anthropic   -> gemini        hub + Gemini translator
+#   chat_virtual_key       OpenAI chat -> openai        bytes, authenticated by one of
+#                                                       1,000 virtual keys with limits
+#                                                       (the others use a plain key)
 set -euo pipefail
 ROUNDS=${ROUNDS:-4}
 DURATION=${DURATION:-5s}
@@ -36,6 +39,11 @@ wait_line() {
 mock=$(wait_line "$tmp/mock.out" 's/^LISTENING //p')
 cat >"$tmp/rb.toml" <<TOML
 env_providers = false
+[auth]
+keys = ["sk-bench"]
+[[teams]]
+id = "bench-team"
+rate_limit = { rpm = 1000000000, tpm = 1000000000 }
 [providers.openai]
 base_url = "http://$mock/v1"
 keys = ["sk-bench"]
@@ -50,6 +58,9 @@ keys = ["sk-bench"]
 base_url = "http://$mock/v1beta"
 keys = ["sk-bench"]
 TOML
+for k in $(seq 0 999); do
+  printf '[[virtual_keys]]\nname = "vk-%d"\nkey = "rb-bench-vk-%06d"\nteam_id = "bench-team"\nmodels = ["openai/*", "compat/*"]\nrate_limit = { rpm = 1000000000, tpm = 1000000000 }\n' "$k" "$k" >>"$tmp/rb.toml"
+done
 RINGBRIDGE_LOG=warn "$BIN/ringbridge" --listen 127.0.0.1:0 --workers 1 --config "$tmp/rb.toml" >"$tmp/rb.out" & pids+=($!)
 rb=$(wait_line "$tmp/rb.out" 's|.*listening on http://||p')
 
@@ -60,8 +71,8 @@ messages() { echo "{\"model\":\"$1\",\"system\":\"$SYSTEM\",\"messages\":[{\"rol
 responses() { echo "{\"model\":\"$1\",\"instructions\":\"$SYSTEM\",\"input\":\"$ASK\",\"temperature\":0.2,\"max_output_tokens\":64}"; }
 gemini() { echo "{\"systemInstruction\":{\"parts\":[{\"text\":\"$SYSTEM\"}]},\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"$ASK\"}]}],\"generationConfig\":{\"temperature\":0.2,\"maxOutputTokens\":64}}"; }
 
-declare -A path body
-scenario() { path[$1]=$2; body[$1]=$3; }
+declare -A path body key
+scenario() { path[$1]=$2; body[$1]=$3; key[$1]=${4:-sk-bench}; }
 scenario chat_passthrough /v1/chat/completions "$(chat openai/gpt-4o-mini)"
 scenario messages_passthrough /v1/messages "$(messages anthropic/claude-test)"
 scenario responses_passthrough /v1/responses "$(responses openai/gpt-4o-mini)"
@@ -70,13 +81,14 @@ scenario messages_to_chat /v1/messages "$(messages compat/gpt-4o-mini)"
 scenario responses_to_chat /v1/responses "$(responses compat/gpt-4o-mini)"
 scenario gemini_to_chat "/genai/v1beta/models/compat/gpt-4o-mini:generateContent" "$(gemini)"
 scenario messages_to_gemini /v1/messages "$(messages gemini/gemini-2.5-flash)"
+scenario chat_virtual_key /v1/chat/completions "$(chat openai/gpt-4o-mini)" rb-bench-vk-000737
 order=(chat_passthrough messages_passthrough responses_passthrough gemini_passthrough
-       messages_to_chat responses_to_chat gemini_to_chat messages_to_gemini)
+       messages_to_chat responses_to_chat gemini_to_chat messages_to_gemini chat_virtual_key)
 
 # Every scenario must answer 200 before it is measured.
 for s in "${order[@]}"; do
   code=$(curl -s -o "$tmp/check" -w '%{http_code}' -X POST "http://$rb${path[$s]}" \
-    -H 'content-type: application/json' -H 'authorization: Bearer sk-bench' \
+    -H 'content-type: application/json' -H "authorization: Bearer ${key[$s]}" \
     -H 'anthropic-version: 2023-06-01' --data "${body[$s]}")
   [ "$code" = 200 ] || { echo "$s answered $code: $(cat "$tmp/check")" >&2; exit 1; }
 done
@@ -85,7 +97,7 @@ declare -A total p99s
 for s in "${order[@]}"; do total[$s]=0; p99s[$s]=""; done
 for r in $(seq "$ROUNDS"); do
   for s in "${order[@]}"; do
-    out=$(DIALECT_BODY="${body[$s]}" wrk -t1 -c"$CONNS" -d"$DURATION" --latency \
+    out=$(DIALECT_BODY="${body[$s]}" DIALECT_KEY="${key[$s]}" wrk -t1 -c"$CONNS" -d"$DURATION" --latency \
       -s "$ROOT/loadtest/bench/dialect.lua" "http://$rb${path[$s]}")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
