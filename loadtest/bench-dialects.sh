@@ -5,6 +5,7 @@
 # turn (wrk, non-stream, same short conversation), so machine drift hits all.
 #
 #   loadtest/bench-dialects.sh             # ROUNDS=4 DURATION=5s CONNS=64
+#   ONLY="chat_passthrough messages_passthrough" loadtest/bench-dialects.sh
 #
 # Scenarios (client dialect -> provider, how):
 #   chat_passthrough       OpenAI chat -> openai        bytes (the reference)
@@ -84,6 +85,8 @@ scenario messages_to_gemini /v1/messages "$(messages gemini/gemini-2.5-flash)"
 scenario chat_virtual_key /v1/chat/completions "$(chat openai/gpt-4o-mini)" rb-bench-vk-000737
 order=(chat_passthrough messages_passthrough responses_passthrough gemini_passthrough
        messages_to_chat responses_to_chat gemini_to_chat messages_to_gemini chat_virtual_key)
+# ONLY: a subset, in its own order (chat_passthrough must be in it: the reference).
+if [ -n "${ONLY:-}" ]; then read -r -a order <<<"$ONLY"; fi
 
 # Every scenario must answer 200 before it is measured.
 for s in "${order[@]}"; do
