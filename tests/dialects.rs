@@ -143,6 +143,10 @@ fn anthropic_messages_to_every_kind_of_provider() {
         assert_eq!(v["type"], "message", "{model}: {v}");
         assert_eq!(v["role"], "assistant");
         assert!(v["id"].as_str().unwrap().starts_with("msg_"), "{v}");
+        // Through the hub the answer names the model as asked; as bytes,
+        // as the upstream named it (like OpenAI pass-through).
+        let named = model.strip_prefix("anth/").unwrap_or(model);
+        assert_eq!(v["model"], named, "{v}");
         assert_eq!(v["content"][0]["type"], "text", "{model}: {v}");
         assert!(!v["content"][0]["text"].as_str().unwrap().is_empty());
         assert!(v["stop_reason"].is_string(), "{v}");

@@ -192,7 +192,9 @@ async fn attempt<'a>(
     rec: &mut Record<'a>,
 ) -> Result<bool, GatewayError> {
     match converter(x.dialect, provider) {
-        Converter::Mock => super::mock::answer(x, client, x.body(), route.model, rec).await,
+        Converter::Mock => {
+            super::mock::answer(x, client, x.body(), route.model, route.asked, rec).await
+        }
         Converter::PassThrough => {
             super::passthrough::attempt(x, client, provider, asked, route.model, rec).await
         }
@@ -213,7 +215,9 @@ async fn attempt<'a>(
         Converter::Hub(leg) => {
             let chat = hub::body(x, &asked.model)?;
             let result = match leg {
-                HubLeg::Mock => super::mock::answer(x, client, chat, route.model, rec).await,
+                HubLeg::Mock => {
+                    super::mock::answer(x, client, chat, route.model, route.asked, rec).await
+                }
                 HubLeg::Translate(family) => {
                     super::translate::attempt(
                         x,

@@ -10,12 +10,14 @@ use crate::providers::mock::{self, MockBody};
 use crate::schema::usage::{scan_usage, Tail};
 
 /// Answer `body` (the client's, or its chat form on the hub leg), in the
-/// client's dialect.
+/// client's dialect; `model` is the mock's model, `asked` the name the
+/// client used (what a hub answer names).
 pub(super) async fn answer<'a>(
     x: &Exchange<'a>,
     client: &mut Client,
     body: &[u8],
     model: &str,
+    asked: &str,
     rec: &mut Record<'a>,
 ) -> Result<bool, GatewayError> {
     let reply = mock::respond(x.dialect.operation(), model, body);
@@ -36,7 +38,7 @@ pub(super) async fn answer<'a>(
                 None,
             ));
         }
-        return through_hub(x, client, reply.body, model, rec).await;
+        return through_hub(x, client, reply.body, asked, rec).await;
     }
     let mut out = client.take_wbuf();
     respond::push_head(
