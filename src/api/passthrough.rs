@@ -54,7 +54,7 @@ pub(super) async fn attempt<'a>(
 /// Client headers not forwarded upstream: hop-by-hop, the gateway's own auth
 /// and any other provider's auth header, framing the gateway re-emits, and
 /// compression (usage is read from the bytes).
-pub(super) fn forwardable(name: &[u8], nominees: &[&[u8]], provider: &Provider) -> bool {
+fn forwardable(name: &[u8], nominees: &[&[u8]], provider: &Provider) -> bool {
     const DROP: [&[u8]; 10] = [
         b"host",
         b"authorization",
@@ -96,7 +96,6 @@ fn push_head(
     upstream_model: &str,
     key: usize,
 ) -> Result<(), NoToken> {
-    let (rbuf, req) = (x.rbuf, x.req);
     let path = x.dialect.native_path();
     out.clear();
     out.extend_from_slice(b"POST ");
@@ -123,6 +122,24 @@ fn push_head(
         out.extend_from_slice(path.as_bytes());
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    if !push_forwarded_headers(out, x, provider, key)? {
+        push_header(out, b"content-type", b"application/json");
+    }
+    push_header_u64(out, b"content-length", body_len as u64);
+    out.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// The upstream head's lines after the request line, but for framing:
+/// `Host`, the leased key's auth, the client's forwardable headers and the
+/// request id. Returns whether the client sent a `Content-Type`.
+pub(super) fn push_forwarded_headers(
+    out: &mut Vec<u8>,
+    x: &Exchange<'_>,
+    provider: &Provider,
+    key: usize,
+) -> Result<bool, NoToken> {
+    let (rbuf, req) = (x.rbuf, x.req);
     push_header(out, b"host", provider.origin.host_header.as_bytes());
     provider.push_auth(key, out)?;
     let mut saw_content_type = false;
@@ -134,19 +151,14 @@ fn push_head(
             push_header(out, name, h.value(rbuf));
         }
     }
-    if !saw_content_type {
-        push_header(out, b"content-type", b"application/json");
-    }
     push_header(out, b"x-request-id", x.id.as_bytes());
-    push_header_u64(out, b"content-length", body_len as u64);
-    out.extend_from_slice(b"\r\n");
-    Ok(())
+    Ok(saw_content_type)
 }
 
 /// The request with its body as `splice` makes it: copied after the head
 /// when small, else written from the client's buffer around the new model
 /// name (no copy of the body).
-fn with_body(
+pub(super) fn with_body(
     mut head: Vec<u8>,
     x: &Exchange<'_>,
     splice: Option<&Splice>,

@@ -11,12 +11,11 @@ use super::error::{GatewayError, UpstreamAnswer};
 use super::exchange::{no_credentials, send, Exchange, Record};
 use super::respond::Client;
 use super::target::RAW_PREFIXES as PREFIXES;
-use crate::http::connection_nominees;
-use crate::http::response::{push_header, push_header_u64};
+use crate::http::response::push_header_u64;
 use crate::router::health::now_ms;
 use crate::router::{lease, Choice, Provider, Routes};
 use crate::telemetry::RequestRecord;
-use crate::upstream::{BodyReader, OutgoingRequest, Part};
+use crate::upstream::BodyReader;
 
 /// The provider of a raw prefix: the one named like it, else the first of its kind.
 fn provider_of(routes: &Routes, prefix: usize) -> Option<&Provider> {
@@ -146,38 +145,18 @@ async fn relay<'a>(
         up.extend_from_slice(query);
     }
     up.extend_from_slice(b" HTTP/1.1\r\n");
-    push_header(&mut up, b"host", provider.origin.host_header.as_bytes());
-    if let Err(missing) = provider.push_auth(rec.key, &mut up) {
+    if let Err(missing) = super::passthrough::push_forwarded_headers(&mut up, x, provider, rec.key)
+    {
         x.worker.give_buf(up);
         return Err(no_credentials(provider, missing));
     }
-    let nominees = connection_nominees(&req.head.headers, rbuf);
-    for h in &req.head.headers {
-        let name = h.name(rbuf);
-        if super::passthrough::forwardable(name, &nominees, provider) {
-            push_header(&mut up, name, h.value(rbuf));
-        }
-    }
-    push_header(&mut up, b"x-request-id", x.id.as_bytes());
     let body = x.body();
     if !body.is_empty() || req.head.method == crate::http::request::Method::Post {
         push_header_u64(&mut up, b"content-length", body.len() as u64);
     }
     up.extend_from_slice(b"\r\n");
-    let request = match x.shared {
-        Some(shared) => {
-            let head_len = up.len();
-            OutgoingRequest::vectored(
-                up,
-                shared.clone(),
-                vec![Part::Owned(0..head_len), Part::Shared(req.body.clone())],
-            )
-        }
-        None => {
-            up.extend_from_slice(body);
-            OutgoingRequest::whole(up)
-        }
-    };
+    // Sent as it came: no model to splice.
+    let request = super::passthrough::with_body(up, x, None, "");
     let resp = send(x, client, provider, request, rec).await?;
     rec.status = resp.head.status;
     let reader = BodyReader::new(resp, provider.settings.timeouts.stream_idle);
