@@ -13,6 +13,7 @@ pub mod providers;
 pub mod router;
 pub mod runtime;
 pub mod schema;
+pub mod store;
 pub mod telemetry;
 pub mod upstream;
 pub mod worker;
