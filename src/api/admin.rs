@@ -78,6 +78,7 @@ pub async fn metrics(
     let mut body = Vec::with_capacity(16 * 1024);
     worker.gw.registry.render_prometheus(&mut body);
     req.config.routes.push_health_gauges(now_ms(), &mut body);
+    worker.gw.costs.render(worker.gw.log.dropped(), &mut body);
     respond::full(
         client,
         200,

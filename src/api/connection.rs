@@ -206,7 +206,7 @@ async fn read_request(conn: &mut Downstream) -> Read {
             // Refused from the head: a caller without a valid key never gets
             // the gateway to buffer a body.
             if let Some(dialect) = dialect {
-                super::exchange::record_rejection(&conn.worker, *dialect, started, err.status);
+                super::request_log::refused(&conn.worker, *dialect, started, None, err);
             }
             let err = err.clone();
             conn.headers = head.headers;

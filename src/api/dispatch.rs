@@ -74,11 +74,14 @@ pub(crate) async fn dispatch(
         }
         Target::Preflight => cors::preflight(rbuf, req, client, keep_alive, id).await,
         Target::Reload => admin::reload(worker, client, keep_alive, id).await && keep_alive,
+        Target::AdminData => {
+            super::admin_data::serve(worker, rbuf, req, client, keep_alive, id).await
+        }
         &Target::Api(dialect, caller) => {
             let deadline = match deadline_of(rbuf, req) {
                 Ok(deadline) => deadline,
                 Err(e) => {
-                    super::exchange::record_rejection(worker, dialect, req.started, e.status);
+                    super::request_log::refused(worker, dialect, req.started, id, &e);
                     return respond::error(client, dialect, &e, keep_alive, id).await && keep_alive;
                 }
             };
@@ -114,7 +117,7 @@ pub(crate) async fn dispatch(
         }
         Target::Unauthorized(dialect, err) => {
             if let Some(dialect) = dialect {
-                super::exchange::record_rejection(worker, *dialect, req.started, err.status);
+                super::request_log::refused(worker, *dialect, req.started, id, err);
             }
             let dialect = dialect.unwrap_or(Dialect::OpenAiChat);
             respond::error(client, dialect, err, keep_alive, id).await && keep_alive
@@ -138,7 +141,7 @@ pub(crate) async fn dispatch(
         Target::NotFound => {
             let err = GatewayError::new(
                 404,
-                "unknown path; the gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /health, /ready, /metrics, /admin/health, /admin/reload",
+                "unknown path; the gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /health, /ready, /metrics, /admin/health, /admin/reload, /admin/keys, /admin/teams, /admin/customers, /admin/logs, /admin/usage",
             );
             respond::plain_error(client, &err, keep_alive, id).await && keep_alive
         }

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use super::admit;
 use super::convert::{converter, Converter, HubLeg};
 use super::error::{may_retry, ErrorKind, GatewayError};
-use super::exchange::{client_hung_up, record, record_rejection, Asked, Exchange, Record};
+use super::exchange::{client_hung_up, record, Asked, Exchange, Record};
 use super::respond::{self, Client};
-use super::{govern, hub};
+use super::{govern, hub, request_log};
 use crate::config::RetrySettings;
 use crate::http::response::push_header;
 use crate::router::health::now_ms;
@@ -39,7 +39,7 @@ pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
     let asked = match asked {
         Ok(asked) => asked,
         Err(e) => {
-            record_rejection(x.worker, x.dialect, x.req.started, e.status);
+            request_log::refused(x.worker, x.dialect, x.req.started, Some(x.id), &e);
             return respond::error(client, x.dialect, &e, x.keep_alive, Some(x.id)).await
                 && x.keep_alive;
         }
@@ -49,8 +49,8 @@ pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
         Ok(()) => drive(x, client, &asked, &mut rec).await,
         Err(e) => Err(e),
     };
-    let keep = match result {
-        Ok(keep) => keep,
+    let (keep, error) = match result {
+        Ok(keep) => (keep, None),
         Err(mut e) => {
             rec.status = e.status;
             if !rec.provider.is_empty() {
@@ -62,11 +62,14 @@ pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
             if e.side == super::error::Side::Upstream || e.kind == ErrorKind::ShuttingDown {
                 tracing::warn!(provider = rec.provider, caller_key = ?x.caller.key, request_id = %x.id.lossy(), error = %e.message, "upstream request failed");
             }
-            respond::error(client, x.dialect, &e, x.keep_alive, Some(x.id)).await
+            let keep = respond::error(client, x.dialect, &e, x.keep_alive, Some(x.id)).await;
+            (keep, Some(e))
         }
     };
-    govern::charge(x, &rec);
+    let cost = govern::cost(x, &rec);
+    govern::charge(x, &rec, cost.0);
     record(x.worker, x.dialect, x.req.started, &rec);
+    request_log::finished(x, &rec, error.as_ref(), cost);
     keep && x.keep_alive
 }
 

@@ -56,6 +56,8 @@ pub enum ErrorKind {
     RateLimited,
     /// A virtual key may not use the model asked for.
     ModelNotAllowed,
+    /// A virtual key's, its team's or customer's budget is spent.
+    BudgetExceeded,
 }
 
 /// How much of the answer the client already has when the error happens.
@@ -330,6 +332,7 @@ fn openai_type_and_code(kind: ErrorKind, status: u16) -> (&'static str, Option<&
         ErrorKind::KeyRevoked => (INVALID, Some("invalid_api_key")),
         ErrorKind::RateLimited => ("rate_limit_error", Some("rate_limit_exceeded")),
         ErrorKind::ModelNotAllowed => ("permission_error", Some("model_not_allowed")),
+        ErrorKind::BudgetExceeded => ("insufficient_quota", Some("budget_exceeded")),
     }
 }
 

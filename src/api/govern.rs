@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::error::{ErrorKind, GatewayError};
 use super::exchange::{Exchange, Record};
+use crate::config::calendar::rfc3339;
 use crate::governance::limit::{now_ns, Nanos, Standing};
 use crate::governance::{Admitted, Level, Refusal, Unit};
 use crate::http::response::push_header;
@@ -34,23 +35,36 @@ pub(super) fn admit(x: &Exchange<'_>, rec: &mut Record<'_>) -> Result<(), Gatewa
             401,
             format!("gateway key `{name}` has expired"),
         )),
+        Err(Refusal::OverBudget { level, exhausted }) => {
+            let resets = match exhausted.resets_at {
+                Some(at) => format!("it resets at {}", rfc3339(at)),
+                None => "it does not reset".to_owned(),
+            };
+            let period = governance
+                .holders(&governance.keys[k])
+                .into_iter()
+                .flatten()
+                .find(|(l, _)| *l == level)
+                .and_then(|(_, h)| h.budget.as_ref())
+                .map_or("", |b| b.settings.period.name());
+            Err(GatewayError::of(
+                ErrorKind::BudgetExceeded,
+                402,
+                format!(
+                    "{} has spent its {period} budget of ${} (spent ${}); {resets}",
+                    holder_text(x, k, level),
+                    usd_text(exhausted.limit_nanos),
+                    usd_text(exhausted.spent_nanos),
+                ),
+            ))
+        }
         Err(Refusal::Limited {
             level,
             what,
             standing,
             wait,
         }) => {
-            let holder = match level {
-                Level::Key => format!("gateway key `{name}`"),
-                Level::Team => {
-                    let t = governance.keys[k].team.unwrap_or_default();
-                    format!("team `{}`", governance.teams[t].name)
-                }
-                Level::Customer => {
-                    let c = governance.keys[k].customer.unwrap_or_default();
-                    format!("customer `{}`", governance.customers[c].name)
-                }
-            };
+            let holder = holder_text(x, k, level);
             let unit = match what {
                 Unit::Requests => "requests",
                 Unit::Tokens => "tokens",
@@ -83,6 +97,33 @@ pub(super) fn admit(x: &Exchange<'_>, rec: &mut Record<'_>) -> Result<(), Gatewa
     }
 }
 
+/// "gateway key `ci`", "team `eng`", "customer `acme`".
+fn holder_text(x: &Exchange<'_>, k: usize, level: Level) -> String {
+    let governance = &x.req.config.governance;
+    let key = &governance.keys[k];
+    match level {
+        Level::Key => format!("gateway key `{}`", key.holder.name),
+        Level::Team => {
+            let t = key.team.unwrap_or_default();
+            format!("team `{}`", governance.teams[t].name)
+        }
+        Level::Customer => {
+            let c = key.customer.unwrap_or_default();
+            format!("customer `{}`", governance.customers[c].name)
+        }
+    }
+}
+
+/// Nano-dollars as USD with cents, or more digits for small amounts.
+pub(super) fn usd_text(nanos: u64) -> String {
+    let usd = nanos as f64 / 1e9;
+    if nanos == 0 || usd >= 0.01 {
+        format!("{usd:.2}")
+    } else {
+        format!("{usd:.6}")
+    }
+}
+
 /// Whether the request's key may send `model` to `provider`.
 pub(super) fn allows(x: &Exchange<'_>, provider: &str, model: &str) -> bool {
     x.caller
@@ -104,12 +145,21 @@ pub(super) fn not_allowed(x: &Exchange<'_>, asked: &str) -> GatewayError {
     )
 }
 
-/// Charge the request's tokens to its key, team and customer.
-pub(super) fn charge(x: &Exchange<'_>, rec: &Record<'_>) {
+/// Charge the request's tokens and cost (nano-dollars) to its key, team
+/// and customer.
+pub(super) fn charge(x: &Exchange<'_>, rec: &Record<'_>, cost_nanos: u64) {
     if let Some(k) = x.caller.virtual_key {
+        let governance = &x.req.config.governance;
         let tokens = rec.usage.prompt_tokens + rec.usage.completion_tokens;
-        x.req.config.governance.charge_tokens(k, tokens, now_ns());
+        governance.charge_tokens(k, tokens, now_ns());
+        governance.charge_cost(k, cost_nanos, unix_now());
     }
+}
+
+/// What the request cost in nano-dollars, and whether its model has a price.
+pub(super) fn cost(x: &Exchange<'_>, rec: &Record<'_>) -> (u64, bool) {
+    let _ = (x, rec);
+    (0, false)
 }
 
 /// `x-ratelimit-limit-*`, `-remaining-*` and `-reset-*` lines, as OpenAI

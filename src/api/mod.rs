@@ -8,6 +8,7 @@
 //! `respond`, `error`.
 
 mod admin;
+mod admin_data;
 mod admit;
 pub mod connection;
 mod convert;
@@ -21,6 +22,7 @@ mod hub;
 mod mock;
 mod passthrough;
 mod raw;
+mod request_log;
 pub mod respond;
 mod target;
 mod translate;

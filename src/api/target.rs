@@ -42,6 +42,9 @@ pub(crate) enum Target {
     Reload,
     /// `GET /admin/health`, admin access already checked.
     AdminHealth,
+    /// `/admin/keys`, `/admin/teams`, `/admin/customers`, `/admin/logs`,
+    /// `/admin/usage`, admin access already checked (`api::admin_data`).
+    AdminData,
     /// A CORS preflight (`OPTIONS` with `Origin`), answered without auth.
     Preflight,
     WrongMethod(&'static str),
@@ -76,7 +79,9 @@ pub(crate) fn target_of(config: &Snapshot, rbuf: &[u8], head: &RequestHead) -> T
         target => target,
     };
     let dialect = match target {
-        Target::Reload | Target::AdminHealth => return admin(config, rbuf, head, target),
+        Target::Reload | Target::AdminHealth | Target::AdminData => {
+            return admin(config, rbuf, head, target)
+        }
         Target::Api(dialect, _) => Some(dialect),
         Target::Raw(prefix, _) => Some(raw_dialect(prefix)),
         Target::Models | Target::Model(_) => None,
@@ -127,6 +132,7 @@ fn target(method: Method, path: &[u8]) -> Target {
         b"/admin/reload" => Target::WrongMethod("POST"),
         b"/admin/health" if get => Target::AdminHealth,
         b"/admin/health" => Target::WrongMethod("GET"),
+        _ if super::admin_data::is_admin_data(path) => Target::AdminData,
         b"/v1/chat/completions" | b"/chat/completions" if post => {
             Target::Api(Dialect::OpenAiChat, Caller::default())
         }
@@ -313,6 +319,7 @@ mod tests {
             Target::Preflight => "preflight".into(),
             Target::Reload => "reload".into(),
             Target::AdminHealth => "admin health".into(),
+            Target::AdminData => "admin data".into(),
             Target::Raw(prefix, _) => format!("raw {prefix}"),
             Target::Unauthorized(..) => "401".into(),
         }

@@ -9,12 +9,14 @@ mod admin;
 mod breaker;
 mod cloud;
 mod cors;
+mod entity;
 mod error;
 mod governance;
 mod keys;
 mod limits;
 mod provider;
 mod retries;
+mod store;
 mod routes;
 mod schema;
 mod url;
@@ -28,6 +30,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use entity::{group_doc, key_doc, GroupDoc, KeyDoc};
 pub use error::ConfigError;
 
 use super::{
@@ -140,6 +143,7 @@ pub(crate) fn resolve(
         auth_keys.push(resolve_secret(raw, &format!("auth.keys[{i}]"), env)?);
     }
     auth_keys.extend(env_api_keys(env)?);
+    let store = store::resolve(&file.store, env)?;
     let (virtual_keys, teams, customers) = governance::resolve(
         &file.virtual_keys,
         &file.teams,
@@ -230,6 +234,7 @@ pub(crate) fn resolve(
         virtual_keys,
         teams,
         customers,
+        store,
         providers,
         aliases,
         routes,

@@ -2,6 +2,7 @@
 //! [`Settings`] snapshot. The data plane reads only `Settings`; nothing here runs
 //! per request.
 
+pub mod calendar;
 mod catalogue;
 mod file;
 
@@ -12,7 +13,9 @@ pub use crate::credentials::Secret;
 pub use crate::http::url::{BaseUrl, Scheme};
 pub use crate::upstream::UpstreamTimeouts;
 pub use catalogue::{ProviderKind, WireFormat, BUILTIN_KINDS};
-pub use file::{check_file, load, ConfigError, LoadOptions};
+pub use file::{
+    check_file, group_doc, key_doc, load, ConfigError, GroupDoc, KeyDoc, LoadOptions,
+};
 
 /// Everything the gateway needs to run, resolved and validated.
 #[derive(Debug, Clone)]
@@ -36,6 +39,8 @@ pub struct Settings {
     /// `[[teams]]`, `[[customers]]`: limits shared by their keys.
     pub teams: Vec<GroupSettings>,
     pub customers: Vec<GroupSettings>,
+    /// `[store]`: request logs, API-made keys, spend.
+    pub store: StoreSettings,
     /// Enabled providers, in a stable order (config order, then built-ins by name).
     pub providers: Vec<ProviderSettings>,
     /// Bare model name -> "provider/model" target.
@@ -77,6 +82,7 @@ pub struct VirtualKeySettings {
     /// Seconds since the Unix epoch.
     pub expires_at: Option<u64>,
     pub rate_limit: RateLimit,
+    pub budget: Option<BudgetSettings>,
 }
 
 /// A team or a customer.
@@ -85,6 +91,65 @@ pub struct GroupSettings {
     pub id: String,
     pub name: String,
     pub rate_limit: RateLimit,
+    pub budget: Option<BudgetSettings>,
+}
+
+/// A spend limit and the calendar period (UTC) after which it starts over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetSettings {
+    /// USD in nano-dollars (1e-9).
+    pub limit_nanos: u64,
+    pub period: BudgetPeriod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BudgetPeriod {
+    Daily,
+    Weekly,
+    Monthly,
+    Never,
+}
+
+impl BudgetPeriod {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "daily" => BudgetPeriod::Daily,
+            "weekly" => BudgetPeriod::Weekly,
+            "monthly" => BudgetPeriod::Monthly,
+            "never" => BudgetPeriod::Never,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BudgetPeriod::Daily => "daily",
+            BudgetPeriod::Weekly => "weekly",
+            BudgetPeriod::Monthly => "monthly",
+            BudgetPeriod::Never => "never",
+        }
+    }
+}
+
+/// `[store]`, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreSettings {
+    pub backend: StoreBackend,
+    /// Bytes of each body kept in the log; `None`: bodies are not logged.
+    pub log_bodies: Option<usize>,
+    /// Rows older than this go; `None`: kept forever.
+    pub retention: Option<Duration>,
+    pub max_rows: Option<u64>,
+    /// Rows each core may have waiting for the store before it drops them.
+    pub queue_rows: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreBackend {
+    /// `store = false`: no request log, API-made keys and spend are not kept.
+    Off,
+    Sqlite(std::path::PathBuf),
+    Postgres(Secret),
 }
 
 /// Requests and tokens per minute; `None` is no limit.

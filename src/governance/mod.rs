@@ -1,16 +1,24 @@
-//! Who may call, what, and how often: virtual keys (a gateway key with an
-//! identity), the teams and customers they belong to, the models each key
-//! may use, and per-minute request and token limits at every level, the
-//! tightest winning. Built with the configuration snapshot; the request path
-//! reads it without a lock: a hash lookup for the key, then a few atomic
-//! operations per limit (`limit::Gcra`), shared by every core.
+//! Who may call, what, how often and for how much: virtual keys (a gateway
+//! key with an identity), the teams and customers they belong to, the
+//! models each key may use, per-minute request and token limits and USD
+//! budgets at every level, the tightest winning. Built with the
+//! configuration snapshot from the file and from what the admin API made
+//! (`ApiEntities`); the request path reads it without a lock: a hash lookup
+//! for the key, then a few atomic operations per limit (`limit::Gcra`) and
+//! budget (`budget::Budget`), shared by every core.
 
+pub mod admin;
+pub mod budget;
 pub mod limit;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::config::{GroupSettings, RateLimit, Settings, VirtualKeySettings};
+use crate::config::{
+    BudgetSettings, GroupDoc, GroupSettings, KeyDoc, RateLimit, Settings, VirtualKeySettings,
+};
+use crate::store::EntityKind;
+use budget::{Budget, Exhausted};
 use limit::{Gcra, Nanos, Standing};
 
 /// The request and token limits of one key, team or customer.
@@ -34,19 +42,77 @@ impl Limits {
     }
 }
 
-/// A key's, team's or customer's identity and limits.
+/// A key's, team's or customer's identity, limits and budget.
 #[derive(Debug)]
 pub struct Holder {
     pub id: String,
     pub name: String,
     pub limits: Arc<Limits>,
+    pub budget: Option<Budget>,
+    /// Made through the admin API (else from the config file).
+    pub from_api: bool,
+}
+
+impl Holder {
+    fn new(id: &str, name: &str, rate: RateLimit, budget: Option<BudgetSettings>) -> Self {
+        Self {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            limits: Arc::new(Limits::new(rate)),
+            budget: budget.map(Budget::new),
+            from_api: false,
+        }
+    }
+}
+
+/// What a request must present to be a key: the secret itself (keys from
+/// the file), or only its SHA-256 (keys from the admin API: the store
+/// never holds the secret).
+#[derive(Debug)]
+enum KeySecret {
+    Plain(Box<[u8]>),
+    Hashed([u8; 32]),
+}
+
+/// Keys, teams and customers the admin API made, as the store keeps them.
+#[derive(Debug, Default, Clone)]
+pub struct ApiEntities {
+    pub keys: Vec<ApiKey>,
+    pub teams: Vec<ApiGroup>,
+    pub customers: Vec<ApiGroup>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: String,
+    pub secret_hash: [u8; 32],
+    /// `rb-…abcd`: enough to tell keys apart in a list.
+    pub hint: String,
+    pub doc: KeyDoc,
+    /// Created and updated, Unix milliseconds.
+    pub stamps: (i64, i64),
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiGroup {
+    pub id: String,
+    pub doc: GroupDoc,
+    pub stamps: (i64, i64),
+}
+
+/// SHA-256 of a presented key, as API-made keys are looked up.
+pub fn secret_hash(secret: &[u8]) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, secret);
+    let mut out = [0; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// One virtual key.
 #[derive(Debug)]
 pub struct VirtualKey {
     pub holder: Holder,
-    secret: Box<[u8]>,
+    secret: KeySecret,
     pub team: Option<usize>,
     pub customer: Option<usize>,
     models: Vec<ModelPattern>,
@@ -94,6 +160,10 @@ impl VirtualKey {
 
     /// The patterns as configured, for the error that lists them.
     pub fn patterns(&self) -> String {
+        self.patterns_list().join(", ")
+    }
+
+    pub fn patterns_list(&self) -> Vec<String> {
         self.models
             .iter()
             .map(|p| match p {
@@ -102,8 +172,7 @@ impl VirtualKey {
                 ModelPattern::Prefix(p, m) => format!("{p}/{m}*"),
                 ModelPattern::Exact(p, m) => format!("{p}/{m}"),
             })
-            .collect::<Vec<_>>()
-            .join(", ")
+            .collect()
     }
 }
 
@@ -112,6 +181,7 @@ impl VirtualKey {
 pub struct Governance {
     pub keys: Vec<VirtualKey>,
     by_secret: HashMap<Box<[u8]>, usize>,
+    by_hash: HashMap<[u8; 32], usize>,
     pub teams: Vec<Holder>,
     pub customers: Vec<Holder>,
 }
@@ -128,6 +198,8 @@ pub enum Refusal {
         standing: Standing,
         wait: Nanos,
     },
+    /// A budget of this level is spent until it resets.
+    OverBudget { level: Level, exhausted: Exhausted },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,33 +224,80 @@ pub struct Admitted {
 }
 
 impl Governance {
-    pub fn new(settings: &Settings) -> Self {
-        let holder = |id: &str, name: &str, rate| Holder {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            limits: Arc::new(Limits::new(rate)),
+    /// From the file's tables and what the admin API made. An API key whose
+    /// team or customer no longer exists is kept, disabled: the limits it
+    /// was made to be under are unknown.
+    pub fn new(settings: &Settings, api: &ApiEntities) -> Self {
+        let group = |g: &GroupSettings| Holder::new(&g.id, &g.name, g.rate_limit, g.budget);
+        let api_group = |g: &ApiGroup| Holder {
+            from_api: true,
+            ..Holder::new(&g.id, &g.doc.name, g.doc.rate_limit, g.doc.budget)
         };
-        let group = |g: &GroupSettings| holder(&g.id, &g.name, g.rate_limit);
+        let teams: Vec<Holder> = settings
+            .teams
+            .iter()
+            .map(group)
+            .chain(api.teams.iter().map(api_group))
+            .collect();
+        let customers: Vec<Holder> = settings
+            .customers
+            .iter()
+            .map(group)
+            .chain(api.customers.iter().map(api_group))
+            .collect();
         let key = |k: &VirtualKeySettings| VirtualKey {
-            holder: holder(&k.id, &k.name, k.rate_limit),
-            secret: k.secret.expose().as_bytes().into(),
+            holder: Holder::new(&k.id, &k.name, k.rate_limit, k.budget),
+            secret: KeySecret::Plain(k.secret.expose().as_bytes().into()),
             team: k.team,
             customer: k.customer,
             models: k.models.iter().map(|p| ModelPattern::parse(p)).collect(),
             disabled: k.disabled,
             expires_at: k.expires_at,
         };
-        let keys: Vec<VirtualKey> = settings.virtual_keys.iter().map(key).collect();
-        let by_secret = keys
+        let position = |list: &[Holder], id: &Option<String>| match id {
+            None => Ok(None),
+            Some(id) => list.iter().position(|h| &h.id == id).map(Some).ok_or(()),
+        };
+        let api_key = |k: &ApiKey| {
+            let team = position(&teams, &k.doc.team_id);
+            let customer = position(&customers, &k.doc.customer_id);
+            let orphan = team.is_err() || customer.is_err();
+            if orphan {
+                tracing::warn!(key = %k.id, "its team or customer is gone; the key is disabled");
+            }
+            VirtualKey {
+                holder: Holder {
+                    from_api: true,
+                    ..Holder::new(&k.id, &k.doc.name, k.doc.rate_limit, k.doc.budget)
+                },
+                secret: KeySecret::Hashed(k.secret_hash),
+                team: team.unwrap_or(None),
+                customer: customer.unwrap_or(None),
+                models: k.doc.models.iter().map(|p| ModelPattern::parse(p)).collect(),
+                disabled: k.doc.disabled || orphan,
+                expires_at: k.doc.expires_at,
+            }
+        };
+        let keys: Vec<VirtualKey> = settings
+            .virtual_keys
             .iter()
-            .enumerate()
-            .map(|(i, k)| (k.secret.clone(), i))
+            .map(key)
+            .chain(api.keys.iter().map(api_key))
             .collect();
+        let mut by_secret = HashMap::new();
+        let mut by_hash = HashMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            match &k.secret {
+                KeySecret::Plain(secret) => by_secret.insert(secret.clone(), i),
+                KeySecret::Hashed(hash) => by_hash.insert(*hash, i),
+            };
+        }
         Self {
             keys,
             by_secret,
-            teams: settings.teams.iter().map(group).collect(),
-            customers: settings.customers.iter().map(group).collect(),
+            by_hash,
+            teams,
+            customers,
         }
     }
 
@@ -194,8 +313,33 @@ impl Governance {
         presented: &[u8],
         same_secret: impl Fn(&[u8], &[u8]) -> bool,
     ) -> Option<usize> {
-        let &i = self.by_secret.get(presented)?;
-        same_secret(&self.keys[i].secret, presented).then_some(i)
+        if let Some(&i) = self.by_secret.get(presented) {
+            let KeySecret::Plain(secret) = &self.keys[i].secret else {
+                return None;
+            };
+            return same_secret(secret, presented).then_some(i);
+        }
+        if self.by_hash.is_empty() {
+            return None;
+        }
+        // A preimage-resistant hash: the lookup needs no constant-time confirm.
+        self.by_hash.get(&secret_hash(presented)).copied()
+    }
+
+    /// Every budget with who holds it, for the store thread's spend sync.
+    pub fn budgets(&self) -> impl Iterator<Item = (EntityKind, &str, &Budget)> {
+        fn of(kind: EntityKind, h: &Holder) -> Option<(EntityKind, &str, &Budget)> {
+            h.budget.as_ref().map(|b| (kind, h.id.as_str(), b))
+        }
+        self.keys
+            .iter()
+            .filter_map(move |k| of(EntityKind::Key, &k.holder))
+            .chain(self.teams.iter().filter_map(move |t| of(EntityKind::Team, t)))
+            .chain(
+                self.customers
+                    .iter()
+                    .filter_map(move |c| of(EntityKind::Customer, c)),
+            )
     }
 
     /// Admit one request of key `k` at `now` (Unix seconds `unix_now` for
@@ -211,6 +355,14 @@ impl Governance {
             return Err(Refusal::Expired);
         }
         let levels = self.levels(key);
+        let unix = unix_now as i64;
+        for (level, holder) in self.holders(key).into_iter().flatten() {
+            if let Some(budget) = &holder.budget {
+                budget
+                    .check(unix)
+                    .map_err(|exhausted| Refusal::OverBudget { level, exhausted })?;
+            }
+        }
         let mut admitted = Admitted::default();
         // `taken`: the levels before this one, whose request units are taken.
         for (taken, (level, limits)) in levels.iter().flatten().enumerate() {
@@ -249,8 +401,31 @@ impl Governance {
         }
     }
 
+    /// Charge a finished request's cost (nano-dollars) to every budget of
+    /// key `k`'s levels.
+    pub fn charge_cost(&self, k: usize, nanos: u64, unix_now: u64) {
+        if nanos == 0 {
+            return;
+        }
+        for (_, holder) in self.holders(&self.keys[k]).into_iter().flatten() {
+            if let Some(budget) = &holder.budget {
+                budget.charge(nanos, unix_now as i64);
+            }
+        }
+    }
+
+    /// Key `k`, its team and its customer.
+    pub fn holders<'a>(&'a self, key: &'a VirtualKey) -> [Option<(Level, &'a Holder)>; 3] {
+        [
+            Some((Level::Key, &key.holder)),
+            key.team.map(|t| (Level::Team, &self.teams[t])),
+            key.customer.map(|c| (Level::Customer, &self.customers[c])),
+        ]
+    }
+
     /// Take over the counters of keys, teams and customers that stay with
-    /// the same limits, so a reload does not hand out a fresh minute.
+    /// the same limits, so a reload does not hand out a fresh minute; and
+    /// the spend of every budget whose period stays, whatever its limit.
     pub fn adopt_state(&mut self, previous: &Governance) {
         adopt(
             self.keys.iter_mut().map(|k| &mut k.holder),
@@ -284,6 +459,11 @@ fn adopt<'n, 'o>(new: impl Iterator<Item = &'n mut Holder>, old: impl Iterator<I
         if let Some(o) = old.get(h.id.as_str()) {
             if o.limits.same_rates(rates_of(&h.limits)) {
                 h.limits = o.limits.clone();
+            }
+            if let (Some(new), Some(old)) = (&mut h.budget, &o.budget) {
+                if new.settings.period == old.settings.period {
+                    new.spend = old.spend.clone();
+                }
             }
         }
     }

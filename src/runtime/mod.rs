@@ -6,6 +6,7 @@ mod control;
 mod fd_limit;
 mod listener;
 mod reload;
+pub mod store;
 
 pub use fd_limit::DEFAULT_MAX_CONNECTIONS;
 
@@ -65,6 +66,7 @@ pub fn run(mut settings: Settings, reload_options: LoadOptions) -> Result<(), St
     signal_hook::flag::register(signal_hook::consts::SIGHUP, gw.reloads.signal.clone())
         .map_err(|e| e.to_string())?;
 
+    let store = store::start(gw.clone(), Vec::new())?;
     let control = control::spawn(gw.clone(), reload_options);
     let cores = match gw.config.load().settings.pin_workers {
         true => core_affinity::get_core_ids().unwrap_or_default(),
@@ -101,6 +103,10 @@ pub fn run(mut settings: Settings, reload_options: LoadOptions) -> Result<(), St
         shutdown.store(true, Ordering::Relaxed);
     }
     shutdown.store(true, Ordering::Relaxed);
+    // The workers are gone: every row they logged is queued. The store
+    // thread writes them, syncs spend a last time, and stops.
+    gw.store_stop.store(true, Ordering::Release);
+    let _ = store.join();
     let _ = control.join();
     match failed {
         Some(e) => Err(e),

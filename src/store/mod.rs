@@ -3,6 +3,9 @@
 //! configured (`postgres`); one schema, one [`Store`] trait. Only the control
 //! plane's store thread calls it: every method may block.
 
+pub mod queue;
+pub mod report;
+
 use std::fmt;
 
 /// One finished request, as the request log keeps it.
@@ -160,6 +163,17 @@ impl fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
+
+/// Open the configured backend (`None` for `store = false`), running its
+/// migrations.
+pub fn open(backend: &crate::config::StoreBackend) -> Result<Box<dyn Store>, StoreError> {
+    use crate::config::StoreBackend;
+    match backend {
+        StoreBackend::Off => Err(StoreError::Other("the store is off".into())),
+        StoreBackend::Sqlite(path) => Ok(Box::new(sqlite::open(path)?)),
+        StoreBackend::Postgres(url) => Ok(Box::new(postgres::connect(url.expose())?)),
+    }
+}
 
 /// What the store thread needs of a backend. Opening a backend runs its
 /// schema migrations.

@@ -19,6 +19,7 @@
 //! Label cardinality is bounded per core: see [`MAX_LABEL_SETS`], [`MAX_MODEL_LABEL_BYTES`] and
 //! [`MAX_PROVIDERS`].
 
+pub mod cost;
 mod prometheus;
 mod series;
 

@@ -3,6 +3,7 @@
 //! [`Worker`] is one core's own. It sits below `api` so routing, limits and
 //! governance can own per-core state without importing the HTTP side.
 
+pub mod admin_calls;
 pub mod capacity;
 pub mod drain;
 pub mod models;
@@ -18,6 +19,8 @@ use arc_swap::ArcSwap;
 
 use crate::config::Settings;
 use crate::router::CoreRouting;
+use crate::store::queue::LogQueues;
+use crate::telemetry::cost::CostMetrics;
 use crate::telemetry::{CoreMetrics, Registry};
 use crate::upstream::{DnsCache, Pools};
 use capacity::{Capacity, IdleConnections};
@@ -43,6 +46,14 @@ pub struct Gateway {
     pub capacity: Capacity,
     /// Configuration reloads asked for and their outcomes.
     pub reloads: reload::Reloads,
+    /// Finished requests' log rows, one queue per core, to the store thread.
+    pub log: LogQueues,
+    /// Admin calls for the store thread and their answers.
+    pub admin_calls: admin_calls::AdminCalls,
+    /// Spend by provider, model, key and team; the log's own counters.
+    pub costs: CostMetrics,
+    /// Set once the workers are gone: the store thread drains and stops.
+    pub store_stop: AtomicBool,
 }
 
 impl Gateway {
@@ -59,6 +70,7 @@ impl Gateway {
                 .unwrap_or(capacity::DEFAULT_MAX_CONNECTIONS),
             settings.limits.max_buffered_body_bytes,
         );
+        let log = LogQueues::new(settings.workers, settings.store.queue_rows);
         Self {
             capacity,
             workers: settings.workers,
@@ -70,6 +82,10 @@ impl Gateway {
             workers_ready: AtomicUsize::new(0),
             shutdown,
             reloads: reload::Reloads::default(),
+            log,
+            admin_calls: admin_calls::AdminCalls::default(),
+            costs: CostMetrics::default(),
+            store_stop: AtomicBool::new(false),
         }
     }
 
@@ -96,6 +112,8 @@ pub struct Caller {
 /// One core's state: its pools, metrics and counters. `!Send` on purpose.
 pub struct Worker {
     pub gw: Arc<Gateway>,
+    /// This core's number, 0-based (its log queue).
+    pub index: usize,
     pub pools: Pools,
     pub metrics: Rc<CoreMetrics>,
     /// Requests being handled on this core (graceful shutdown waits for 0).
@@ -126,6 +144,7 @@ impl Worker {
         let metrics = Rc::new(gw.registry.core(index));
         let pools = Pools::new(gw.tls.clone(), gw.dns.clone(), metrics.clone());
         Self {
+            index,
             pools,
             metrics,
             active_requests: Cell::new(0),

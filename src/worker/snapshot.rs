@@ -18,15 +18,17 @@ use arc_swap::ArcSwap;
 
 use super::Caller;
 use crate::config::Settings;
-use crate::governance::Governance;
+use crate::governance::{ApiEntities, Governance};
 use crate::router::Routes;
 
 /// One generation of the configuration.
 pub struct Snapshot {
     pub settings: Settings,
     pub routes: Routes,
-    /// Virtual keys, teams and customers with their limits.
+    /// Virtual keys, teams and customers with their limits and budgets.
     pub governance: Governance,
+    /// What the admin API made, which `governance` was built with too.
+    pub api_entities: Arc<ApiEntities>,
     /// Plain inbound gateway keys as bytes.
     auth_keys: Vec<Vec<u8>>,
     /// 1 for the configuration the gateway started with, then +1 per publish.
@@ -38,6 +40,10 @@ pub type Held = Rc<Arc<Snapshot>>;
 
 impl Snapshot {
     pub fn new(settings: Settings, generation: u64) -> Self {
+        Self::with_entities(settings, Arc::default(), generation)
+    }
+
+    pub fn with_entities(settings: Settings, api: Arc<ApiEntities>, generation: u64) -> Self {
         let auth_keys = settings
             .auth_keys
             .iter()
@@ -45,7 +51,8 @@ impl Snapshot {
             .collect();
         Self {
             routes: Routes::new(&settings),
-            governance: Governance::new(&settings),
+            governance: Governance::new(&settings, &api),
+            api_entities: api,
             auth_keys,
             settings,
             generation,
@@ -119,6 +126,7 @@ pub struct Published {
     /// The generation of `current`, bumped after it is stored: a core that
     /// sees a new number finds at least that snapshot.
     generation: AtomicU64,
+    publishing: std::sync::Mutex<()>,
 }
 
 impl Published {
@@ -126,6 +134,7 @@ impl Published {
         Self {
             current: ArcSwap::from_pointee(Snapshot::new(settings, 1)),
             generation: AtomicU64::new(1),
+            publishing: std::sync::Mutex::new(()),
         }
     }
 
@@ -138,8 +147,22 @@ impl Published {
     /// Replace the configuration; requests already running keep theirs.
     /// Returns the new generation.
     pub fn publish(&self, settings: Settings) -> u64 {
+        let api = self.current.load().api_entities.clone();
+        self.publish_with(settings, api)
+    }
+
+    /// Replace what the admin API made (the settings stay).
+    pub fn publish_entities(&self, api: ApiEntities) -> u64 {
+        let settings = self.current.load().settings.clone();
+        self.publish_with(settings, Arc::new(api))
+    }
+
+    /// Both publishers run on the control plane's threads; this lock keeps
+    /// one from undoing the other's change.
+    fn publish_with(&self, settings: Settings, api: Arc<ApiEntities>) -> u64 {
+        let _one_at_a_time = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
         let generation = self.generation.load(Ordering::Acquire) + 1;
-        let mut next = Snapshot::new(settings, generation);
+        let mut next = Snapshot::with_entities(settings, api, generation);
         // Providers that stay keep their current access tokens: requests do
         // not wait for the control thread to fetch new ones.
         let current = self.current.load();

@@ -191,6 +191,20 @@ pub struct GatewayOpts<'a> {
     pub open_files: Option<(u64, u64)>,
     /// `--listen`; default `127.0.0.1:0`.
     pub listen: Option<&'a str>,
+    /// Working directory (where the default `ringbridge.db` goes); default
+    /// a new temporary directory, so tests never share a store by accident.
+    pub dir: Option<std::path::PathBuf>,
+}
+
+/// A new empty directory under the system's temporary directory.
+pub fn temp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "ringbridge-test-dir-{}-{}",
+        std::process::id(),
+        unique()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// Start `ringbridge` on an ephemeral port.
@@ -209,6 +223,7 @@ pub fn gateway(opts: GatewayOpts<'_>) -> Proc {
         cmd.arg("--config").arg(path);
     }
     cmd.args(&opts.args);
+    cmd.current_dir(opts.dir.clone().unwrap_or_else(temp_dir));
     cmd.env("RINGBRIDGE_LOG", "info");
     for (k, v) in &opts.env {
         cmd.env(k, v);

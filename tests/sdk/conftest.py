@@ -134,7 +134,7 @@ def spawn(name: str, argv: list[str], marker: str, env_extra: dict[str, str], tm
     with open(stderr_path, "wb") as err:
         popen = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, env=env,
-            text=True, bufsize=1,
+            text=True, bufsize=1, cwd=tmp,
         )
     proc = Proc(name, popen, stderr_path)
     announced = threading.Event()

@@ -4,10 +4,16 @@
 use std::collections::HashSet;
 
 use super::schema::{
-    GroupFile, RateLimitFile, VirtualKeyFile, MAX_RATE_PER_MINUTE, MAX_VIRTUAL_KEYS,
+    BudgetFile, GroupFile, RateLimitFile, VirtualKeyFile, MAX_RATE_PER_MINUTE, MAX_VIRTUAL_KEYS,
 };
 use super::{resolve_secret, ConfigError};
-use crate::config::{GroupSettings, RateLimit, Secret, VirtualKeySettings};
+use crate::config::calendar::rfc3339_seconds;
+use crate::config::{
+    BudgetPeriod, BudgetSettings, GroupSettings, RateLimit, Secret, VirtualKeySettings,
+};
+
+/// Largest budget: a billion USD a period (nano-dollars stay far from u64::MAX).
+const MAX_BUDGET_USD: f64 = 1e9;
 
 /// The resolved tables: keys, teams, customers.
 pub(super) type Resolved = (
@@ -88,6 +94,7 @@ pub(super) fn resolve(
             disabled: file.disabled,
             expires_at,
             rate_limit: rate_limit(file.rate_limit.as_ref(), &at("rate_limit"))?,
+            budget: budget(file.budget.as_ref(), &at("budget"))?,
         };
         if !secrets.insert(out_key.secret.expose().to_owned()) {
             // Two keys with one secret: which identity a request has would be a guess.
@@ -116,12 +123,13 @@ fn groups(files: &[GroupFile], table: &str) -> Result<Vec<GroupSettings>, Config
             name: file.name.clone().unwrap_or_else(|| id.clone()),
             id,
             rate_limit: rate_limit(file.rate_limit.as_ref(), &at("rate_limit"))?,
+            budget: budget(file.budget.as_ref(), &at("budget"))?,
         });
     }
     Ok(out)
 }
 
-fn required_text(value: Option<&str>, path: &str) -> Result<String, ConfigError> {
+pub(super) fn required_text(value: Option<&str>, path: &str) -> Result<String, ConfigError> {
     match value.map(str::trim) {
         Some(v) if !v.is_empty() && v.len() <= 256 && !v.chars().any(char::is_control) => {
             Ok(v.to_owned())
@@ -134,7 +142,7 @@ fn required_text(value: Option<&str>, path: &str) -> Result<String, ConfigError>
     }
 }
 
-fn rate_limit(file: Option<&RateLimitFile>, path: &str) -> Result<RateLimit, ConfigError> {
+pub(super) fn rate_limit(file: Option<&RateLimitFile>, path: &str) -> Result<RateLimit, ConfigError> {
     let Some(file) = file else {
         return Ok(RateLimit::default());
     };
@@ -151,8 +159,41 @@ fn rate_limit(file: Option<&RateLimitFile>, path: &str) -> Result<RateLimit, Con
     })
 }
 
+pub(super) fn budget(
+    file: Option<&BudgetFile>,
+    path: &str,
+) -> Result<Option<BudgetSettings>, ConfigError> {
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    let limit = match file.limit_usd {
+        Some(usd) if usd.is_finite() && (0.0..=MAX_BUDGET_USD).contains(&usd) => usd,
+        Some(_) => {
+            return Err(ConfigError::invalid(
+                format!("{path}.limit_usd"),
+                format!("must be a number from 0 to {MAX_BUDGET_USD}"),
+            ))
+        }
+        None => return Err(ConfigError::invalid(format!("{path}.limit_usd"), "required")),
+    };
+    let period = match file.period.as_deref() {
+        None => BudgetPeriod::Monthly,
+        Some(text) => BudgetPeriod::parse(text).ok_or_else(|| {
+            ConfigError::invalid(
+                format!("{path}.period"),
+                format!("{text:?} is not a budget period"),
+            )
+            .with_hint("\"daily\", \"weekly\", \"monthly\" or \"never\"")
+        })?,
+    };
+    Ok(Some(BudgetSettings {
+        limit_nanos: (limit * 1e9).round() as u64,
+        period,
+    }))
+}
+
 /// `*`, `provider/*`, or `provider/model` (the model part may end in `*`).
-fn check_pattern(pattern: &str, path: &str) -> Result<(), ConfigError> {
+pub(super) fn check_pattern(pattern: &str, path: &str) -> Result<(), ConfigError> {
     let ok = pattern == "*"
         || pattern.split_once('/').is_some_and(|(provider, model)| {
             !provider.is_empty()
@@ -167,72 +208,6 @@ fn check_pattern(pattern: &str, path: &str) -> Result<(), ConfigError> {
                 .with_hint("\"*\", \"openai/*\", \"openai/gpt-4o*\" or \"mock/echo\""),
         ),
     }
-}
-
-/// Seconds since the Unix epoch of an RFC 3339 time
-/// (`2027-01-31T12:00:00Z`, `…T12:00:00.5+02:00`); `None` if malformed or
-/// before 1970.
-pub(crate) fn rfc3339_seconds(text: &str) -> Option<u64> {
-    let b = text.as_bytes();
-    let digits = |from: usize, len: usize| -> Option<i64> {
-        let part = b.get(from..from + len)?;
-        part.iter()
-            .all(u8::is_ascii_digit)
-            .then(|| part.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')))
-    };
-    let sep = |at: usize, allowed: &[u8]| b.get(at).is_some_and(|c| allowed.contains(c));
-    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
-        return None;
-    }
-    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
-    let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
-    let days_in_month = match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        1..=12 => 31,
-        _ => return None,
-    };
-    if !(1..=days_in_month).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let mut i = 19;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-    }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if i + 6 == b.len() && sep(i + 3, b":") => {
-            let (h, m) = (digits(i + 1, 2)?, digits(i + 4, 2)?);
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let minutes = h * 60 + m;
-            if *sign == b'+' {
-                minutes * 60
-            } else {
-                -minutes * 60
-            }
-        }
-        _ => return None,
-    };
-    // Days from the civil date (Howard Hinnant's algorithm), March-based years.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset;
-    u64::try_from(seconds).ok()
 }
 
 #[cfg(test)]

@@ -92,6 +92,7 @@ pub(crate) struct FileConfig {
     /// `[[customers]]`.
     pub(crate) customers: Vec<GroupFile>,
     pub(crate) cors: CorsFile,
+    pub(crate) store: StoreChoice,
     pub(crate) admin: AdminFile,
     pub(crate) retries: RetriesFile,
     pub(crate) breaker: BreakerFile,
@@ -256,6 +257,7 @@ pub(crate) struct VirtualKeyFile {
     /// RFC 3339.
     pub(crate) expires_at: Option<String>,
     pub(crate) rate_limit: Option<RateLimitFile>,
+    pub(crate) budget: Option<BudgetFile>,
 }
 
 /// `[[teams]]` and `[[customers]]`: a group of keys with limits of its own.
@@ -266,6 +268,52 @@ pub(crate) struct GroupFile {
     pub(crate) id: Option<String>,
     pub(crate) name: Option<String>,
     pub(crate) rate_limit: Option<RateLimitFile>,
+    pub(crate) budget: Option<BudgetFile>,
+}
+
+/// `budget = { limit_usd, period }`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct BudgetFile {
+    /// Required: USD a period may spend.
+    pub(crate) limit_usd: Option<f64>,
+    /// `daily`, `weekly`, `monthly` (UTC calendar periods) or `never`.
+    /// Default `monthly`.
+    pub(crate) period: Option<String>,
+}
+
+/// `store = false`, or a `[store]` table.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+pub(crate) enum StoreChoice {
+    Switch(bool),
+    Table(StoreFile),
+}
+
+impl Default for StoreChoice {
+    fn default() -> Self {
+        StoreChoice::Table(StoreFile::default())
+    }
+}
+
+/// `[store]`: where request logs, API-made keys and spend are kept.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct StoreFile {
+    /// SQLite file. Default `ringbridge.db` in the working directory.
+    pub(crate) sqlite: Option<String>,
+    /// `postgres://user:password@host:port/db` or `env:VAR`; wins over `sqlite`.
+    pub(crate) postgres: Option<String>,
+    /// Keep request and response bodies in the log. Default false.
+    pub(crate) log_bodies: Option<bool>,
+    /// Bytes of each body kept when `log_bodies` is on. Default 16384.
+    pub(crate) body_max_bytes: Option<u64>,
+    /// Days a log row is kept. Default 30; 0 keeps rows forever.
+    pub(crate) retention_days: Option<u64>,
+    /// Most log rows kept (the oldest go first). Default none.
+    pub(crate) max_rows: Option<u64>,
+    /// Rows each core may have waiting for the store. Default 8192.
+    pub(crate) queue_rows: Option<u64>,
 }
 
 /// `rate_limit = { rpm, tpm }`.

@@ -1,0 +1,106 @@
+//! The request log's row for each finished API request: built from the
+//! request's [`Record`] once it ends and handed to this core's queue to the
+//! store thread. The request path only allocates the row and tries the
+//! queue; a full queue drops the row (counted).
+
+use std::time::Instant;
+
+use super::error::GatewayError;
+use super::exchange::{Exchange, Record};
+use super::respond::RequestId;
+use crate::schema::dialect::Dialect;
+use crate::store::LogRow;
+use crate::worker::Worker;
+
+/// Log a request that went through the driver.
+pub(super) fn finished(
+    x: &Exchange<'_>,
+    rec: &Record<'_>,
+    error: Option<&GatewayError>,
+    cost: (u64, bool),
+) {
+    let mut row = base(x.dialect, x.req.started, Some(x.id), rec.status, error);
+    if let Some(k) = x.caller.virtual_key {
+        let governance = &x.req.config.governance;
+        for (level, holder) in governance
+            .holders(&governance.keys[k])
+            .into_iter()
+            .flatten()
+        {
+            let id = Some(holder.id.clone());
+            match level {
+                crate::governance::Level::Key => row.key_id = id,
+                crate::governance::Level::Team => row.team_id = id,
+                crate::governance::Level::Customer => row.customer_id = id,
+            }
+        }
+    }
+    row.provider = rec.provider.to_owned();
+    row.model = rec.model.to_owned();
+    row.attempts = rec.failed_attempts + u32::from(!rec.provider.is_empty());
+    row.ttfb_us = rec.ttfb.map(|t| t.as_micros() as u64);
+    row.input_tokens = rec.usage.prompt_tokens;
+    row.output_tokens = rec.usage.completion_tokens;
+    (row.cost_nanos, row.priced) = cost;
+    if let Some(cap) = x.req.config.settings.store.log_bodies {
+        row.request_body = Some(capped(x.body(), cap));
+    }
+    x.worker.gw.log.push(x.worker.index, row);
+}
+
+/// Count and log a request refused before the driver (auth, limits, a
+/// bad body).
+pub(super) fn refused(
+    worker: &Worker,
+    dialect: Dialect,
+    started: Instant,
+    id: Option<&RequestId>,
+    error: &GatewayError,
+) {
+    super::exchange::record_rejection(worker, dialect, started, error.status);
+    let row = base(dialect, started, id, error.status, Some(error));
+    worker.gw.log.push(worker.index, row);
+}
+
+fn base(
+    dialect: Dialect,
+    started: Instant,
+    id: Option<&RequestId>,
+    status: u16,
+    error: Option<&GatewayError>,
+) -> LogRow {
+    let elapsed = started.elapsed();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    LogRow {
+        ts_ms: now_ms - elapsed.as_millis() as i64,
+        request_id: id.map(|i| i.lossy().into_owned()).unwrap_or_default(),
+        dialect: dialect.label().to_owned(),
+        status,
+        latency_us: elapsed.as_micros() as u64,
+        error: error.map(|e| e.message.clone()),
+        ..LogRow::default()
+    }
+}
+
+/// The first `cap` bytes of a body as text (cut at a character boundary).
+fn capped(body: &[u8], cap: usize) -> String {
+    let mut end = body.len().min(cap);
+    while end > 0 && end < body.len() && (body[end] & 0xC0) == 0x80 {
+        end -= 1;
+    }
+    String::from_utf8_lossy(&body[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::capped;
+
+    #[test]
+    fn bodies_are_cut_at_the_cap_on_a_character_boundary() {
+        assert_eq!(capped(b"hello", 3), "hel");
+        assert_eq!(capped("h\u{e9}llo".as_bytes(), 2), "h");
+        assert_eq!(capped(b"hi", 10), "hi");
+    }
+}

@@ -1,0 +1,83 @@
+//! `[store]` (or `store = false`): where request logs, API-made keys and
+//! budget spend are kept. SQLite at `ringbridge.db` by default.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::schema::{StoreChoice, StoreFile};
+use super::{resolve_secret, ConfigError};
+use crate::config::{StoreBackend, StoreSettings};
+
+const DEFAULT_SQLITE_FILE: &str = "ringbridge.db";
+const DEFAULT_BODY_MAX_BYTES: u64 = 16 * 1024;
+const MAX_BODY_MAX_BYTES: u64 = 16 * 1024 * 1024;
+const DEFAULT_RETENTION_DAYS: u64 = 30;
+const DEFAULT_QUEUE_ROWS: u64 = 8192;
+const MAX_QUEUE_ROWS: u64 = 1 << 20;
+
+pub(super) fn resolve(
+    choice: &StoreChoice,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<StoreSettings, ConfigError> {
+    let off = StoreFile::default();
+    let (file, on) = match choice {
+        StoreChoice::Switch(on) => (&off, *on),
+        StoreChoice::Table(file) => (file, true),
+    };
+    let backend = match (&file.postgres, &file.sqlite) {
+        _ if !on => StoreBackend::Off,
+        (Some(url), _) => {
+            let url = resolve_secret(url, "store.postgres", env)?;
+            let text = url.expose();
+            if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+                return Err(ConfigError::invalid(
+                    "store.postgres",
+                    "must be a postgres:// or postgresql:// URL",
+                )
+                .with_hint("e.g. \"postgres://ringbridge:secret@127.0.0.1:5432/ringbridge\""));
+            }
+            StoreBackend::Postgres(url)
+        }
+        (None, Some(path)) if path.trim().is_empty() => {
+            return Err(ConfigError::invalid("store.sqlite", "empty path")
+                .with_hint("write `store = false` to keep no store"))
+        }
+        (None, Some(path)) => StoreBackend::Sqlite(PathBuf::from(path)),
+        (None, None) => StoreBackend::Sqlite(PathBuf::from(DEFAULT_SQLITE_FILE)),
+    };
+    let body_max = file.body_max_bytes.unwrap_or(DEFAULT_BODY_MAX_BYTES);
+    if !(1..=MAX_BODY_MAX_BYTES).contains(&body_max) {
+        return Err(ConfigError::invalid(
+            "store.body_max_bytes",
+            format!("must be from 1 to {MAX_BODY_MAX_BYTES}"),
+        ));
+    }
+    let queue_rows = file.queue_rows.unwrap_or(DEFAULT_QUEUE_ROWS);
+    if !(1..=MAX_QUEUE_ROWS).contains(&queue_rows) {
+        return Err(ConfigError::invalid(
+            "store.queue_rows",
+            format!("must be from 1 to {MAX_QUEUE_ROWS}"),
+        ));
+    }
+    if file.max_rows == Some(0) {
+        return Err(ConfigError::invalid("store.max_rows", "must be at least 1")
+            .with_hint("leave it out to keep any number of rows"));
+    }
+    let retention_days = file.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS);
+    if retention_days > 100 * 365 {
+        return Err(ConfigError::invalid(
+            "store.retention_days",
+            "more than a century; use 0 to keep rows forever",
+        ));
+    }
+    Ok(StoreSettings {
+        backend,
+        log_bodies: file
+            .log_bodies
+            .unwrap_or(false)
+            .then_some(body_max as usize),
+        retention: (retention_days > 0).then(|| Duration::from_secs(retention_days * 86_400)),
+        max_rows: file.max_rows,
+        queue_rows: queue_rows as usize,
+    })
+}

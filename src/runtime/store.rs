@@ -1,0 +1,402 @@
+//! The store thread, part of the control plane: it writes the workers'
+//! log rows to the store in batches, serves the admin API's store calls,
+//! keeps budget spend in step with the store (and through it with other
+//! instances), notices keys made by other instances, and prunes old rows.
+//! Anything here may block; no worker ever waits on it. A store that is
+//! slow or down costs log rows (counted), never a request.
+
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::config::{StoreBackend, StoreSettings};
+use crate::governance::admin::{self, Admin, Answer, SystemRandom};
+use crate::governance::ApiEntities;
+use crate::store::{LogRow, Store, StoreError};
+use crate::worker::admin_calls::AdminCall;
+use crate::worker::Gateway;
+
+/// Rows written in one transaction, at most.
+const MAX_BATCH: usize = 2048;
+/// Longest a row waits for its batch.
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// Budgets with new spend are synced this often; all of them (to learn
+/// other instances' spend) every `SPEND_READ_EVERY`.
+const SPEND_SYNC_EVERY: Duration = Duration::from_secs(1);
+const SPEND_READ_EVERY: Duration = Duration::from_secs(10);
+/// How often the store is asked whether another instance changed a key.
+const ENTITY_POLL_EVERY: Duration = Duration::from_secs(2);
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// Between attempts to reach a store that is down.
+const RECONNECT_EVERY: Duration = Duration::from_secs(2);
+/// A failing store is logged at most this often.
+const WARN_EVERY: Duration = Duration::from_secs(30);
+const IDLE: Duration = Duration::from_millis(5);
+
+/// Opens the configured backend (again, after it failed).
+pub type Opener = Box<dyn FnMut() -> Result<Box<dyn Store>, StoreError> + Send>;
+
+/// What the thread does with each batch of rows besides storing them.
+pub trait RowSink: Send {
+    fn rows(&mut self, rows: &[LogRow]);
+    /// Called every loop; for sinks that flush on their own clock.
+    fn tick(&mut self) {}
+}
+
+/// Open the store and publish what the admin API made before any worker
+/// serves (so API-made keys work from the first request); then run the
+/// thread. A SQLite file that cannot be opened stops the start (a wrong
+/// path or permission is a configuration error); a Postgres server that
+/// cannot be reached now is retried in the background.
+pub fn start(gw: Arc<Gateway>, sinks: Vec<Box<dyn RowSink>>) -> Result<JoinHandle<()>, String> {
+    let mut state = State::new(gw.clone(), sinks);
+    let backend = state.settings.backend.clone();
+    let mut opener: Option<Opener> = match &backend {
+        StoreBackend::Off => None,
+        backend => {
+            let backend = backend.clone();
+            Some(Box::new(move || crate::store::open(&backend)))
+        }
+    };
+    if let Some(open) = opener.as_mut() {
+        if let Err(e) = state.connect(open) {
+            if let StoreBackend::Sqlite(path) = &backend {
+                return Err(format!("cannot open the store {}: {e}", path.display()));
+            }
+        }
+    }
+    std::thread::Builder::new()
+        .name("ringbridge-store".into())
+        .spawn(move || state.run(opener))
+        .map_err(|e| format!("cannot start the store thread: {e}"))
+}
+
+struct State {
+    gw: Arc<Gateway>,
+    receivers: Vec<Receiver<LogRow>>,
+    store: Option<Box<dyn Store>>,
+    settings: StoreSettings,
+    batch: Vec<LogRow>,
+    sinks: Vec<Box<dyn RowSink>>,
+    version: Option<i64>,
+    random: SystemRandom,
+    last_flush: Instant,
+    last_spend_sync: Instant,
+    last_spend_read: Instant,
+    last_poll: Instant,
+    last_prune: Instant,
+    last_connect: Instant,
+    last_warning: Option<Instant>,
+}
+
+impl State {
+    fn new(gw: Arc<Gateway>, sinks: Vec<Box<dyn RowSink>>) -> Self {
+        let now = Instant::now();
+        let settings = gw.config.load().settings.store.clone();
+        Self {
+            receivers: gw.log.take_receivers().unwrap_or_default(),
+            gw,
+            store: None,
+            settings,
+            batch: Vec::with_capacity(MAX_BATCH),
+            sinks,
+            version: None,
+            random: SystemRandom::default(),
+            last_flush: now,
+            last_spend_sync: now,
+            last_spend_read: now - SPEND_READ_EVERY,
+            last_poll: now,
+            last_prune: now - PRUNE_EVERY + Duration::from_secs(5),
+            last_connect: now,
+            last_warning: None,
+        }
+    }
+
+    fn run(mut self, mut opener: Option<Opener>) {
+        loop {
+            let stopping = self.gw.store_stop.load(std::sync::atomic::Ordering::Acquire);
+            let mut busy = self.drain_rows();
+            busy |= self.serve_admin_calls();
+            if self.batch.len() >= MAX_BATCH
+                || (!self.batch.is_empty() && (stopping || self.last_flush.elapsed() >= FLUSH_EVERY))
+            {
+                self.flush();
+                busy = true;
+            }
+            for sink in &mut self.sinks {
+                sink.tick();
+            }
+            if self.store.is_none() {
+                if let Some(open) = opener.as_mut() {
+                    if self.last_connect.elapsed() >= RECONNECT_EVERY {
+                        let _ = self.connect(open);
+                    }
+                }
+            }
+            if stopping || self.last_spend_sync.elapsed() >= SPEND_SYNC_EVERY {
+                let all = self.last_spend_read.elapsed() >= SPEND_READ_EVERY;
+                self.sync_spend(all);
+            }
+            if self.last_poll.elapsed() >= ENTITY_POLL_EVERY {
+                self.poll_entities();
+            }
+            if self.last_prune.elapsed() >= PRUNE_EVERY {
+                self.prune();
+            }
+            if stopping && self.batch.is_empty() && !self.drain_rows() {
+                self.flush();
+                return;
+            }
+            if !busy {
+                std::thread::sleep(IDLE);
+            }
+        }
+    }
+
+    /// Open the backend; on success load what the admin API made.
+    fn connect(&mut self, open: &mut Opener) -> Result<(), StoreError> {
+        self.last_connect = Instant::now();
+        match open() {
+            Ok(store) => {
+                tracing::info!(backend = store.backend(), "store open");
+                self.store = Some(store);
+                self.last_warning = None;
+                self.poll_entities();
+                self.sync_spend(true);
+                Ok(())
+            }
+            Err(e) => {
+                self.warn("cannot open the store; retrying", &e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Move waiting rows into the batch; whether there were any.
+    fn drain_rows(&mut self) -> bool {
+        let before = self.batch.len();
+        for rx in &self.receivers {
+            while self.batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(row) => self.batch.push(row),
+                    Err(_) => break,
+                }
+            }
+        }
+        self.batch.len() > before
+    }
+
+    fn flush(&mut self) {
+        self.last_flush = Instant::now();
+        if self.batch.is_empty() {
+            return;
+        }
+        let costs = &self.gw.costs;
+        for row in &self.batch {
+            costs.add(
+                &row.provider,
+                &row.model,
+                row.key_id.as_deref().unwrap_or(""),
+                row.team_id.as_deref().unwrap_or(""),
+                row.cost_nanos,
+                row.priced,
+            );
+        }
+        for sink in &mut self.sinks {
+            sink.rows(&self.batch);
+        }
+        let n = self.batch.len() as u64;
+        let result = match self.store.as_mut() {
+            Some(store) => store.insert_logs(&self.batch),
+            None if self.settings.backend == StoreBackend::Off => {
+                self.batch.clear();
+                return;
+            }
+            None => Err(StoreError::Unavailable("not connected".into())),
+        };
+        self.batch.clear();
+        use std::sync::atomic::Ordering::Relaxed;
+        match result {
+            Ok(()) => {
+                costs.rows_written.fetch_add(n, Relaxed);
+            }
+            Err(e) => {
+                costs.rows_failed.fetch_add(n, Relaxed);
+                self.failed("log rows lost: the store did not take them", e);
+            }
+        }
+    }
+
+    /// After a failed call: warn (at most every `WARN_EVERY`), and let go of
+    /// a store that is unreachable, to reconnect later.
+    fn failed(&mut self, what: &str, e: StoreError) {
+        self.warn(what, &e);
+        if matches!(e, StoreError::Unavailable(_)) && self.store.is_some() {
+            self.store = None;
+            self.last_connect = Instant::now();
+        }
+    }
+
+    fn warn(&mut self, what: &str, e: &StoreError) {
+        let quiet = self.last_warning.is_some_and(|at| at.elapsed() < WARN_EVERY);
+        if !quiet {
+            let dropped = self.gw.log.dropped();
+            tracing::warn!(error = %e, rows_dropped_by_queues = dropped, "{what}");
+            self.last_warning = Some(Instant::now());
+        }
+    }
+
+    /// Add each budget's new spend to the store's total and take back the
+    /// total every instance reported; with `all`, also budgets with no new
+    /// spend here (to learn what the others spent).
+    fn sync_spend(&mut self, all: bool) {
+        self.last_spend_sync = Instant::now();
+        if all {
+            self.last_spend_read = Instant::now();
+        }
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        let config = self.gw.config.load();
+        let now = unix_now();
+        let mut failure = None;
+        for (kind, id, budget) in config.governance.budgets() {
+            let (period, delta) = budget.take_unsynced(now);
+            if delta == 0 && !all {
+                continue;
+            }
+            match store.add_spend(kind, id, period, delta) {
+                Ok(total) => budget.set_synced(period, total),
+                Err(e) => {
+                    budget.untake(period, delta);
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failure {
+            self.failed("budget spend not synced with the store", e);
+        }
+    }
+
+    /// Publish the entities anew when the store's version moved (a change
+    /// by another instance, or the first load).
+    fn poll_entities(&mut self) {
+        self.last_poll = Instant::now();
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        let loaded = store
+            .entities_version()
+            .and_then(|v| match self.version == Some(v) {
+                true => Ok(None),
+                false => admin::load(store.as_mut()).map(|e| Some((v, e))),
+            });
+        match loaded {
+            Ok(None) => {}
+            Ok(Some((version, entities))) => {
+                self.version = Some(version);
+                let generation = self.gw.config.publish_entities(entities);
+                tracing::debug!(generation, version, "keys, teams and customers from the store published");
+            }
+            Err(e) => self.failed("cannot read keys from the store", e),
+        }
+    }
+
+    fn prune(&mut self) {
+        self.last_prune = Instant::now();
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        let older_than = self
+            .settings
+            .retention
+            .map(|r| now_ms() - r.as_millis() as i64);
+        if older_than.is_none() && self.settings.max_rows.is_none() {
+            return;
+        }
+        match store.prune_logs(older_than, self.settings.max_rows) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "old request-log rows pruned"),
+            Err(e) => self.failed("pruning the request log failed", e),
+        }
+    }
+
+    fn serve_admin_calls(&mut self) -> bool {
+        let calls = self.gw.admin_calls.take_waiting();
+        if calls.is_empty() {
+            return false;
+        }
+        for (ticket, call) in calls {
+            let answer = self.serve(call);
+            self.gw.admin_calls.answered(ticket, answer);
+        }
+        true
+    }
+
+    fn serve(&mut self, call: AdminCall) -> Answer {
+        let Some(store) = self.store.as_mut() else {
+            let why = match self.settings.backend {
+                StoreBackend::Off => {
+                    "the store is off (`store = false`): keys, teams, customers and logs are not kept"
+                }
+                _ => "the store is unavailable; see the gateway's log",
+            };
+            return Answer::error(503, "store_unavailable", why);
+        };
+        match call {
+            AdminCall::Logs(filter) => {
+                return match store.query_logs(&filter) {
+                    Ok(page) => Answer {
+                        status: 200,
+                        body: crate::store::report::page_json(&page),
+                    },
+                    Err(e) => e.into(),
+                }
+            }
+            AdminCall::Usage(query) => {
+                return match store.usage(&query) {
+                    Ok(rows) => Answer {
+                        status: 200,
+                        body: crate::store::report::usage_json(&query, &rows),
+                    },
+                    Err(e) => e.into(),
+                }
+            }
+            _ => {}
+        }
+        let config = self.gw.config.load();
+        let current: &ApiEntities = &config.api_entities;
+        let mut admin = Admin {
+            store: store.as_mut(),
+            governance: &config.governance,
+            current,
+            now_ms: now_ms(),
+        };
+        let (answer, next) = match call {
+            AdminCall::List(kind) => (admin.list(kind), None),
+            AdminCall::Get(kind, id) => (admin.get(kind, &id), None),
+            AdminCall::Create(kind, body) => admin.create(kind, &body, &mut self.random),
+            AdminCall::Update(kind, id, patch) => admin.update(kind, &id, &patch),
+            AdminCall::Delete(kind, id) => admin.delete(kind, &id),
+            AdminCall::Logs(_) | AdminCall::Usage(_) => unreachable!("served above"),
+        };
+        if let Some(next) = next {
+            // Our own change: note the version so the poll does not load it again.
+            self.version = store.entities_version().ok();
+            self.gw.config.publish_entities(next);
+        }
+        answer
+    }
+}
+
+fn unix_now() -> i64 {
+    now_ms() / 1000
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
