@@ -1,4 +1,5 @@
-//! Per-core request metrics and their Prometheus exposition.
+//! Per-core request metrics and their Prometheus exposition; traces: W3C trace context
+//! ([`trace_context`]) and span export over OTLP ([`otlp`]).
 //!
 //! The data plane never shares a counter it writes on every request:
 //!
@@ -19,8 +20,10 @@
 //! Label cardinality is bounded per core: see [`MAX_LABEL_SETS`], [`MAX_MODEL_LABEL_BYTES`] and
 //! [`MAX_PROVIDERS`].
 
+pub mod otlp;
 mod prometheus;
 mod series;
+pub mod trace_context;
 
 use std::cell::RefCell;
 use std::fmt;
