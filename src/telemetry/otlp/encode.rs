@@ -84,6 +84,24 @@ pub fn encode_export_request(
     spans: &[SpanData],
     out: &mut Vec<u8>,
 ) {
+    encode_with_scope_version(
+        service_name,
+        service_version,
+        env!("CARGO_PKG_VERSION"),
+        spans,
+        out,
+    );
+}
+
+/// [`encode_export_request`] with the scope version given, so that a golden request stays
+/// the same across releases.
+pub(super) fn encode_with_scope_version(
+    service_name: &str,
+    service_version: &str,
+    scope_version: &str,
+    spans: &[SpanData],
+    out: &mut Vec<u8>,
+) {
     put_message_field(out, export_request::RESOURCE_SPANS, |out| {
         put_message_field(out, resource_spans::RESOURCE, |out| {
             put_str_attribute(out, resource::ATTRIBUTES, SERVICE_NAME, service_name);
@@ -92,7 +110,7 @@ pub fn encode_export_request(
         put_message_field(out, resource_spans::SCOPE_SPANS, |out| {
             put_message_field(out, scope_spans::SCOPE, |out| {
                 put_bytes_field(out, scope::NAME, SCOPE_NAME.as_bytes());
-                put_bytes_field(out, scope::VERSION, env!("CARGO_PKG_VERSION").as_bytes());
+                put_bytes_field(out, scope::VERSION, scope_version.as_bytes());
             });
             for s in spans {
                 put_message_field(out, scope_spans::SPANS, |out| put_span(out, s));
@@ -107,10 +125,18 @@ fn put_span(out: &mut Vec<u8>, s: &SpanData) {
     if let Some(parent) = &s.parent_span_id {
         put_bytes_field(out, span::PARENT_SPAN_ID, parent);
     }
-    put_bytes_field(out, span::NAME, s.name.as_bytes());
+    // Proto3 leaves fields at their default (empty, zero) out; so do we, which keeps the
+    // encoding byte-for-byte what the official encoders write.
+    if !s.name.is_empty() {
+        put_bytes_field(out, span::NAME, s.name.as_bytes());
+    }
     put_varint_field(out, span::KIND, s.kind as u64);
-    put_fixed64_field(out, span::START_TIME_UNIX_NANO, s.start_unix_nanos);
-    put_fixed64_field(out, span::END_TIME_UNIX_NANO, s.end_unix_nanos);
+    if s.start_unix_nanos != 0 {
+        put_fixed64_field(out, span::START_TIME_UNIX_NANO, s.start_unix_nanos);
+    }
+    if s.end_unix_nanos != 0 {
+        put_fixed64_field(out, span::END_TIME_UNIX_NANO, s.end_unix_nanos);
+    }
     for (key, value) in &s.attributes {
         put_attribute(out, span::ATTRIBUTES, key, value);
     }
@@ -201,10 +227,8 @@ mod tests {
         put_span(&mut out, &s);
         let tail = [
             0x22, 8, 3, 3, 3, 3, 3, 3, 3, 3, // parent_span_id: field 4, LEN
-            0x2a, 0, // name: empty
+            // No name and no times: empty and zero are proto3 defaults, left out.
             0x30, 3, // kind: CLIENT
-            0x39, 0, 0, 0, 0, 0, 0, 0, 0, // start
-            0x41, 0, 0, 0, 0, 0, 0, 0, 0, // end
             0x7a, 5, // status: field 15, LEN, 5 bytes
             0x12, 1, b'x', // Status.message: field 2
             0x18, 2, // Status.code: field 3, ERROR

@@ -11,6 +11,8 @@
 
 mod encode;
 mod exporter;
+#[cfg(test)]
+mod golden;
 mod protobuf;
 pub mod semconv;
 #[cfg(test)]
