@@ -1,4 +1,5 @@
-//! Per-core request metrics and their Prometheus exposition.
+//! Per-core request metrics and their Prometheus exposition; traces: W3C trace context
+//! ([`trace_context`]) and span export over OTLP ([`otlp`]).
 //!
 //! The data plane never shares a counter it writes on every request:
 //!
@@ -20,8 +21,10 @@
 //! [`MAX_PROVIDERS`].
 
 pub mod cost;
+pub mod otlp;
 mod prometheus;
 mod series;
+pub mod trace_context;
 
 use std::cell::RefCell;
 use std::fmt;

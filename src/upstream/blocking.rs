@@ -1,6 +1,7 @@
 //! A small blocking HTTP/1.1 client for the control plane (model lists, OAuth
-//! token requests). It runs on the control thread, never on a worker, so plain
-//! `std` sockets are right.
+//! token requests, OTLP trace export). It runs on the control thread, never on a
+//! worker, so plain `std` sockets are right. Error strings never quote a request
+//! header, so credentials sent in one cannot reach a log through them.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -29,6 +30,7 @@ pub fn get(
         path,
         headers: auth_line.unwrap_or_default(),
         body: None,
+        accept: "application/json",
     };
     request(dns, tls, origin, &exchange, timeout)
 }
@@ -46,18 +48,51 @@ pub fn post_form(
     let exchange = Exchange {
         method: "POST",
         path,
-        headers: b"content-type: application/x-www-form-urlencoded\r\n",
-        body: Some(form.as_bytes()),
+        headers: b"",
+        body: Some(("application/x-www-form-urlencoded", form.as_bytes())),
+        accept: "application/json",
     };
     request(dns, tls, origin, &exchange, timeout)
 }
 
-/// One request: `headers` are complete `name: value\r\n` lines.
+/// A `POST` for [`post`].
+#[derive(Debug, Clone, Copy)]
+pub struct PostRequest<'a> {
+    pub path: &'a str,
+    /// Sent as `content-type`, and as `accept` too: a server answering in kind is what
+    /// the callers want (an OTLP collector answers protobuf with protobuf).
+    pub content_type: &'a str,
+    /// Further header lines, each a complete `name: value\r\n` (e.g. `authorization`).
+    pub extra_headers: &'a [u8],
+    pub body: &'a [u8],
+}
+
+/// `POST` with any body (OTLP trace batches); returns status and decoded body.
+pub fn post(
+    dns: &DnsCache,
+    tls: &Arc<rustls::ClientConfig>,
+    origin: &Origin,
+    req: &PostRequest<'_>,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    let exchange = Exchange {
+        method: "POST",
+        path: req.path,
+        headers: req.extra_headers,
+        body: Some((req.content_type, req.body)),
+        accept: req.content_type,
+    };
+    request(dns, tls, origin, &exchange, timeout)
+}
+
+/// One request: `headers` are complete `name: value\r\n` lines; `body` is the
+/// content type and the bytes.
 struct Exchange<'a> {
     method: &'a str,
     path: &'a str,
     headers: &'a [u8],
-    body: Option<&'a [u8]>,
+    body: Option<(&'a str, &'a [u8])>,
+    accept: &'a str,
 }
 
 fn request(
@@ -87,7 +122,8 @@ fn request(
     tcp.set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
 
-    let mut req = Vec::with_capacity(512);
+    let body_len = spec.body.map_or(0, |(_, body)| body.len());
+    let mut req = Vec::with_capacity(512 + spec.headers.len() + body_len);
     req.extend_from_slice(
         format!(
             "{} {} HTTP/1.1\r\nhost: {}\r\n",
@@ -96,11 +132,19 @@ fn request(
         .as_bytes(),
     );
     req.extend_from_slice(spec.headers);
-    if let Some(body) = spec.body {
-        req.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+    if let Some((content_type, body)) = spec.body {
+        req.extend_from_slice(
+            format!(
+                "content-type: {content_type}\r\ncontent-length: {}\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
     }
-    req.extend_from_slice(b"accept: application/json\r\nconnection: close\r\n\r\n");
-    if let Some(body) = spec.body {
+    req.extend_from_slice(
+        format!("accept: {}\r\nconnection: close\r\n\r\n", spec.accept).as_bytes(),
+    );
+    if let Some((_, body)) = spec.body {
         req.extend_from_slice(body);
     }
 
