@@ -270,7 +270,7 @@ fn bench_governance(c: &mut Criterion) {
     };
     let settings = config::load(&opts, &bench_env).expect("bench governance");
     let _ = std::fs::remove_file(path);
-    let g = Governance::new(&settings);
+    let g = Governance::new(&settings, &Default::default());
     let same = |a: &[u8], b: &[u8]| a == b;
     let presented = b"rb-bench-virtual-key-000737".to_vec();
     let mut group = c.benchmark_group("governance");

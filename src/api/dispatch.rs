@@ -96,6 +96,7 @@ pub(crate) async fn dispatch(
                 keep_alive,
                 deadline,
                 hub: std::cell::OnceCell::new(),
+                trace: super::exchange::Trace::of(worker, rbuf, req),
             };
             driver::forward(&exchange, client).await
         }
@@ -112,6 +113,7 @@ pub(crate) async fn dispatch(
                 keep_alive,
                 deadline: None,
                 hub: std::cell::OnceCell::new(),
+                trace: super::exchange::Trace::of(worker, rbuf, req),
             };
             super::raw::forward(&exchange, client, prefix).await
         }

@@ -14,6 +14,7 @@ use crate::http::response::push_decimal;
 use crate::router::{NoToken, Provider};
 use crate::schema::dialect::Dialect;
 use crate::schema::usage::Usage;
+use crate::telemetry::trace_context::{new_span_id, TraceContext, TRACEPARENT_HEADER};
 use crate::telemetry::RequestRecord;
 use crate::upstream::{BodyReader, OutgoingRequest, Response, UpstreamError};
 use crate::worker::{Caller, Worker};
@@ -42,6 +43,36 @@ pub(super) struct Exchange<'a> {
     /// The body as a chat body, for a dialect that goes through the hub
     /// (`api::hub`), converted on first use.
     pub hub: std::cell::OnceCell<Result<Vec<u8>, GatewayError>>,
+    /// The request's span when traces are exported (`[otlp]`).
+    pub trace: Option<Trace>,
+}
+
+/// A traced request: the trace it continues (or starts) and its own span.
+pub(super) struct Trace {
+    pub context: TraceContext,
+    pub span_id: [u8; 8],
+}
+
+impl Trace {
+    /// When `[otlp]` is on: continue the client's `traceparent`, or start a trace.
+    pub fn of(worker: &Worker, rbuf: &[u8], req: &Request) -> Option<Trace> {
+        req.config.settings.otlp.as_ref()?;
+        let header = req.head.header(rbuf, TRACEPARENT_HEADER.as_bytes());
+        let context = TraceContext::continue_or_start(header, || worker.random(), true);
+        Some(Trace {
+            context,
+            span_id: new_span_id(|| worker.random()),
+        })
+    }
+}
+
+/// The upstream's `traceparent`: this request's span as the parent.
+pub(super) fn push_traceparent(out: &mut Vec<u8>, x: &Exchange<'_>) {
+    if let Some(t) = &x.trace {
+        out.extend_from_slice(b"traceparent: ");
+        t.context.write_child_traceparent(&t.span_id, out);
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 impl Exchange<'_> {

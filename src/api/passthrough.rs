@@ -146,12 +146,15 @@ pub(super) fn push_forwarded_headers(
     let nominees = connection_nominees(&req.head.headers, rbuf);
     for h in &req.head.headers {
         let name = h.name(rbuf);
-        if forwardable(name, &nominees, provider) {
+        // A traced request sends its own span as the parent instead.
+        let replaced = x.trace.is_some() && name.eq_ignore_ascii_case(b"traceparent");
+        if !replaced && forwardable(name, &nominees, provider) {
             saw_content_type |= name.eq_ignore_ascii_case(b"content-type");
             push_header(out, name, h.value(rbuf));
         }
     }
     push_header(out, b"x-request-id", x.id.as_bytes());
+    super::exchange::push_traceparent(out, x);
     Ok(saw_content_type)
 }
 

@@ -42,6 +42,16 @@ pub(super) fn finished(
     row.input_tokens = rec.usage.prompt_tokens;
     row.output_tokens = rec.usage.completion_tokens;
     (row.cost_nanos, row.priced) = cost;
+    if let Some(t) = &x.trace {
+        let hex = |bytes: &[u8]| {
+            let mut out = Vec::with_capacity(2 * bytes.len());
+            crate::telemetry::trace_context::push_hex(bytes, &mut out);
+            String::from_utf8(out).ok()
+        };
+        row.trace_id = hex(&t.context.trace_id);
+        row.span_id = hex(&t.span_id);
+        row.parent_span_id = t.context.parent_span_id.and_then(|p| hex(&p));
+    }
     if let Some(cap) = x.req.config.settings.store.log_bodies {
         row.request_body = Some(capped(x.body(), cap));
     }

@@ -436,6 +436,7 @@ fn build_request(
         }
     }
     push_header(out, b"x-request-id", x.id.as_bytes());
+    super::exchange::push_traceparent(out, x);
     push_header_u64(out, b"content-length", body.len() as u64);
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);

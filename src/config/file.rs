@@ -15,6 +15,7 @@ mod governance;
 mod keys;
 mod limits;
 mod provider;
+mod otlp;
 mod retries;
 mod store;
 mod routes;
@@ -144,6 +145,7 @@ pub(crate) fn resolve(
     }
     auth_keys.extend(env_api_keys(env)?);
     let store = store::resolve(&file.store, env)?;
+    let otlp = otlp::resolve(&file.otlp, env)?;
     let (virtual_keys, teams, customers) = governance::resolve(
         &file.virtual_keys,
         &file.teams,
@@ -235,6 +237,7 @@ pub(crate) fn resolve(
         teams,
         customers,
         store,
+        otlp,
         providers,
         aliases,
         routes,

@@ -41,6 +41,8 @@ pub struct Settings {
     pub customers: Vec<GroupSettings>,
     /// `[store]`: request logs, API-made keys, spend.
     pub store: StoreSettings,
+    /// `[otlp]`: where request spans are exported; `None`: off.
+    pub otlp: Option<OtlpSettings>,
     /// Enabled providers, in a stable order (config order, then built-ins by name).
     pub providers: Vec<ProviderSettings>,
     /// Bare model name -> "provider/model" target.
@@ -129,6 +131,15 @@ impl BudgetPeriod {
             BudgetPeriod::Never => "never",
         }
     }
+}
+
+/// `[otlp]`, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpSettings {
+    pub endpoint: BaseUrl,
+    pub headers: Vec<(String, Secret)>,
+    pub timeout: Duration,
+    pub service_name: String,
 }
 
 /// `[store]`, resolved.

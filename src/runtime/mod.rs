@@ -7,6 +7,7 @@ mod fd_limit;
 mod listener;
 mod reload;
 pub mod store;
+mod trace_export;
 
 pub use fd_limit::DEFAULT_MAX_CONNECTIONS;
 
@@ -66,7 +67,14 @@ pub fn run(mut settings: Settings, reload_options: LoadOptions) -> Result<(), St
     signal_hook::flag::register(signal_hook::consts::SIGHUP, gw.reloads.signal.clone())
         .map_err(|e| e.to_string())?;
 
-    let store = store::start(gw.clone(), Vec::new())?;
+    let mut sinks: Vec<Box<dyn store::RowSink>> = Vec::new();
+    let mut exporter = None;
+    if let Some(otlp) = &gw.config.load().settings.otlp {
+        let (sink, thread) = trace_export::start(gw.clone(), otlp)?;
+        sinks.push(Box::new(sink));
+        exporter = Some(thread);
+    }
+    let store = store::start(gw.clone(), sinks)?;
     let control = control::spawn(gw.clone(), reload_options);
     let cores = match gw.config.load().settings.pin_workers {
         true => core_affinity::get_core_ids().unwrap_or_default(),
@@ -107,6 +115,10 @@ pub fn run(mut settings: Settings, reload_options: LoadOptions) -> Result<(), St
     // thread writes them, syncs spend a last time, and stops.
     gw.store_stop.store(true, Ordering::Release);
     let _ = store.join();
+    // The store thread held the exporter's queue: it drains and stops.
+    if let Some(exporter) = exporter {
+        let _ = exporter.join();
+    }
     let _ = control.join();
     match failed {
         Some(e) => Err(e),

@@ -50,6 +50,8 @@ fn keep_startup_only(running: &Settings, next: &mut Settings) {
     keep!(pin_workers);
     keep!(extra_ca_file);
     keep!(limits.max_buffered_body_bytes);
+    keep!(store);
+    keep!(otlp);
     // Resolved against the open-file limit at start; the file's value is
     // not comparable, so the running one always stays.
     next.limits.max_connections = running.limits.max_connections;

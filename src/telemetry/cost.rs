@@ -101,6 +101,6 @@ mod tests {
         assert!(text.contains("ringbridge_cost_usd_total{provider=\"openai\",model=\"gpt-4o\",key=\"vk-ci\",team=\"eng\"} 0.002\n"), "{text}");
         assert!(text.contains("ringbridge_unpriced_requests_total{provider=\"mock\",model=\"a\\\"b\",key=\"\",team=\"\"} 1\n"));
         assert!(text.contains("ringbridge_log_rows_dropped_total 3\n"));
-        assert!(!text.contains("refused"));
+        assert!(!text.contains("model=\"refused\""));
     }
 }

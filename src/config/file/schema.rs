@@ -93,6 +93,7 @@ pub(crate) struct FileConfig {
     pub(crate) customers: Vec<GroupFile>,
     pub(crate) cors: CorsFile,
     pub(crate) store: StoreChoice,
+    pub(crate) otlp: OtlpFile,
     pub(crate) admin: AdminFile,
     pub(crate) retries: RetriesFile,
     pub(crate) breaker: BreakerFile,
@@ -280,6 +281,21 @@ pub(crate) struct BudgetFile {
     /// `daily`, `weekly`, `monthly` (UTC calendar periods) or `never`.
     /// Default `monthly`.
     pub(crate) period: Option<String>,
+}
+
+/// `[otlp]`: trace export.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct OtlpFile {
+    /// `http(s)://host:port/v1/traces`. Default `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
+    /// else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`, else off.
+    pub(crate) endpoint: Option<String>,
+    /// Extra headers (a hosted collector's key), values literal or `env:VAR`.
+    pub(crate) headers: Ordered<String>,
+    /// `service.name` of the spans. Default `ringbridge`.
+    pub(crate) service_name: Option<String>,
+    /// Per connect, write and read. Default 5000.
+    pub(crate) timeout_ms: Option<u64>,
 }
 
 /// `store = false`, or a `[store]` table.
