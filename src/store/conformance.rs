@@ -74,6 +74,7 @@ fn full_row(i: i64) -> LogRow {
         response_body: Some(format!("{{\"ok\":{i}}}")),
         trace_id: Some(format!("{i:032x}")),
         span_id: Some(format!("{i:016x}")),
+        parent_span_id: None,
     }
 }
 
@@ -154,6 +155,7 @@ pub fn log_rows_round_trip_exactly(store: &mut dyn Store) {
         response_body: Some(String::new()),
         trace_id: Some("0af7651916cd43dd8448eb211c80319c".to_string()),
         span_id: Some("b7ad6b7169203331".to_string()),
+        parent_span_id: None,
     };
     store
         .insert_logs(std::slice::from_ref(&tricky))

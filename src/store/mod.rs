@@ -180,7 +180,7 @@ pub fn open(backend: &crate::config::StoreBackend) -> Result<Box<dyn Store>, Sto
     use crate::config::StoreBackend;
     match backend {
         StoreBackend::Off => Err(StoreError::Other("the store is off".into())),
-        StoreBackend::Sqlite(_) => Err(StoreError::Other(String::new())),
+        StoreBackend::Sqlite(path) => Ok(Box::new(sqlite::open(path)?)),
         StoreBackend::Postgres(_) => Err(StoreError::Other(String::new())),
     }
 }

@@ -182,6 +182,7 @@ fn stored_log_row(row: &Row<'_>) -> rusqlite::Result<StoredLogRow> {
             response_body: row.get(20)?,
             trace_id: row.get(21)?,
             span_id: row.get(22)?,
+            parent_span_id: None,
         },
     })
 }
