@@ -5,6 +5,13 @@
 
 use std::fmt;
 
+#[cfg(test)]
+mod conformance;
+mod sql;
+pub mod sqlite;
+
+pub use self::sqlite::SqliteStore;
+
 /// One finished request, as the request log keeps it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LogRow {
@@ -173,11 +180,15 @@ pub trait Store: Send {
     fn usage(&mut self, query: &UsageQuery) -> Result<Vec<UsageRow>, StoreError>;
     /// Delete rows older than `older_than_ms`, then the oldest beyond
     /// `max_rows`; returns how many went.
-    fn prune_logs(&mut self, older_than_ms: Option<i64>, max_rows: Option<u64>)
-        -> Result<u64, StoreError>;
+    fn prune_logs(
+        &mut self,
+        older_than_ms: Option<i64>,
+        max_rows: Option<u64>,
+    ) -> Result<u64, StoreError>;
     fn entities(&mut self) -> Result<Vec<StoredEntity>, StoreError>;
-    /// Bumped by every `put_entity`/`delete_entity`, by any instance
-    /// sharing the store: a cheap "did anything change" poll.
+    /// Bumped by every `put_entity` and every `delete_entity` that deleted
+    /// something, by any instance sharing the store: a cheap "did anything
+    /// change" poll. A refused put (a conflict) does not bump it.
     fn entities_version(&mut self) -> Result<i64, StoreError>;
     /// Insert, or replace the entity of the same kind and id.
     fn put_entity(&mut self, entity: &StoredEntity) -> Result<(), StoreError>;
