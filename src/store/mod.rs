@@ -7,9 +7,11 @@ use std::fmt;
 
 #[cfg(test)]
 mod conformance;
+pub mod postgres;
 mod sql;
 pub mod sqlite;
 
+pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 
 /// One finished request, as the request log keeps it.

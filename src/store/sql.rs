@@ -48,7 +48,6 @@ pub(crate) enum Placeholder {
     /// SQLite: `?1`.
     Question,
     /// Postgres: `$1`.
-    #[allow(dead_code)] // until the Postgres backend lands
     Dollar,
 }
 
