@@ -15,6 +15,18 @@ if [ ! -d "$fixtures" ]; then
     exit 2
 fi
 
+# The Postgres store tests need a server: a throwaway one on 127.0.0.1, for
+# both cargo passes, stopped on any exit (installed if missing, as root with
+# apt-get; without one those tests print "skipped" and pass).
+pg_state=$(mktemp "${TMPDIR:-/tmp}/ringbridge-postgres-state.XXXXXX")
+trap 'bash scripts/postgres.sh stop "$pg_state"' EXIT
+trap 'exit 130' INT TERM
+bash scripts/postgres.sh start "$pg_state"
+set -a
+# shellcheck disable=SC1090
+. "$pg_state"
+set +a
+
 echo "== build"
 cargo build --workspace --all-targets
 

@@ -10,9 +10,11 @@ use std::fmt;
 
 #[cfg(test)]
 mod conformance;
+pub mod postgres;
 mod sql;
 pub mod sqlite;
 
+pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 
 /// One finished request, as the request log keeps it.
@@ -181,7 +183,7 @@ pub fn open(backend: &crate::config::StoreBackend) -> Result<Box<dyn Store>, Sto
     match backend {
         StoreBackend::Off => Err(StoreError::Other("the store is off".into())),
         StoreBackend::Sqlite(path) => Ok(Box::new(sqlite::open(path)?)),
-        StoreBackend::Postgres(_) => Err(StoreError::Other(String::new())),
+        StoreBackend::Postgres(url) => Ok(Box::new(postgres::connect(url.expose())?)),
     }
 }
 
