@@ -20,12 +20,18 @@ const ANSWER_WAIT: Duration = Duration::from_secs(15);
 
 /// Whether `path` is one of these endpoints.
 pub(crate) fn is_admin_data(path: &[u8]) -> bool {
-    ["/admin/keys", "/admin/teams", "/admin/customers", "/admin/logs", "/admin/usage"]
-        .iter()
-        .any(|p| {
-            path.strip_prefix(p.as_bytes())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"/"))
-        })
+    [
+        "/admin/keys",
+        "/admin/teams",
+        "/admin/customers",
+        "/admin/logs",
+        "/admin/usage",
+    ]
+    .iter()
+    .any(|p| {
+        path.strip_prefix(p.as_bytes())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"/"))
+    })
 }
 
 pub(crate) async fn serve(
@@ -108,13 +114,23 @@ fn call_of(rbuf: &[u8], req: &Request) -> Result<AdminCall, Answer> {
     };
     let body = || -> Result<serde_json::Value, Answer> {
         serde_json::from_slice(&rbuf[req.body.clone()]).map_err(|e| {
-            Answer::error(400, "invalid_request", format!("the body is not valid JSON: {e}"))
+            Answer::error(
+                400,
+                "invalid_request",
+                format!("the body is not valid JSON: {e}"),
+            )
         })
     };
     let id = match id.map(|raw| crate::http::percent::decode(raw.as_bytes())) {
         None => None,
         Some(Some(id)) => Some(id),
-        Some(None) => return Err(Answer::error(400, "invalid_request", "bad percent-encoding in the id")),
+        Some(None) => {
+            return Err(Answer::error(
+                400,
+                "invalid_request",
+                "bad percent-encoding in the id",
+            ))
+        }
     };
     match (verb, id) {
         (_, None) if get => Ok(AdminCall::List(kind)),

@@ -53,6 +53,9 @@ pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
         Ok(keep) => (keep, None),
         Err(mut e) => {
             rec.status = e.status;
+            if e.kind == ErrorKind::ModelNotAllowed {
+                govern::refund(x);
+            }
             if !rec.provider.is_empty() {
                 let lines = e.header_lines.get_or_insert_with(Default::default);
                 lines.extend_from_slice(b"x-ringbridge-attempts: ");

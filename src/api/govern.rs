@@ -145,6 +145,13 @@ pub(super) fn not_allowed(x: &Exchange<'_>, asked: &str) -> GatewayError {
     )
 }
 
+/// The request was refused before it went anywhere: its request unit back.
+pub(super) fn refund(x: &Exchange<'_>) {
+    if let Some(k) = x.caller.virtual_key {
+        x.req.config.governance.refund_request(k);
+    }
+}
+
 /// Charge the request's tokens and cost (nano-dollars) to its key, team
 /// and customer.
 pub(super) fn charge(x: &Exchange<'_>, rec: &Record<'_>, cost_nanos: u64) {

@@ -98,4 +98,3 @@ pub fn rfc3339(unix: i64) -> String {
         s % 60
     )
 }
-

@@ -14,12 +14,12 @@ mod error;
 mod governance;
 mod keys;
 mod limits;
-mod provider;
 mod otlp;
+mod provider;
 mod retries;
-mod store;
 mod routes;
 mod schema;
+mod store;
 mod url;
 
 #[cfg(test)]
@@ -214,6 +214,7 @@ pub(crate) fn resolve(
     if !listen.ip().to_canonical().is_loopback()
         && auth_keys.is_empty()
         && virtual_keys.is_empty()
+        && admin_token.is_none()
         && !opts.allow_unauthenticated
     {
         return Err(ConfigError::invalid(
@@ -221,7 +222,7 @@ pub(crate) fn resolve(
             format!("{listen} is not a loopback address and no inbound API keys are configured"),
         )
         .with_hint(format!(
-            "configure auth.keys / {ENV_API_KEYS} or pass --allow-unauthenticated"
+            "configure auth.keys / {ENV_API_KEYS}, or an admin token to make keys through /admin/keys, or pass --allow-unauthenticated"
         )));
     }
 

@@ -13,9 +13,7 @@ pub use crate::credentials::Secret;
 pub use crate::http::url::{BaseUrl, Scheme};
 pub use crate::upstream::UpstreamTimeouts;
 pub use catalogue::{ProviderKind, WireFormat, BUILTIN_KINDS};
-pub use file::{
-    check_file, group_doc, key_doc, load, ConfigError, GroupDoc, KeyDoc, LoadOptions,
-};
+pub use file::{check_file, group_doc, key_doc, load, ConfigError, GroupDoc, KeyDoc, LoadOptions};
 
 /// Everything the gateway needs to run, resolved and validated.
 #[derive(Debug, Clone)]

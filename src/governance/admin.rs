@@ -45,9 +45,11 @@ impl From<StoreError> for Answer {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(m) => Answer::error(409, "conflict", m),
-            StoreError::Unavailable(m) => {
-                Answer::error(503, "store_unavailable", format!("the store is unavailable: {m}"))
-            }
+            StoreError::Unavailable(m) => Answer::error(
+                503,
+                "store_unavailable",
+                format!("the store is unavailable: {m}"),
+            ),
             StoreError::Other(m) => Answer::error(500, "store_error", m),
         }
     }
@@ -100,7 +102,9 @@ pub fn load(store: &mut dyn Store) -> Result<ApiEntities, StoreError> {
             tracing::warn!(kind = e.kind.as_str(), id = %e.id, "stored entity is not JSON; skipped");
             continue;
         };
-        let hint = doc.remove("key_hint").and_then(|h| h.as_str().map(str::to_owned));
+        let hint = doc
+            .remove("key_hint")
+            .and_then(|h| h.as_str().map(str::to_owned));
         let doc = Value::Object(doc);
         let stamps = (e.created_ms, e.updated_ms);
         let loaded = match e.kind {
@@ -159,8 +163,16 @@ impl Admin<'_> {
     pub fn get(&self, kind: EntityKind, id: &str) -> Answer {
         let g = self.governance;
         let found = match kind {
-            EntityKind::Key => g.keys.iter().find(|k| k.holder.id == id).map(|k| self.key_json(k)),
-            EntityKind::Team => g.teams.iter().find(|h| h.id == id).map(|h| self.group_json(kind, h)),
+            EntityKind::Key => g
+                .keys
+                .iter()
+                .find(|k| k.holder.id == id)
+                .map(|k| self.key_json(k)),
+            EntityKind::Team => g
+                .teams
+                .iter()
+                .find(|h| h.id == id)
+                .map(|h| self.group_json(kind, h)),
             EntityKind::Customer => g
                 .customers
                 .iter()
@@ -250,10 +262,18 @@ impl Admin<'_> {
 
     fn try_update(&mut self, kind: EntityKind, id: &str, patch: &Value) -> Result<Changed, Answer> {
         let Value::Object(patch) = patch else {
-            return Err(Answer::error(400, "invalid_request", "the body must be a JSON object"));
+            return Err(Answer::error(
+                400,
+                "invalid_request",
+                "the body must be a JSON object",
+            ));
         };
         if patch.contains_key("id") {
-            return Err(Answer::error(400, "invalid_request", "`id` cannot be changed"));
+            return Err(Answer::error(
+                400,
+                "invalid_request",
+                "`id` cannot be changed",
+            ));
         }
         let mut next = self.current.clone();
         let stored = match kind {
@@ -286,10 +306,21 @@ impl Admin<'_> {
         let body = match kind {
             EntityKind::Key => {
                 let key = next.keys.iter().find(|k| k.id == id).expect("just updated");
-                self.api_key_json(key, self.governance.keys.iter().find(|k| k.holder.id == id).map(|k| &k.holder))
+                self.api_key_json(
+                    key,
+                    self.governance
+                        .keys
+                        .iter()
+                        .find(|k| k.holder.id == id)
+                        .map(|k| &k.holder),
+                )
             }
             _ => {
-                let list = if kind == EntityKind::Team { &next.teams } else { &next.customers };
+                let list = if kind == EntityKind::Team {
+                    &next.teams
+                } else {
+                    &next.customers
+                };
                 let group = list.iter().find(|g| g.id == id).expect("just updated");
                 api_group_json(kind, group, self.holder(kind, id))
             }
@@ -310,7 +341,11 @@ impl Admin<'_> {
         }
         let members = match kind {
             EntityKind::Key => 0,
-            EntityKind::Team => next.keys.iter().filter(|k| k.doc.team_id.as_deref() == Some(id)).count(),
+            EntityKind::Team => next
+                .keys
+                .iter()
+                .filter(|k| k.doc.team_id.as_deref() == Some(id))
+                .count(),
             EntityKind::Customer => next
                 .keys
                 .iter()
@@ -326,7 +361,10 @@ impl Admin<'_> {
         }
         match self.store.delete_entity(kind, id) {
             Ok(_) => (
-                Answer::ok(200, json!({"id": id, "object": kind.as_str(), "deleted": true})),
+                Answer::ok(
+                    200,
+                    json!({"id": id, "object": kind.as_str(), "deleted": true}),
+                ),
                 Some(next),
             ),
             Err(e) => (e.into(), None),
@@ -393,10 +431,16 @@ impl Admin<'_> {
                 doc.insert("object".into(), json!("key"));
                 doc.insert("name".into(), json!(key.holder.name));
                 doc.insert("team_id".into(), json!(key.team.map(|t| &g.teams[t].id)));
-                doc.insert("customer_id".into(), json!(key.customer.map(|c| &g.customers[c].id)));
+                doc.insert(
+                    "customer_id".into(),
+                    json!(key.customer.map(|c| &g.customers[c].id)),
+                );
                 doc.insert("models".into(), json!(key.patterns_list()));
                 doc.insert("disabled".into(), json!(key.disabled));
-                doc.insert("expires_at".into(), json!(key.expires_at.map(|at| rfc3339(at as i64))));
+                doc.insert(
+                    "expires_at".into(),
+                    json!(key.expires_at.map(|at| rfc3339(at as i64))),
+                );
                 doc.insert("source".into(), json!("config"));
                 let mut doc = Value::Object(doc);
                 limits_json(&mut doc, &key.holder, self.now_ms);
@@ -419,7 +463,11 @@ impl Admin<'_> {
     }
 
     fn group_json(&self, kind: EntityKind, holder: &Holder) -> Value {
-        let list = if kind == EntityKind::Team { &self.current.teams } else { &self.current.customers };
+        let list = if kind == EntityKind::Team {
+            &self.current.teams
+        } else {
+            &self.current.customers
+        };
         match list.iter().find(|g| g.id == holder.id) {
             Some(api) if holder.from_api => api_group_json(kind, api, Some(holder)),
             _ => {
@@ -457,7 +505,11 @@ fn limits_json(doc: &mut Value, holder: &Holder, now_ms: i64) {
         "rpm": limits.requests.as_ref().map(|g| g.per_minute()),
         "tpm": limits.tokens.as_ref().map(|g| g.per_minute()),
     });
-    let now = if now_ms > 0 { now_ms / 1000 } else { unix_now() };
+    let now = if now_ms > 0 {
+        now_ms / 1000
+    } else {
+        unix_now()
+    };
     doc["budget"] = match &holder.budget {
         None => Value::Null,
         Some(b) => {
@@ -480,13 +532,21 @@ fn unix_now() -> i64 {
 }
 
 fn not_found(kind: EntityKind, id: &str) -> Answer {
-    Answer::error(404, "not_found", format!("no {} has id `{id}`", kind.as_str()))
+    Answer::error(
+        404,
+        "not_found",
+        format!("no {} has id `{id}`", kind.as_str()),
+    )
 }
 
 /// The body without `id`, and the id if given (validated like a name).
 fn split_id(body: &Value) -> Result<(Option<String>, Value), Answer> {
     let Value::Object(members) = body else {
-        return Err(Answer::error(400, "invalid_request", "the body must be a JSON object"));
+        return Err(Answer::error(
+            400,
+            "invalid_request",
+            "the body must be a JSON object",
+        ));
     };
     let mut members = members.clone();
     let id = match members.remove("id") {
@@ -494,7 +554,9 @@ fn split_id(body: &Value) -> Result<(Option<String>, Value), Answer> {
         Some(Value::String(id))
             if !id.is_empty()
                 && id.len() <= 128
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:@".contains(&b)) =>
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:@".contains(&b)) =>
         {
             Some(id)
         }

@@ -166,15 +166,27 @@ mod tests {
         assert_eq!(at(BudgetPeriod::Monthly, NOW), "2026-12-01T00:00:00Z");
         assert_eq!(period_start(BudgetPeriod::Never, NOW), 0);
         let end = |p, now| period_end(p, now).map(rfc3339);
-        assert_eq!(end(BudgetPeriod::Daily, NOW).unwrap(), "2026-12-06T00:00:00Z");
-        assert_eq!(end(BudgetPeriod::Weekly, NOW).unwrap(), "2026-12-07T00:00:00Z");
-        assert_eq!(end(BudgetPeriod::Monthly, NOW).unwrap(), "2027-01-01T00:00:00Z");
+        assert_eq!(
+            end(BudgetPeriod::Daily, NOW).unwrap(),
+            "2026-12-06T00:00:00Z"
+        );
+        assert_eq!(
+            end(BudgetPeriod::Weekly, NOW).unwrap(),
+            "2026-12-07T00:00:00Z"
+        );
+        assert_eq!(
+            end(BudgetPeriod::Monthly, NOW).unwrap(),
+            "2027-01-01T00:00:00Z"
+        );
         assert_eq!(end(BudgetPeriod::Never, NOW), None);
         // A Monday is its own week's start; February in a leap year.
         let monday = days_from_civil(2026, 11, 30) * DAY;
         assert_eq!(period_start(BudgetPeriod::Weekly, monday), monday);
         let feb = days_from_civil(2028, 2, 10) * DAY;
-        assert_eq!(end(BudgetPeriod::Monthly, feb).unwrap(), "2028-03-01T00:00:00Z");
+        assert_eq!(
+            end(BudgetPeriod::Monthly, feb).unwrap(),
+            "2028-03-01T00:00:00Z"
+        );
         assert_eq!(at(BudgetPeriod::Weekly, 0), "1969-12-29T00:00:00Z");
         for days in [-1000, 0, 59, 60, 365, 20_000, 40_000] {
             let (y, m, d) = civil_from_days(days);
@@ -216,7 +228,7 @@ mod tests {
         let (period, delta) = b.take_unsynced(NOW);
         assert_eq!(delta, 100);
         b.charge(50, NOW); // arrives while the store is asked
-        // The store's total: ours (100) plus 5,000 from another instance.
+                           // The store's total: ours (100) plus 5,000 from another instance.
         b.set_synced(period, 5_100);
         assert_eq!(b.spent(NOW), 5_150);
         assert_eq!(b.take_unsynced(NOW).1, 50);

@@ -199,7 +199,10 @@ pub enum Refusal {
         wait: Nanos,
     },
     /// A budget of this level is spent until it resets.
-    OverBudget { level: Level, exhausted: Exhausted },
+    OverBudget {
+        level: Level,
+        exhausted: Exhausted,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,7 +276,12 @@ impl Governance {
                 secret: KeySecret::Hashed(k.secret_hash),
                 team: team.unwrap_or(None),
                 customer: customer.unwrap_or(None),
-                models: k.doc.models.iter().map(|p| ModelPattern::parse(p)).collect(),
+                models: k
+                    .doc
+                    .models
+                    .iter()
+                    .map(|p| ModelPattern::parse(p))
+                    .collect(),
                 disabled: k.doc.disabled || orphan,
                 expires_at: k.doc.expires_at,
             }
@@ -334,7 +342,11 @@ impl Governance {
         self.keys
             .iter()
             .filter_map(move |k| of(EntityKind::Key, &k.holder))
-            .chain(self.teams.iter().filter_map(move |t| of(EntityKind::Team, t)))
+            .chain(
+                self.teams
+                    .iter()
+                    .filter_map(move |t| of(EntityKind::Team, t)),
+            )
             .chain(
                 self.customers
                     .iter()
@@ -399,6 +411,14 @@ impl Governance {
                 g.charge(tokens, now);
             }
         }
+    }
+
+    /// Give back the request unit `admit` took at every level, for a
+    /// request refused before it was sent anywhere (a model the key may
+    /// not use): it did not use the allowance.
+    pub fn refund_request(&self, k: usize) {
+        let key = &self.keys[k];
+        self.give_back(&self.levels(key), 3);
     }
 
     /// Charge a finished request's cost (nano-dollars) to every budget of

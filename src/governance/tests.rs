@@ -40,10 +40,7 @@ fn exact(a: &[u8], b: &[u8]) -> bool {
 #[test]
 fn keys_are_found_by_their_secret_only() {
     let g = Governance::new(
-        &settings(
-        vec![key("a", rpm(1), None), key("b", rpm(1), None)],
-        vec![],
-        ),
+        &settings(vec![key("a", rpm(1), None), key("b", rpm(1), None)], vec![]),
         &Default::default(),
     );
     assert_eq!(g.key_of(b"rb-b-secret", exact), Some(1));
@@ -53,7 +50,10 @@ fn keys_are_found_by_their_secret_only() {
 
 #[test]
 fn the_n_plus_first_request_of_a_minute_is_refused_with_its_wait() {
-    let g = Governance::new(&settings(vec![key("a", rpm(3), None)], vec![]), &Default::default());
+    let g = Governance::new(
+        &settings(vec![key("a", rpm(3), None)], vec![]),
+        &Default::default(),
+    );
     for left in [2, 1, 0] {
         let admitted = g.admit(0, T0, 0).unwrap();
         assert_eq!(admitted.requests.unwrap().remaining, left);
@@ -81,8 +81,8 @@ fn a_team_limit_stops_a_key_that_has_room_and_the_key_keeps_its_unit() {
     };
     let g = Governance::new(
         &settings(
-        vec![key("a", rpm(10), Some(0)), key("b", rpm(10), Some(0))],
-        vec![team],
+            vec![key("a", rpm(10), Some(0)), key("b", rpm(10), Some(0))],
+            vec![team],
         ),
         &Default::default(),
     );
@@ -105,7 +105,10 @@ fn tokens_are_charged_after_and_refuse_the_next_request() {
         rpm: None,
         tpm: Some(100),
     };
-    let g = Governance::new(&settings(vec![key("a", rate, None)], vec![]), &Default::default());
+    let g = Governance::new(
+        &settings(vec![key("a", rate, None)], vec![]),
+        &Default::default(),
+    );
     g.admit(0, T0, 0).unwrap();
     g.charge_tokens(0, 150, T0);
     assert!(matches!(
@@ -150,19 +153,13 @@ fn model_patterns_allow_providers_prefixes_and_exact_models() {
 #[test]
 fn a_reload_keeps_the_counters_of_unchanged_limits() {
     let old = Governance::new(
-        &settings(
-        vec![key("a", rpm(1), None), key("b", rpm(1), None)],
-        vec![],
-        ),
+        &settings(vec![key("a", rpm(1), None), key("b", rpm(1), None)], vec![]),
         &Default::default(),
     );
     old.admit(0, T0, 0).unwrap();
     old.admit(1, T0, 0).unwrap();
     let mut new = Governance::new(
-        &settings(
-        vec![key("a", rpm(1), None), key("b", rpm(2), None)],
-        vec![],
-        ),
+        &settings(vec![key("a", rpm(1), None), key("b", rpm(2), None)], vec![]),
         &Default::default(),
     );
     new.adopt_state(&old);
@@ -201,7 +198,10 @@ fn a_team_budget_stops_a_key_with_money_left_and_charges_reach_every_level() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(g.keys[0].holder.budget.as_ref().unwrap().spent(now as i64), 1_000_000_000);
+    assert_eq!(
+        g.keys[0].holder.budget.as_ref().unwrap().spent(now as i64),
+        1_000_000_000
+    );
     // January: both budgets start over.
     assert!(g.admit(0, T0, 1_798_761_600 + 1).is_ok());
 }

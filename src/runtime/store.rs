@@ -115,11 +115,15 @@ impl State {
 
     fn run(mut self, mut opener: Option<Opener>) {
         loop {
-            let stopping = self.gw.store_stop.load(std::sync::atomic::Ordering::Acquire);
+            let stopping = self
+                .gw
+                .store_stop
+                .load(std::sync::atomic::Ordering::Acquire);
             let mut busy = self.drain_rows();
             busy |= self.serve_admin_calls();
             if self.batch.len() >= MAX_BATCH
-                || (!self.batch.is_empty() && (stopping || self.last_flush.elapsed() >= FLUSH_EVERY))
+                || (!self.batch.is_empty()
+                    && (stopping || self.last_flush.elapsed() >= FLUSH_EVERY))
             {
                 self.flush();
                 busy = true;
@@ -239,7 +243,9 @@ impl State {
     }
 
     fn warn(&mut self, what: &str, e: &StoreError) {
-        let quiet = self.last_warning.is_some_and(|at| at.elapsed() < WARN_EVERY);
+        let quiet = self
+            .last_warning
+            .is_some_and(|at| at.elapsed() < WARN_EVERY);
         if !quiet {
             let dropped = self.gw.log.dropped();
             tracing::warn!(error = %e, rows_dropped_by_queues = dropped, "{what}");
@@ -298,7 +304,11 @@ impl State {
             Ok(Some((version, entities))) => {
                 self.version = Some(version);
                 let generation = self.gw.config.publish_entities(entities);
-                tracing::debug!(generation, version, "keys, teams and customers from the store published");
+                tracing::debug!(
+                    generation,
+                    version,
+                    "keys, teams and customers from the store published"
+                );
             }
             Err(e) => self.failed("cannot read keys from the store", e),
         }

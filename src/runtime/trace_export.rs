@@ -29,7 +29,10 @@ pub struct TraceSink {
 }
 
 /// Start the exporter thread; the sink feeds it.
-pub fn start(gw: Arc<Gateway>, settings: &OtlpSettings) -> Result<(TraceSink, JoinHandle<()>), String> {
+pub fn start(
+    gw: Arc<Gateway>,
+    settings: &OtlpSettings,
+) -> Result<(TraceSink, JoinHandle<()>), String> {
     let exporter = OtlpExporter::new(
         OtlpExporterConfig {
             endpoint: settings.endpoint.clone(),
@@ -191,12 +194,29 @@ mod tests {
         assert_eq!(span.name, "chat gpt-4o");
         assert_eq!(span.trace_id[0], 0x4b);
         assert_eq!(span.parent_span_id.unwrap()[7], 0x31);
-        assert_eq!((span.start_unix_nanos, span.end_unix_nanos), (1_000_000_000, 1_001_500_000));
+        assert_eq!(
+            (span.start_unix_nanos, span.end_unix_nanos),
+            (1_000_000_000, 1_001_500_000)
+        );
         assert_eq!(span.status, SpanStatus::Error("upstream failed".into()));
-        let attr = |name| span.attributes.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
-        assert_eq!(attr(GEN_AI_PROVIDER_NAME), Some(AttrValue::Str("openai".into())));
+        let attr = |name| {
+            span.attributes
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            attr(GEN_AI_PROVIDER_NAME),
+            Some(AttrValue::Str("openai".into()))
+        );
         assert_eq!(attr(GEN_AI_USAGE_INPUT_TOKENS), Some(AttrValue::Int(7)));
-        assert_eq!(attr(RINGBRIDGE_KEY_ID), Some(AttrValue::Str("vk-ci".into())));
-        assert!(span_of(&LogRow::default(), None).is_none(), "untraced rows make no span");
+        assert_eq!(
+            attr(RINGBRIDGE_KEY_ID),
+            Some(AttrValue::Str("vk-ci".into()))
+        );
+        assert!(
+            span_of(&LogRow::default(), None).is_none(),
+            "untraced rows make no span"
+        );
     }
 }

@@ -58,7 +58,11 @@ pub fn usage_query(query: &[u8]) -> Result<UsageQuery, String> {
                     }
                 }
             }
-            _ => return Err(format!("unknown parameter `{name}`; use group_by, since, until")),
+            _ => {
+                return Err(format!(
+                    "unknown parameter `{name}`; use group_by, since, until"
+                ))
+            }
         }
     }
     Ok(q)
@@ -145,7 +149,10 @@ fn pairs(query: &[u8]) -> Result<Vec<(String, String)>, String> {
             None => (part, &b""[..]),
         };
         let decode = |raw: &[u8]| {
-            let spaced: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+            let spaced: Vec<u8> = raw
+                .iter()
+                .map(|&b| if b == b'+' { b' ' } else { b })
+                .collect();
             crate::http::percent::decode(&spaced)
                 .ok_or_else(|| "the query is not valid percent-encoded UTF-8".to_owned())
         };
@@ -181,17 +188,34 @@ mod tests {
 
     #[test]
     fn filters_parse_from_the_query_and_bad_ones_are_named() {
-        let f = log_filter(b"since=2026-12-05T00:00:00Z&key_id=vk-ci&model=gpt%2F4o&status=429&limit=5&before=99").unwrap();
+        let f = log_filter(
+            b"since=2026-12-05T00:00:00Z&key_id=vk-ci&model=gpt%2F4o&status=429&limit=5&before=99",
+        )
+        .unwrap();
         assert_eq!(f.since_ms, Some(1_796_428_800_000));
         assert_eq!(f.key_id.as_deref(), Some("vk-ci"));
         assert_eq!(f.model.as_deref(), Some("gpt/4o"));
         assert_eq!((f.status, f.limit, f.before_id), (Some(429), 5, Some(99)));
         assert_eq!(log_filter(b"").unwrap().limit, DEFAULT_PAGE);
-        assert_eq!(log_filter(b"until=1796428800").unwrap().until_ms, Some(1_796_428_800_000));
-        for bad in [&b"limit=0"[..], b"limit=5000", b"status=abc", b"since=yesterday", b"colour=red"] {
+        assert_eq!(
+            log_filter(b"until=1796428800").unwrap().until_ms,
+            Some(1_796_428_800_000)
+        );
+        for bad in [
+            &b"limit=0"[..],
+            b"limit=5000",
+            b"status=abc",
+            b"since=yesterday",
+            b"colour=red",
+        ] {
             assert!(log_filter(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(usage_query(b"group_by=model").unwrap().group_by, GroupBy::Model);
-        assert!(usage_query(b"group_by=planet").unwrap_err().contains("planet"));
+        assert_eq!(
+            usage_query(b"group_by=model").unwrap().group_by,
+            GroupBy::Model
+        );
+        assert!(usage_query(b"group_by=planet")
+            .unwrap_err()
+            .contains("planet"));
     }
 }

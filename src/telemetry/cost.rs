@@ -23,12 +23,25 @@ pub struct CostMetrics {
 const MAX_SERIES: usize = 10_000;
 
 impl CostMetrics {
-    pub fn add(&self, provider: &str, model: &str, key: &str, team: &str, nanos: u64, priced: bool) {
+    pub fn add(
+        &self,
+        provider: &str,
+        model: &str,
+        key: &str,
+        team: &str,
+        nanos: u64,
+        priced: bool,
+    ) {
         if provider.is_empty() {
             return;
         }
         let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
-        let id = (provider.to_owned(), model.to_owned(), key.to_owned(), team.to_owned());
+        let id = (
+            provider.to_owned(),
+            model.to_owned(),
+            key.to_owned(),
+            team.to_owned(),
+        );
         if series.len() >= MAX_SERIES && !series.contains_key(&id) {
             return;
         }
@@ -54,7 +67,8 @@ impl CostMetrics {
             );
         }
         text.push_str("# HELP ringbridge_unpriced_requests_total Requests to a model without a known price (counted at cost 0).\n# TYPE ringbridge_unpriced_requests_total counter\n");
-        for ((provider, model, key, team), (_, unpriced)) in series.iter().filter(|(_, v)| v.1 > 0) {
+        for ((provider, model, key, team), (_, unpriced)) in series.iter().filter(|(_, v)| v.1 > 0)
+        {
             let _ = writeln!(
                 text,
                 "ringbridge_unpriced_requests_total{{provider=\"{}\",model=\"{}\",key=\"{}\",team=\"{}\"}} {unpriced}",

@@ -60,8 +60,15 @@ impl Snapshot {
     }
 
     /// Whether requests must present a gateway key.
+    /// Off only where no key exists at all and the listener is on loopback
+    /// (or `--allow-unauthenticated` was given): a non-loopback gateway
+    /// whose keys all come from the admin API refuses every request until
+    /// one is made, and when the last one is deleted.
     pub fn auth_required(&self) -> bool {
-        !self.auth_keys.is_empty() || !self.governance.is_empty()
+        !self.auth_keys.is_empty()
+            || !self.governance.is_empty()
+            || !(self.settings.listen.ip().to_canonical().is_loopback()
+                || self.settings.allow_unauthenticated)
     }
 
     /// The caller a presented key identifies: a virtual key (a hash lookup,

@@ -6,9 +6,9 @@
 use serde_json::{json, Map, Value};
 
 use super::governance::{budget, check_pattern, rate_limit, required_text};
-use crate::config::calendar::{rfc3339, rfc3339_seconds};
 use super::schema::{GroupFile, VirtualKeyFile};
 use super::ConfigError;
+use crate::config::calendar::{rfc3339, rfc3339_seconds};
 use crate::config::{BudgetSettings, RateLimit};
 
 /// A virtual key's description (its id and secret are kept beside it).
@@ -123,9 +123,10 @@ fn rate_json(rate: RateLimit) -> Value {
 }
 
 fn budget_json(budget: Option<BudgetSettings>) -> Value {
-    budget.map_or(Value::Null, |b| {
-        json!({"limit_usd": b.limit_nanos as f64 / 1e9, "period": b.period.name()})
-    })
+    budget.map_or(
+        Value::Null,
+        |b| json!({"limit_usd": b.limit_nanos as f64 / 1e9, "period": b.period.name()}),
+    )
 }
 
 /// Deserialize with the file's rules (unknown members refused, the path of
@@ -170,11 +171,26 @@ mod tests {
         assert_eq!(doc.budget.unwrap().limit_nanos, 10_000_000_000);
         assert_eq!(key_doc(&doc.to_json()).unwrap(), doc);
         let path_of = |v: Value| key_doc(&v).unwrap_err().path().unwrap().to_owned();
-        assert_eq!(path_of(json!({"name": "x", "models": ["a*b/c"]})), "models[0]");
-        assert_eq!(path_of(json!({"name": "x", "budget": {"limit_usd": -1}})), "budget.limit_usd");
-        assert_eq!(path_of(json!({"name": "x", "budget": {"limit_usd": 1, "period": "hourly"}})), "budget.period");
-        assert_eq!(path_of(json!({"name": "x", "rate_limit": {"rpm": 0}})), "rate_limit.rpm");
-        assert_eq!(path_of(json!({"name": "x", "rate_limit": {"rpx": 1}})), "rate_limit.rpx");
+        assert_eq!(
+            path_of(json!({"name": "x", "models": ["a*b/c"]})),
+            "models[0]"
+        );
+        assert_eq!(
+            path_of(json!({"name": "x", "budget": {"limit_usd": -1}})),
+            "budget.limit_usd"
+        );
+        assert_eq!(
+            path_of(json!({"name": "x", "budget": {"limit_usd": 1, "period": "hourly"}})),
+            "budget.period"
+        );
+        assert_eq!(
+            path_of(json!({"name": "x", "rate_limit": {"rpm": 0}})),
+            "rate_limit.rpm"
+        );
+        assert_eq!(
+            path_of(json!({"name": "x", "rate_limit": {"rpx": 1}})),
+            "rate_limit.rpx"
+        );
         assert_eq!(path_of(json!({"name": "x", "colour": 1})), "colour");
         assert_eq!(path_of(json!({"name": "x", "key": "mine"})), "key");
         assert_eq!(path_of(json!({"models": []})), "name");
@@ -184,7 +200,11 @@ mod tests {
 
     #[test]
     fn a_group_doc_defaults_its_name_to_the_id() {
-        let doc = group_doc(&json!({"budget": {"limit_usd": 0.5, "period": "daily"}}), "eng").unwrap();
+        let doc = group_doc(
+            &json!({"budget": {"limit_usd": 0.5, "period": "daily"}}),
+            "eng",
+        )
+        .unwrap();
         assert_eq!(doc.name, "eng");
         assert_eq!(group_doc(&doc.to_json(), "other").unwrap(), doc);
     }

@@ -142,7 +142,10 @@ pub(super) fn required_text(value: Option<&str>, path: &str) -> Result<String, C
     }
 }
 
-pub(super) fn rate_limit(file: Option<&RateLimitFile>, path: &str) -> Result<RateLimit, ConfigError> {
+pub(super) fn rate_limit(
+    file: Option<&RateLimitFile>,
+    path: &str,
+) -> Result<RateLimit, ConfigError> {
     let Some(file) = file else {
         return Ok(RateLimit::default());
     };
@@ -174,7 +177,12 @@ pub(super) fn budget(
                 format!("must be a number from 0 to {MAX_BUDGET_USD}"),
             ))
         }
-        None => return Err(ConfigError::invalid(format!("{path}.limit_usd"), "required")),
+        None => {
+            return Err(ConfigError::invalid(
+                format!("{path}.limit_usd"),
+                "required",
+            ))
+        }
     };
     let period = match file.period.as_deref() {
         None => BudgetPeriod::Monthly,
