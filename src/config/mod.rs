@@ -158,7 +158,8 @@ pub enum StoreBackend {
     /// `store = false`: no request log, API-made keys and spend are not kept.
     Off,
     Sqlite(std::path::PathBuf),
-    Postgres(Secret),
+    /// The URL, and the schema to keep the tables in.
+    Postgres(Secret, Option<String>),
 }
 
 /// Requests and tokens per minute; `None` is no limit.

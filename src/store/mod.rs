@@ -183,7 +183,11 @@ pub fn open(backend: &crate::config::StoreBackend) -> Result<Box<dyn Store>, Sto
     match backend {
         StoreBackend::Off => Err(StoreError::Other("the store is off".into())),
         StoreBackend::Sqlite(path) => Ok(Box::new(sqlite::open(path)?)),
-        StoreBackend::Postgres(url) => Ok(Box::new(postgres::connect(url.expose())?)),
+        StoreBackend::Postgres(url, None) => Ok(Box::new(postgres::connect(url.expose())?)),
+        StoreBackend::Postgres(url, Some(schema)) => Ok(Box::new(postgres::connect_with_schema(
+            url.expose(),
+            schema,
+        )?)),
     }
 }
 

@@ -320,6 +320,9 @@ pub(crate) struct StoreFile {
     pub(crate) sqlite: Option<String>,
     /// `postgres://user:password@host:port/db` or `env:VAR`; wins over `sqlite`.
     pub(crate) postgres: Option<String>,
+    /// Postgres schema for the tables (created if missing). Default the
+    /// connection's `search_path` (usually `public`).
+    pub(crate) postgres_schema: Option<String>,
     /// Keep request and response bodies in the log. Default false.
     pub(crate) log_bodies: Option<bool>,
     /// Bytes of each body kept when `log_bodies` is on. Default 16384.

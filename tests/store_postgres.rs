@@ -1,0 +1,115 @@
+//! Several gateways on one real Postgres server (started by `test.sh`
+//! through `scripts/postgres.sh`): keys made on one are used on another,
+//! every instance's requests land in the one request log, and spend is one
+//! budget across them. Skipped, saying so, without
+//! `RINGBRIDGE_TEST_POSTGRES_URL`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn postgres_url() -> Option<String> {
+    match std::env::var("RINGBRIDGE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: RINGBRIDGE_TEST_POSTGRES_URL not set (test.sh starts a Postgres server)");
+            None
+        }
+    }
+}
+
+fn call(gw: &Proc, method: &str, path: &str, body: Option<&Value>) -> Resp {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    roundtrip(gw.addr, request.as_bytes())
+}
+
+fn chat(gw: &Proc, key: &str) -> Resp {
+    let body = json!({"model": "mock/echo", "messages": [{"role": "user", "content": "one two three"}]});
+    roundtrip(
+        gw.addr,
+        &post(
+            "/v1/chat/completions",
+            &body.to_string(),
+            &[("authorization", &format!("Bearer {key}"))],
+        ),
+    )
+}
+
+/// A gateway on `schema` of the test server.
+fn on_postgres(url: &str, schema: &str, extra: &str) -> Proc {
+    gateway(GatewayOpts {
+        config: Some(format!(
+            "env_providers = false\n{extra}\n[store]\npostgres = \"{url}\"\npostgres_schema = \"{schema}\"\n"
+        )),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn gateways_sharing_postgres_share_keys_and_one_request_log() {
+    let Some(url) = postgres_url() else { return };
+    let schema = format!("gw_{}_{}", std::process::id(), unique());
+    let a = on_postgres(&url, &schema, "");
+    let mut b = on_postgres(&url, &schema, "");
+    let made = call(&a, "POST", "/admin/keys", Some(&json!({"name": "shared"})));
+    assert_eq!(made.status, 201, "{}", made.text());
+    let key = made.json()["key"].as_str().unwrap().to_owned();
+    assert_eq!(chat(&a, &key).status, 200);
+    // The other instance learns of the key from the store.
+    let id = made.json()["id"].as_str().unwrap().to_owned();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            call(&b, "GET", &format!("/admin/keys/{id}"), None).status == 200
+        }),
+        "a key made on one gateway is known to the other"
+    );
+    assert_eq!(chat(&b, &key).status, 200);
+    assert_eq!(chat(&b, "rb-not-a-key").status, 401);
+    let mut seen = Value::Null;
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            seen = call(&a, "GET", &format!("/admin/logs?key_id={id}"), None).json();
+            seen["data"].as_array().is_some_and(|d| d.len() >= 2)
+        }),
+        "rows of both instances in one log: {seen}\n{}",
+        b.stderr()
+    );
+    // Deleted on B, refused on A.
+    let other = call(&b, "POST", "/admin/keys", Some(&json!({"name": "keeps-auth-on"})));
+    assert_eq!(other.status, 201);
+    assert_eq!(call(&b, "DELETE", &format!("/admin/keys/{id}"), None).status, 200);
+    assert!(eventually(Duration::from_secs(10), || chat(&a, &key).status == 401));
+}
+
+#[test]
+fn a_postgres_that_is_down_at_start_is_waited_for_and_requests_are_served_meanwhile() {
+    if postgres_url().is_none() {
+        return;
+    }
+    // Nothing listens on this port: the store is down for the whole test.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut gw = gateway(GatewayOpts {
+        config: Some(format!(
+            "env_providers = false\n[store]\npostgres = \"postgres://rb:secret-password@127.0.0.1:{port}/rb\"\n"
+        )),
+        ..Default::default()
+    });
+    let r = roundtrip(
+        gw.addr,
+        &post("/v1/chat/completions", r#"{"model":"mock/echo","messages":[{"role":"user","content":"hi"}]}"#, &[]),
+    );
+    assert_eq!(r.status, 200);
+    let r = call(&gw, "GET", "/admin/keys", None);
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(!r.text().contains("secret-password"));
+    assert!(!gw.stderr().contains("secret-password"), "no password in the log");
+}
