@@ -15,7 +15,9 @@ fn postgres_url() -> Option<String> {
     match std::env::var("RINGBRIDGE_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            eprintln!("skipped: RINGBRIDGE_TEST_POSTGRES_URL not set (test.sh starts a Postgres server)");
+            eprintln!(
+                "skipped: RINGBRIDGE_TEST_POSTGRES_URL not set (test.sh starts a Postgres server)"
+            );
             None
         }
     }
@@ -31,7 +33,8 @@ fn call(gw: &Proc, method: &str, path: &str, body: Option<&Value>) -> Resp {
 }
 
 fn chat(gw: &Proc, key: &str) -> Resp {
-    let body = json!({"model": "mock/echo", "messages": [{"role": "user", "content": "one two three"}]});
+    let body =
+        json!({"model": "mock/echo", "messages": [{"role": "user", "content": "one two three"}]});
     roundtrip(
         gw.addr,
         &post(
@@ -82,10 +85,20 @@ fn gateways_sharing_postgres_share_keys_and_one_request_log() {
         b.stderr()
     );
     // Deleted on B, refused on A.
-    let other = call(&b, "POST", "/admin/keys", Some(&json!({"name": "keeps-auth-on"})));
+    let other = call(
+        &b,
+        "POST",
+        "/admin/keys",
+        Some(&json!({"name": "keeps-auth-on"})),
+    );
     assert_eq!(other.status, 201);
-    assert_eq!(call(&b, "DELETE", &format!("/admin/keys/{id}"), None).status, 200);
-    assert!(eventually(Duration::from_secs(10), || chat(&a, &key).status == 401));
+    assert_eq!(
+        call(&b, "DELETE", &format!("/admin/keys/{id}"), None).status,
+        200
+    );
+    assert!(eventually(Duration::from_secs(10), || chat(&a, &key)
+        .status
+        == 401));
 }
 
 #[test]
@@ -105,11 +118,18 @@ fn a_postgres_that_is_down_at_start_is_waited_for_and_requests_are_served_meanwh
     });
     let r = roundtrip(
         gw.addr,
-        &post("/v1/chat/completions", r#"{"model":"mock/echo","messages":[{"role":"user","content":"hi"}]}"#, &[]),
+        &post(
+            "/v1/chat/completions",
+            r#"{"model":"mock/echo","messages":[{"role":"user","content":"hi"}]}"#,
+            &[],
+        ),
     );
     assert_eq!(r.status, 200);
     let r = call(&gw, "GET", "/admin/keys", None);
     assert_eq!(r.status, 503, "{}", r.text());
     assert!(!r.text().contains("secret-password"));
-    assert!(!gw.stderr().contains("secret-password"), "no password in the log");
+    assert!(
+        !gw.stderr().contains("secret-password"),
+        "no password in the log"
+    );
 }

@@ -163,10 +163,27 @@ pub fn head(
         out.extend_from_slice(b"\r\n");
         if let Some(head) = saw.head {
             push_header_names(out, head);
+            push_traceparent(out, head);
         }
     }
     out.extend_from_slice(extra.as_bytes());
     out.extend_from_slice(b"\r\n");
+}
+
+/// `x-mock-saw-traceparent: <value>` when the request carried one (trace
+/// context propagation tests).
+fn push_traceparent(out: &mut Vec<u8>, head: &[u8]) {
+    for line in head.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        if line[..colon].eq_ignore_ascii_case(b"traceparent") {
+            out.extend_from_slice(b"x-mock-saw-traceparent: ");
+            out.extend_from_slice(line[colon + 1..].trim_ascii());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
 }
 
 /// `x-mock-saw-headers: <lower-cased names, comma-separated, in order>`.

@@ -36,25 +36,24 @@ pub(super) fn resolve(
                 )
                 .with_hint("e.g. \"postgres://ringbridge:secret@127.0.0.1:5432/ringbridge\""));
             }
-            let schema = match file.postgres_schema.as_deref() {
-                None => None,
-                Some(name)
-                    if !name.is_empty()
-                        && name.len() <= 63
-                        && !name.starts_with(|c: char| c.is_ascii_digit())
-                        && name
-                            .bytes()
-                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
-                {
-                    Some(name.to_owned())
-                }
-                Some(_) => {
-                    return Err(ConfigError::invalid(
+            let schema =
+                match file.postgres_schema.as_deref() {
+                    None => None,
+                    Some(name)
+                        if !name.is_empty()
+                            && name.len() <= 63
+                            && !name.starts_with(|c: char| c.is_ascii_digit())
+                            && name.bytes().all(|b| {
+                                b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'
+                            }) =>
+                    {
+                        Some(name.to_owned())
+                    }
+                    Some(_) => return Err(ConfigError::invalid(
                         "store.postgres_schema",
                         "use 1 to 63 lowercase letters, digits and _, not starting with a digit",
-                    ))
-                }
-            };
+                    )),
+                };
             StoreBackend::Postgres(url, schema)
         }
         (None, Some(path)) if path.trim().is_empty() => {
