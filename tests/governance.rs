@@ -200,3 +200,59 @@ fn a_bad_virtual_key_table_fails_the_start_at_its_key() {
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("virtual_keys[5].team_id"), "{text}");
 }
+
+#[test]
+fn a_model_limit_holds_for_every_caller_and_a_fallback_takes_over() {
+    let gw = gateway_with(
+        "env_providers = false\n[model_limits.\"mock/echo\"]\nrpm = 2\n[routes.echo-first]\ntargets = [\"mock/echo\"]\nfallbacks = [\"mock/fast\"]\n",
+    );
+    for _ in 0..2 {
+        assert_eq!(chat(&gw, "", "mock/echo", false).status, 200);
+    }
+    let r = chat(&gw, "", "mock/echo", false);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("mock/echo"), "{}", r.text());
+    assert_eq!(r.header("x-ratelimit-limit-requests"), Some("2"));
+    assert!(r.header("retry-after").is_some());
+    // A route with a fallback moves on to it.
+    let r = chat(&gw, "", "echo-first", false);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-ringbridge-provider"), Some("mock"));
+    assert!(r
+        .header("x-ringbridge-attempts")
+        .unwrap()
+        .contains("mock/fast=200"));
+}
+
+#[test]
+fn bad_budget_and_model_limit_tables_fail_the_start_at_their_key() {
+    for (text, path) in [
+        (
+            "[model_limits.\"nope/x\"]\nrpm = 1\n",
+            "model_limits.\"nope/x\"",
+        ),
+        (
+            "[model_limits.\"mock/echo\"]\n",
+            "model_limits.\"mock/echo\"",
+        ),
+        (
+            "[[teams]]\nid = \"t\"\nbudget = { limit_usd = 5, period = \"hourly\" }\n",
+            "teams[0].budget.period",
+        ),
+        ("[store]\nqueue_rows = 0\n", "store.queue_rows"),
+        ("[otlp]\nendpoint = \"ftp://x\"\n", "otlp.endpoint"),
+    ] {
+        let p =
+            std::env::temp_dir().join(format!("rb-gov-{}-{}.toml", std::process::id(), unique()));
+        std::fs::write(&p, format!("env_providers = false\n{text}")).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ringbridge"))
+            .arg("check-config")
+            .arg(&p)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{text}: {said}");
+        assert!(said.contains(path), "{path}: {said}");
+    }
+}

@@ -115,7 +115,12 @@ async fn drive<'a>(
         let mut tries = 0;
         loop {
             tries += 1;
-            let (e, other_key) = match on_a_key(x, client, asked, provider, route, rec).await {
+            let admitted = govern::admit_model(x, provider.name(), route.model, rec);
+            let attempt = match admitted {
+                Ok(()) => on_a_key(x, client, asked, provider, route, rec).await,
+                Err(e) => Err((e, false)),
+            };
+            let (e, other_key) = match attempt {
                 Err(failed) => failed,
                 ok => return ok.map_err(|(e, _)| e),
             };

@@ -226,9 +226,11 @@ impl GatewayError {
     /// key serves the model): the next candidate is tried at once, and the
     /// same one is not retried.
     pub fn skips_candidate(&self) -> bool {
+        // `RateLimited` reaches the retry rule only from a model's limit
+        // (a key's is refused before any candidate).
         matches!(
             self.kind,
-            ErrorKind::ProviderUnavailable | ErrorKind::ProviderBusy
+            ErrorKind::ProviderUnavailable | ErrorKind::ProviderBusy | ErrorKind::RateLimited
         )
     }
 

@@ -63,38 +63,70 @@ pub(super) fn admit(x: &Exchange<'_>, rec: &mut Record<'_>) -> Result<(), Gatewa
             what,
             standing,
             wait,
-        }) => {
-            let holder = holder_text(x, k, level);
-            let unit = match what {
-                Unit::Requests => "requests",
-                Unit::Tokens => "tokens",
-            };
-            let mut e = GatewayError::of(
-                ErrorKind::RateLimited,
-                429,
-                format!(
-                    "{holder} is over its limit of {} {unit} per minute; retry in {}",
-                    standing.limit,
-                    duration_text(wait)
-                ),
-            )
-            .retry_in(Duration::from_nanos(wait).max(Duration::from_millis(1)));
-            let refused = match what {
-                Unit::Requests => Admitted {
-                    requests: Some(standing),
-                    tokens: None,
-                },
-                Unit::Tokens => Admitted {
-                    requests: None,
-                    tokens: Some(standing),
-                },
-            };
-            let mut lines = Vec::with_capacity(160);
-            push_rate_headers(&mut lines, &refused);
-            e.header_lines = Some(Box::new(lines));
-            Err(e)
-        }
+        }) => Err(rate_limited(holder_text(x, k, level), what, standing, wait)),
     }
+}
+
+/// Admit the attempt under its model's `[model_limits]`, if any; a refusal
+/// moves on to the next candidate at once.
+pub(super) fn admit_model(
+    x: &Exchange<'_>,
+    provider: &str,
+    model: &str,
+    rec: &mut Record<'_>,
+) -> Result<(), GatewayError> {
+    let governance = &x.req.config.governance;
+    match governance.admit_model(provider, model, now_ns()) {
+        Ok(admitted) => {
+            rec.rate.requests = rec.rate.requests.or(admitted.requests);
+            rec.rate.tokens = rec.rate.tokens.or(admitted.tokens);
+            Ok(())
+        }
+        Err(Refusal::Limited {
+            what,
+            standing,
+            wait,
+            ..
+        }) => Err(rate_limited(
+            format!("model `{provider}/{model}`"),
+            what,
+            standing,
+            wait,
+        )),
+        Err(other) => unreachable!("a model limit refuses only by rate: {other:?}"),
+    }
+}
+
+/// The 429 of a refused rate limit, with its `x-ratelimit-*` headers.
+fn rate_limited(holder: String, what: Unit, standing: Standing, wait: Nanos) -> GatewayError {
+    let unit = match what {
+        Unit::Requests => "requests",
+        Unit::Tokens => "tokens",
+    };
+    let mut e = GatewayError::of(
+        ErrorKind::RateLimited,
+        429,
+        format!(
+            "{holder} is over its limit of {} {unit} per minute; retry in {}",
+            standing.limit,
+            duration_text(wait)
+        ),
+    )
+    .retry_in(Duration::from_nanos(wait).max(Duration::from_millis(1)));
+    let refused = match what {
+        Unit::Requests => Admitted {
+            requests: Some(standing),
+            tokens: None,
+        },
+        Unit::Tokens => Admitted {
+            requests: None,
+            tokens: Some(standing),
+        },
+    };
+    let mut lines = Vec::with_capacity(160);
+    push_rate_headers(&mut lines, &refused);
+    e.header_lines = Some(Box::new(lines));
+    e
 }
 
 /// "gateway key `ci`", "team `eng`", "customer `acme`".
@@ -111,6 +143,7 @@ fn holder_text(x: &Exchange<'_>, k: usize, level: Level) -> String {
             let c = key.customer.unwrap_or_default();
             format!("customer `{}`", governance.customers[c].name)
         }
+        Level::Model => "the model".to_owned(),
     }
 }
 
@@ -161,6 +194,11 @@ pub(super) fn charge(x: &Exchange<'_>, rec: &Record<'_>, cost_nanos: u64) {
         governance.charge_tokens(k, tokens, now_ns());
         governance.charge_cost(k, cost_nanos, unix_now());
     }
+    let tokens = rec.usage.prompt_tokens + rec.usage.completion_tokens;
+    x.req
+        .config
+        .governance
+        .charge_model_tokens(rec.provider, rec.model, tokens, now_ns());
 }
 
 /// What the request cost in nano-dollars, and whether its model has a price.

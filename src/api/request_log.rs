@@ -32,6 +32,7 @@ pub(super) fn finished(
                 crate::governance::Level::Key => row.key_id = id,
                 crate::governance::Level::Team => row.team_id = id,
                 crate::governance::Level::Customer => row.customer_id = id,
+                crate::governance::Level::Model => {}
             }
         }
     }

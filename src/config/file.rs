@@ -210,6 +210,7 @@ pub(crate) fn resolve(
         aliases.push((alias.clone(), target.clone()));
     }
     let routes = routes::resolve(&file.routes, &file.aliases, &providers, &retries, &names)?;
+    let model_limits = governance::model_limits(&file.model_limits, &providers)?;
 
     if !listen.ip().to_canonical().is_loopback()
         && auth_keys.is_empty()
@@ -239,6 +240,7 @@ pub(crate) fn resolve(
         customers,
         store,
         otlp,
+        model_limits,
         providers,
         aliases,
         routes,

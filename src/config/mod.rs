@@ -39,6 +39,8 @@ pub struct Settings {
     pub customers: Vec<GroupSettings>,
     /// `[store]`: request logs, API-made keys, spend.
     pub store: StoreSettings,
+    /// `[model_limits."provider/model"]`: (provider, model, limit).
+    pub model_limits: Vec<(String, String, RateLimit)>,
     /// `[otlp]`: where request spans are exported; `None`: off.
     pub otlp: Option<OtlpSettings>,
     /// Enabled providers, in a stable order (config order, then built-ins by name).

@@ -184,6 +184,8 @@ pub struct Governance {
     by_hash: HashMap<[u8; 32], usize>,
     pub teams: Vec<Holder>,
     pub customers: Vec<Holder>,
+    /// `[model_limits]`: provider -> model -> limits, across every caller.
+    models: HashMap<String, HashMap<String, Arc<Limits>>>,
 }
 
 /// Why a key may not make a request now.
@@ -210,6 +212,8 @@ pub enum Level {
     Key,
     Team,
     Customer,
+    /// `[model_limits]`: one model, every caller.
+    Model,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,12 +304,20 @@ impl Governance {
                 KeySecret::Hashed(hash) => by_hash.insert(*hash, i),
             };
         }
+        let mut models: HashMap<String, HashMap<String, Arc<Limits>>> = HashMap::new();
+        for (provider, model, rate) in &settings.model_limits {
+            models
+                .entry(provider.clone())
+                .or_default()
+                .insert(model.clone(), Arc::new(Limits::new(*rate)));
+        }
         Self {
             keys,
             by_secret,
             by_hash,
             teams,
             customers,
+            models,
         }
     }
 
@@ -413,6 +425,53 @@ impl Governance {
         }
     }
 
+    /// The limits of `provider/model` under `[model_limits]`, if any.
+    pub fn model_limits(&self, provider: &str, model: &str) -> Option<&Limits> {
+        if self.models.is_empty() {
+            return None;
+        }
+        self.models.get(provider)?.get(model).map(|l| &**l)
+    }
+
+    /// Admit one request to `provider/model` under its `[model_limits]`:
+    /// its token limit must have room and a request unit is taken.
+    pub fn admit_model(
+        &self,
+        provider: &str,
+        model: &str,
+        now: Nanos,
+    ) -> Result<Admitted, Refusal> {
+        let Some(limits) = self.model_limits(provider, model) else {
+            return Ok(Admitted::default());
+        };
+        let mut admitted = Admitted::default();
+        if let Some(g) = &limits.tokens {
+            admitted.tokens = Some(
+                g.check(now)
+                    .map_err(|wait| limited(Level::Model, Unit::Tokens, g, wait))?,
+            );
+        }
+        if let Some(g) = &limits.requests {
+            admitted.requests = Some(
+                g.take(1, now)
+                    .map_err(|wait| limited(Level::Model, Unit::Requests, g, wait))?,
+            );
+        }
+        Ok(admitted)
+    }
+
+    /// Charge a finished request's tokens to its model's limit.
+    pub fn charge_model_tokens(&self, provider: &str, model: &str, tokens: u64, now: Nanos) {
+        if let Some(g) = self
+            .model_limits(provider, model)
+            .and_then(|l| l.tokens.as_ref())
+        {
+            if tokens > 0 {
+                g.charge(tokens, now);
+            }
+        }
+    }
+
     /// Give back the request unit `admit` took at every level, for a
     /// request refused before it was sent anywhere (a model the key may
     /// not use): it did not use the allowance.
@@ -453,6 +512,15 @@ impl Governance {
         );
         adopt(self.teams.iter_mut(), previous.teams.iter());
         adopt(self.customers.iter_mut(), previous.customers.iter());
+        for (provider, models) in &mut self.models {
+            for (model, limits) in models.iter_mut() {
+                if let Some(old) = previous.models.get(provider).and_then(|m| m.get(model)) {
+                    if old.same_rates(rates_of(limits)) {
+                        *limits = old.clone();
+                    }
+                }
+            }
+        }
     }
 
     fn levels<'a>(&'a self, key: &'a VirtualKey) -> [Option<(Level, &'a Limits)>; 3] {

@@ -162,6 +162,38 @@ pub(super) fn rate_limit(
     })
 }
 
+/// `[model_limits."provider/model"]`, for providers that exist.
+pub(super) fn model_limits(
+    file: &super::schema::Ordered<RateLimitFile>,
+    providers: &[crate::config::ProviderSettings],
+) -> Result<Vec<(String, String, RateLimit)>, ConfigError> {
+    let mut out = Vec::with_capacity(file.0.len());
+    for (target, limit) in &file.0 {
+        let path = format!("model_limits.\"{target}\"");
+        let Some((provider, model)) = target
+            .split_once('/')
+            .filter(|(p, m)| !p.is_empty() && !m.is_empty())
+        else {
+            return Err(ConfigError::invalid(
+                path,
+                "the key must be \"provider/model\"",
+            ));
+        };
+        if !providers.iter().any(|p| p.name == provider) {
+            return Err(ConfigError::invalid(
+                path,
+                format!("provider {provider:?} is not enabled"),
+            ));
+        }
+        let rate = rate_limit(Some(limit), &path)?;
+        if rate == RateLimit::default() {
+            return Err(ConfigError::invalid(path, "set rpm, tpm or both"));
+        }
+        out.push((provider.to_owned(), model.to_owned(), rate));
+    }
+    Ok(out)
+}
+
 pub(super) fn budget(
     file: Option<&BudgetFile>,
     path: &str,

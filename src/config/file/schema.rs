@@ -94,6 +94,9 @@ pub(crate) struct FileConfig {
     pub(crate) cors: CorsFile,
     pub(crate) store: StoreChoice,
     pub(crate) otlp: OtlpFile,
+    /// `[model_limits."provider/model"]`: requests and tokens per minute for
+    /// one model, across every caller.
+    pub(crate) model_limits: Ordered<RateLimitFile>,
     pub(crate) admin: AdminFile,
     pub(crate) retries: RetriesFile,
     pub(crate) breaker: BreakerFile,
