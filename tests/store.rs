@@ -333,3 +333,41 @@ fn a_locked_store_costs_log_rows_never_a_request() {
         "{seen}"
     );
 }
+
+#[test]
+fn bodies_are_logged_only_when_asked_and_cut_at_the_cap() {
+    let dir = temp_dir();
+    let gw = start(&dir, "log_bodies = true\nbody_max_bytes = 40\n");
+    let body = json!({"model": "mock/echo", "stream": true,
+                      "messages": [{"role": "user", "content": "a long enough prompt to be cut"}]});
+    let r = roundtrip(
+        gw.addr,
+        &post("/v1/chat/completions", &body.to_string(), &[]),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(chat(&gw, "", "mock/echo").status, 200);
+    let mut page = Value::Null;
+    assert!(eventually(Duration::from_secs(5), || {
+        page = call(&gw, "GET", "/admin/logs", None).json();
+        page["data"].as_array().is_some_and(|d| d.len() == 2)
+    }));
+    for row in page["data"].as_array().unwrap() {
+        let request = row["request_body"].as_str().unwrap();
+        let response = row["response_body"].as_str().unwrap();
+        assert_eq!(request.len(), 40, "{row}");
+        assert!(request.starts_with("{\""), "{row}");
+        assert!(!response.is_empty() && response.len() <= 40, "{row}");
+    }
+    let streamed = &page["data"][1]["response_body"];
+    assert!(
+        streamed.as_str().unwrap().starts_with("data: "),
+        "{streamed}"
+    );
+    // Off by default.
+    let plain = start(&temp_dir(), "");
+    assert_eq!(chat(&plain, "", "mock/echo").status, 200);
+    assert!(eventually(Duration::from_secs(5), || {
+        let page = call(&plain, "GET", "/admin/logs", None).json();
+        page["data"][0]["status"] == 200 && page["data"][0]["request_body"].is_null()
+    }));
+}

@@ -125,6 +125,7 @@ pub async fn serve_connection(worker: Rc<Worker>, stream: TcpStream) {
             head_only: false,
             http10: false,
             cors: Vec::new(),
+            capture: Default::default(),
         },
         rbuf: Vec::with_capacity(READ_BUF_BYTES),
         headers: Vec::with_capacity(32),

@@ -45,6 +45,12 @@ pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
         }
     };
     let mut rec = Record::default();
+    if let Some(cap) = x.req.config.settings.store.log_bodies {
+        *client.capture.borrow_mut() = Some(respond::Capture {
+            bytes: Vec::new(),
+            cap,
+        });
+    }
     let result = match govern::admit(x, &mut rec) {
         Ok(()) => drive(x, client, &asked, &mut rec).await,
         Err(e) => Err(e),
@@ -72,7 +78,8 @@ pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
     let cost = govern::cost(x, &rec);
     govern::charge(x, &rec, cost.0);
     record(x.worker, x.dialect, x.req.started, &rec);
-    request_log::finished(x, &rec, error.as_ref(), cost);
+    let response_body = client.capture.borrow_mut().take().map(|c| c.bytes);
+    request_log::finished(x, &rec, error.as_ref(), cost, response_body);
     keep && x.keep_alive
 }
 

@@ -54,6 +54,7 @@ pub(super) async fn answer<'a>(
             rec.usage = scan_usage(bytes);
             let keep =
                 client.finish_head(&mut out, Length::Known(bytes.len() as u64), x.keep_alive);
+            client.captured(bytes);
             out.extend_from_slice(bytes);
             keep
         }
@@ -118,7 +119,10 @@ async fn through_hub(
             client.push_piece(&mut out, &body);
             client.push_end(&mut out);
         }
-        _ => out.extend_from_slice(&body),
+        _ => {
+            client.captured(&body);
+            out.extend_from_slice(&body)
+        }
     }
     rec.status = 200;
     Ok(client.write(out).await && keep)

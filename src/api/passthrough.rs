@@ -294,6 +294,7 @@ pub(super) async fn relay<'a>(
     let event_stream = reader.head.event_stream;
 
     let mut tail = Tail::with_buffer(worker.take_buf());
+    let capturing = client.capture.borrow().is_some();
     let mut payload = Vec::new();
     let mut head_sent = false;
     let mut client_alive = true;
@@ -304,6 +305,8 @@ pub(super) async fn relay<'a>(
                 tail.push(p);
                 if !as_received {
                     payload.extend_from_slice(p);
+                } else if capturing {
+                    client.captured(p);
                 }
             })
             .await;

@@ -18,6 +18,7 @@ pub(super) fn finished(
     rec: &Record<'_>,
     error: Option<&GatewayError>,
     cost: (u64, bool),
+    response_body: Option<Vec<u8>>,
 ) {
     let mut row = base(x.dialect, x.req.started, Some(x.id), rec.status, error);
     if let Some(k) = x.caller.virtual_key {
@@ -55,6 +56,7 @@ pub(super) fn finished(
     }
     if let Some(cap) = x.req.config.settings.store.log_bodies {
         row.request_body = Some(capped(x.body(), cap));
+        row.response_body = response_body.map(|b| capped(&b, cap));
     }
     x.worker.gw.log.push(x.worker.index, row);
 }

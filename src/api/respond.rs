@@ -24,6 +24,24 @@ pub struct Client {
     pub http10: bool,
     /// CORS header lines for the current request's origin (empty when none).
     pub cors: Vec<u8>,
+    /// The response body as written, up to a cap, while the request log
+    /// keeps bodies (`[store] log_bodies`).
+    pub capture: std::cell::RefCell<Option<Capture>>,
+}
+
+/// The first `cap` bytes of a response body, for the request log.
+#[derive(Debug, Default)]
+pub struct Capture {
+    pub bytes: Vec<u8>,
+    pub cap: usize,
+}
+
+impl Capture {
+    pub fn push(&mut self, piece: &[u8]) {
+        let room = self.cap.saturating_sub(self.bytes.len());
+        self.bytes
+            .extend_from_slice(&piece[..piece.len().min(room)]);
+    }
 }
 
 /// How a response body is delimited for the client.
@@ -63,10 +81,18 @@ impl Client {
 
     /// Append one piece of a streamed body.
     pub fn push_piece(&self, out: &mut Vec<u8>, piece: &[u8]) {
+        self.captured(piece);
         if self.http10 {
             out.extend_from_slice(piece);
         } else {
             push_chunk(out, piece);
+        }
+    }
+
+    /// Keep `piece` of the body for the request log, when it keeps bodies.
+    pub fn captured(&self, piece: &[u8]) {
+        if let Some(c) = self.capture.borrow_mut().as_mut() {
+            c.push(piece);
         }
     }
 
@@ -222,6 +248,7 @@ async fn write_full(
     push_head(&mut out, status, content_type, request_id);
     push_extra(&mut out);
     client.finish_head(&mut out, Length::Known(body.len() as u64), keep_alive);
+    client.captured(body);
     if !client.head_only {
         out.extend_from_slice(body);
     }
