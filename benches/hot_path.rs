@@ -242,23 +242,26 @@ fallbacks = ["groq/llama-3.1-8b-instant", "openai/gpt-4o-mini"]
 }
 
 /// The governance check of a request with a virtual key, among 1,000 keys
-/// in 10 teams of one customer: key lookup, then the request limit taken and
-/// the token limit checked at each of the three levels.
+/// in 10 teams of one customer: key lookup, then the budget checked, the
+/// request limit taken and the token limit checked at each of the three
+/// levels. Keys from the file are looked up by value, keys from the admin
+/// API by the SHA-256 of what is presented.
 fn bench_governance(c: &mut Criterion) {
+    use ringbridge::config::KeyDoc;
     use ringbridge::governance::limit::now_ns;
-    use ringbridge::governance::Governance;
+    use ringbridge::governance::{secret_hash, ApiEntities, ApiKey, Governance};
     let mut toml = String::from("env_providers = false\n");
     for t in 0..10 {
         toml.push_str(&format!(
-            "[[teams]]\nid = \"team-{t}\"\nrate_limit = {{ rpm = 1000000000, tpm = 1000000000 }}\n"
+            "[[teams]]\nid = \"team-{t}\"\nrate_limit = {{ rpm = 1000000000, tpm = 1000000000 }}\nbudget = {{ limit_usd = 1000000, period = \"monthly\" }}\n"
         ));
     }
     toml.push_str(
-        "[[customers]]\nid = \"acme\"\nrate_limit = { rpm = 1000000000, tpm = 1000000000 }\n",
+        "[[customers]]\nid = \"acme\"\nrate_limit = { rpm = 1000000000, tpm = 1000000000 }\nbudget = { limit_usd = 1000000, period = \"monthly\" }\n",
     );
     for k in 0..1000 {
         toml.push_str(&format!(
-            "[[virtual_keys]]\nname = \"key-{k}\"\nkey = \"rb-bench-virtual-key-{k:06}\"\nteam_id = \"team-{}\"\ncustomer_id = \"acme\"\nmodels = [\"groq/*\", \"openai/gpt-4o*\"]\nrate_limit = {{ rpm = 1000000000, tpm = 1000000000 }}\n",
+            "[[virtual_keys]]\nname = \"key-{k}\"\nkey = \"rb-bench-virtual-key-{k:06}\"\nteam_id = \"team-{}\"\ncustomer_id = \"acme\"\nmodels = [\"groq/*\", \"openai/gpt-4o*\"]\nrate_limit = {{ rpm = 1000000000, tpm = 1000000000 }}\nbudget = {{ limit_usd = 1000000, period = \"daily\" }}\n",
             k % 10
         ));
     }
@@ -270,20 +273,55 @@ fn bench_governance(c: &mut Criterion) {
     };
     let settings = config::load(&opts, &bench_env).expect("bench governance");
     let _ = std::fs::remove_file(path);
-    let g = Governance::new(&settings, &Default::default());
+    // The same 1,000 keys made through the admin API instead (hashed).
+    let mut api = ApiEntities::default();
+    for k in 0..1000 {
+        let file = &settings.virtual_keys[k];
+        api.keys.push(ApiKey {
+            id: format!("api-{k}"),
+            secret_hash: secret_hash(format!("rb-bench-api-key-{k:06}").as_bytes()),
+            hint: String::new(),
+            doc: KeyDoc {
+                name: file.name.clone(),
+                team_id: Some(format!("team-{}", k % 10)),
+                customer_id: Some("acme".into()),
+                models: file.models.clone(),
+                rate_limit: file.rate_limit,
+                budget: file.budget,
+                expires_at: None,
+                disabled: false,
+            },
+            stamps: (0, 0),
+        });
+    }
+    let g = Governance::new(&settings, &api);
     let same = |a: &[u8], b: &[u8]| a == b;
     let presented = b"rb-bench-virtual-key-000737".to_vec();
+    let hashed = b"rb-bench-api-key-000737".to_vec();
+    // A Saturday in December 2026.
+    let unix = 1_796_491_800;
     let mut group = c.benchmark_group("governance");
     group.bench_function("key_lookup_1000_keys", |b| {
         b.iter(|| black_box(g.key_of(black_box(&presented), same)))
     });
-    group.bench_function("lookup_admit_3_levels_and_model_check", |b| {
-        b.iter(|| {
-            let k = g.key_of(black_box(&presented), same).unwrap();
-            let admitted = g.admit(k, now_ns(), 0).unwrap();
-            black_box((admitted, g.keys[k].allows("groq", "llama-3.1-8b-instant")))
-        })
+    group.bench_function("key_lookup_1000_api_keys_hashed", |b| {
+        b.iter(|| black_box(g.key_of(black_box(&hashed), same)))
     });
+    for (name, key) in [
+        ("lookup_admit_3_levels_budgets_and_model_check", &presented),
+        (
+            "api_key_lookup_admit_3_levels_budgets_and_model_check",
+            &hashed,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let k = g.key_of(black_box(key), same).unwrap();
+                let admitted = g.admit(k, now_ns(), unix).unwrap();
+                black_box((admitted, g.keys[k].allows("groq", "llama-3.1-8b-instant")))
+            })
+        });
+    }
     group.finish();
 }
 

@@ -49,6 +49,9 @@ pub fn period_end(period: BudgetPeriod, now: i64) -> Option<i64> {
 pub struct Spend {
     /// The period the counters are for (Unix seconds of its start).
     period_start: AtomicI64,
+    /// When that period ends (0: not yet known): until then a check needs
+    /// no calendar arithmetic.
+    period_end: AtomicI64,
     /// Nano-dollars spent in the period, as far as this instance knows.
     spent: AtomicU64,
     /// Nano-dollars charged here and not yet added to the store's total.
@@ -108,6 +111,9 @@ impl Budget {
     /// caller that moves `period_start` resets them; a charge racing with it
     /// may land in either period, which is within a sync's tolerance.
     fn roll(&self, now: i64) {
+        if now < self.spend.period_end.load(Ordering::Acquire) {
+            return;
+        }
         let start = period_start(self.settings.period, now);
         let seen = self.spend.period_start.load(Ordering::Acquire);
         if seen < start
@@ -119,6 +125,10 @@ impl Budget {
         {
             self.spend.spent.store(0, Ordering::Release);
             self.spend.unsynced.store(0, Ordering::Release);
+        }
+        if self.spend.period_start.load(Ordering::Acquire) == start {
+            let end = period_end(self.settings.period, now).unwrap_or(i64::MAX);
+            self.spend.period_end.store(end, Ordering::Release);
         }
     }
 

@@ -100,6 +100,34 @@ pub struct ApiGroup {
     pub stamps: (i64, i64),
 }
 
+/// Hashes a SHA-256 digest for the map by taking 8 of its bytes: a digest
+/// is already uniform, so hashing it again (SipHash) buys nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `[u8; 32]` hashes as its length (8 bytes), then its 32 bytes.
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
+}
+
+impl std::hash::BuildHasher for DigestHasher {
+    type Hasher = DigestHasher;
+
+    fn build_hasher(&self) -> DigestHasher {
+        DigestHasher(0)
+    }
+}
+
 /// SHA-256 of a presented key, as API-made keys are looked up.
 pub fn secret_hash(secret: &[u8]) -> [u8; 32] {
     let digest = ring::digest::digest(&ring::digest::SHA256, secret);
@@ -181,7 +209,7 @@ impl VirtualKey {
 pub struct Governance {
     pub keys: Vec<VirtualKey>,
     by_secret: HashMap<Box<[u8]>, usize>,
-    by_hash: HashMap<[u8; 32], usize>,
+    by_hash: HashMap<[u8; 32], usize, DigestHasher>,
     pub teams: Vec<Holder>,
     pub customers: Vec<Holder>,
     /// `[model_limits]`: provider -> model -> limits, across every caller.
@@ -297,7 +325,7 @@ impl Governance {
             .chain(api.keys.iter().map(api_key))
             .collect();
         let mut by_secret = HashMap::new();
-        let mut by_hash = HashMap::new();
+        let mut by_hash = HashMap::default();
         for (i, k) in keys.iter().enumerate() {
             match &k.secret {
                 KeySecret::Plain(secret) => by_secret.insert(secret.clone(), i),
