@@ -362,6 +362,7 @@ mod tests {
                 head_only: false,
                 http10,
                 cors: b"access-control-allow-origin: https://a.example\r\n".to_vec(),
+                capture: Default::default(),
             };
             render(&mut client).await;
         });

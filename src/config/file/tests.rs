@@ -160,7 +160,7 @@ fn non_loopback_listen_without_auth_is_refused() {
     let err = refused_at("listen = \"0.0.0.0:8080\"", &[], "listen");
     assert_eq!(
         err.hint(),
-        Some("configure auth.keys / RINGBRIDGE_API_KEYS or pass --allow-unauthenticated")
+        Some("configure auth.keys / RINGBRIDGE_API_KEYS, or an admin token to make keys through /admin/keys, or pass --allow-unauthenticated")
     );
     refused_at("listen = \"[::]:8080\"", &[], "listen");
     refused_at("listen = \"192.168.1.2:80\"", &[], "listen");
@@ -171,6 +171,8 @@ fn non_loopback_listen_is_allowed_with_keys_or_the_flag() {
     let text = "listen = \"0.0.0.0:8080\"";
     load_str(text, &[("RINGBRIDGE_API_KEYS", "k1")]).unwrap();
     load_str(&format!("{text}\n[auth]\nkeys = [\"k1\"]"), &[]).unwrap();
+    // Keys will come from the admin API; until then requests are refused.
+    load_str(text, &[("RINGBRIDGE_ADMIN_TOKEN", "admin-token-0123456789")]).unwrap();
     let opts = LoadOptions {
         allow_unauthenticated: true,
         ..LoadOptions::default()
