@@ -92,49 +92,16 @@ impl Tail {
     }
 }
 
-const PROMPT_KEY: &[u8] = b"\"prompt_tokens\"";
-const COMPLETION_KEY: &[u8] = b"\"completion_tokens\"";
-/// Anthropic Messages and OpenAI Responses name them so.
-const INPUT_KEY: &[u8] = b"\"input_tokens\"";
-const OUTPUT_KEY: &[u8] = b"\"output_tokens\"";
-/// In `prompt_tokens_details` (chat) and `input_tokens_details` (Responses).
-const CACHED_KEY: &[u8] = b"\"cached_tokens\"";
-/// In `completion_tokens_details` (chat) and `output_tokens_details` (Responses).
-const REASONING_KEY: &[u8] = b"\"reasoning_tokens\"";
-/// Anthropic only: counted beside `input_tokens`, not inside it.
-const CACHE_READ_KEY: &[u8] = b"\"cache_read_input_tokens\"";
-const CACHE_CREATION_KEY: &[u8] = b"\"cache_creation_input_tokens\"";
-
-// Searchers are built once: building one costs more than a short search.
+// Built once: building a searcher costs more than a short search.
 static USAGE_FINDER: LazyLock<memmem::FinderRev<'static>> =
     LazyLock::new(|| memmem::FinderRev::new(b"\"usage\""));
-static PROMPT_FINDER: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::Finder::new(PROMPT_KEY));
-static COMPLETION_FINDER: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::Finder::new(COMPLETION_KEY));
-static INPUT_FINDER: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::Finder::new(INPUT_KEY));
-static OUTPUT_FINDER: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::Finder::new(OUTPUT_KEY));
-static CACHED_FINDER: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::Finder::new(CACHED_KEY));
-static REASONING_FINDER: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::Finder::new(REASONING_KEY));
-static CACHE_READ_FINDER: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::Finder::new(CACHE_READ_KEY));
-static CACHE_CREATION_FINDER: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::Finder::new(CACHE_CREATION_KEY));
 
 /// Find the last `"usage":{...}` with token counts in `bytes`.
 pub fn scan_usage(bytes: &[u8]) -> Usage {
     let finder = &*USAGE_FINDER;
     let mut end = bytes.len();
     while let Some(at) = finder.rfind(&bytes[..end]) {
-        let rest = &bytes[at..];
-        // Bound every key search to this usage object (objects nested in it,
-        // such as `*_tokens_details`, included).
-        let obj = &rest[..object_end(rest).unwrap_or(rest.len())];
-        if let Some(usage) = read_usage(obj) {
+        if let Some(usage) = counts_of(&bytes[at..]).and_then(Counts::usage) {
             return usage;
         }
         end = at;
@@ -142,84 +109,140 @@ pub fn scan_usage(bytes: &[u8]) -> Usage {
     Usage::default()
 }
 
-/// The counts of one usage object, if it has any: OpenAI chat names, else
-/// Anthropic's (told apart by their cache keys), else Responses'.
-fn read_usage(obj: &[u8]) -> Option<Usage> {
-    let prompt = number_after(obj, &PROMPT_FINDER);
-    let completion = number_after(obj, &COMPLETION_FINDER);
-    if prompt.is_some() || completion.is_some() {
-        return Some(openai_shaped(obj, prompt, completion));
-    }
-    let input = number_after(obj, &INPUT_FINDER);
-    let output = number_after(obj, &OUTPUT_FINDER);
-    if input.is_none() && output.is_none() {
-        return None;
-    }
-    let cache_read = number_after(obj, &CACHE_READ_FINDER);
-    let cache_creation = number_after(obj, &CACHE_CREATION_FINDER);
-    if cache_read.is_none() && cache_creation.is_none() {
-        // Responses: `input_tokens` already counts the cached ones.
-        return Some(openai_shaped(obj, input, output));
-    }
-    let (read, creation) = (cache_read.unwrap_or(0), cache_creation.unwrap_or(0));
-    let prompt = input
-        .unwrap_or(0)
-        .saturating_add(read)
-        .saturating_add(creation);
-    // Anthropic reports no separate count of thinking tokens.
-    Some(Usage::new(prompt, output.unwrap_or(0)).with_details(read, 0))
+/// The numbers a usage object may hold, each the first of its name.
+/// `cached_tokens` and `reasoning_tokens` sit in nested `*_tokens_details`.
+#[derive(Debug, Default)]
+struct Counts {
+    prompt: Option<u64>,
+    completion: Option<u64>,
+    /// Anthropic Messages and OpenAI Responses name them so.
+    input: Option<u64>,
+    output: Option<u64>,
+    cached: Option<u64>,
+    reasoning: Option<u64>,
+    /// Anthropic only: counted beside `input_tokens`, not inside it.
+    cache_read: Option<u64>,
+    cache_creation: Option<u64>,
 }
 
-/// Counts whose cached and reasoning parts are inside them, as OpenAI nests
-/// them in `*_tokens_details`.
-fn openai_shaped(obj: &[u8], prompt: Option<u64>, completion: Option<u64>) -> Usage {
-    Usage::new(prompt.unwrap_or(0), completion.unwrap_or(0)).with_details(
-        number_after(obj, &CACHED_FINDER).unwrap_or(0),
-        number_after(obj, &REASONING_FINDER).unwrap_or(0),
-    )
+impl Counts {
+    fn field(&mut self, key: &[u8]) -> Option<&mut Option<u64>> {
+        Some(match key {
+            b"prompt_tokens" => &mut self.prompt,
+            b"completion_tokens" => &mut self.completion,
+            b"input_tokens" => &mut self.input,
+            b"output_tokens" => &mut self.output,
+            b"cached_tokens" => &mut self.cached,
+            b"reasoning_tokens" => &mut self.reasoning,
+            b"cache_read_input_tokens" => &mut self.cache_read,
+            b"cache_creation_input_tokens" => &mut self.cache_creation,
+            _ => return None,
+        })
+    }
+
+    /// The usage these counts say, if they have any: OpenAI chat names,
+    /// else Anthropic's (told apart by their cache keys), else Responses'.
+    fn usage(self) -> Option<Usage> {
+        let n = |v: Option<u64>| v.unwrap_or(0);
+        let details = (n(self.cached), n(self.reasoning));
+        if self.prompt.is_some() || self.completion.is_some() {
+            return Some(
+                Usage::new(n(self.prompt), n(self.completion)).with_details(details.0, details.1),
+            );
+        }
+        if self.input.is_none() && self.output.is_none() {
+            return None;
+        }
+        if self.cache_read.is_none() && self.cache_creation.is_none() {
+            // Responses: `input_tokens` already counts the cached ones.
+            return Some(
+                Usage::new(n(self.input), n(self.output)).with_details(details.0, details.1),
+            );
+        }
+        let prompt = n(self.input)
+            .saturating_add(n(self.cache_read))
+            .saturating_add(n(self.cache_creation));
+        // Anthropic reports no separate count of thinking tokens.
+        Some(Usage::new(prompt, n(self.output)).with_details(n(self.cache_read), 0))
+    }
 }
 
-/// The integer after the key `finder` finds in `obj` and a colon.
-fn number_after(obj: &[u8], finder: &memmem::Finder<'static>) -> Option<u64> {
-    let at = finder.find(obj)?;
-    let mut i = at + finder.needle().len();
-    while matches!(obj.get(i), Some(b' ' | b'\t' | b'\n' | b'\r' | b':')) {
-        i += 1;
-    }
-    let start = i;
-    while obj.get(i).is_some_and(u8::is_ascii_digit) {
-        i += 1;
-    }
-    if i == start || i - start > 19 {
-        return None;
-    }
-    std::str::from_utf8(&obj[start..i]).ok()?.parse().ok()
-}
-
-/// Length of `"usage": {...}` up to its matching brace, if it is an object.
-fn object_end(obj: &[u8]) -> Option<usize> {
+/// The counts in `"usage": {...}` at the start of `obj`, read in one pass
+/// over the object (nested objects included, string values skipped); `None`
+/// if the value is not an object. An object the buffer cuts short is read
+/// as far as it goes.
+fn counts_of(obj: &[u8]) -> Option<Counts> {
     let open = memchr::memchr(b'{', obj)?;
     // Only `"usage"`, whitespace and a colon may come before the brace.
-    if obj[7..open]
-        .iter()
-        .any(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b':'))
-    {
+    if obj[7..open].iter().any(|&c| !is_blank_or_colon(c)) {
         return None;
     }
+    let mut counts = Counts::default();
     let mut depth = 0usize;
-    for (i, &c) in obj.iter().enumerate().skip(open) {
+    let mut i = open;
+    while let Some(&c) = obj.get(i) {
+        i += 1;
         match c {
             b'{' => depth += 1,
             b'}' => {
                 depth -= 1;
                 if depth == 0 {
-                    return Some(i + 1);
+                    break;
                 }
+            }
+            b'"' => {
+                let start = i;
+                while let Some(&c) = obj.get(i) {
+                    i += 1;
+                    match c {
+                        b'\\' => i += 1,
+                        b'"' => break,
+                        _ => {}
+                    }
+                }
+                let key = &obj[start..i.saturating_sub(1).max(start)];
+                let mut j = i;
+                while obj.get(j).is_some_and(|&c| is_blank(c)) {
+                    j += 1;
+                }
+                if obj.get(j) != Some(&b':') {
+                    continue; // a string value, not a key
+                }
+                while obj.get(j).is_some_and(|&c| is_blank_or_colon(c)) {
+                    j += 1;
+                }
+                if let Some(slot) = counts.field(key).filter(|slot| slot.is_none()) {
+                    let (value, after) = integer_at(obj, j);
+                    *slot = value;
+                    j = after;
+                }
+                i = j;
             }
             _ => {}
         }
     }
-    None
+    Some(counts)
+}
+
+/// The unsigned integer starting at `obj[at]` (at most 19 digits, so it
+/// fits a u64) and the index after it.
+fn integer_at(obj: &[u8], at: usize) -> (Option<u64>, usize) {
+    let mut i = at;
+    let mut n: u64 = 0;
+    while let Some(&d) = obj.get(i).filter(|d| d.is_ascii_digit()) {
+        n = n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+        i += 1;
+    }
+    let digits = i - at;
+    ((1..=19).contains(&digits).then_some(n), i)
+}
+
+fn is_blank(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn is_blank_or_colon(c: u8) -> bool {
+    is_blank(c) || c == b':'
 }
 
 #[cfg(test)]
@@ -302,6 +325,28 @@ mod tests {
     fn details_never_exceed_the_count_they_are_part_of() {
         let body = br#""usage":{"prompt_tokens":10,"completion_tokens":10,"prompt_tokens_details":{"cached_tokens":99},"completion_tokens_details":{"reasoning_tokens":11}}"#;
         assert_eq!(scan_usage(body), Usage::new(10, 10).with_details(10, 10));
+    }
+
+    #[test]
+    fn strings_inside_usage_are_skipped_braces_and_keys_alike() {
+        let body = br#""usage":{"tier":"a } \"prompt_tokens\":99 {","prompt_tokens":5,"completion_tokens":1}"#;
+        assert_eq!(scan_usage(body), Usage::new(5, 1));
+    }
+
+    #[test]
+    fn a_usage_value_that_is_no_object_is_passed_over() {
+        let body = br#"{"usage":{"prompt_tokens":3,"completion_tokens":4}}{"usage":null}"#;
+        assert_eq!(scan_usage(body), Usage::new(3, 4));
+        assert_eq!(scan_usage(br#""usage":"prompt_tokens":1"#), Usage::default());
+    }
+
+    #[test]
+    fn an_object_cut_short_is_read_as_far_as_it_goes() {
+        assert_eq!(
+            scan_usage(br#""usage":{"prompt_tokens":3,"completion_tokens":4"#),
+            Usage::new(3, 4)
+        );
+        assert_eq!(scan_usage(br#""usage":{"prompt_tokens":3,"x":"\"#), Usage::new(3, 0));
     }
 
     /// A recording fed through a tail in small pieces, as a relay sees it.
