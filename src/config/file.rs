@@ -13,6 +13,7 @@ mod error;
 mod governance;
 mod keys;
 mod limits;
+mod pricing;
 mod provider;
 mod retries;
 mod routes;
@@ -204,6 +205,7 @@ pub(crate) fn resolve(
         aliases.push((alias.clone(), target.clone()));
     }
     let routes = routes::resolve(&file.routes, &file.aliases, &providers, &retries, &names)?;
+    let pricing = pricing::resolve(&file.pricing, &providers, &names)?;
 
     if !listen.ip().to_canonical().is_loopback()
         && auth_keys.is_empty()
@@ -240,6 +242,7 @@ pub(crate) fn resolve(
         default_provider: file.default_provider,
         models_refresh: Duration::from_secs(models_refresh_secs),
         extra_ca_file: resolve_extra_ca_file(file.extra_ca_file.as_deref(), env)?,
+        pricing,
     })
 }
 
