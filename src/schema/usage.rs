@@ -5,10 +5,13 @@
 //! it in `x_groq` on the last chunk). So the relay keeps only the last
 //! [`TAIL_BYTES`] of the decoded body and reads the numbers once, at the end.
 //!
+//! Gemini puts `usageMetadata` there too (every stream chunk repeats it).
+//!
 //! Counts are normalised to OpenAI's meaning whatever the shape: cached input
 //! tokens are inside `prompt_tokens`, reasoning tokens inside
 //! `completion_tokens`. Anthropic's Messages API counts cache reads and writes
-//! beside its `input_tokens`, so they are added in.
+//! beside its `input_tokens`, and Gemini thoughts beside its candidates, so
+//! they are added in.
 
 use std::sync::LazyLock;
 
@@ -92,16 +95,23 @@ impl Tail {
     }
 }
 
-// Built once: building a searcher costs more than a short search.
+// Built once: building a searcher costs more than a short search. It finds
+// `"usage"` and Gemini's `"usageMetadata"` alike (and passes over other
+// keys that start so, like Groq's `"usage_breakdown"`).
 static USAGE_FINDER: LazyLock<memmem::FinderRev<'static>> =
-    LazyLock::new(|| memmem::FinderRev::new(b"\"usage\""));
+    LazyLock::new(|| memmem::FinderRev::new(b"\"usage"));
 
-/// Find the last `"usage":{...}` with token counts in `bytes`.
+/// Find the last `"usage":{...}` (or Gemini's `"usageMetadata":{...}`) with
+/// token counts in `bytes`.
 pub fn scan_usage(bytes: &[u8]) -> Usage {
     let finder = &*USAGE_FINDER;
     let mut end = bytes.len();
     while let Some(at) = finder.rfind(&bytes[..end]) {
-        if let Some(usage) = counts_of(&bytes[at..]).and_then(Counts::usage) {
+        let rest = &bytes[at + finder.needle().len()..];
+        let value = rest
+            .strip_prefix(b"\"")
+            .or_else(|| rest.strip_prefix(b"Metadata\""));
+        if let Some(usage) = value.and_then(counts_of).and_then(Counts::usage) {
             return usage;
         }
         end = at;
@@ -123,6 +133,20 @@ struct Counts {
     /// Anthropic only: counted beside `input_tokens`, not inside it.
     cache_read: Option<u64>,
     cache_creation: Option<u64>,
+    /// Gemini's `usageMetadata`, counted as its translator counts them.
+    gemini: GeminiCounts,
+}
+
+#[derive(Debug, Default)]
+struct GeminiCounts {
+    /// Cached tokens included.
+    prompt: Option<u64>,
+    /// Thoughts not included.
+    candidates: Option<u64>,
+    thoughts: Option<u64>,
+    cached: Option<u64>,
+    /// Built-in tool results (URL context), billed as input beside `prompt`.
+    tool_use_prompt: Option<u64>,
 }
 
 impl Counts {
@@ -136,14 +160,32 @@ impl Counts {
             b"reasoning_tokens" => &mut self.reasoning,
             b"cache_read_input_tokens" => &mut self.cache_read,
             b"cache_creation_input_tokens" => &mut self.cache_creation,
+            b"promptTokenCount" => &mut self.gemini.prompt,
+            b"candidatesTokenCount" => &mut self.gemini.candidates,
+            b"thoughtsTokenCount" => &mut self.gemini.thoughts,
+            b"cachedContentTokenCount" => &mut self.gemini.cached,
+            b"toolUsePromptTokenCount" => &mut self.gemini.tool_use_prompt,
             _ => return None,
         })
     }
 
     /// The usage these counts say, if they have any: OpenAI chat names,
-    /// else Anthropic's (told apart by their cache keys), else Responses'.
+    /// else Gemini's, else Anthropic's (told apart by their cache keys),
+    /// else Responses'.
     fn usage(self) -> Option<Usage> {
         let n = |v: Option<u64>| v.unwrap_or(0);
+        let g = &self.gemini;
+        if g.prompt.is_some() || g.candidates.is_some() {
+            // As `providers::gemini` counts them for translated answers.
+            let thoughts = n(g.thoughts);
+            return Some(
+                Usage::new(
+                    n(g.prompt).saturating_add(n(g.tool_use_prompt)),
+                    n(g.candidates).saturating_add(thoughts),
+                )
+                .with_details(n(g.cached), thoughts),
+            );
+        }
         let details = (n(self.cached), n(self.reasoning));
         if self.prompt.is_some() || self.completion.is_some() {
             return Some(
@@ -167,14 +209,14 @@ impl Counts {
     }
 }
 
-/// The counts in `"usage": {...}` at the start of `obj`, read in one pass
-/// over the object (nested objects included, string values skipped); `None`
-/// if the value is not an object. An object the buffer cuts short is read
-/// as far as it goes.
+/// The counts in the object that `obj` (what follows a usage key) opens,
+/// read in one pass over it (nested objects included, string values
+/// skipped); `None` if the value is not an object. An object the buffer
+/// cuts short is read as far as it goes.
 fn counts_of(obj: &[u8]) -> Option<Counts> {
     let open = memchr::memchr(b'{', obj)?;
-    // Only `"usage"`, whitespace and a colon may come before the brace.
-    if obj[7..open].iter().any(|&c| !is_blank_or_colon(c)) {
+    // Only whitespace and a colon may come before the brace.
+    if obj[..open].iter().any(|&c| !is_blank_or_colon(c)) {
         return None;
     }
     let mut counts = Counts::default();
@@ -337,7 +379,10 @@ mod tests {
     fn a_usage_value_that_is_no_object_is_passed_over() {
         let body = br#"{"usage":{"prompt_tokens":3,"completion_tokens":4}}{"usage":null}"#;
         assert_eq!(scan_usage(body), Usage::new(3, 4));
-        assert_eq!(scan_usage(br#""usage":"prompt_tokens":1"#), Usage::default());
+        assert_eq!(
+            scan_usage(br#""usage":"prompt_tokens":1"#),
+            Usage::default()
+        );
     }
 
     #[test]
@@ -346,7 +391,10 @@ mod tests {
             scan_usage(br#""usage":{"prompt_tokens":3,"completion_tokens":4"#),
             Usage::new(3, 4)
         );
-        assert_eq!(scan_usage(br#""usage":{"prompt_tokens":3,"x":"\"#), Usage::new(3, 0));
+        assert_eq!(
+            scan_usage(br#""usage":{"prompt_tokens":3,"x":"\"#),
+            Usage::new(3, 0)
+        );
     }
 
     /// A recording fed through a tail in small pieces, as a relay sees it.
@@ -395,6 +443,32 @@ mod tests {
                 tail_usage_of(provider, name),
                 Usage::new(prompt, completion).with_details(cached, reasoning),
                 "{provider}/{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn gemini_usage_metadata_counts_thoughts_as_reasoning_output() {
+        let body = br#"{"usageMetadata": {"promptTokenCount": 120, "candidatesTokenCount": 30, "cachedContentTokenCount": 100, "thoughtsTokenCount": 50, "toolUsePromptTokenCount": 7}}"#;
+        assert_eq!(scan_usage(body), Usage::new(127, 80).with_details(100, 50));
+        let groq = br#"{"usage":{"prompt_tokens":2,"completion_tokens":1},"usage_breakdown":null}"#;
+        assert_eq!(scan_usage(groq), Usage::new(2, 1));
+    }
+
+    #[test]
+    fn recorded_gemini_answers_give_thoughts_and_tool_prompt_tokens() {
+        let cases = [
+            ("generate-content-text.json", (9, 28 + 244, 244)),
+            ("generate-content-web-fetch.json", (32 + 2395, 41 + 47, 47)),
+            ("stream-thinking-crlf.sse", (34, 469 + 787, 787)),
+            ("stream-text-crlf.sse", (13, 8, 0)),
+            ("vertex-stream-flex-tier.sse", (5, 1 + 100, 100)),
+        ];
+        for (name, (prompt, completion, reasoning)) in cases {
+            assert_eq!(
+                tail_usage_of("gemini", name),
+                Usage::new(prompt, completion).with_details(0, reasoning),
+                "{name}"
             );
         }
     }
