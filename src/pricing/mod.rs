@@ -135,31 +135,29 @@ impl Pricing {
     /// price is out of range, or one model is priced twice for a provider.
     pub fn new(overrides: &[PriceOverride]) -> Result<Pricing, String> {
         let shipped = SHIPPED.as_ref().map_err(Clone::clone)?;
-        let mut grouped: Vec<(Box<str>, Vec<(Box<str>, Price)>)> = Vec::new();
-        for o in overrides {
-            let price = Price::from_usd(o.input, o.output, o.cached_input, o.reasoning)
-                .ok_or_else(|| {
-                    format!(
-                        "pricing for {}/{}: a price is out of range",
-                        o.provider, o.model
-                    )
-                })?;
-            let at = match grouped.iter().position(|(p, _)| **p == *o.provider) {
-                Some(at) => at,
-                None => {
-                    grouped.push((o.provider.as_str().into(), Vec::new()));
-                    grouped.len() - 1
-                }
-            };
-            grouped[at].1.push((o.model.as_str().into(), price));
-        }
-        let overrides = grouped
-            .into_iter()
-            .map(|(provider, entries)| match ModelTable::new(entries) {
-                Ok(table) => Ok((provider, table)),
-                Err(model) => Err(format!("pricing for {provider}/{model} is given twice")),
+        let price_of = |o: &PriceOverride| {
+            Price::from_usd(o.input, o.output, o.cached_input, o.reasoning).ok_or_else(|| {
+                format!(
+                    "pricing for {}/{}: a price is out of range",
+                    o.provider, o.model
+                )
             })
-            .collect::<Result<_, _>>()?;
+        };
+        let mut tables: Vec<(Box<str>, ModelTable)> = Vec::new();
+        for o in overrides {
+            if tables.iter().any(|(p, _)| **p == *o.provider) {
+                continue;
+            }
+            let entries = overrides
+                .iter()
+                .filter(|same| same.provider == o.provider)
+                .map(|same| Ok((same.model.as_str().into(), price_of(same)?)))
+                .collect::<Result<Vec<_>, String>>()?;
+            let table = ModelTable::new(entries)
+                .map_err(|model| format!("pricing for {}/{model} is given twice", o.provider))?;
+            tables.push((o.provider.as_str().into(), table));
+        }
+        let overrides = tables;
         Ok(Pricing { overrides, shipped })
     }
 
