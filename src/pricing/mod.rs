@@ -157,8 +157,10 @@ impl Pricing {
                 .map_err(|model| format!("pricing for {}/{model} is given twice", o.provider))?;
             tables.push((o.provider.as_str().into(), table));
         }
-        let overrides = tables;
-        Ok(Pricing { overrides, shipped })
+        Ok(Pricing {
+            overrides: tables,
+            shipped,
+        })
     }
 
     /// The price of `model` (as sent upstream) on the provider configured
