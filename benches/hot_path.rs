@@ -325,5 +325,58 @@ fn bench_governance(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, bench_governance);
+/// The per-request price lookup and cost: an exact name, a dated snapshot
+/// (the prefix fallback), and a Bedrock id with region and version.
+fn bench_pricing(c: &mut Criterion) {
+    use ringbridge::config::{PriceOverride, ProviderKind};
+    use ringbridge::pricing::{cost_nanos, Pricing};
+    use ringbridge::schema::usage::Usage;
+    let overrides = [PriceOverride {
+        provider: "my-azure".into(),
+        model: "team-deployment".into(),
+        input: 1.0,
+        output: 2.0,
+        cached_input: None,
+        reasoning: None,
+    }];
+    let pricing = Pricing::new(&overrides).expect("shipped prices");
+    let mut group = c.benchmark_group("pricing");
+    group.bench_function("lookup_exact", |b| {
+        b.iter(|| {
+            black_box(pricing.price(
+                black_box("openai"),
+                ProviderKind::OpenAi,
+                black_box("gpt-4o-mini"),
+            ))
+        })
+    });
+    group.bench_function("lookup_dated", |b| {
+        b.iter(|| {
+            black_box(pricing.price(
+                black_box("anthropic"),
+                ProviderKind::Anthropic,
+                black_box("claude-3-5-sonnet-20241022"),
+            ))
+        })
+    });
+    group.bench_function("lookup_bedrock_regional", |b| {
+        b.iter(|| {
+            black_box(pricing.price(
+                black_box("bedrock"),
+                ProviderKind::Bedrock,
+                black_box("us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+            ))
+        })
+    });
+    let price = *pricing
+        .price("openai", ProviderKind::OpenAi, "gpt-5")
+        .unwrap();
+    let usage = Usage::new(10_000, 2_000).with_details(8_000, 1_500);
+    group.bench_function("cost_nanos", |b| {
+        b.iter(|| black_box(cost_nanos(black_box(&price), black_box(&usage))))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_governance, bench_pricing);
 criterion_main!(benches);

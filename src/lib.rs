@@ -9,6 +9,7 @@ pub mod fuzz_targets;
 pub mod governance;
 pub mod http;
 pub mod inbound;
+pub mod pricing;
 pub mod providers;
 pub mod router;
 pub mod runtime;

@@ -133,3 +133,39 @@ fn a_postgres_that_is_down_at_start_is_waited_for_and_requests_are_served_meanwh
         "no password in the log"
     );
 }
+
+#[test]
+fn a_budget_is_one_budget_across_gateways_on_postgres() {
+    let Some(url) = postgres_url() else { return };
+    let schema = format!("gw_{}_{}", std::process::id(), unique());
+    // Each request costs far more than the budget: one spends it.
+    let extra = "[pricing.\"mock/echo\"]\ninput = 1000\noutput = 1000\n";
+    let a = on_postgres(&url, &schema, extra);
+    let b = on_postgres(&url, &schema, extra);
+    let made = call(
+        &a,
+        "POST",
+        "/admin/keys",
+        Some(&json!({"name": "shared-budget", "budget": {"limit_usd": 0.001, "period": "daily"}})),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let (id, key) = (
+        made.json()["id"].as_str().unwrap().to_owned(),
+        made.json()["key"].as_str().unwrap().to_owned(),
+    );
+    assert!(eventually(Duration::from_secs(10), || {
+        call(&b, "GET", &format!("/admin/keys/{id}"), None).status == 200
+    }));
+    // Spent on A...
+    assert_eq!(chat(&a, &key).status, 200);
+    assert_eq!(chat(&a, &key).status, 402);
+    // ...refused on B once it has synced with the store.
+    let mut last = 0;
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            last = chat(&b, &key).status;
+            last == 402
+        }),
+        "B answered {last}"
+    );
+}

@@ -44,7 +44,10 @@ pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
                 && x.keep_alive;
         }
     };
-    let mut rec = Record::default();
+    let mut rec = Record {
+        wants_cost: govern::wants_cost(x),
+        ..Record::default()
+    };
     if let Some(cap) = x.req.config.settings.store.log_bodies {
         *client.capture.borrow_mut() = Some(respond::Capture {
             bytes: Vec::new(),
@@ -75,7 +78,7 @@ pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
             (keep, Some(e))
         }
     };
-    let cost = govern::cost(x, &rec);
+    let cost = rec.cost();
     govern::charge(x, &rec, cost.0);
     record(x.worker, x.dialect, x.req.started, &rec);
     let response_body = client.capture.borrow_mut().take().map(|c| c.bytes);
@@ -115,6 +118,11 @@ async fn drive<'a>(
         let provider = routes.provider(route.provider);
         rec.provider = provider.name();
         rec.model = route.model;
+        rec.price = x
+            .req
+            .config
+            .pricing
+            .price(provider.name(), provider.kind(), route.model);
         if converter(x.dialect, provider) == Converter::Estimate {
             // Nothing goes upstream: no slot, no key, no health report.
             return estimate(x, client, rec).await;

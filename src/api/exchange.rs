@@ -126,6 +126,21 @@ pub(super) struct Record<'a> {
     pub tried: Vec<u8>,
     /// Where the caller's virtual key stands, for `x-ratelimit-*`.
     pub rate: crate::governance::Admitted,
+    /// The current candidate's price (`None`: unpriced).
+    pub price: Option<&'a crate::pricing::Price>,
+    /// The client asked for `x-ringbridge-cost` (`x-ringbridge-include-cost: true`).
+    pub wants_cost: bool,
+}
+
+impl Record<'_> {
+    /// What the request cost so far, in nano-dollars, and whether its model
+    /// has a price.
+    pub fn cost(&self) -> (u64, bool) {
+        match self.price {
+            Some(p) => (crate::pricing::cost_nanos(p, &self.usage), true),
+            None => (0, false),
+        }
+    }
 }
 
 impl Record<'_> {
@@ -153,6 +168,15 @@ impl Record<'_> {
         self.push_attempts(out, status);
         out.extend_from_slice(b"\r\n");
         super::govern::push_rate_headers(out, &self.rate);
+        if self.wants_cost && status < 400 {
+            let (nanos, priced) = self.cost();
+            out.extend_from_slice(b"x-ringbridge-cost: ");
+            out.extend_from_slice(format!("{:.9}", nanos as f64 / 1e9).as_bytes());
+            out.extend_from_slice(b"\r\n");
+            if !priced {
+                out.extend_from_slice(b"x-ringbridge-cost-unpriced: true\r\n");
+            }
+        }
     }
 }
 

@@ -201,10 +201,12 @@ pub(super) fn charge(x: &Exchange<'_>, rec: &Record<'_>, cost_nanos: u64) {
         .charge_model_tokens(rec.provider, rec.model, tokens, now_ns());
 }
 
-/// What the request cost in nano-dollars, and whether its model has a price.
-pub(super) fn cost(x: &Exchange<'_>, rec: &Record<'_>) -> (u64, bool) {
-    let _ = (x, rec);
-    (0, false)
+/// Whether the client asked for the cost in a header.
+pub(super) fn wants_cost(x: &Exchange<'_>) -> bool {
+    x.req
+        .head
+        .header(x.rbuf, b"x-ringbridge-include-cost")
+        .is_some_and(|v| v.eq_ignore_ascii_case(b"true") || v == b"1")
 }
 
 /// `x-ratelimit-limit-*`, `-remaining-*` and `-reset-*` lines, as OpenAI

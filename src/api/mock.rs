@@ -40,6 +40,10 @@ pub(super) async fn answer<'a>(
         }
         return through_hub(x, client, reply.body, asked, rec).await;
     }
+    if let MockBody::Full(bytes) = &reply.body {
+        // Before the head, which may carry the cost.
+        rec.usage = scan_usage(bytes);
+    }
     let mut out = client.take_wbuf();
     respond::push_head(
         &mut out,
@@ -51,7 +55,6 @@ pub(super) async fn answer<'a>(
     rec.push_attempts_header(&mut out, reply.status);
     let keep = match &reply.body {
         MockBody::Full(bytes) => {
-            rec.usage = scan_usage(bytes);
             let keep =
                 client.finish_head(&mut out, Length::Known(bytes.len() as u64), x.keep_alive);
             client.captured(bytes);

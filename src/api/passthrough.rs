@@ -225,6 +225,48 @@ fn push_relayed_headers(
     }
 }
 
+/// Bytes of an answer read whole to put its cost in a header.
+const MAX_COSTED_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// A non-stream answer when the client asked for `x-ringbridge-cost`: read
+/// whole first, since its usage (and so its cost) is at the end of the body
+/// and the header goes before it.
+async fn relay_whole<'a>(
+    x: &Exchange<'a>,
+    client: &mut Client,
+    provider: &Provider,
+    reader: BodyReader,
+    rec: &mut Record<'a>,
+) -> Result<bool, GatewayError> {
+    let status = reader.head.status;
+    let mut lines = Vec::with_capacity(512);
+    push_relayed_headers(&mut lines, &reader, None);
+    push_header(&mut lines, b"x-request-id", x.id.as_bytes());
+    push_header(
+        &mut lines,
+        b"x-ringbridge-provider",
+        provider.name().as_bytes(),
+    );
+    let mut body = x.worker.take_buf();
+    let read = read_whole(x, provider, reader, &mut body, MAX_COSTED_BODY_BYTES, rec).await;
+    if let Err(e) = read {
+        x.worker.give_buf(body);
+        return Err(e);
+    }
+    rec.usage = crate::schema::usage::scan_usage(&body);
+    rec.push_attempts_header(&mut lines, status);
+    let mut out = client.take_wbuf();
+    push_status_line(&mut out, status);
+    out.extend_from_slice(&lines);
+    let keep = client.finish_head(&mut out, Length::Known(body.len() as u64), x.keep_alive);
+    client.captured(&body);
+    if !client.head_only {
+        out.extend_from_slice(&body);
+    }
+    x.worker.give_buf(body);
+    Ok(client.write(out).await && keep)
+}
+
 /// An error answer, read whole so a credential in it can be masked, for the
 /// driver to relay or to try another candidate instead.
 async fn error_answer(
@@ -273,6 +315,9 @@ pub(super) async fn relay<'a>(
 ) -> Result<bool, GatewayError> {
     let worker = x.worker;
     provider.mask_credentials(reader.head_bytes_mut());
+    if rec.wants_cost && !reader.head.event_stream {
+        return relay_whole(x, client, provider, reader, rec).await;
+    }
     let mut out = client.take_wbuf();
     push_status_line(&mut out, reader.head.status);
     push_relayed_headers(&mut out, &reader, None);

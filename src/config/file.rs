@@ -15,6 +15,7 @@ mod governance;
 mod keys;
 mod limits;
 mod otlp;
+mod pricing;
 mod provider;
 mod retries;
 mod routes;
@@ -211,6 +212,7 @@ pub(crate) fn resolve(
     }
     let routes = routes::resolve(&file.routes, &file.aliases, &providers, &retries, &names)?;
     let model_limits = governance::model_limits(&file.model_limits, &providers)?;
+    let pricing = pricing::resolve(&file.pricing, &providers, &names)?;
 
     if !listen.ip().to_canonical().is_loopback()
         && auth_keys.is_empty()
@@ -251,6 +253,7 @@ pub(crate) fn resolve(
         default_provider: file.default_provider,
         models_refresh: Duration::from_secs(models_refresh_secs),
         extra_ca_file: resolve_extra_ca_file(file.extra_ca_file.as_deref(), env)?,
+        pricing,
     })
 }
 

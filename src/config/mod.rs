@@ -67,6 +67,25 @@ pub struct Settings {
     pub models_refresh: Duration,
     /// Extra CA certificates (PEM) trusted for upstream TLS.
     pub extra_ca_file: Option<std::path::PathBuf>,
+    /// `[pricing."provider/model"]`, in file order: prices that replace or
+    /// add to the shipped table (`pricing::Pricing::new` takes them).
+    pub pricing: Vec<PriceOverride>,
+}
+
+/// One `[pricing."provider/model"]` table. Prices are USD per million
+/// tokens, each finite and at least 0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceOverride {
+    /// A configured provider's name (not its kind): `my-azure`.
+    pub provider: String,
+    /// The model as sent upstream; may contain `/`.
+    pub model: String,
+    pub input: f64,
+    pub output: f64,
+    /// Prompt-cache reads; `None`: they cost `input`.
+    pub cached_input: Option<f64>,
+    /// Reasoning tokens; `None`: they cost `output`.
+    pub reasoning: Option<f64>,
 }
 
 /// One virtual key, resolved.

@@ -26,8 +26,9 @@ impl From<crate::schema::openai::InvalidRequest> for TranslateError {
     }
 }
 
-/// Token counts for metrics: input tokens (cache reads and writes included)
-/// and output tokens (thinking included).
+/// Token counts for metrics and cost: input tokens (cache reads and writes
+/// included, cache reads also counted apart) and output tokens (thinking
+/// included, and counted apart where the provider reports it).
 pub use crate::schema::usage::Usage;
 
 /// What the client asked for beyond the body that goes upstream.

@@ -146,10 +146,18 @@ impl Assembled {
 
 /// The token counts in an OpenAI `usage` object.
 pub(crate) fn usage_of(u: &Value) -> Usage {
-    Usage {
-        prompt_tokens: u["prompt_tokens"].as_u64().unwrap(),
-        completion_tokens: u["completion_tokens"].as_u64().unwrap(),
-    }
+    Usage::new(
+        u["prompt_tokens"].as_u64().unwrap(),
+        u["completion_tokens"].as_u64().unwrap(),
+    )
+    .with_details(
+        u["prompt_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap_or(0),
+        u["completion_tokens_details"]["reasoning_tokens"]
+            .as_u64()
+            .unwrap_or(0),
+    )
 }
 
 /// Feeds the (event, data) `events` of recording `name` through `t`, each

@@ -24,7 +24,7 @@ const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// Budgets with new spend are synced this often; all of them (to learn
 /// other instances' spend) every `SPEND_READ_EVERY`.
 const SPEND_SYNC_EVERY: Duration = Duration::from_secs(1);
-const SPEND_READ_EVERY: Duration = Duration::from_secs(10);
+const SPEND_READ_EVERY: Duration = Duration::from_secs(3);
 /// How often the store is asked whether another instance changed a key.
 const ENTITY_POLL_EVERY: Duration = Duration::from_secs(2);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);

@@ -19,6 +19,7 @@ use arc_swap::ArcSwap;
 use super::Caller;
 use crate::config::Settings;
 use crate::governance::{ApiEntities, Governance};
+use crate::pricing::Pricing;
 use crate::router::Routes;
 
 /// One generation of the configuration.
@@ -29,6 +30,8 @@ pub struct Snapshot {
     pub governance: Governance,
     /// What the admin API made, which `governance` was built with too.
     pub api_entities: Arc<ApiEntities>,
+    /// The shipped price table with `[pricing]` overrides.
+    pub pricing: Pricing,
     /// Plain inbound gateway keys as bytes.
     auth_keys: Vec<Vec<u8>>,
     /// 1 for the configuration the gateway started with, then +1 per publish.
@@ -53,6 +56,9 @@ impl Snapshot {
             routes: Routes::new(&settings),
             governance: Governance::new(&settings, &api),
             api_entities: api,
+            // Validated settings leave only a broken shipped table, which
+            // the pricing tests catch before a build ships.
+            pricing: Pricing::new(&settings.pricing).expect("the price table loads"),
             auth_keys,
             settings,
             generation,

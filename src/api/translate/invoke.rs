@@ -137,10 +137,7 @@ async fn run<'a>(
                 )
             })?;
         tokens = tokens.saturating_add(n);
-        rec.usage = Usage {
-            prompt_tokens: tokens,
-            completion_tokens: 0,
-        };
+        rec.usage = Usage::new(tokens, 0);
     }
     list.finish(client_model, tokens, &mut bufs.out);
     Ok(tokens)

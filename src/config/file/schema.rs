@@ -107,7 +107,27 @@ pub(crate) struct FileConfig {
     pub(crate) routes: Ordered<RouteFile>,
     /// Provider name -> provider table, in file order.
     pub(crate) providers: Ordered<ProviderFile>,
+    /// `"provider/model"` -> its price, in file order.
+    pub(crate) pricing: Ordered<PriceFile>,
 }
+
+/// `[pricing."provider/model"]`: USD per million tokens.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct PriceFile {
+    /// Required: input tokens not read from a prompt cache.
+    pub(crate) input: Option<f64>,
+    /// Required: output tokens.
+    pub(crate) output: Option<f64>,
+    /// Input tokens read from a prompt cache. Default `input`.
+    pub(crate) cached_input: Option<f64>,
+    /// Reasoning tokens. Default `output`.
+    pub(crate) reasoning: Option<f64>,
+}
+
+/// Largest price in USD per million tokens: a dollar a token is past every
+/// real price, so a larger value is almost certainly a unit mistake.
+pub(crate) const MAX_PRICE_USD_PER_MILLION: f64 = 1_000_000.0;
 
 /// `[admin]`: the admin endpoints.
 #[derive(Debug, Default, serde::Deserialize)]

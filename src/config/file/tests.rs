@@ -172,7 +172,11 @@ fn non_loopback_listen_is_allowed_with_keys_or_the_flag() {
     load_str(text, &[("RINGBRIDGE_API_KEYS", "k1")]).unwrap();
     load_str(&format!("{text}\n[auth]\nkeys = [\"k1\"]"), &[]).unwrap();
     // Keys will come from the admin API; until then requests are refused.
-    load_str(text, &[("RINGBRIDGE_ADMIN_TOKEN", "admin-token-0123456789")]).unwrap();
+    load_str(
+        text,
+        &[("RINGBRIDGE_ADMIN_TOKEN", "admin-token-0123456789")],
+    )
+    .unwrap();
     let opts = LoadOptions {
         allow_unauthenticated: true,
         ..LoadOptions::default()

@@ -54,21 +54,20 @@ impl TokenCounts {
     }
 
     /// OpenAI counts cached prompt tokens inside `prompt_tokens`; Anthropic
-    /// reports them beside `input_tokens`.
+    /// reports them beside `input_tokens`. Cache reads are the cached tokens;
+    /// thinking is inside `output_tokens` with no count of its own.
     pub(crate) fn usage(&self) -> Usage {
-        Usage {
-            prompt_tokens: self
-                .input
-                .saturating_add(self.cache_read)
-                .saturating_add(self.cache_creation),
-            completion_tokens: self.output,
-        }
+        let prompt_tokens = self
+            .input
+            .saturating_add(self.cache_read)
+            .saturating_add(self.cache_creation);
+        Usage::new(prompt_tokens, self.output).with_details(self.cache_read, 0)
     }
 
     /// Cache reads are also reported as `cached_tokens`.
     pub(crate) fn to_openai(self) -> CompletionUsage {
         let u = self.usage();
-        CompletionUsage::new(u.prompt_tokens, u.completion_tokens, self.cache_read)
+        CompletionUsage::new(u.prompt_tokens, u.completion_tokens, u.cached_tokens)
     }
 }
 
@@ -251,13 +250,7 @@ mod tests {
         assert_eq!(v["usage"]["prompt_tokens"], 1110);
         assert_eq!(v["usage"]["total_tokens"], 1113);
         assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"], 100);
-        assert_eq!(
-            usage,
-            Usage {
-                prompt_tokens: 1110,
-                completion_tokens: 3
-            }
-        );
+        assert_eq!(usage, Usage::new(1110, 3).with_details(100, 0));
     }
 
     #[test]

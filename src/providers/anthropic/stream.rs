@@ -411,13 +411,7 @@ mod tests {
         assert!(text.contains(
             r#""choices":[],"usage":{"prompt_tokens":3,"completion_tokens":9,"total_tokens":12,"prompt_tokens_details":{"cached_tokens":0}}}"#
         ));
-        assert_eq!(
-            t.usage(),
-            Usage {
-                prompt_tokens: 3,
-                completion_tokens: 9
-            }
-        );
+        assert_eq!(t.usage(), Usage::new(3, 9));
     }
 
     #[test]

@@ -266,6 +266,7 @@ fn assemble_output(out: &[u8], model: &str) -> Assembled<(u64, u64)> {
         let Usage {
             prompt_tokens,
             completion_tokens,
+            ..
         } = usage_of(&u);
         assert_eq!(
             u["total_tokens"].as_u64().unwrap(),

@@ -223,13 +223,7 @@ mod tests {
         assert_eq!(v["usage"]["prompt_tokens"], 1110);
         assert_eq!(v["usage"]["total_tokens"], 1113);
         assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"], 100);
-        assert_eq!(
-            usage,
-            Usage {
-                prompt_tokens: 1110,
-                completion_tokens: 3
-            }
-        );
+        assert_eq!(usage, Usage::new(1110, 3).with_details(100, 0));
     }
 
     #[test]

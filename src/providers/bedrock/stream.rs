@@ -463,13 +463,7 @@ mod tests {
         assert!(text.contains(
             r#""choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9,"total_tokens":14,"prompt_tokens_details":{"cached_tokens":2}}}"#
         ));
-        assert_eq!(
-            t.usage(),
-            Usage {
-                prompt_tokens: 5,
-                completion_tokens: 9
-            }
-        );
+        assert_eq!(t.usage(), Usage::new(5, 9).with_details(2, 0));
     }
 
     #[test]

@@ -151,10 +151,7 @@ pub fn translate_embeddings_response(
     }
     list.finish(model, usage.prompt_tokens, out);
     // Embeddings produce no completion tokens.
-    Ok(Usage {
-        prompt_tokens: usage.prompt_tokens,
-        completion_tokens: 0,
-    })
+    Ok(Usage::new(usage.prompt_tokens, 0))
 }
 
 #[cfg(test)]
@@ -224,13 +221,7 @@ mod tests {
                 {"object":"embedding","index":1,"embedding":[0.25,2]}],
                 "model":"cohere/embed","usage":{"prompt_tokens":4,"total_tokens":4}})
         );
-        assert_eq!(
-            usage,
-            Usage {
-                prompt_tokens: 4,
-                completion_tokens: 0
-            }
-        );
+        assert_eq!(usage, Usage::new(4, 0));
     }
 
     #[test]

@@ -49,19 +49,16 @@ impl UpstreamUsage {
     }
 
     pub(super) fn usage(&self) -> Usage {
-        Usage {
-            prompt_tokens: self.pick(|u| u.input_tokens),
-            completion_tokens: self.pick(|u| u.output_tokens),
-        }
+        Usage::new(
+            self.pick(|u| u.input_tokens),
+            self.pick(|u| u.output_tokens),
+        )
+        .with_details(self.cached_tokens.map_or(0, count), 0)
     }
 
     pub(super) fn to_openai(self) -> CompletionUsage {
         let u = self.usage();
-        CompletionUsage::new(
-            u.prompt_tokens,
-            u.completion_tokens,
-            self.cached_tokens.map_or(0, count),
-        )
+        CompletionUsage::new(u.prompt_tokens, u.completion_tokens, u.cached_tokens)
     }
 }
 
@@ -289,13 +286,7 @@ mod tests {
             r#"{"id":"x","message":{"content":[]},"finish_reason":"COMPLETE",
             "usage":{"billed_units":{"input_tokens":12.0,"output_tokens":7}}}"#,
         );
-        assert_eq!(
-            usage,
-            Usage {
-                prompt_tokens: 12,
-                completion_tokens: 7
-            }
-        );
+        assert_eq!(usage, Usage::new(12, 7));
         assert_eq!(v["usage"]["total_tokens"], 19);
         assert_eq!(v["choices"][0]["message"]["content"], Value::Null);
     }

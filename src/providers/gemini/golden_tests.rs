@@ -311,13 +311,7 @@ fn recorded_url_context_response_counts_tool_prompt_tokens() {
         .starts_with("Pydantic AI is a Python agent framework"));
     assert_eq!(v["id"], "chatcmpl-qgqkaI-iDLrTjMcP0bP24A4");
     assert_eq!(v["usage"]["total_tokens"], 2515);
-    assert_eq!(
-        usage,
-        Usage {
-            prompt_tokens: 32 + 2395,
-            completion_tokens: 41 + 47
-        }
-    );
+    assert_eq!(usage, Usage::new(32 + 2395, 41 + 47).with_details(0, 47));
 }
 
 #[test]

@@ -100,25 +100,25 @@ impl UsageMetadata {
     /// tool results (`toolUsePromptTokenCount`, e.g. URL context) are billed
     /// as input and reported beside it, so they count as prompt tokens; then
     /// `total_tokens` equals Gemini's `totalTokenCount`. Thinking counts as
-    /// completion, as OpenAI counts reasoning tokens.
+    /// completion, as OpenAI counts reasoning tokens (`candidatesTokenCount`
+    /// leaves thoughts out), and is the reasoning part of it;
+    /// `cachedContentTokenCount` is the cached part of the prompt.
     pub(super) fn usage(&self) -> Usage {
         let n = |v: Option<u64>| v.unwrap_or(0);
-        Usage {
-            prompt_tokens: n(self.prompt_token_count)
-                .saturating_add(n(self.tool_use_prompt_token_count)),
-            completion_tokens: n(self.candidates_token_count)
-                .saturating_add(n(self.thoughts_token_count)),
-        }
+        Usage::new(
+            n(self.prompt_token_count).saturating_add(n(self.tool_use_prompt_token_count)),
+            n(self.candidates_token_count).saturating_add(n(self.thoughts_token_count)),
+        )
+        .with_details(
+            n(self.cached_content_token_count),
+            n(self.thoughts_token_count),
+        )
     }
 
     pub(super) fn to_openai(self) -> CompletionUsage {
         let u = self.usage();
-        CompletionUsage::new(
-            u.prompt_tokens,
-            u.completion_tokens,
-            self.cached_content_token_count.unwrap_or(0),
-        )
-        .with_reasoning_tokens(self.thoughts_token_count.unwrap_or(0))
+        CompletionUsage::new(u.prompt_tokens, u.completion_tokens, u.cached_tokens)
+            .with_reasoning_tokens(u.reasoning_tokens)
     }
 }
 
@@ -387,13 +387,7 @@ mod tests {
         assert_eq!(choice["message"]["content"], "");
         assert_eq!(choice["finish_reason"], "content_filter");
         assert!(v["id"].as_str().unwrap().starts_with("chatcmpl-gemini-"));
-        assert_eq!(
-            usage,
-            Usage {
-                prompt_tokens: 7,
-                completion_tokens: 0
-            }
-        );
+        assert_eq!(usage, Usage::new(7, 0));
     }
 
     #[test]
@@ -418,13 +412,7 @@ mod tests {
                 "prompt_tokens_details":{"cached_tokens":60},
                 "completion_tokens_details":{"reasoning_tokens":20}})
         );
-        assert_eq!(
-            usage,
-            Usage {
-                prompt_tokens: 100,
-                completion_tokens: 25
-            }
-        );
+        assert_eq!(usage, Usage::new(100, 25).with_details(60, 20));
     }
 
     #[test]

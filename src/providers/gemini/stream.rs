@@ -235,13 +235,7 @@ mod tests {
         assert!(text.contains(
             r#""choices":[],"usage":{"prompt_tokens":3,"completion_tokens":9,"total_tokens":12,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}"#
         ), "{text}");
-        assert_eq!(
-            t.usage(),
-            Usage {
-                prompt_tokens: 3,
-                completion_tokens: 9
-            }
-        );
+        assert_eq!(t.usage(), Usage::new(3, 9));
     }
 
     #[test]
@@ -306,13 +300,7 @@ mod tests {
                 r#"{"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":10,"thoughtsTokenCount":2}}"#,
             ],
         );
-        assert_eq!(
-            t.usage(),
-            Usage {
-                prompt_tokens: 3,
-                completion_tokens: 12
-            }
-        );
+        assert_eq!(t.usage(), Usage::new(3, 12).with_details(0, 2));
     }
 
     #[test]

@@ -109,10 +109,7 @@ pub fn translate_vertex_embeddings_response(
         .filter_map(|p| p.embeddings.statistics.as_ref())
         .map(|s| s.token_count)
         .sum();
-    let usage = Usage {
-        prompt_tokens: tokens as u64,
-        completion_tokens: 0,
-    };
+    let usage = Usage::new(tokens as u64, 0);
     let vectors = resp.predictions.iter().map(|p| p.embeddings.values);
     write_embeddings_list(vectors, model, info, usage, out)?;
     Ok(usage)
