@@ -302,7 +302,15 @@ impl State {
         match loaded {
             Ok(None) => {}
             Ok(Some((version, entities))) => {
+                let first = self.version.is_none();
                 self.version = Some(version);
+                let empty = entities.keys.is_empty()
+                    && entities.teams.is_empty()
+                    && entities.customers.is_empty();
+                if first && empty {
+                    // Nothing made through the API yet: the snapshot has it right.
+                    return;
+                }
                 let generation = self.gw.config.publish_entities(entities);
                 tracing::debug!(
                     generation,
