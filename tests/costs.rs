@@ -190,3 +190,53 @@ fn a_spent_budget_refuses_with_402_saying_which_and_when_in_each_dialect() {
     );
     assert_eq!(keys["budget"]["period"], "monthly");
 }
+
+#[test]
+fn a_budgeted_keys_stream_is_charged_even_when_the_client_asks_for_no_usage() {
+    let mock = mock_provider(&[]);
+    let gw = priced_gateway(&mock);
+    let body = json!({"model": "openai/gpt-4o-mini", "stream": true,
+                      "messages": [{"role": "user", "content": "one two three four five"}]});
+    let r = roundtrip(
+        gw.addr,
+        &post(
+            "/v1/chat/completions",
+            &body.to_string(),
+            &[("authorization", "Bearer rb-team-budget-01")],
+        ),
+    );
+    assert_eq!(r.status, 200);
+    // The gateway asked for the usage: the stream ends with OpenAI's usage chunk.
+    let events = sse_data(&r.body);
+    let usage_chunk: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
+    assert!(
+        usage_chunk["usage"]["completion_tokens"].as_u64().unwrap() > 0,
+        "{usage_chunk}"
+    );
+    let mut page = Value::Null;
+    assert!(eventually(Duration::from_secs(5), || {
+        page = roundtrip(gw.addr, &get("/admin/logs?key_id=vk-team-bound", &[])).json();
+        page["data"].as_array().is_some_and(|d| d.len() == 1)
+    }));
+    assert!(
+        page["data"][0]["cost_usd"].as_f64().unwrap() > 0.0,
+        "{page}"
+    );
+    let keys = roundtrip(gw.addr, &get("/admin/teams/eng", &[])).json();
+    assert!(
+        keys["budget"]["spent_usd"].as_f64().unwrap() > 0.0,
+        "{keys}"
+    );
+    // A client's own stream_options are left alone.
+    let mut own = body.clone();
+    own["stream_options"] = json!({"include_usage": false});
+    let r = roundtrip(
+        gw.addr,
+        &post(
+            "/v1/chat/completions",
+            &own.to_string(),
+            &[("authorization", "Bearer rb-team-budget-01")],
+        ),
+    );
+    assert!(!r.text().contains("\"usage\":{"), "{}", r.text());
+}

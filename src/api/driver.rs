@@ -340,6 +340,7 @@ fn peek_model(body: &[u8]) -> Result<Asked<'_>, GatewayError> {
         range,
         fallbacks,
         cut,
+        stream: peeked.stream,
     })
 }
 
@@ -371,6 +372,7 @@ fn model_in_path<'b>(x: &Exchange<'b>) -> Result<Asked<'b>, GatewayError> {
             range: 0..0,
             fallbacks: Vec::new(),
             cut: None,
+            stream: false,
         }),
         None => Err(GatewayError::new(400, "no model in the request path")),
     }

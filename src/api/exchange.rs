@@ -90,6 +90,8 @@ pub(super) struct Asked<'b> {
     pub fallbacks: Vec<String>,
     /// The `fallbacks` member, cut from the body before it goes upstream.
     pub cut: Option<Range<usize>>,
+    /// `"stream": true`.
+    pub stream: bool,
 }
 
 /// How long an upstream asks the client to wait: `retry-after-ms` (OpenAI,

@@ -201,6 +201,20 @@ pub(super) fn charge(x: &Exchange<'_>, rec: &Record<'_>, cost_nanos: u64) {
         .charge_model_tokens(rec.provider, rec.model, tokens, now_ns());
 }
 
+/// Whether the request's usage decides something: a budget or token limit
+/// of its key, team or customer.
+pub(super) fn needs_usage(x: &Exchange<'_>) -> bool {
+    let Some(k) = x.caller.virtual_key else {
+        return false;
+    };
+    let governance = &x.req.config.governance;
+    governance
+        .holders(&governance.keys[k])
+        .into_iter()
+        .flatten()
+        .any(|(_, h)| h.budget.is_some() || h.limits.tokens.is_some())
+}
+
 /// Whether the client asked for the cost in a header.
 pub(super) fn wants_cost(x: &Exchange<'_>) -> bool {
     x.req

@@ -32,7 +32,13 @@ pub(super) async fn attempt<'a>(
     let mut up = worker.take_buf();
     let key = rec.key;
     // Gemini names the model in the path: its body goes as it is.
-    let splice = (!model_in_path(x.dialect)).then(|| Splice::new(&asked.range, asked.cut.clone()));
+    let splice = (!model_in_path(x.dialect)).then(|| {
+        let splice = Splice::new(&asked.range, asked.cut.clone());
+        match ask_for_stream_usage(x, asked) {
+            true => splice.with_members_after_model(INCLUDE_USAGE),
+            false => splice,
+        }
+    });
     let body_len = match &splice {
         Some(splice) => splice.len(x.req.body.len(), upstream_model),
         None => x.req.body.len(),
@@ -49,6 +55,21 @@ pub(super) async fn attempt<'a>(
         return Err(error_answer(x, provider, reader, rec).await);
     }
     relay(x, client, provider, reader, rec).await
+}
+
+/// Asks an OpenAI-shaped stream for its usage in a last chunk.
+const INCLUDE_USAGE: &[u8] = br#","stream_options":{"include_usage":true}"#;
+
+/// Whether to ask the provider for a stream's usage the client did not ask
+/// for: only where a budget or token limit depends on it (else such a key's
+/// streams would cost nothing), and only when the client set no
+/// `stream_options` of its own. The stream then ends with OpenAI's usage
+/// chunk (`"choices":[]`), as it does for clients that ask.
+fn ask_for_stream_usage(x: &Exchange<'_>, asked: &Asked<'_>) -> bool {
+    asked.stream
+        && matches!(x.dialect, Dialect::OpenAiChat | Dialect::OpenAiCompletions)
+        && super::govern::needs_usage(x)
+        && crate::schema::peek::top_level_key_named(x.body(), b"stream_options").is_none()
 }
 
 /// Client headers not forwarded upstream: hop-by-hop, the gateway's own auth
@@ -186,6 +207,7 @@ pub(super) fn with_body(
     };
     let head_len = head.len();
     push_json_string(&mut head, upstream_model);
+    head.extend_from_slice(splice.after_model());
     let body = x.req.body.clone();
     let mut parts = Vec::with_capacity(5);
     parts.push(Part::Owned(0..head_len));

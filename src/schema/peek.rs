@@ -382,6 +382,8 @@ pub struct Splice {
     /// The model string, quotes included.
     model: Range<usize>,
     cut: Option<Range<usize>>,
+    /// Members written right after the new model (`,"name":value`).
+    after_model: &'static [u8],
 }
 
 /// One piece of the upstream body, in order.
@@ -400,7 +402,22 @@ impl Splice {
         Self {
             model: model.start - 1..model.end + 1,
             cut,
+            after_model: b"",
         }
+    }
+
+    /// Also add `members` (`,"name":value`, valid after the model's value)
+    /// to the upstream body.
+    pub fn with_members_after_model(self, members: &'static [u8]) -> Self {
+        Self {
+            after_model: members,
+            ..self
+        }
+    }
+
+    /// What [`Splice::with_members_after_model`] added.
+    pub fn after_model(&self) -> &'static [u8] {
+        self.after_model
     }
 
     /// The pieces of the upstream body for a client body of `body_len` bytes.
@@ -435,7 +452,7 @@ impl Splice {
     /// Length of the upstream body.
     pub fn len(&self, body_len: usize, new_model: &str) -> usize {
         let cut = self.cut.as_ref().map_or(0, |c| c.len());
-        body_len - self.model.len() - cut + json_string_len(new_model)
+        body_len - self.model.len() - cut + json_string_len(new_model) + self.after_model.len()
     }
 
     /// Append the upstream body to `out`.
@@ -443,7 +460,10 @@ impl Splice {
         for piece in self.pieces(body.len()) {
             match piece {
                 Piece::Body(r) => out.extend_from_slice(&body[r]),
-                Piece::Model => push_json_string(out, new_model),
+                Piece::Model => {
+                    push_json_string(out, new_model);
+                    out.extend_from_slice(self.after_model);
+                }
             }
         }
     }
@@ -452,6 +472,21 @@ impl Splice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn members_after_the_model_keep_the_body_valid_json() {
+        let body = br#"{"model":"a","stream":true,"messages":[]}"#;
+        let p = peek(body).unwrap();
+        let splice = Splice::new(&p.model.unwrap(), None)
+            .with_members_after_model(br#","stream_options":{"include_usage":true}"#);
+        let mut out = Vec::new();
+        splice.write(&mut out, body, "longer-model");
+        assert_eq!(out.len(), splice.len(body.len(), "longer-model"));
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["model"], "longer-model");
+        assert_eq!(v["stream_options"]["include_usage"], true);
+        assert_eq!(v["stream"], true);
+    }
 
     #[test]
     fn required_members_are_checked_in_one_walk() {
