@@ -23,26 +23,8 @@ fn postgres_url() -> Option<String> {
     }
 }
 
-fn call(gw: &Proc, method: &str, path: &str, body: Option<&Value>) -> Resp {
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    roundtrip(gw.addr, request.as_bytes())
-}
-
 fn chat(gw: &Proc, key: &str) -> Resp {
-    let body =
-        json!({"model": "mock/echo", "messages": [{"role": "user", "content": "one two three"}]});
-    roundtrip(
-        gw.addr,
-        &post(
-            "/v1/chat/completions",
-            &body.to_string(),
-            &[("authorization", &format!("Bearer {key}"))],
-        ),
-    )
+    chat_as(gw, key, "mock/echo")
 }
 
 /// A gateway on `schema` of the test server.

@@ -196,6 +196,10 @@ impl State {
         if self.batch.is_empty() {
             return;
         }
+        // Rows come core by core; the log's order (its ids) is the order
+        // requests finished in.
+        self.batch
+            .sort_by_key(|r| r.ts_ms.saturating_mul(1000) + r.latency_us as i64);
         let costs = &self.gw.costs;
         for row in &self.batch {
             costs.add(

@@ -517,3 +517,28 @@ pub fn sse_data(body: &[u8]) -> Vec<String> {
         })
         .collect()
 }
+
+/// `method path` with an optional JSON body, on a fresh connection (the
+/// admin API's calls).
+pub fn call(gw: &Proc, method: &str, path: &str, body: Option<&serde_json::Value>) -> Resp {
+    let body = body.map(serde_json::Value::to_string).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    roundtrip(gw.addr, request.as_bytes())
+}
+
+/// A short chat request to `model` with `key` as the bearer token.
+pub fn chat_as(gw: &Proc, key: &str, model: &str) -> Resp {
+    let body = serde_json::json!({"model": model,
+        "messages": [{"role": "user", "content": "one two three"}]});
+    roundtrip(
+        gw.addr,
+        &post(
+            "/v1/chat/completions",
+            &body.to_string(),
+            &[("authorization", &format!("Bearer {key}"))],
+        ),
+    )
+}
