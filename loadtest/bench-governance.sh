@@ -41,7 +41,7 @@ TOML
     printf '[[virtual_keys]]\nname = "vk-%d"\nkey = "rb-bench-vk-%06d"\nteam_id = "bench-team"\nmodels = ["openai/*"]\nrate_limit = { rpm = 1000000000, tpm = 1000000000 }\nbudget = { limit_usd = 1000000, period = "daily" }\n' "$k" "$k"
   done
 }
-{ keys; echo 'store = false'; } >"$tmp/off.toml"
+{ echo 'store = false'; keys; } >"$tmp/off.toml"
 { keys; printf '[store]\nsqlite = "%s/log.db"\n' "$tmp"; } >"$tmp/on.toml"
 declare -A addr
 for g in off on; do

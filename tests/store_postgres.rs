@@ -41,8 +41,9 @@ fn on_postgres(url: &str, schema: &str, extra: &str) -> Proc {
 fn gateways_sharing_postgres_share_keys_and_one_request_log() {
     let Some(url) = postgres_url() else { return };
     let schema = format!("gw_{}_{}", std::process::id(), unique());
-    let a = on_postgres(&url, &schema, "");
-    let mut b = on_postgres(&url, &schema, "");
+    let one_dollar_per_million = "[pricing.\"mock/echo\"]\ninput = 1\noutput = 1\n";
+    let a = on_postgres(&url, &schema, one_dollar_per_million);
+    let mut b = on_postgres(&url, &schema, one_dollar_per_million);
     let made = call(&a, "POST", "/admin/keys", Some(&json!({"name": "shared"})));
     assert_eq!(made.status, 201, "{}", made.text());
     let key = made.json()["key"].as_str().unwrap().to_owned();
@@ -66,6 +67,12 @@ fn gateways_sharing_postgres_share_keys_and_one_request_log() {
         "rows of both instances in one log: {seen}\n{}",
         b.stderr()
     );
+    // Priced by the override below, from each row's own usage.
+    for row in seen["data"].as_array().unwrap() {
+        let tokens = row["input_tokens"].as_u64().unwrap() + row["output_tokens"].as_u64().unwrap();
+        let cost = row["cost_usd"].as_f64().unwrap();
+        assert!((cost - tokens as f64 * 1e-6).abs() < 1e-12, "{row}");
+    }
     // Deleted on B, refused on A.
     let other = call(
         &b,

@@ -88,6 +88,8 @@ struct State {
     last_prune: Instant,
     last_connect: Instant,
     last_warning: Option<Instant>,
+    /// Rows the queues had dropped when last reported, and when.
+    dropped_reported: (u64, Instant),
 }
 
 impl State {
@@ -110,10 +112,12 @@ impl State {
             last_prune: now - PRUNE_EVERY + Duration::from_secs(5),
             last_connect: now,
             last_warning: None,
+            dropped_reported: (0, now),
         }
     }
 
     fn run(mut self, mut opener: Option<Opener>) {
+        lower_priority();
         loop {
             let stopping = self
                 .gw
@@ -148,6 +152,7 @@ impl State {
             if self.last_prune.elapsed() >= PRUNE_EVERY {
                 self.prune();
             }
+            self.report_dropped();
             if stopping && self.batch.is_empty() && !self.drain_rows() {
                 self.flush();
                 return;
@@ -201,16 +206,16 @@ impl State {
         self.batch
             .sort_by_key(|r| r.ts_ms.saturating_mul(1000) + r.latency_us as i64);
         let costs = &self.gw.costs;
-        for row in &self.batch {
-            costs.add(
-                &row.provider,
-                &row.model,
+        costs.add_rows(self.batch.iter().map(|row| {
+            (
+                row.provider.as_str(),
+                row.model.as_str(),
                 row.key_id.as_deref().unwrap_or(""),
                 row.team_id.as_deref().unwrap_or(""),
                 row.cost_nanos,
                 row.priced,
-            );
-        }
+            )
+        }));
         for sink in &mut self.sinks {
             sink.rows(&self.batch);
         }
@@ -255,6 +260,24 @@ impl State {
             tracing::warn!(error = %e, rows_dropped_by_queues = dropped, "{what}");
             self.last_warning = Some(Instant::now());
         }
+    }
+
+    /// Say, at most every `WARN_EVERY`, how many rows the full queues
+    /// dropped since the last time (a store too slow for the traffic).
+    fn report_dropped(&mut self) {
+        let (before, at) = self.dropped_reported;
+        if at.elapsed() < WARN_EVERY {
+            return;
+        }
+        let now = self.gw.log.dropped();
+        if now > before {
+            tracing::warn!(
+                rows = now - before,
+                total = now,
+                "request-log rows dropped: the store falls behind (see [store] queue_rows)"
+            );
+        }
+        self.dropped_reported = (now, Instant::now());
     }
 
     /// Add each budget's new spend to the store's total and take back the
@@ -412,6 +435,23 @@ impl State {
         answer
     }
 }
+
+/// Where the store thread and the workers share a core, the workers come
+/// first: the store catches up when they wait (its queues hold seconds of
+/// rows), and drops rows, counted, only when they never do.
+pub(super) fn lower_priority() {
+    // SAFETY: plain syscalls on the calling thread's own id.
+    let failed = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, STORE_NICE) != 0
+    };
+    if failed {
+        tracing::debug!("could not lower the store thread's priority");
+    }
+}
+
+/// `nice` of the control plane's store and export threads.
+const STORE_NICE: libc::c_int = 10;
 
 fn unix_now() -> i64 {
     now_ms() / 1000

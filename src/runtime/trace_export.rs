@@ -62,6 +62,7 @@ pub fn start(
 
 /// Ends when the sink (the store thread) is gone and the queue is empty.
 fn export_loop(mut exporter: OtlpExporter, batches: Receiver<Vec<SpanData>>) {
+    super::store::lower_priority();
     let mut last_warning: Option<std::time::Instant> = None;
     for spans in batches {
         if let Err(e) = exporter.export(&spans) {

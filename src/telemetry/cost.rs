@@ -2,13 +2,14 @@
 //! the store thread from the rows it receives (the request path pays
 //! nothing for them) and rendered with the rest of `/metrics`.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-/// (provider, model, key, team) -> (nano-dollars, unpriced requests).
-type Series = BTreeMap<(String, String, String, String), (u64, u64)>;
+/// `provider\0model\0key\0team` -> (nano-dollars, unpriced requests): one
+/// string key, so a row that adds to a known series allocates nothing.
+type Series = HashMap<String, (u64, u64)>;
 
 #[derive(Default)]
 pub struct CostMetrics {
@@ -32,30 +33,56 @@ impl CostMetrics {
         nanos: u64,
         priced: bool,
     ) {
-        if provider.is_empty() {
-            return;
-        }
+        self.add_rows([(provider, model, key, team, nanos, priced)]);
+    }
+
+    /// Add a batch of (provider, model, key, team, nano-dollars, priced),
+    /// under one lock.
+    pub fn add_rows<'r>(
+        &self,
+        rows: impl IntoIterator<Item = (&'r str, &'r str, &'r str, &'r str, u64, bool)>,
+    ) {
         let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
-        let id = (
-            provider.to_owned(),
-            model.to_owned(),
-            key.to_owned(),
-            team.to_owned(),
-        );
-        if series.len() >= MAX_SERIES && !series.contains_key(&id) {
-            return;
+        let mut id = String::with_capacity(96);
+        for (provider, model, key, team, nanos, priced) in rows {
+            if provider.is_empty() {
+                continue;
+            }
+            id.clear();
+            for (i, part) in [provider, model, key, team].into_iter().enumerate() {
+                if i > 0 {
+                    id.push('\0');
+                }
+                id.push_str(part);
+            }
+            if !series.contains_key(id.as_str()) {
+                if series.len() >= MAX_SERIES {
+                    continue;
+                }
+                series.insert(id.clone(), (0, 0));
+            }
+            let Some(entry) = series.get_mut(id.as_str()) else {
+                continue;
+            };
+            entry.0 += nanos;
+            entry.1 += u64::from(!priced);
         }
-        let entry = series.entry(id).or_default();
-        entry.0 += nanos;
-        entry.1 += u64::from(!priced);
     }
 
     /// The Prometheus text, with `dropped` rows from the queues.
     pub fn render(&self, dropped: u64, out: &mut Vec<u8>) {
         let mut text = String::new();
         let series = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sorted: Vec<(Vec<&str>, &(u64, u64))> = series
+            .iter()
+            .map(|(id, v)| (id.split('\0').collect(), v))
+            .collect();
+        sorted.sort();
         text.push_str("# HELP ringbridge_cost_usd_total Spend in USD from each request's usage and the pricing table.\n# TYPE ringbridge_cost_usd_total counter\n");
-        for ((provider, model, key, team), (nanos, _)) in series.iter() {
+        for (id, (nanos, _)) in &sorted {
+            let [provider, model, key, team] = id[..] else {
+                continue;
+            };
             let _ = writeln!(
                 text,
                 "ringbridge_cost_usd_total{{provider=\"{}\",model=\"{}\",key=\"{}\",team=\"{}\"}} {}",
@@ -67,8 +94,10 @@ impl CostMetrics {
             );
         }
         text.push_str("# HELP ringbridge_unpriced_requests_total Requests to a model without a known price (counted at cost 0).\n# TYPE ringbridge_unpriced_requests_total counter\n");
-        for ((provider, model, key, team), (_, unpriced)) in series.iter().filter(|(_, v)| v.1 > 0)
-        {
+        for (id, (_, unpriced)) in sorted.iter().filter(|(_, v)| v.1 > 0) {
+            let [provider, model, key, team] = id[..] else {
+                continue;
+            };
             let _ = writeln!(
                 text,
                 "ringbridge_unpriced_requests_total{{provider=\"{}\",model=\"{}\",key=\"{}\",team=\"{}\"}} {unpriced}",

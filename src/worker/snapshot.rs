@@ -281,6 +281,18 @@ mod tests {
     }
 
     #[test]
+    fn with_no_key_at_all_only_a_loopback_gateway_is_open() {
+        let mut s = settings(&[]);
+        assert!(!Snapshot::new(s.clone(), 1).auth_required());
+        s.listen = "0.0.0.0:8080".parse().unwrap();
+        // Keys will come from the admin API: until then, nobody gets in.
+        assert!(Snapshot::new(s.clone(), 1).auth_required());
+        assert_eq!(Snapshot::new(s.clone(), 1).caller_of(b"anything"), None);
+        s.allow_unauthenticated = true;
+        assert!(!Snapshot::new(s, 1).auth_required());
+    }
+
+    #[test]
     fn admin_needs_the_token_or_a_loopback_listener() {
         let mut s = settings(&[]);
         assert!(s.listen.ip().is_loopback());
