@@ -3,6 +3,7 @@
 # alternating wrk runs so machine drift hits both alike.
 #
 #   loadtest/ab-binaries.sh OLD_BINARY NEW_BINARY     # ROUNDS=4 DURATION=5s CONNS="64 8" WORKERS=1
+#   NEW_EXTRA='store = false' loadtest/ab-binaries.sh …  # top-level config lines for NEW only
 #
 # Build the old one from a worktree, e.g.:
 #   git worktree add /tmp/rb-old <rev> && (cd /tmp/rb-old && CARGO_TARGET_DIR=/tmp/rb-old-target cargo build --release -p ringbridge)
@@ -31,8 +32,9 @@ wait_line() { # file sed-expression
 "$MOCK" --listen 127.0.0.1:0 --workers 1 >"$tmp/mock.out" 2>/dev/null & pids+=($!)
 mock=$(wait_line "$tmp/mock.out" 's/^LISTENING //p')
 printf 'env_providers = false\n[providers.openai]\nbase_url = "http://%s/v1"\nkeys = ["sk-bench"]\n' "$mock" >"$tmp/rb.toml"
+{ printf '%s\n' "${NEW_EXTRA:-}"; cat "$tmp/rb.toml"; } >"$tmp/rb-new.toml"
 RINGBRIDGE_LOG=warn "$OLD" --listen 127.0.0.1:0 --workers "${WORKERS:-1}" --config "$tmp/rb.toml" >"$tmp/old.out" & pids+=($!)
-RINGBRIDGE_LOG=warn "$NEW" --listen 127.0.0.1:0 --workers "${WORKERS:-1}" --config "$tmp/rb.toml" >"$tmp/new.out" & pids+=($!)
+RINGBRIDGE_LOG=warn "$NEW" --listen 127.0.0.1:0 --workers "${WORKERS:-1}" --config "$tmp/rb-new.toml" >"$tmp/new.out" & pids+=($!)
 old=$(wait_line "$tmp/old.out" 's|.*listening on http://||p')
 new=$(wait_line "$tmp/new.out" 's|.*listening on http://||p')
 
