@@ -158,3 +158,63 @@ fn a_budget_is_one_budget_across_gateways_on_postgres() {
         "B answered {last}"
     );
 }
+
+#[test]
+fn a_killed_store_connection_loses_no_request_and_the_log_resumes() {
+    let Some(url) = postgres_url() else { return };
+    let schema = format!("gw_{}_{}", std::process::id(), unique());
+    let app = format!("rb_kill_{}_{}", std::process::id(), unique());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let mut gw = on_postgres(&format!("{url}{sep}application_name={app}"), &schema, "");
+    let mut admin =
+        postgres::Client::connect(&url, postgres::NoTls).expect("the test's own connection");
+    let mut killed = 0;
+    for i in 0..200 {
+        assert_eq!(chat(&gw, "").status, 200, "request {i}");
+        if i % 50 == 25 {
+            // The server ends the gateway's session, as a restart or failover would.
+            for row in admin
+                .query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                    &[&app],
+                )
+                .unwrap()
+            {
+                killed += usize::from(row.get::<_, bool>(0));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    assert!(killed >= 1, "the gateway's connection was found and ended");
+    // Rows waited in the queues for the reconnection: every request is logged.
+    // The gateway reconnects; the rows after the last kill are there.
+    assert_eq!(chat(&gw, "").status, 200);
+    let mut page = Value::Null;
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            page = call(&gw, "GET", "/admin/logs?limit=1000", None).json();
+            page["data"].as_array().is_some_and(|d| d.len() == 201)
+        }),
+        "{page}\n{}\n{}",
+        roundtrip(gw.addr, &get("/metrics", &[]))
+            .text()
+            .lines()
+            .filter(|l| l.starts_with("ringbridge_log_rows"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        gw.stderr()
+    );
+    // Whatever a kill cost is counted, never silently lost.
+    let text = roundtrip(gw.addr, &get("/metrics", &[])).text();
+    let count = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0)
+    };
+    let logged = page["data"].as_array().unwrap().len() as u64;
+    let accounted = count("ringbridge_log_rows_written_total ")
+        + count("ringbridge_log_rows_failed_total ")
+        + count("ringbridge_log_rows_dropped_total ");
+    assert_eq!((logged, accounted), (201, 201));
+    assert_eq!(count("ringbridge_log_rows_failed_total "), 0);
+}

@@ -78,6 +78,8 @@ struct State {
     store: Option<Box<dyn Store>>,
     settings: StoreSettings,
     batch: Vec<LogRow>,
+    /// How many rows of `batch` the cost series and sinks have seen.
+    reported: usize,
     sinks: Vec<Box<dyn RowSink>>,
     version: Option<i64>,
     random: SystemRandom,
@@ -102,6 +104,7 @@ impl State {
             store: None,
             settings,
             batch: Vec::with_capacity(MAX_BATCH),
+            reported: 0,
             sinks,
             version: None,
             random: SystemRandom::default(),
@@ -126,11 +129,9 @@ impl State {
             let mut busy = self.drain_rows();
             busy |= self.serve_admin_calls();
             if self.batch.len() >= MAX_BATCH
-                || (!self.batch.is_empty()
-                    && (stopping || self.last_flush.elapsed() >= FLUSH_EVERY))
+                || (!self.batch.is_empty() && self.last_flush.elapsed() >= FLUSH_EVERY)
             {
-                self.flush();
-                busy = true;
+                busy |= self.flush();
             }
             for sink in &mut self.sinks {
                 sink.tick();
@@ -153,9 +154,18 @@ impl State {
                 self.prune();
             }
             self.report_dropped();
-            if stopping && self.batch.is_empty() && !self.drain_rows() {
-                self.flush();
-                return;
+            if stopping {
+                // Every row the workers queued, batch by batch.
+                loop {
+                    self.drain_rows();
+                    if self.batch.is_empty() {
+                        return;
+                    }
+                    if !self.flush() {
+                        self.give_up_batch();
+                        return;
+                    }
+                }
             }
             if !busy {
                 std::thread::sleep(IDLE);
@@ -182,6 +192,16 @@ impl State {
         }
     }
 
+    /// Move every waiting row into the batch, past `MAX_BATCH` (shutdown
+    /// only); whether there were any.
+    fn drain_more(&mut self) -> bool {
+        let before = self.batch.len();
+        for rx in &self.receivers {
+            self.batch.extend(rx.try_iter());
+        }
+        self.batch.len() > before
+    }
+
     /// Move waiting rows into the batch; whether there were any.
     fn drain_rows(&mut self) -> bool {
         let before = self.batch.len();
@@ -196,17 +216,56 @@ impl State {
         self.batch.len() > before
     }
 
-    fn flush(&mut self) {
+    /// Write the batch. While the store is unreachable the batch is kept
+    /// (and the queues fill behind it), so a short outage, a restart or a
+    /// failover of the server, loses nothing; only rows the full queues
+    /// cannot take are dropped.
+    /// Returns whether the batch went (written, or cleared).
+    fn flush(&mut self) -> bool {
         self.last_flush = Instant::now();
         if self.batch.is_empty() {
+            return false;
+        }
+        self.report_batch();
+        let n = self.batch.len() as u64;
+        let result = match self.store.as_mut() {
+            Some(store) => store.insert_logs(&self.batch),
+            None if self.settings.backend == StoreBackend::Off => {
+                self.batch.clear();
+                self.reported = 0;
+                return true;
+            }
+            None => return false,
+        };
+        use std::sync::atomic::Ordering::Relaxed;
+        match result {
+            Ok(()) => {
+                self.gw.costs.rows_written.fetch_add(n, Relaxed);
+            }
+            Err(e @ StoreError::Unavailable(_)) => {
+                // Kept for the next connection.
+                self.failed("the store is unreachable; log rows wait for it", e);
+                return false;
+            }
+            Err(e) => {
+                self.gw.costs.rows_failed.fetch_add(n, Relaxed);
+                self.failed("log rows lost: the store did not take them", e);
+            }
+        }
+        self.batch.clear();
+        self.reported = 0;
+        true
+    }
+
+    /// The batch's rows not yet counted in the cost series and handed to
+    /// the sinks (spans), in the order their requests finished.
+    fn report_batch(&mut self) {
+        if self.reported == self.batch.len() {
             return;
         }
-        // Rows come core by core; the log's order (its ids) is the order
-        // requests finished in.
-        self.batch
-            .sort_by_key(|r| r.ts_ms.saturating_mul(1000) + r.latency_us as i64);
-        let costs = &self.gw.costs;
-        costs.add_rows(self.batch.iter().map(|row| {
+        let fresh = &mut self.batch[self.reported..];
+        fresh.sort_by_key(|r| r.ts_ms.saturating_mul(1000) + r.latency_us as i64);
+        self.gw.costs.add_rows(fresh.iter().map(|row| {
             (
                 row.provider.as_str(),
                 row.model.as_str(),
@@ -217,28 +276,30 @@ impl State {
             )
         }));
         for sink in &mut self.sinks {
-            sink.rows(&self.batch);
+            sink.rows(fresh);
         }
+        self.reported = self.batch.len();
+    }
+
+    /// At shutdown with the store unreachable: what is left, in the batch
+    /// and the queues, is lost, counted.
+    fn give_up_batch(&mut self) {
+        while self.drain_more() {}
+        if self.batch.is_empty() {
+            return;
+        }
+        self.report_batch();
         let n = self.batch.len() as u64;
-        let result = match self.store.as_mut() {
-            Some(store) => store.insert_logs(&self.batch),
-            None if self.settings.backend == StoreBackend::Off => {
-                self.batch.clear();
-                return;
-            }
-            None => Err(StoreError::Unavailable("not connected".into())),
-        };
+        self.gw
+            .costs
+            .rows_failed
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(
+            rows = n,
+            "shutting down with the store unreachable; log rows lost"
+        );
         self.batch.clear();
-        use std::sync::atomic::Ordering::Relaxed;
-        match result {
-            Ok(()) => {
-                costs.rows_written.fetch_add(n, Relaxed);
-            }
-            Err(e) => {
-                costs.rows_failed.fetch_add(n, Relaxed);
-                self.failed("log rows lost: the store did not take them", e);
-            }
-        }
+        self.reported = 0;
     }
 
     /// After a failed call: warn (at most every `WARN_EVERY`), and let go of
