@@ -27,15 +27,14 @@ use crate::http::response::push_header;
 use crate::router::health::now_ms;
 use crate::router::{another_usable, lease, Choice, Provider, Route};
 use crate::schema::dialect::Dialect;
-use crate::schema::peek::{peek, unescape};
+use crate::schema::peek::{peek_members, unescape, Peek};
 
 /// Serve one API request; returns whether the connection may be kept.
 pub(super) async fn forward(x: &Exchange<'_>, client: &mut Client) -> bool {
     let asked = match x.dialect {
         Dialect::GeminiGenerate | Dialect::GeminiStream { .. } => model_in_path(x),
-        _ => peek_model(x.body()),
-    }
-    .and_then(|asked| required_members(x.dialect, x.body()).map(|()| asked));
+        _ => peek_model(x.body(), required_members(x.dialect)),
+    };
     let asked = match asked {
         Ok(asked) => asked,
         Err(e) => {
@@ -304,9 +303,11 @@ async fn estimate(
         && x.keep_alive)
 }
 
-/// Phase 1: the body is a JSON object with one string `model`.
-fn peek_model(body: &[u8]) -> Result<Asked<'_>, GatewayError> {
-    let peeked = peek(body).map_err(|e| GatewayError::new(400, e.to_string()))?;
+/// Phase 1: the body is a JSON object with one string `model` and every
+/// member in `required`, found in one walk.
+fn peek_model<'b>(body: &'b [u8], required: &[&str]) -> Result<Asked<'b>, GatewayError> {
+    let peeked = peek_members(body, required).map_err(|e| GatewayError::new(400, e.to_string()))?;
+    missing_member(&peeked, required)?;
     let Some(range) = peeked.model.clone() else {
         return Err(GatewayError::new(
             400,
@@ -344,18 +345,26 @@ fn peek_model(body: &[u8]) -> Result<Asked<'_>, GatewayError> {
     })
 }
 
-/// The members a dialect's request cannot do without, checked here so a
-/// request missing one is refused before any upstream sees it, whether it
-/// would go as bytes or through the hub (whose converters check the rest).
-fn required_members(dialect: Dialect, body: &[u8]) -> Result<(), GatewayError> {
-    let required: &[&str] = match dialect {
+/// The members a dialect's request cannot do without, checked with the
+/// peek so a request missing one is refused before any upstream sees it,
+/// whether it would go as bytes or through the hub (whose converters check
+/// the rest).
+fn required_members(dialect: Dialect) -> &'static [&'static str] {
+    match dialect {
         Dialect::AnthropicMessages => &["messages", "max_tokens"],
         Dialect::AnthropicCountTokens => &["messages"],
         Dialect::GeminiGenerate | Dialect::GeminiStream { .. } => &["contents"],
-        _ => return Ok(()),
-    };
-    match crate::schema::peek::first_missing(body, required) {
-        Some(name) => Err(GatewayError::new(400, format!("{name}: Field required"))),
+        _ => &[],
+    }
+}
+
+/// The first of `required` the peek did not find, as the client's 400.
+fn missing_member(peeked: &Peek, required: &[&str]) -> Result<(), GatewayError> {
+    match (0..required.len()).find(|n| peeked.present & (1 << n) == 0) {
+        Some(n) => Err(GatewayError::new(
+            400,
+            format!("{}: Field required", required[n]),
+        )),
         None => Ok(()),
     }
 }
@@ -364,7 +373,10 @@ fn required_members(dialect: Dialect, body: &[u8]) -> Result<(), GatewayError> {
 /// body, which has no `model`, goes to a Gemini upstream as it is.
 fn model_in_path<'b>(x: &Exchange<'b>) -> Result<Asked<'b>, GatewayError> {
     // The body must still be one JSON object, whoever reads it next.
-    peek(x.body()).map_err(|e| GatewayError::new(400, e.to_string()))?;
+    let required = required_members(x.dialect);
+    let peeked =
+        peek_members(x.body(), required).map_err(|e| GatewayError::new(400, e.to_string()))?;
+    missing_member(&peeked, required)?;
     let path = x.req.head.path(x.rbuf);
     match super::target::gemini_model_path(path) {
         Some((model, _)) => Ok(Asked {
@@ -476,9 +488,9 @@ mod tests {
 
     #[test]
     fn peek_phase_returns_the_model_or_a_400() {
-        let asked = peek_model(br#"{"model":"mock/echo","messages":[]}"#).unwrap();
+        let asked = peek_model(br#"{"model":"mock/echo","messages":[]}"#, &[]).unwrap();
         assert_eq!(asked.model, "mock/echo");
-        let escaped = peek_model(br#"{"model":"mock\/echo"}"#).unwrap();
+        let escaped = peek_model(br#"{"model":"mock\/echo"}"#, &[]).unwrap();
         assert_eq!(escaped.model, "mock/echo");
         assert!(matches!(escaped.model, Cow::Owned(_)));
         for bad in [
@@ -487,7 +499,7 @@ mod tests {
             b"{\"model\":1}",
             b"not json",
         ] {
-            let e = peek_model(bad).err().unwrap();
+            let e = peek_model(bad, &[]).err().unwrap();
             assert_eq!((e.status, e.side), (400, super::super::error::Side::Client));
         }
     }

@@ -26,6 +26,8 @@ pub struct Peek {
     pub stream: bool,
     /// The gateway's own `fallbacks` field, if the body has one.
     pub fallbacks: Option<Member>,
+    /// Bit `n` set: the `n`th name given to [`peek_members`] is a top-level key.
+    pub present: u64,
 }
 
 /// A top-level member the gateway consumes and removes before the body goes
@@ -61,6 +63,13 @@ pub enum PeekError {
 
 /// Scan the top level of a JSON object body.
 pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
+    peek_members(body, &[])
+}
+
+/// [`peek`], also noting which of `names` (at most 64, compared as sent)
+/// are top-level keys, in the same walk.
+pub fn peek_members(body: &[u8], names: &[&str]) -> Result<Peek, PeekError> {
+    debug_assert!(names.len() <= 64);
     let mut p = Peek::default();
     let (mut seen_model, mut seen_stream) = (false, false);
     // The comma before the current member, and a `fallbacks` member whose
@@ -86,7 +95,7 @@ pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
             return Err(PeekError::Malformed("expected ':'"));
         }
         i = skip_ws(body, i + 1);
-        match top_level_key(&body[key], key_escaped)? {
+        match top_level_key(&body[key.clone()], key_escaped)? {
             Key::Model => {
                 if std::mem::replace(&mut seen_model, true) {
                     return Err(PeekError::DuplicateKey("model"));
@@ -116,7 +125,15 @@ pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
                 fallbacks_at = Some((key_at, i..end));
                 i = end;
             }
-            Key::Other => i = skip_value(body, i)?,
+            Key::Other => {
+                if let Some(n) = names
+                    .iter()
+                    .position(|n| n.as_bytes() == &body[key.clone()])
+                {
+                    p.present |= 1 << n;
+                }
+                i = skip_value(body, i)?;
+            }
         }
         i = skip_ws(body, i);
         let separator = body.get(i).copied();
@@ -137,47 +154,6 @@ pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
             _ => return Err(PeekError::Malformed("expected ',' or '}'")),
         }
     }
-}
-
-/// The first of `names` that is not a top-level member of the object
-/// `body` (keys compared as sent), in one walk; `None` when all are there or
-/// the body is not an object the walk can follow (the caller's own parse
-/// reports that).
-pub fn first_missing<'n>(body: &[u8], names: &[&'n str]) -> Option<&'n str> {
-    debug_assert!(names.len() <= 64);
-    let mut found = 0u64;
-    let all = (1u64 << names.len()) - 1;
-    let mut i = skip_ws(body, 0);
-    if body.get(i) != Some(&b'{') {
-        return None;
-    }
-    i = skip_ws(body, i + 1);
-    while body.get(i) == Some(&b'"') && found != all {
-        let Ok((key, _, after)) = string_at(body, i) else {
-            return None;
-        };
-        if let Some(n) = names
-            .iter()
-            .position(|n| n.as_bytes() == &body[key.clone()])
-        {
-            found |= 1 << n;
-        }
-        i = skip_ws(body, after);
-        if body.get(i) != Some(&b':') {
-            return None;
-        }
-        let Ok(end) = skip_value(body, skip_ws(body, i + 1)) else {
-            return None;
-        };
-        i = skip_ws(body, end);
-        match body.get(i) {
-            Some(b',') => i = skip_ws(body, i + 1),
-            _ => break,
-        }
-    }
-    (0..names.len())
-        .find(|n| found & (1 << n) == 0)
-        .map(|n| names[n])
 }
 
 /// The contents range of the key of the top-level member named `name`
@@ -489,14 +465,16 @@ mod tests {
     }
 
     #[test]
-    fn required_members_are_checked_in_one_walk() {
+    fn required_members_are_noted_in_the_same_walk() {
         let names = ["messages", "max_tokens"];
+        let present = |body: &[u8]| peek_members(body, &names).unwrap().present;
         let body = br#"{"model":"m","messages":[{"max_tokens":1}],"max_tokens":5}"#;
-        assert_eq!(first_missing(body, &names), None);
+        assert_eq!(present(body), 0b11);
+        // Only top-level keys count, not keys inside values.
         let body = br#"{"model":"m","messages":[{"max_tokens":1}]}"#;
-        assert_eq!(first_missing(body, &names), Some("max_tokens"));
-        assert_eq!(first_missing(br#"{}"#, &names), Some("messages"));
-        assert_eq!(first_missing(b"[]", &names), None);
+        assert_eq!(present(body), 0b01);
+        assert_eq!(present(br#"{}"#), 0);
+        assert_eq!(peek(br#"{"messages":1}"#).unwrap().present, 0);
     }
 
     #[test]
