@@ -40,8 +40,10 @@ wait_line() {
 
 "$BIN/mock-provider" --listen 127.0.0.1:0 --workers 1 >"$tmp/mock.out" 2>/dev/null & pids+=($!)
 mock=$(wait_line "$tmp/mock.out" 's/^LISTENING //p')
+# No request log: it costs every scenario alike (bench-governance.sh measures it).
 cat >"$tmp/rb.toml" <<TOML
 env_providers = false
+store = false
 [auth]
 keys = ["sk-bench"]
 [[teams]]
