@@ -371,15 +371,7 @@ fn bodies_are_logged_only_when_asked_and_cut_at_the_cap() {
 
 #[test]
 fn a_gateway_whose_store_is_unreachable_still_shuts_down_at_once_counting_its_rows() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
-    let mut gw = gateway(GatewayOpts {
-        config: Some(format!(
-            "env_providers = false\n[store]\npostgres = \"postgres://rb:pw@127.0.0.1:{port}/rb\"\n"
-        )),
-        ..Default::default()
-    });
+    let mut gw = gateway_with_unreachable_postgres("pw");
     for _ in 0..5 {
         assert_eq!(chat_as(&gw, "", "mock/echo").status, 200);
     }

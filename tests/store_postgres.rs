@@ -96,15 +96,7 @@ fn a_postgres_that_is_down_at_start_is_waited_for_and_requests_are_served_meanwh
         return;
     }
     // Nothing listens on this port: the store is down for the whole test.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
-    let mut gw = gateway(GatewayOpts {
-        config: Some(format!(
-            "env_providers = false\n[store]\npostgres = \"postgres://rb:secret-password@127.0.0.1:{port}/rb\"\n"
-        )),
-        ..Default::default()
-    });
+    let mut gw = gateway_with_unreachable_postgres("secret-password");
     let r = roundtrip(
         gw.addr,
         &post(

@@ -542,3 +542,17 @@ pub fn chat_as(gw: &Proc, key: &str, model: &str) -> Resp {
         ),
     )
 }
+
+/// A gateway whose store is a Postgres nobody listens for (a port just
+/// freed on 127.0.0.1), with `password` in its URL.
+pub fn gateway_with_unreachable_postgres(password: &str) -> Proc {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    gateway(GatewayOpts {
+        config: Some(format!(
+            "env_providers = false\n[store]\npostgres = \"postgres://rb:{password}@127.0.0.1:{port}/rb\"\n"
+        )),
+        ..Default::default()
+    })
+}
