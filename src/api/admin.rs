@@ -146,6 +146,25 @@ pub async fn model(
     json_answer(client, 200, &object, keep_alive, id).await
 }
 
+/// Poll `answer` until the control plane has given one, without blocking
+/// the core; `None` when `limit` passed or the gateway is shutting down.
+pub(super) async fn wait_for_control<T>(
+    worker: &Worker,
+    limit: std::time::Duration,
+    mut answer: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(answer) = answer() {
+            return Some(answer);
+        }
+        if started.elapsed() > limit || worker.gw.shutting_down() {
+            return None;
+        }
+        monoio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
 /// Longest a `POST /admin/reload` waits for the control thread.
 const RELOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -160,16 +179,10 @@ pub async fn reload(
 ) -> bool {
     let reloads = &worker.gw.reloads;
     let ticket = reloads.request();
-    let started = std::time::Instant::now();
-    let outcome = loop {
-        if let Some(outcome) = reloads.outcome(ticket) {
-            break outcome;
-        }
-        if started.elapsed() > RELOAD_WAIT || worker.gw.shutting_down() {
-            let err = GatewayError::new(503, "the reload did not finish in time; see the log");
-            return respond::plain_error(client, &err, keep_alive, id).await;
-        }
-        monoio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let Some(outcome) = wait_for_control(worker, RELOAD_WAIT, || reloads.outcome(ticket)).await
+    else {
+        let err = GatewayError::new(503, "the reload did not finish in time; see the log");
+        return respond::plain_error(client, &err, keep_alive, id).await;
     };
     match outcome {
         Ok(generation) => {

@@ -4,7 +4,7 @@
 //! to the store thread (`runtime::store`), then waits for the answer
 //! without blocking its core.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::respond::{self, Client, RequestId};
 use super::target::Request;
@@ -63,16 +63,12 @@ pub(crate) async fn serve(
 async fn wait(worker: &Worker, call: AdminCall) -> Answer {
     let calls = &worker.gw.admin_calls;
     let ticket = calls.submit(call);
-    let started = Instant::now();
-    loop {
-        if let Some(answer) = calls.answer(ticket) {
-            return answer;
-        }
-        if started.elapsed() > ANSWER_WAIT || worker.gw.shutting_down() {
+    match super::admin::wait_for_control(worker, ANSWER_WAIT, || calls.answer(ticket)).await {
+        Some(answer) => answer,
+        None => {
             calls.abandon(ticket);
-            return Answer::error(503, "store_unavailable", "the store did not answer in time");
+            Answer::error(503, "store_unavailable", "the store did not answer in time")
         }
-        monoio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 

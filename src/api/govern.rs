@@ -259,10 +259,9 @@ fn duration_text(ns: Nanos) -> String {
     }
 }
 
+/// Unix seconds, as budgets and expiry take them.
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    crate::config::calendar::unix_now().max(0) as u64
 }
 
 #[cfg(test)]

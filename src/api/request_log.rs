@@ -83,9 +83,7 @@ fn base(
     error: Option<&GatewayError>,
 ) -> LogRow {
     let elapsed = started.elapsed();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now_ms = crate::config::calendar::unix_now_ms();
     LogRow {
         ts_ms: now_ms - elapsed.as_millis() as i64,
         request_id: id.map(|i| i.lossy().into_owned()).unwrap_or_default(),

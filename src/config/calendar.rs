@@ -3,6 +3,18 @@
 
 const DAY: i64 = 86_400;
 
+/// Milliseconds since the Unix epoch, now (0 before 1970).
+pub fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    unix_now_ms() / 1000
+}
+
 /// Seconds since the Unix epoch of an RFC 3339 time
 /// (`2027-01-31T12:00:00Z`, `…T12:00:00.5+02:00`); `None` if malformed or
 /// before 1970.

@@ -183,6 +183,17 @@ pub enum StoreBackend {
     Postgres(Secret, Option<String>),
 }
 
+/// A Postgres schema name the store accepts: 1 to 63 lowercase ASCII
+/// letters, digits and `_`, not starting with a digit (so it needs no quoting).
+pub fn valid_schema_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// Requests and tokens per minute; `None` is no limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RateLimit {

@@ -241,7 +241,7 @@ impl Admin<'_> {
                     stamps,
                 };
                 let stored = group_entity(kind, &group);
-                let answer = api_group_json(kind, &group, None);
+                let answer = api_group_json(kind, &group, None, self.now_ms);
                 match kind {
                     EntityKind::Team => next.teams.push(group),
                     _ => next.customers.push(group),
@@ -322,7 +322,7 @@ impl Admin<'_> {
                     &next.customers
                 };
                 let group = list.iter().find(|g| g.id == id).expect("just updated");
-                api_group_json(kind, group, self.holder(kind, id))
+                api_group_json(kind, group, self.holder(kind, id), self.now_ms)
             }
         };
         Ok((Answer::ok(200, body), Some(next)))
@@ -469,7 +469,7 @@ impl Admin<'_> {
             &self.current.customers
         };
         match list.iter().find(|g| g.id == holder.id) {
-            Some(api) if holder.from_api => api_group_json(kind, api, Some(holder)),
+            Some(api) if holder.from_api => api_group_json(kind, api, Some(holder), self.now_ms),
             _ => {
                 let mut doc = json!({
                     "id": holder.id, "object": kind.as_str(), "name": holder.name, "source": "config",
@@ -481,14 +481,19 @@ impl Admin<'_> {
     }
 }
 
-fn api_group_json(kind: EntityKind, group: &ApiGroup, holder: Option<&Holder>) -> Value {
+fn api_group_json(
+    kind: EntityKind,
+    group: &ApiGroup,
+    holder: Option<&Holder>,
+    now_ms: i64,
+) -> Value {
     let mut doc = group.doc.to_json();
     doc["id"] = json!(group.id);
     doc["object"] = json!(kind.as_str());
     doc["source"] = json!("api");
     stamps_json(&mut doc, group.stamps);
     if let Some(h) = holder {
-        limits_json(&mut doc, h, 0);
+        limits_json(&mut doc, h, now_ms);
     }
     doc
 }
@@ -505,11 +510,7 @@ fn limits_json(doc: &mut Value, holder: &Holder, now_ms: i64) {
         "rpm": limits.requests.as_ref().map(|g| g.per_minute()),
         "tpm": limits.tokens.as_ref().map(|g| g.per_minute()),
     });
-    let now = if now_ms > 0 {
-        now_ms / 1000
-    } else {
-        unix_now()
-    };
+    let now = now_ms / 1000;
     doc["budget"] = match &holder.budget {
         None => Value::Null,
         Some(b) => {
@@ -523,12 +524,6 @@ fn limits_json(doc: &mut Value, holder: &Holder, now_ms: i64) {
             })
         }
     };
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn not_found(kind: EntityKind, id: &str) -> Answer {

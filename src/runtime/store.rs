@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::config::calendar::{unix_now, unix_now_ms};
 use crate::config::{StoreBackend, StoreSettings};
 use crate::governance::admin::{self, Admin, Answer, SystemRandom};
 use crate::governance::ApiEntities;
@@ -418,7 +419,7 @@ impl State {
         let older_than = self
             .settings
             .retention
-            .map(|r| now_ms() - r.as_millis() as i64);
+            .map(|r| unix_now_ms() - r.as_millis() as i64);
         if older_than.is_none() && self.settings.max_rows.is_none() {
             return;
         }
@@ -478,7 +479,7 @@ impl State {
             store: store.as_mut(),
             governance: &config.governance,
             current,
-            now_ms: now_ms(),
+            now_ms: unix_now_ms(),
         };
         let (answer, next) = match call {
             AdminCall::List(kind) => (admin.list(kind), None),
@@ -513,13 +514,3 @@ pub(super) fn lower_priority() {
 
 /// `nice` of the control plane's store and export threads.
 const STORE_NICE: libc::c_int = 10;
-
-fn unix_now() -> i64 {
-    now_ms() / 1000
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}

@@ -149,13 +149,7 @@ pub fn connect(url: &str) -> Result<PostgresStore, StoreError> {
 /// lowercase ASCII letters, digits and `_`, at most 63 bytes): several
 /// deployments or test runs can share one database.
 pub fn connect_with_schema(url: &str, schema: &str) -> Result<PostgresStore, StoreError> {
-    let valid = !schema.is_empty()
-        && schema.len() <= 63
-        && !schema.starts_with(|c: char| c.is_ascii_digit())
-        && schema
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if !valid {
+    if !crate::config::valid_schema_name(schema) {
         return Err(StoreError::Other(format!(
             "invalid Postgres schema name {schema:?}: use lowercase letters, digits and _"
         )));

@@ -24,18 +24,6 @@ pub struct CostMetrics {
 const MAX_SERIES: usize = 10_000;
 
 impl CostMetrics {
-    pub fn add(
-        &self,
-        provider: &str,
-        model: &str,
-        key: &str,
-        team: &str,
-        nanos: u64,
-        priced: bool,
-    ) {
-        self.add_rows([(provider, model, key, team, nanos, priced)]);
-    }
-
     /// Add a batch of (provider, model, key, team, nano-dollars, priced),
     /// under one lock.
     pub fn add_rows<'r>(
@@ -134,10 +122,12 @@ mod tests {
     #[test]
     fn costs_add_up_per_series_and_render_escaped() {
         let m = CostMetrics::default();
-        m.add("openai", "gpt-4o", "vk-ci", "eng", 1_500_000, true);
-        m.add("openai", "gpt-4o", "vk-ci", "eng", 500_000, true);
-        m.add("mock", "a\"b", "", "", 0, false);
-        m.add("", "refused", "", "", 0, false);
+        m.add_rows([
+            ("openai", "gpt-4o", "vk-ci", "eng", 1_500_000, true),
+            ("openai", "gpt-4o", "vk-ci", "eng", 500_000, true),
+            ("mock", "a\"b", "", "", 0, false),
+            ("", "refused", "", "", 0, false),
+        ]);
         let mut out = Vec::new();
         m.render(3, &mut out);
         let text = String::from_utf8(out).unwrap();

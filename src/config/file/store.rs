@@ -39,16 +39,7 @@ pub(super) fn resolve(
             let schema =
                 match file.postgres_schema.as_deref() {
                     None => None,
-                    Some(name)
-                        if !name.is_empty()
-                            && name.len() <= 63
-                            && !name.starts_with(|c: char| c.is_ascii_digit())
-                            && name.bytes().all(|b| {
-                                b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'
-                            }) =>
-                    {
-                        Some(name.to_owned())
-                    }
+                    Some(name) if crate::config::valid_schema_name(name) => Some(name.to_owned()),
                     Some(_) => return Err(ConfigError::invalid(
                         "store.postgres_schema",
                         "use 1 to 63 lowercase letters, digits and _, not starting with a digit",
