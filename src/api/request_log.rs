@@ -83,9 +83,10 @@ fn base(
     error: Option<&GatewayError>,
 ) -> LogRow {
     let elapsed = started.elapsed();
-    let now_ms = crate::config::calendar::unix_now_ms();
+    let now_us = crate::config::calendar::unix_now_us();
     LogRow {
-        ts_ms: now_ms - elapsed.as_millis() as i64,
+        ts_ms: (now_us - elapsed.as_micros() as i64).div_euclid(1000),
+        finished_us: now_us,
         request_id: id.map(|i| i.lossy().into_owned()).unwrap_or_default(),
         dialect: dialect.label().to_owned(),
         status,

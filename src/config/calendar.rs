@@ -5,9 +5,14 @@ const DAY: i64 = 86_400;
 
 /// Milliseconds since the Unix epoch, now (0 before 1970).
 pub fn unix_now_ms() -> i64 {
+    unix_now_us() / 1000
+}
+
+/// Microseconds since the Unix epoch, now (0 before 1970).
+pub fn unix_now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// Seconds since the Unix epoch, now.

@@ -170,6 +170,8 @@ pub struct StoreSettings {
     /// Rows older than this go; `None`: kept forever.
     pub retention: Option<Duration>,
     pub max_rows: Option<u64>,
+    /// Hourly usage totals older than this go; `None`: kept forever.
+    pub usage_retention: Option<Duration>,
     /// Rows each core may have waiting for the store before it drops them.
     pub queue_rows: usize,
 }

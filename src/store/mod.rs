@@ -5,6 +5,7 @@
 
 pub mod queue;
 pub mod report;
+pub mod rollup;
 
 use std::fmt;
 
@@ -56,6 +57,9 @@ pub struct LogRow {
     /// The client's span (from its `traceparent`); exported with the span,
     /// not stored.
     pub parent_span_id: Option<String>,
+    /// Unix microseconds when the request finished: orders a batch by
+    /// completion; not stored (0 when read back).
+    pub finished_us: i64,
 }
 
 /// A row as read back, with its store id (newest first in pages).
@@ -208,6 +212,10 @@ pub trait Store: Send {
         older_than_ms: Option<i64>,
         max_rows: Option<u64>,
     ) -> Result<u64, StoreError>;
+    /// Delete usage hours that ended before `older_than_ms`; returns how
+    /// many went. Kept apart from the log's pruning: usage is small and
+    /// outlives the rows it sums.
+    fn prune_usage(&mut self, older_than_ms: i64) -> Result<u64, StoreError>;
     fn entities(&mut self) -> Result<Vec<StoredEntity>, StoreError>;
     /// Bumped by every `put_entity` and every `delete_entity` that deleted
     /// something, by any instance sharing the store: a cheap "did anything

@@ -23,6 +23,7 @@ use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Config, NoTls, Row, Statement};
 
+use super::rollup;
 use super::sql::{self, Placeholder, SqlParam};
 use super::{
     EntityKind, LogFilter, LogPage, LogRow, Store, StoreError, StoredEntity, StoredLogRow,
@@ -100,6 +101,32 @@ const MIGRATIONS: &[&str] = &[
         entities_version BIGINT NOT NULL
     );
     INSERT INTO ringbridge_meta (entities_version) VALUES (0);",
+    // 2: usage totals per hour (`store::rollup`), written with each batch.
+    "CREATE TABLE ringbridge_usage (
+        hour_ms BIGINT NOT NULL,
+        key_id TEXT NOT NULL,
+        team_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        requests BIGINT NOT NULL,
+        errors BIGINT NOT NULL,
+        input_tokens BIGINT NOT NULL,
+        output_tokens BIGINT NOT NULL,
+        cached_tokens BIGINT NOT NULL,
+        cost_nanos BIGINT NOT NULL,
+        unpriced BIGINT NOT NULL,
+        PRIMARY KEY (hour_ms, key_id, team_id, customer_id, provider, model)
+    );
+    INSERT INTO ringbridge_usage (hour_ms, key_id, team_id, customer_id, provider, model,
+        requests, errors, input_tokens, output_tokens, cached_tokens, cost_nanos, unpriced)
+    SELECT (ts_ms / 3600000) * 3600000, COALESCE(key_id, ''), COALESCE(team_id, ''),
+        COALESCE(customer_id, ''), provider, model, COUNT(*),
+        SUM(CASE WHEN status BETWEEN 200 AND 299 THEN 0 ELSE 1 END),
+        SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost_nanos),
+        SUM(CASE WHEN priced THEN 0 ELSE 1 END)
+    FROM ringbridge_logs
+    GROUP BY 1, 2, 3, 4, 5, 6;",
 ];
 
 /// Column types of `sql::LOG_COLUMNS`, in order, for the binary `COPY`.
@@ -349,6 +376,37 @@ impl PostgresStore {
             ])?;
         }
         writer.finish()?;
+        let add_usage = tx.prepare(&sql::upsert_usage(Placeholder::Dollar))?;
+        for b in rollup::hourly(rows) {
+            let counts = [
+                b.requests,
+                b.errors,
+                b.input_tokens,
+                b.output_tokens,
+                b.cached_tokens,
+                b.cost_nanos,
+                b.unpriced,
+            ]
+            .map(sql::to_i64);
+            tx.execute(
+                &add_usage,
+                &[
+                    &b.hour_ms,
+                    &text(b.key_id),
+                    &text(b.team_id),
+                    &text(b.customer_id),
+                    &text(b.provider),
+                    &text(b.model),
+                    &counts[0],
+                    &counts[1],
+                    &counts[2],
+                    &counts[3],
+                    &counts[4],
+                    &counts[5],
+                    &counts[6],
+                ],
+            )?;
+        }
         tx.commit()
     }
 }
@@ -394,6 +452,7 @@ fn stored_log_row(row: &Row) -> Result<StoredLogRow, postgres::Error> {
             trace_id: row.try_get(21)?,
             span_id: row.try_get(22)?,
             parent_span_id: None,
+            finished_us: 0,
         },
     })
 }
@@ -485,6 +544,14 @@ impl Store for PostgresStore {
             Ok(deleted)
         };
         prune(&mut self.client).map_err(|err| self.redactor.error(err))
+    }
+
+    fn prune_usage(&mut self, older_than_ms: i64) -> Result<u64, StoreError> {
+        self.reconnect_if_closed()?;
+        let sql = sql::prune_usage_older_than(Placeholder::Dollar);
+        self.client
+            .execute(&sql, &[&older_than_ms])
+            .map_err(|err| self.redactor.error(err))
     }
 
     fn entities(&mut self) -> Result<Vec<StoredEntity>, StoreError> {

@@ -87,6 +87,64 @@ fn postgres_usage_totals_match_a_model_of_the_rows() {
 }
 
 #[test]
+fn postgres_usage_over_hours_adds_rollup_and_edges_exactly() {
+    conform(conformance::usage_over_hours_adds_rollup_and_edges_exactly);
+}
+
+#[test]
+fn a_version_one_schema_gets_its_usage_rolled_up_from_the_log() {
+    let Some(schema) = TestSchema::new() else {
+        return;
+    };
+    {
+        let mut client = Client::connect(&schema.url, NoTls).unwrap();
+        let name = &schema.name;
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA {name}; SET search_path TO {name}; {} \
+                 CREATE TABLE ringbridge_schema (version BIGINT NOT NULL); \
+                 INSERT INTO ringbridge_schema (version) VALUES (1);",
+                MIGRATIONS[0]
+            ))
+            .unwrap();
+        // Rows a version-one build wrote: two hours, three keys, errors.
+        for i in 0..24i64 {
+            let key = (i % 3 != 0).then(|| format!("k{}", i % 2));
+            let status: i64 = if i % 5 == 0 { 500 } else { 200 };
+            client
+                .execute(
+                    "INSERT INTO ringbridge_logs (ts_ms, request_id, key_id, provider, model, \
+                     dialect, status, attempts, latency_us, input_tokens, output_tokens, \
+                     cached_tokens, cost_nanos, priced) \
+                     VALUES ($1, '', $2, 'openai', 'm', '', $3, 1, 0, 10, 1, 0, 7, $4)",
+                    &[
+                        &(1_700_000_000_000 + i * 300_000),
+                        &key,
+                        &status,
+                        &(i % 4 != 0),
+                    ],
+                )
+                .unwrap();
+        }
+    }
+    let mut store = schema.connect();
+    assert_eq!(store.migrations_applied(), MIGRATIONS.len() - 1);
+    let usage = store
+        .usage(&UsageQuery {
+            since_ms: None,
+            until_ms: None,
+            group_by: crate::store::GroupBy::Key,
+        })
+        .unwrap();
+    let total = |f: fn(&UsageRow) -> u64| usage.iter().map(f).sum::<u64>();
+    assert_eq!(total(|u| u.requests), 24);
+    assert_eq!(total(|u| u.errors), 5);
+    assert_eq!(total(|u| u.unpriced), 6);
+    assert_eq!(total(|u| u.cost_nanos), 24 * 7);
+    assert_eq!(usage.last().unwrap().group, None);
+}
+
+#[test]
 fn postgres_prune_removes_by_age_then_by_count() {
     conform(conformance::prune_removes_by_age_then_by_count);
 }

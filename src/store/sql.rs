@@ -4,13 +4,14 @@
 //! statements here use `CAST(.. AS BIGINT)`, `ON CONFLICT .. DO UPDATE` and
 //! `RETURNING`, which both accept (SQLite since 3.35; the bundled one is newer).
 
-use super::{EntityKind, GroupBy, LogFilter, StoreError, UsageQuery};
+use super::{rollup, EntityKind, GroupBy, LogFilter, StoreError, UsageQuery};
 
 /// Request-log table; the `ringbridge_` prefix on every table keeps a shared
 /// Postgres database tidy, and SQLite uses the same names to stay consistent.
 pub(crate) const LOGS_TABLE: &str = "ringbridge_logs";
 pub(crate) const ENTITIES_TABLE: &str = "ringbridge_entities";
 pub(crate) const SPEND_TABLE: &str = "ringbridge_spend";
+pub(crate) const USAGE_TABLE: &str = "ringbridge_usage";
 
 /// The page size bounds `LogFilter::limit` is clamped to.
 pub(crate) const MIN_PAGE_ROWS: u32 = 1;
@@ -178,32 +179,118 @@ fn group_column(group_by: GroupBy) -> &'static str {
 }
 
 /// Totals per group: columns are group, requests, errors, input, output,
-/// cached, cost, unpriced (all BIGINT but the group). Ties in cost and
-/// requests are broken by group, `NULL` last, so both backends agree.
+/// cached, cost, unpriced (all BIGINT but the group). Whole hours inside
+/// the window come from the hourly rollup, the partial hours at its edges
+/// from the log (`rollup::split`), so the answer is exact to the
+/// millisecond and reads hours, not rows, for long windows. Ties in cost
+/// and requests are broken by group, `NULL` last, so both backends agree.
 pub(crate) fn usage(query: &UsageQuery, style: Placeholder) -> Statement {
-    let mut conditions = Conditions::new(style);
-    conditions.push_time_range(query.since_ms, query.until_ms);
+    let split = rollup::split(query.since_ms, query.until_ms);
     let group = group_column(query.group_by);
-    let where_clause = conditions.where_clause();
+    let mut params = Vec::new();
+    let mut bind = |value: i64| {
+        params.push(SqlParam::Int(value));
+        style.nth(params.len())
+    };
+    let mut parts = Vec::new();
+    if let Some((from, to)) = split.hours {
+        // Absent ids are '' in the rollup (see `rollup::UsageBucket`).
+        let rollup_group = match query.group_by {
+            GroupBy::Key | GroupBy::Team | GroupBy::Customer => format!("NULLIF({group}, '')"),
+            GroupBy::Provider | GroupBy::Model => group.to_string(),
+        };
+        let mut conditions = Vec::new();
+        if let Some(from) = from {
+            conditions.push(format!("hour_ms >= {}", bind(from)));
+        }
+        if let Some(to) = to {
+            conditions.push(format!("hour_ms < {}", bind(to)));
+        }
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        parts.push(format!(
+            "SELECT {rollup_group} AS grp, requests, errors, input_tokens, output_tokens, \
+                    cached_tokens, cost_nanos, unpriced \
+             FROM {USAGE_TABLE}{where_clause}"
+        ));
+    }
+    if !split.edges.is_empty() {
+        let mut ranges = Vec::new();
+        for (from, to) in split.edges {
+            let mut range = Vec::new();
+            if let Some(from) = from {
+                range.push(format!("ts_ms >= {}", bind(from)));
+            }
+            if let Some(to) = to {
+                range.push(format!("ts_ms < {}", bind(to)));
+            }
+            ranges.push(format!("({})", range.join(" AND ")));
+        }
+        parts.push(format!(
+            "SELECT {group} AS grp, 1 AS requests, \
+                    CASE WHEN status BETWEEN 200 AND 299 THEN 0 ELSE 1 END AS errors, \
+                    input_tokens, output_tokens, cached_tokens, cost_nanos, \
+                    CASE WHEN priced THEN 0 ELSE 1 END AS unpriced \
+             FROM {LOGS_TABLE} WHERE {}",
+            ranges.join(" OR ")
+        ));
+    }
     // SUM over BIGINT is NUMERIC in Postgres; the cast brings it back (and
     // fails loudly rather than wrapping in the unreachable overflow case).
     let sql = format!(
-        "SELECT {group} AS grp, \
-                COUNT(*) AS requests, \
-                CAST(SUM(CASE WHEN status BETWEEN 200 AND 299 THEN 0 ELSE 1 END) AS BIGINT), \
+        "SELECT grp, \
+                CAST(SUM(requests) AS BIGINT) AS total_requests, \
+                CAST(SUM(errors) AS BIGINT), \
                 CAST(SUM(input_tokens) AS BIGINT), \
                 CAST(SUM(output_tokens) AS BIGINT), \
                 CAST(SUM(cached_tokens) AS BIGINT), \
-                CAST(SUM(cost_nanos) AS BIGINT) AS cost, \
-                CAST(SUM(CASE WHEN priced THEN 0 ELSE 1 END) AS BIGINT) \
-         FROM {LOGS_TABLE}{where_clause} \
-         GROUP BY {group} \
-         ORDER BY cost DESC, requests DESC, ({group} IS NULL), {group}"
+                CAST(SUM(cost_nanos) AS BIGINT) AS total_cost, \
+                CAST(SUM(unpriced) AS BIGINT) \
+         FROM ({}) AS parts \
+         GROUP BY grp \
+         ORDER BY total_cost DESC, total_requests DESC, (grp IS NULL), grp",
+        parts.join(" UNION ALL ")
     );
-    Statement {
-        sql,
-        params: conditions.params,
-    }
+    Statement { sql, params }
+}
+
+/// Adds one bucket's totals to its rollup row (13 parameters, in
+/// `UsageBucket` field order).
+pub(crate) fn upsert_usage(style: Placeholder) -> String {
+    let placeholders: Vec<String> = (1..=13).map(|n| style.nth(n)).collect();
+    let add = |column: &str| format!("{column} = {USAGE_TABLE}.{column} + excluded.{column}");
+    let sums: Vec<String> = [
+        "requests",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "cached_tokens",
+        "cost_nanos",
+        "unpriced",
+    ]
+    .iter()
+    .map(|c| add(c))
+    .collect();
+    format!(
+        "INSERT INTO {USAGE_TABLE} (hour_ms, key_id, team_id, customer_id, provider, model, \
+           requests, errors, input_tokens, output_tokens, cached_tokens, cost_nanos, unpriced) \
+         VALUES ({}) \
+         ON CONFLICT (hour_ms, key_id, team_id, customer_id, provider, model) DO UPDATE SET {}",
+        placeholders.join(", "),
+        sums.join(", ")
+    )
+}
+
+/// Deletes rollup hours that ended before the first parameter.
+pub(crate) fn prune_usage_older_than(style: Placeholder) -> String {
+    format!(
+        "DELETE FROM {USAGE_TABLE} WHERE hour_ms + {} <= {}",
+        rollup::HOUR_MS,
+        style.nth(1)
+    )
 }
 
 /// Deletes rows with `ts_ms` below the first parameter.

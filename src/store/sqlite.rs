@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use rusqlite::{ffi, Connection, ErrorCode, Row, ToSql, TransactionBehavior};
 
+use super::rollup;
 use super::sql::{self, Placeholder, SqlParam};
 use super::{
     EntityKind, LogFilter, LogPage, LogRow, Store, StoreError, StoredEntity, StoredLogRow,
@@ -78,12 +79,43 @@ const MIGRATIONS: &[&str] = &[
         entities_version INTEGER NOT NULL
     );
     INSERT INTO ringbridge_meta (singleton, entities_version) VALUES (1, 0);",
+    // 2: usage totals per hour (`store::rollup`), written with each batch;
+    // usage reports read them, so the log keeps only its time index (the
+    // per-key and per-team ones cost a dirty page per active key per batch).
+    "DROP INDEX ringbridge_logs_key;
+    DROP INDEX ringbridge_logs_team;
+    CREATE TABLE ringbridge_usage (
+        hour_ms INTEGER NOT NULL,
+        key_id TEXT NOT NULL,
+        team_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cached_tokens INTEGER NOT NULL,
+        cost_nanos INTEGER NOT NULL,
+        unpriced INTEGER NOT NULL,
+        PRIMARY KEY (hour_ms, key_id, team_id, customer_id, provider, model)
+    ) WITHOUT ROWID;
+    INSERT INTO ringbridge_usage (hour_ms, key_id, team_id, customer_id, provider, model,
+        requests, errors, input_tokens, output_tokens, cached_tokens, cost_nanos, unpriced)
+    SELECT (ts_ms / 3600000) * 3600000, COALESCE(key_id, ''), COALESCE(team_id, ''),
+        COALESCE(customer_id, ''), provider, model, COUNT(*),
+        SUM(CASE WHEN status BETWEEN 200 AND 299 THEN 0 ELSE 1 END),
+        SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost_nanos),
+        SUM(CASE WHEN priced THEN 0 ELSE 1 END)
+    FROM ringbridge_logs
+    GROUP BY 1, 2, 3, 4, 5, 6;",
 ];
 
 /// A [`Store`] on one SQLite file.
 pub struct SqliteStore {
     conn: Connection,
     insert_log_sql: String,
+    upsert_usage_sql: String,
     /// How many migrations `open` applied (0 when the file was current).
     migrations_applied: usize,
 }
@@ -108,6 +140,7 @@ pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
     Ok(SqliteStore {
         conn,
         insert_log_sql: sql::insert_log(Placeholder::Question),
+        upsert_usage_sql: sql::upsert_usage(Placeholder::Question),
         migrations_applied,
     })
 }
@@ -186,6 +219,7 @@ fn stored_log_row(row: &Row<'_>) -> rusqlite::Result<StoredLogRow> {
             trace_id: row.get(21)?,
             span_id: row.get(22)?,
             parent_span_id: None,
+            finished_us: 0,
         },
     })
 }
@@ -256,6 +290,24 @@ impl Store for SqliteStore {
                     row.span_id,
                 ])?;
             }
+            let mut add_usage = tx.prepare_cached(&self.upsert_usage_sql)?;
+            for b in rollup::hourly(rows) {
+                add_usage.execute(rusqlite::params![
+                    b.hour_ms,
+                    b.key_id,
+                    b.team_id,
+                    b.customer_id,
+                    b.provider,
+                    b.model,
+                    sql::to_i64(b.requests),
+                    sql::to_i64(b.errors),
+                    sql::to_i64(b.input_tokens),
+                    sql::to_i64(b.output_tokens),
+                    sql::to_i64(b.cached_tokens),
+                    sql::to_i64(b.cost_nanos),
+                    sql::to_i64(b.unpriced),
+                ])?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -305,6 +357,11 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(deleted as u64)
+    }
+
+    fn prune_usage(&mut self, older_than_ms: i64) -> Result<u64, StoreError> {
+        let sql = sql::prune_usage_older_than(Placeholder::Question);
+        Ok(self.conn.execute(&sql, [older_than_ms])? as u64)
     }
 
     fn entities(&mut self) -> Result<Vec<StoredEntity>, StoreError> {
@@ -484,6 +541,12 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_usage_over_hours_adds_rollup_and_edges_exactly() {
+        let db = TempDb::new("usage-hours");
+        conformance::usage_over_hours_adds_rollup_and_edges_exactly(&mut db.open());
+    }
+
+    #[test]
     fn sqlite_prune_removes_by_age_then_by_count() {
         let db = TempDb::new("prune");
         conformance::prune_removes_by_age_then_by_count(&mut db.open());
@@ -544,6 +607,92 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |row| row.get(0))
             .unwrap();
         assert_eq!(journal, "wal");
+    }
+
+    #[test]
+    fn a_version_one_file_gets_its_usage_rolled_up_from_the_log() {
+        let db = TempDb::new("v1");
+        {
+            let conn = Connection::open(&db.0).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch("PRAGMA user_version = 1").unwrap();
+        }
+        // Rows written by a version-one build, straight into the table.
+        let rows: Vec<LogRow> = (0..30)
+            .map(|i| LogRow {
+                ts_ms: 1_700_000_000_000 + i * 600_000,
+                key_id: (i % 3 != 0).then(|| format!("k{}", i % 2)),
+                provider: "openai".into(),
+                model: "m".into(),
+                status: if i % 5 == 0 { 500 } else { 200 },
+                input_tokens: 10,
+                output_tokens: 1,
+                cost_nanos: 7,
+                priced: i % 4 != 0,
+                ..LogRow::default()
+            })
+            .collect();
+        {
+            let conn = Connection::open(&db.0).unwrap();
+            for r in &rows {
+                conn.execute(
+                    "INSERT INTO ringbridge_logs (ts_ms, request_id, key_id, provider, model, \
+                     dialect, status, attempts, latency_us, input_tokens, output_tokens, \
+                     cached_tokens, cost_nanos, priced) \
+                     VALUES (?1, '', ?2, ?3, ?4, '', ?5, 1, 0, ?6, ?7, 0, ?8, ?9)",
+                    rusqlite::params![
+                        r.ts_ms,
+                        r.key_id,
+                        r.provider,
+                        r.model,
+                        r.status,
+                        r.input_tokens as i64,
+                        r.output_tokens as i64,
+                        r.cost_nanos as i64,
+                        r.priced
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        let mut store = db.open();
+        assert_eq!(store.migrations_applied(), MIGRATIONS.len() - 1);
+        let by_key = |store: &mut SqliteStore, since_ms| {
+            store
+                .usage(&UsageQuery {
+                    since_ms,
+                    until_ms: None,
+                    group_by: super::super::GroupBy::Key,
+                })
+                .unwrap()
+        };
+        // Whole hours only (from the rollup) and with a partial first hour.
+        for since in [None, Some(1_700_000_000_000 + 3_000_000)] {
+            let kept: Vec<&LogRow> = rows
+                .iter()
+                .filter(|r| since.is_none_or(|s| r.ts_ms >= s))
+                .collect();
+            let usage = by_key(&mut store, since);
+            let requests: u64 = usage.iter().map(|u| u.requests).sum();
+            let errors: u64 = usage.iter().map(|u| u.errors).sum();
+            let unpriced: u64 = usage.iter().map(|u| u.unpriced).sum();
+            assert_eq!(requests, kept.len() as u64);
+            assert_eq!(
+                errors,
+                kept.iter().filter(|r| r.status == 500).count() as u64
+            );
+            assert_eq!(unpriced, kept.iter().filter(|r| !r.priced).count() as u64);
+            assert_eq!(usage.last().unwrap().group, None);
+        }
+        let hours: i64 = store
+            .conn
+            .query_row(
+                "SELECT COUNT(DISTINCT hour_ms) FROM ringbridge_usage",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(hours >= 5, "{hours}");
     }
 
     #[test]

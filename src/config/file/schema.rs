@@ -354,6 +354,8 @@ pub(crate) struct StoreFile {
     pub(crate) retention_days: Option<u64>,
     /// Most log rows kept (the oldest go first). Default none.
     pub(crate) max_rows: Option<u64>,
+    /// Days the hourly usage totals are kept. Default 400; 0 keeps them.
+    pub(crate) usage_retention_days: Option<u64>,
     /// Rows each core may have waiting for the store. Default 8192.
     pub(crate) queue_rows: Option<u64>,
 }

@@ -12,6 +12,9 @@ const DEFAULT_SQLITE_FILE: &str = "ringbridge.db";
 const DEFAULT_BODY_MAX_BYTES: u64 = 16 * 1024;
 const MAX_BODY_MAX_BYTES: u64 = 16 * 1024 * 1024;
 const DEFAULT_RETENTION_DAYS: u64 = 30;
+/// A year of monthly reports and a month to spare.
+const DEFAULT_USAGE_RETENTION_DAYS: u64 = 400;
+const MAX_RETENTION_DAYS: u64 = 100 * 365;
 const DEFAULT_QUEUE_ROWS: u64 = 8192;
 const MAX_QUEUE_ROWS: u64 = 1 << 20;
 
@@ -72,21 +75,33 @@ pub(super) fn resolve(
         return Err(ConfigError::invalid("store.max_rows", "must be at least 1")
             .with_hint("leave it out to keep any number of rows"));
     }
-    let retention_days = file.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS);
-    if retention_days > 100 * 365 {
-        return Err(ConfigError::invalid(
-            "store.retention_days",
+    let days = |value: Option<u64>, default, key| match value.unwrap_or(default) {
+        d if d > MAX_RETENTION_DAYS => Err(ConfigError::invalid(
+            key,
             "more than a century; use 0 to keep rows forever",
-        ));
-    }
+        )),
+        0 => Ok(None),
+        d => Ok(Some(Duration::from_secs(d * 86_400))),
+    };
+    let retention = days(
+        file.retention_days,
+        DEFAULT_RETENTION_DAYS,
+        "store.retention_days",
+    )?;
+    let usage_retention = days(
+        file.usage_retention_days,
+        DEFAULT_USAGE_RETENTION_DAYS,
+        "store.usage_retention_days",
+    )?;
     Ok(StoreSettings {
         backend,
         log_bodies: file
             .log_bodies
             .unwrap_or(false)
             .then_some(body_max as usize),
-        retention: (retention_days > 0).then(|| Duration::from_secs(retention_days * 86_400)),
+        retention,
         max_rows: file.max_rows,
+        usage_retention,
         queue_rows: queue_rows as usize,
     })
 }
