@@ -240,6 +240,14 @@ fn bad_budget_and_model_limit_tables_fail_the_start_at_their_key() {
             "teams[0].budget.period",
         ),
         ("[store]\nqueue_rows = 0\n", "store.queue_rows"),
+        (
+            "[store]\nretention_days = 90\nusage_retention_days = 30\n",
+            "store.usage_retention_days",
+        ),
+        (
+            "[store]\nretention_days = 0\nusage_retention_days = 30\n",
+            "store.usage_retention_days",
+        ),
         ("[otlp]\nendpoint = \"ftp://x\"\n", "otlp.endpoint"),
     ] {
         let p =

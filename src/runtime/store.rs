@@ -50,7 +50,13 @@ pub trait RowSink: Send {
 /// thread. A SQLite file that cannot be opened stops the start (a wrong
 /// path or permission is a configuration error); a Postgres server that
 /// cannot be reached now is retried in the background.
-pub fn start(gw: Arc<Gateway>, sinks: Vec<Box<dyn RowSink>>) -> Result<JoinHandle<()>, String> {
+/// `spare_cores`: cores no worker is pinned to; the thread keeps to them
+/// (when there are any) so its batches never preempt a worker.
+pub fn start(
+    gw: Arc<Gateway>,
+    sinks: Vec<Box<dyn RowSink>>,
+    spare_cores: Vec<usize>,
+) -> Result<JoinHandle<()>, String> {
     let mut state = State::new(gw.clone(), sinks);
     let backend = state.settings.backend.clone();
     let mut opener: Option<Opener> = match &backend {
@@ -69,7 +75,7 @@ pub fn start(gw: Arc<Gateway>, sinks: Vec<Box<dyn RowSink>>) -> Result<JoinHandl
     }
     std::thread::Builder::new()
         .name("ringbridge-store".into())
-        .spawn(move || state.run(opener))
+        .spawn(move || state.run(opener, spare_cores))
         .map_err(|e| format!("cannot start the store thread: {e}"))
 }
 
@@ -120,8 +126,9 @@ impl State {
         }
     }
 
-    fn run(mut self, mut opener: Option<Opener>) {
+    fn run(mut self, mut opener: Option<Opener>, spare_cores: Vec<usize>) {
         lower_priority();
+        super::pin_to_cores(&spare_cores);
         loop {
             let stopping = self
                 .gw

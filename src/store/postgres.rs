@@ -24,7 +24,7 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::rollup;
-use super::sql::{self, Placeholder, SqlParam};
+use super::sql::{self, LogLookup, Placeholder, SqlParam};
 use super::{
     EntityKind, LogFilter, LogPage, LogRow, Store, StoreError, StoredEntity, StoredLogRow,
     UsageQuery, UsageRow,
@@ -101,7 +101,8 @@ const MIGRATIONS: &[&str] = &[
         entities_version BIGINT NOT NULL
     );
     INSERT INTO ringbridge_meta (entities_version) VALUES (0);",
-    // 2: usage totals per hour (`store::rollup`), written with each batch.
+    // 2: usage totals per hour (`store::rollup`), written with each batch;
+    // usage reports read them.
     "CREATE TABLE ringbridge_usage (
         hour_ms BIGINT NOT NULL,
         key_id TEXT NOT NULL,
@@ -116,15 +117,20 @@ const MIGRATIONS: &[&str] = &[
         cached_tokens BIGINT NOT NULL,
         cost_nanos BIGINT NOT NULL,
         unpriced BIGINT NOT NULL,
+        -- The log ids the bucket's rows span; NULL here, where the log
+        -- keeps indexes of its own and COPY does not say which ids it gave.
+        min_id BIGINT,
+        max_id BIGINT,
         PRIMARY KEY (hour_ms, key_id, team_id, customer_id, provider, model)
     );
     INSERT INTO ringbridge_usage (hour_ms, key_id, team_id, customer_id, provider, model,
-        requests, errors, input_tokens, output_tokens, cached_tokens, cost_nanos, unpriced)
+        requests, errors, input_tokens, output_tokens, cached_tokens, cost_nanos, unpriced,
+        min_id, max_id)
     SELECT (ts_ms / 3600000) * 3600000, COALESCE(key_id, ''), COALESCE(team_id, ''),
         COALESCE(customer_id, ''), provider, model, COUNT(*),
         SUM(CASE WHEN status BETWEEN 200 AND 299 THEN 0 ELSE 1 END),
         SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost_nanos),
-        SUM(CASE WHEN priced THEN 0 ELSE 1 END)
+        SUM(CASE WHEN priced THEN 0 ELSE 1 END), NULL, NULL
     FROM ringbridge_logs
     GROUP BY 1, 2, 3, 4, 5, 6;",
 ];
@@ -377,7 +383,7 @@ impl PostgresStore {
         }
         writer.finish()?;
         let add_usage = tx.prepare(&sql::upsert_usage(Placeholder::Dollar))?;
-        for b in rollup::hourly(rows) {
+        for b in rollup::hourly(rows, None) {
             let counts = [
                 b.requests,
                 b.errors,
@@ -404,6 +410,8 @@ impl PostgresStore {
                     &counts[4],
                     &counts[5],
                     &counts[6],
+                    &b.min_id,
+                    &b.max_id,
                 ],
             )?;
         }
@@ -498,7 +506,7 @@ impl Store for PostgresStore {
     }
 
     fn query_logs(&mut self, filter: &LogFilter) -> Result<LogPage, StoreError> {
-        let statement = sql::query_logs(filter, Placeholder::Dollar);
+        let statement = sql::query_logs(filter, Placeholder::Dollar, LogLookup::Indexes);
         let rows = self
             .query(&statement.sql, &statement.params)?
             .iter()
@@ -533,7 +541,7 @@ impl Store for PostgresStore {
             let mut tx = client.transaction()?;
             let mut deleted = 0;
             if let Some(older_than) = older_than_ms {
-                let by_age = sql::prune_older_than(Placeholder::Dollar);
+                let by_age = sql::prune_older_than(Placeholder::Dollar, LogLookup::Indexes);
                 deleted += tx.execute(&by_age, &[&older_than])?;
             }
             if let Some(max_rows) = max_rows {

@@ -5,6 +5,11 @@
 //! That keeps a row's insert cost flat however many keys are active: with
 //! an index per key, 1,000 active keys dirty a page per key per batch
 //! (`cargo bench --bench store`).
+//!
+//! Where the backend knows the ids its rows got (SQLite), each bucket also
+//! keeps the span of log ids its rows have, and serves the log as a coarse
+//! index: a page of logs for a time range, key, team, provider or model
+//! reads only the ids its buckets span, so the log needs no index at all.
 
 use std::collections::HashMap;
 
@@ -45,14 +50,19 @@ pub struct UsageBucket<'r> {
     pub cached_tokens: u64,
     pub cost_nanos: u64,
     pub unpriced: u64,
+    /// Lowest and highest log id among the bucket's rows, when known.
+    pub min_id: Option<i64>,
+    pub max_id: Option<i64>,
 }
 
 type BucketKey<'r> = (i64, &'r str, &'r str, &'r str, &'r str, &'r str);
 
 /// The batch's buckets, borrowing the rows' strings (no allocation per row).
-pub fn hourly(rows: &[LogRow]) -> Vec<UsageBucket<'_>> {
+/// `first_id`: the log id of `rows[0]`, the others following one by one.
+pub fn hourly(rows: &[LogRow], first_id: Option<i64>) -> Vec<UsageBucket<'_>> {
     let mut buckets: HashMap<BucketKey<'_>, UsageBucket<'_>> = HashMap::new();
-    for row in rows {
+    for (i, row) in rows.iter().enumerate() {
+        let id = first_id.map(|first| first + i as i64);
         let key = (
             hour_of(row.ts_ms),
             row.key_id.as_deref().unwrap_or(""),
@@ -77,6 +87,8 @@ pub fn hourly(rows: &[LogRow]) -> Vec<UsageBucket<'_>> {
         b.cached_tokens = b.cached_tokens.saturating_add(row.cached_tokens);
         b.cost_nanos = b.cost_nanos.saturating_add(row.cost_nanos);
         b.unpriced += u64::from(!row.priced);
+        b.min_id = b.min_id.or(id);
+        b.max_id = id.or(b.max_id);
     }
     buckets.into_values().collect()
 }
@@ -190,8 +202,18 @@ mod tests {
             row(H + 3, None, 200, 10),
             row(H + 4, None, 404, 10),
         ];
-        let mut buckets = hourly(&rows);
+        let mut buckets = hourly(&rows, Some(100));
         buckets.sort_by_key(|b| (b.hour_ms, b.key_id));
+        let spans: Vec<_> = buckets.iter().map(|b| (b.min_id, b.max_id)).collect();
+        assert_eq!(
+            spans,
+            [
+                (Some(103), Some(104)),
+                (Some(100), Some(101)),
+                (Some(102), Some(102))
+            ]
+        );
+        assert!(hourly(&rows, None).iter().all(|b| b.min_id.is_none()));
         let summary: Vec<_> = buckets
             .iter()
             .map(|b| {

@@ -91,25 +91,12 @@ impl Conditions {
         }
     }
 
-    fn push(&mut self, column: &str, op: &str, value: SqlParam) {
+    /// Adds `column op value`; returns the value's placeholder.
+    fn push(&mut self, column: &str, op: &str, value: SqlParam) -> String {
         self.params.push(value);
         let placeholder = self.style.nth(self.params.len());
         self.clauses.push(format!("{column} {op} {placeholder}"));
-    }
-
-    fn push_text(&mut self, column: &str, value: &Option<String>) {
-        if let Some(value) = value {
-            self.push(column, "=", SqlParam::Text(value.clone()));
-        }
-    }
-
-    fn push_time_range(&mut self, since_ms: Option<i64>, until_ms: Option<i64>) {
-        if let Some(since) = since_ms {
-            self.push("ts_ms", ">=", SqlParam::Int(since));
-        }
-        if let Some(until) = until_ms {
-            self.push("ts_ms", "<", SqlParam::Int(until));
-        }
+        placeholder
     }
 
     fn where_clause(&self) -> String {
@@ -127,11 +114,11 @@ impl Conditions {
     }
 }
 
-/// `INSERT` of one row, every `LOG_COLUMNS` value bound in order.
+/// `INSERT` of one row: its id, then every `LOG_COLUMNS` value in order.
 pub(crate) fn insert_log(style: Placeholder) -> String {
-    let placeholders: Vec<String> = (1..=LOG_COLUMNS.len()).map(|n| style.nth(n)).collect();
+    let placeholders: Vec<String> = (1..=LOG_COLUMNS.len() + 1).map(|n| style.nth(n)).collect();
     format!(
-        "INSERT INTO {LOGS_TABLE} ({}) VALUES ({})",
+        "INSERT INTO {LOGS_TABLE} (id, {}) VALUES ({})",
         LOG_COLUMNS.join(", "),
         placeholders.join(", ")
     )
@@ -142,20 +129,59 @@ pub(crate) fn page_rows(filter: &LogFilter) -> u32 {
     filter.limit.clamp(MIN_PAGE_ROWS, MAX_PAGE_ROWS)
 }
 
+/// How a backend finds a filter's rows in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogLookup {
+    /// Through the log's own indexes (Postgres).
+    Indexes,
+    /// Through the id spans of the usage buckets that match the filter's
+    /// time range, key, team, customer, provider and model (SQLite, whose
+    /// log has no index but its primary key; see `rollup`).
+    UsageSpans,
+}
+
 /// `SELECT id, <LOG_COLUMNS> ...` for one page, newest (highest id) first.
-pub(crate) fn query_logs(filter: &LogFilter, style: Placeholder) -> Statement {
+pub(crate) fn query_logs(filter: &LogFilter, style: Placeholder, lookup: LogLookup) -> Statement {
     let mut conditions = Conditions::new(style);
-    conditions.push_time_range(filter.since_ms, filter.until_ms);
-    conditions.push_text("key_id", &filter.key_id);
-    conditions.push_text("team_id", &filter.team_id);
-    conditions.push_text("customer_id", &filter.customer_id);
-    conditions.push_text("provider", &filter.provider);
-    conditions.push_text("model", &filter.model);
+    // What a usage bucket of a matching row must match, on the same
+    // placeholders.
+    let mut bucket = Vec::new();
+    if let Some(since) = filter.since_ms {
+        let p = conditions.push("ts_ms", ">=", SqlParam::Int(since));
+        bucket.push(format!("hour_ms > {p} - {}", rollup::HOUR_MS));
+    }
+    if let Some(until) = filter.until_ms {
+        let p = conditions.push("ts_ms", "<", SqlParam::Int(until));
+        bucket.push(format!("hour_ms < {p}"));
+    }
+    for (column, value) in [
+        ("key_id", &filter.key_id),
+        ("team_id", &filter.team_id),
+        ("customer_id", &filter.customer_id),
+        ("provider", &filter.provider),
+        ("model", &filter.model),
+    ] {
+        if let Some(value) = value {
+            let p = conditions.push(column, "=", SqlParam::Text(value.clone()));
+            bucket.push(format!("{column} = {p}"));
+        }
+    }
     if let Some(status) = filter.status {
         conditions.push("status", "=", SqlParam::Int(i64::from(status)));
     }
     if let Some(before) = filter.before_id {
         conditions.push("id", "<", SqlParam::Int(before));
+    }
+    if lookup == LogLookup::UsageSpans && !bucket.is_empty() {
+        // No matching bucket: both bounds are NULL and nothing matches,
+        // as it should (every row is in a bucket).
+        let matching = bucket.join(" AND ");
+        conditions.clauses.push(format!(
+            "id >= (SELECT MIN(min_id) FROM {USAGE_TABLE} WHERE {matching})"
+        ));
+        conditions.clauses.push(format!(
+            "id <= (SELECT MAX(max_id) FROM {USAGE_TABLE} WHERE {matching})"
+        ));
     }
     let where_clause = conditions.where_clause();
     let limit = conditions.bind_extra(SqlParam::Int(i64::from(page_rows(filter))));
@@ -257,10 +283,10 @@ pub(crate) fn usage(query: &UsageQuery, style: Placeholder) -> Statement {
     Statement { sql, params }
 }
 
-/// Adds one bucket's totals to its rollup row (13 parameters, in
-/// `UsageBucket` field order).
+/// Adds one bucket's totals to its rollup row and widens its id span (15
+/// parameters, in `UsageBucket` field order).
 pub(crate) fn upsert_usage(style: Placeholder) -> String {
-    let placeholders: Vec<String> = (1..=13).map(|n| style.nth(n)).collect();
+    let placeholders: Vec<String> = (1..=15).map(|n| style.nth(n)).collect();
     let add = |column: &str| format!("{column} = {USAGE_TABLE}.{column} + excluded.{column}");
     let sums: Vec<String> = [
         "requests",
@@ -274,13 +300,25 @@ pub(crate) fn upsert_usage(style: Placeholder) -> String {
     .iter()
     .map(|c| add(c))
     .collect();
+    // CASE rather than MIN/MAX or LEAST/GREATEST: the two backends spell
+    // those differently, and a NULL (unknown) side must not win.
+    let widen = |column: &str, op: &str| {
+        format!(
+            "{column} = CASE WHEN excluded.{column} IS NULL \
+               OR {USAGE_TABLE}.{column} {op} excluded.{column} \
+             THEN {USAGE_TABLE}.{column} ELSE excluded.{column} END"
+        )
+    };
     format!(
         "INSERT INTO {USAGE_TABLE} (hour_ms, key_id, team_id, customer_id, provider, model, \
-           requests, errors, input_tokens, output_tokens, cached_tokens, cost_nanos, unpriced) \
+           requests, errors, input_tokens, output_tokens, cached_tokens, cost_nanos, unpriced, \
+           min_id, max_id) \
          VALUES ({}) \
-         ON CONFLICT (hour_ms, key_id, team_id, customer_id, provider, model) DO UPDATE SET {}",
+         ON CONFLICT (hour_ms, key_id, team_id, customer_id, provider, model) DO UPDATE SET {}, {}, {}",
         placeholders.join(", "),
-        sums.join(", ")
+        sums.join(", "),
+        widen("min_id", "<="),
+        widen("max_id", ">=")
     )
 }
 
@@ -294,8 +332,17 @@ pub(crate) fn prune_usage_older_than(style: Placeholder) -> String {
 }
 
 /// Deletes rows with `ts_ms` below the first parameter.
-pub(crate) fn prune_older_than(style: Placeholder) -> String {
-    format!("DELETE FROM {LOGS_TABLE} WHERE ts_ms < {}", style.nth(1))
+pub(crate) fn prune_older_than(style: Placeholder, lookup: LogLookup) -> String {
+    let cut = style.nth(1);
+    match lookup {
+        LogLookup::Indexes => format!("DELETE FROM {LOGS_TABLE} WHERE ts_ms < {cut}"),
+        // Only ids up to the last of the buckets that start before the
+        // cut can hold such a row.
+        LogLookup::UsageSpans => format!(
+            "DELETE FROM {LOGS_TABLE} WHERE ts_ms < {cut} AND id <= \
+             (SELECT MAX(max_id) FROM {USAGE_TABLE} WHERE hour_ms < {cut})"
+        ),
+    }
 }
 
 /// Deletes every row but the newest N (the first parameter): everything at
@@ -442,7 +489,7 @@ mod tests {
             limit: 5,
             ..LogFilter::default()
         };
-        let statement = query_logs(&filter, Placeholder::Dollar);
+        let statement = query_logs(&filter, Placeholder::Dollar, LogLookup::Indexes);
         assert!(statement.sql.ends_with(
             " WHERE ts_ms >= $1 AND team_id = $2 AND status = $3 AND id < $4 \
              ORDER BY id DESC LIMIT $5"
@@ -457,7 +504,11 @@ mod tests {
                 SqlParam::Int(5),
             ]
         );
-        let unfiltered = query_logs(&LogFilter::default(), Placeholder::Question);
+        let unfiltered = query_logs(
+            &LogFilter::default(),
+            Placeholder::Question,
+            LogLookup::UsageSpans,
+        );
         assert!(unfiltered
             .sql
             .ends_with("FROM ringbridge_logs ORDER BY id DESC LIMIT ?1"));

@@ -11,7 +11,7 @@ use std::time::Duration;
 use rusqlite::{ffi, Connection, ErrorCode, Row, ToSql, TransactionBehavior};
 
 use super::rollup;
-use super::sql::{self, Placeholder, SqlParam};
+use super::sql::{self, LogLookup, Placeholder, SqlParam};
 use super::{
     EntityKind, LogFilter, LogPage, LogRow, Store, StoreError, StoredEntity, StoredLogRow,
     UsageQuery, UsageRow,
@@ -79,11 +79,44 @@ const MIGRATIONS: &[&str] = &[
         entities_version INTEGER NOT NULL
     );
     INSERT INTO ringbridge_meta (singleton, entities_version) VALUES (1, 0);",
-    // 2: usage totals per hour (`store::rollup`), written with each batch;
-    // usage reports read them, so the log keeps only its time index (the
-    // per-key and per-team ones cost a dirty page per active key per batch).
-    "DROP INDEX ringbridge_logs_key;
-    DROP INDEX ringbridge_logs_team;
+    // 2: the log without AUTOINCREMENT and without indexes, and usage
+    // totals per hour (`store::rollup`) written with each batch. A bucket
+    // keeps the span of log ids its rows have, which serves as the log's
+    // index for time, key, team, customer, provider and model; each index
+    // on the log cost ~0.4 us per row, and one per key a dirty page per
+    // active key per batch (`cargo bench --bench store`). Ids stay rising
+    // after a prune empties the log through `log_id_floor`.
+    "CREATE TABLE ringbridge_logs_v2 (
+        id INTEGER PRIMARY KEY,
+        ts_ms INTEGER NOT NULL,
+        request_id TEXT NOT NULL,
+        key_id TEXT,
+        team_id TEXT,
+        customer_id TEXT,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        dialect TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        latency_us INTEGER NOT NULL,
+        ttfb_us INTEGER,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cached_tokens INTEGER NOT NULL,
+        cost_nanos INTEGER NOT NULL,
+        priced INTEGER NOT NULL,
+        error TEXT,
+        request_body TEXT,
+        response_body TEXT,
+        trace_id TEXT,
+        span_id TEXT
+    );
+    INSERT INTO ringbridge_logs_v2 SELECT * FROM ringbridge_logs;
+    ALTER TABLE ringbridge_meta ADD COLUMN log_id_floor INTEGER NOT NULL DEFAULT 0;
+    UPDATE ringbridge_meta SET log_id_floor = COALESCE(
+        (SELECT seq FROM sqlite_sequence WHERE name = 'ringbridge_logs'), 0);
+    DROP TABLE ringbridge_logs;
+    ALTER TABLE ringbridge_logs_v2 RENAME TO ringbridge_logs;
     CREATE TABLE ringbridge_usage (
         hour_ms INTEGER NOT NULL,
         key_id TEXT NOT NULL,
@@ -98,18 +131,29 @@ const MIGRATIONS: &[&str] = &[
         cached_tokens INTEGER NOT NULL,
         cost_nanos INTEGER NOT NULL,
         unpriced INTEGER NOT NULL,
+        min_id INTEGER,
+        max_id INTEGER,
         PRIMARY KEY (hour_ms, key_id, team_id, customer_id, provider, model)
     ) WITHOUT ROWID;
     INSERT INTO ringbridge_usage (hour_ms, key_id, team_id, customer_id, provider, model,
-        requests, errors, input_tokens, output_tokens, cached_tokens, cost_nanos, unpriced)
+        requests, errors, input_tokens, output_tokens, cached_tokens, cost_nanos, unpriced,
+        min_id, max_id)
     SELECT (ts_ms / 3600000) * 3600000, COALESCE(key_id, ''), COALESCE(team_id, ''),
         COALESCE(customer_id, ''), provider, model, COUNT(*),
         SUM(CASE WHEN status BETWEEN 200 AND 299 THEN 0 ELSE 1 END),
         SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost_nanos),
-        SUM(CASE WHEN priced THEN 0 ELSE 1 END)
+        SUM(CASE WHEN priced THEN 0 ELSE 1 END), MIN(id), MAX(id)
     FROM ringbridge_logs
     GROUP BY 1, 2, 3, 4, 5, 6;",
 ];
+
+/// The id the next log row gets: past every row there is, and past every
+/// row a prune removed.
+const NEXT_LOG_ID: &str = "SELECT MAX(COALESCE((SELECT MAX(id) FROM ringbridge_logs), 0), \
+     log_id_floor) + 1 FROM ringbridge_meta";
+
+const KEEP_LOG_ID_FLOOR: &str = "UPDATE ringbridge_meta SET log_id_floor = \
+     MAX(log_id_floor, COALESCE((SELECT MAX(id) FROM ringbridge_logs), 0))";
 
 /// A [`Store`] on one SQLite file.
 pub struct SqliteStore {
@@ -263,9 +307,14 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
+            // The write lock is ours: the ids from here on are the batch's.
+            let first_id: i64 = tx
+                .prepare_cached(NEXT_LOG_ID)?
+                .query_row([], |row| row.get(0))?;
             let mut insert = tx.prepare_cached(&self.insert_log_sql)?;
-            for row in rows {
+            for (id, row) in (first_id..).zip(rows) {
                 insert.execute(rusqlite::params![
+                    id,
                     row.ts_ms,
                     row.request_id,
                     row.key_id,
@@ -291,7 +340,7 @@ impl Store for SqliteStore {
                 ])?;
             }
             let mut add_usage = tx.prepare_cached(&self.upsert_usage_sql)?;
-            for b in rollup::hourly(rows) {
+            for b in rollup::hourly(rows, Some(first_id)) {
                 add_usage.execute(rusqlite::params![
                     b.hour_ms,
                     b.key_id,
@@ -306,6 +355,8 @@ impl Store for SqliteStore {
                     sql::to_i64(b.cached_tokens),
                     sql::to_i64(b.cost_nanos),
                     sql::to_i64(b.unpriced),
+                    b.min_id,
+                    b.max_id,
                 ])?;
             }
         }
@@ -314,7 +365,7 @@ impl Store for SqliteStore {
     }
 
     fn query_logs(&mut self, filter: &LogFilter) -> Result<LogPage, StoreError> {
-        let statement = sql::query_logs(filter, Placeholder::Question);
+        let statement = sql::query_logs(filter, Placeholder::Question, LogLookup::UsageSpans);
         let mut query = self.conn.prepare_cached(&statement.sql)?;
         let rows = query
             .query_map(&*bind(&statement.params), stored_log_row)?
@@ -345,9 +396,12 @@ impl Store for SqliteStore {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Whatever goes, the next id stays above it.
+        tx.execute(KEEP_LOG_ID_FLOOR, [])?;
         let mut deleted = 0;
         if let Some(older_than) = older_than_ms {
-            deleted += tx.execute(&sql::prune_older_than(Placeholder::Question), [older_than])?;
+            let by_age = sql::prune_older_than(Placeholder::Question, LogLookup::UsageSpans);
+            deleted += tx.execute(&by_age, [older_than])?;
         }
         if let Some(max_rows) = max_rows {
             deleted += tx.execute(
@@ -693,6 +747,31 @@ mod tests {
             )
             .unwrap();
         assert!(hours >= 5, "{hours}");
+        // The backfilled buckets lead to the old rows.
+        let k1 = store
+            .query_logs(&LogFilter {
+                key_id: Some("k1".into()),
+                since_ms: Some(1_700_000_000_000 + 3_000_000),
+                limit: 100,
+                ..LogFilter::default()
+            })
+            .unwrap();
+        let expected = rows
+            .iter()
+            .filter(|r| r.key_id.as_deref() == Some("k1") && r.ts_ms >= 1_700_003_000_000)
+            .count();
+        assert_eq!(k1.rows.len(), expected);
+        assert!(expected > 0);
+        // Ids go on from AUTOINCREMENT's, even once the log is emptied.
+        store.prune_logs(None, Some(0)).unwrap();
+        store.insert_logs(&rows[..1]).unwrap();
+        let page = store
+            .query_logs(&LogFilter {
+                limit: 10,
+                ..LogFilter::default()
+            })
+            .unwrap();
+        assert_eq!(page.rows[0].id, 31);
     }
 
     #[test]

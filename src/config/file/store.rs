@@ -88,11 +88,28 @@ pub(super) fn resolve(
         DEFAULT_RETENTION_DAYS,
         "store.retention_days",
     )?;
-    let usage_retention = days(
-        file.usage_retention_days,
-        DEFAULT_USAGE_RETENTION_DAYS,
-        "store.usage_retention_days",
-    )?;
+    // The usage hours are the log's index (`store::rollup`): they are kept
+    // at least as long as the rows they lead to. The default follows the
+    // log's retention; a setting shorter than it is refused.
+    let asked = file.usage_retention_days;
+    let usage_retention = match (
+        retention,
+        days(
+            asked,
+            DEFAULT_USAGE_RETENTION_DAYS,
+            "store.usage_retention_days",
+        )?,
+    ) {
+        (_, None) => None,
+        (None, Some(_)) if asked.is_some() => {
+            return Err(usage_shorter_than_log("0: rows are kept forever".into()))
+        }
+        (None, Some(_)) => None,
+        (Some(log), Some(usage)) if usage < log && asked.is_some() => {
+            return Err(usage_shorter_than_log((log.as_secs() / 86_400).to_string()))
+        }
+        (Some(log), Some(usage)) => Some(usage.max(log)),
+    };
     Ok(StoreSettings {
         backend,
         log_bodies: file
@@ -104,4 +121,41 @@ pub(super) fn resolve(
         usage_retention,
         queue_rows: queue_rows as usize,
     })
+}
+
+fn usage_shorter_than_log(retention: String) -> ConfigError {
+    ConfigError::invalid(
+        "store.usage_retention_days",
+        format!(
+            "must be 0 or at least retention_days ({retention}): the usage hours are how \
+             the log finds its rows by time, key and model"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage_days(text: &str) -> Result<Option<u64>, String> {
+        let file: StoreFile = toml::from_str(text).unwrap();
+        resolve(&StoreChoice::Table(file), &|_| None)
+            .map(|s| s.usage_retention.map(|d| d.as_secs() / 86_400))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn usage_is_kept_at_least_as_long_as_the_log() {
+        assert_eq!(usage_days(""), Ok(Some(400)));
+        assert_eq!(usage_days("retention_days = 500"), Ok(Some(500)));
+        assert_eq!(usage_days("retention_days = 0"), Ok(None));
+        assert_eq!(usage_days("usage_retention_days = 0"), Ok(None));
+        assert_eq!(
+            usage_days("retention_days = 7\nusage_retention_days = 7"),
+            Ok(Some(7))
+        );
+        assert!(usage_days("retention_days = 8\nusage_retention_days = 7")
+            .unwrap_err()
+            .contains("store.usage_retention_days"));
+    }
 }
