@@ -486,8 +486,12 @@ if [[ " $TARGETS " == *" nginx "* ]]; then
     smoke "$NGX_PORT" gpt-4o-mini || die "nginx smoke request failed"
 fi
 
+# No request log, as nginx runs with `access_log off`: the log's own cost is
+# loadtest/bench-governance.sh's to measure (and the default ringbridge.db
+# would land in the caller's working directory).
 cat >"$TMP/ringbridge.toml" <<EOF
 env_providers = false
+store = false
 
 [providers.openai]
 base_url = "http://127.0.0.1:$MOCK_PORT/v1"
