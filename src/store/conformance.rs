@@ -416,6 +416,26 @@ fn expected_usage(rows: &[LogRow], query: &UsageQuery) -> Vec<UsageRow> {
     totals
 }
 
+/// Every (group, window) pair answered as `expected_usage` says.
+fn assert_usage_matches_the_model(
+    store: &mut dyn Store,
+    rows: &[LogRow],
+    group_bys: &[GroupBy],
+    windows: &[(Option<i64>, Option<i64>)],
+) {
+    for &group_by in group_bys {
+        for &(since_ms, until_ms) in windows {
+            let query = UsageQuery {
+                since_ms,
+                until_ms,
+                group_by,
+            };
+            let actual = store.usage(&query).expect("usage");
+            assert_eq!(actual, expected_usage(rows, &query), "{query:?}");
+        }
+    }
+}
+
 pub fn usage_totals_match_a_model_of_the_rows(store: &mut dyn Store) {
     empty_log(store);
     let mut rows: Vec<LogRow> = (0..80).map(varied_row).collect();
@@ -431,23 +451,14 @@ pub fn usage_totals_match_a_model_of_the_rows(store: &mut dyn Store) {
         GroupBy::Provider,
         GroupBy::Model,
     ];
-    for group_by in group_bys {
-        for (since_ms, until_ms) in [
-            (None, None),
-            (Some(BASE_MS + 10), None),
-            (None, Some(BASE_MS + 33)),
-            (Some(BASE_MS + 10), Some(BASE_MS + 33)),
-            (Some(BASE_MS + 500), None),
-        ] {
-            let query = UsageQuery {
-                since_ms,
-                until_ms,
-                group_by,
-            };
-            let actual = store.usage(&query).expect("usage");
-            assert_eq!(actual, expected_usage(&rows, &query), "{query:?}");
-        }
-    }
+    let windows = [
+        (None, None),
+        (Some(BASE_MS + 10), None),
+        (None, Some(BASE_MS + 33)),
+        (Some(BASE_MS + 10), Some(BASE_MS + 33)),
+        (Some(BASE_MS + 500), None),
+    ];
+    assert_usage_matches_the_model(store, &rows, &group_bys, &windows);
 
     // One case by hand, so the model above is checked too: two providers
     // with equal cost order by requests; equal both, by name, None last.
@@ -546,17 +557,8 @@ pub fn usage_over_hours_adds_rollup_and_edges_exactly(store: &mut dyn Store) {
             Some(start + 3 * H + 30 * 60_000),
         ),
     ];
-    for group_by in [GroupBy::Key, GroupBy::Customer, GroupBy::Model] {
-        for (since_ms, until_ms) in windows {
-            let query = UsageQuery {
-                since_ms,
-                until_ms,
-                group_by,
-            };
-            let actual = store.usage(&query).expect("usage");
-            assert_eq!(actual, expected_usage(&rows, &query), "{query:?}");
-        }
-    }
+    let group_bys = [GroupBy::Key, GroupBy::Customer, GroupBy::Model];
+    assert_usage_matches_the_model(store, &rows, &group_bys, &windows);
     let everything = UsageQuery {
         since_ms: None,
         until_ms: None,
