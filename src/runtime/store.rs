@@ -145,7 +145,11 @@ impl State {
             self.drain_rows();
             let mut busy = self.serve_admin_calls();
             let full = self.batch.len() >= MAX_BATCH;
-            if full || (!self.batch.is_empty() && self.last_flush.elapsed() >= FLUSH_EVERY) {
+            // Without a store the rows only feed the cost series and spans:
+            // no reason to let the batch (and its memory) grow.
+            let due = self.last_flush.elapsed() >= FLUSH_EVERY
+                || self.settings.backend == StoreBackend::Off;
+            if full || (!self.batch.is_empty() && due) {
                 busy |= self.flush() && full;
             }
             for sink in &mut self.sinks {
