@@ -523,7 +523,7 @@ impl Store for PostgresStore {
     }
 
     fn usage(&mut self, query: &UsageQuery) -> Result<Vec<UsageRow>, StoreError> {
-        let statement = sql::usage(query, Placeholder::Dollar);
+        let statement = sql::usage(query, Placeholder::Dollar, LogLookup::Indexes);
         self.query(&statement.sql, &statement.params)?
             .iter()
             .map(usage_row)

@@ -140,6 +140,16 @@ pub(crate) enum LogLookup {
     UsageSpans,
 }
 
+/// `id` bounds from the id spans of the usage buckets `matching` selects.
+/// No matching bucket: both bounds are NULL and nothing matches, as it
+/// should (every row is in a bucket).
+fn id_span(matching: &str) -> [String; 2] {
+    [
+        format!("id >= (SELECT MIN(min_id) FROM {USAGE_TABLE} WHERE {matching})"),
+        format!("id <= (SELECT MAX(max_id) FROM {USAGE_TABLE} WHERE {matching})"),
+    ]
+}
+
 /// `SELECT id, <LOG_COLUMNS> ...` for one page, newest (highest id) first.
 pub(crate) fn query_logs(filter: &LogFilter, style: Placeholder, lookup: LogLookup) -> Statement {
     let mut conditions = Conditions::new(style);
@@ -173,15 +183,7 @@ pub(crate) fn query_logs(filter: &LogFilter, style: Placeholder, lookup: LogLook
         conditions.push("id", "<", SqlParam::Int(before));
     }
     if lookup == LogLookup::UsageSpans && !bucket.is_empty() {
-        // No matching bucket: both bounds are NULL and nothing matches,
-        // as it should (every row is in a bucket).
-        let matching = bucket.join(" AND ");
-        conditions.clauses.push(format!(
-            "id >= (SELECT MIN(min_id) FROM {USAGE_TABLE} WHERE {matching})"
-        ));
-        conditions.clauses.push(format!(
-            "id <= (SELECT MAX(max_id) FROM {USAGE_TABLE} WHERE {matching})"
-        ));
+        conditions.clauses.extend(id_span(&bucket.join(" AND ")));
     }
     let where_clause = conditions.where_clause();
     let limit = conditions.bind_extra(SqlParam::Int(i64::from(page_rows(filter))));
@@ -210,7 +212,7 @@ fn group_column(group_by: GroupBy) -> &'static str {
 /// from the log (`rollup::split`), so the answer is exact to the
 /// millisecond and reads hours, not rows, for long windows. Ties in cost
 /// and requests are broken by group, `NULL` last, so both backends agree.
-pub(crate) fn usage(query: &UsageQuery, style: Placeholder) -> Statement {
+pub(crate) fn usage(query: &UsageQuery, style: Placeholder, lookup: LogLookup) -> Statement {
     let split = rollup::split(query.since_ms, query.until_ms);
     let group = group_column(query.group_by);
     let mut params = Vec::new();
@@ -243,17 +245,23 @@ pub(crate) fn usage(query: &UsageQuery, style: Placeholder) -> Statement {
              FROM {USAGE_TABLE}{where_clause}"
         ));
     }
-    if !split.edges.is_empty() {
-        let mut ranges = Vec::new();
-        for (from, to) in split.edges {
-            let mut range = Vec::new();
-            if let Some(from) = from {
-                range.push(format!("ts_ms >= {}", bind(from)));
-            }
-            if let Some(to) = to {
-                range.push(format!("ts_ms < {}", bind(to)));
-            }
-            ranges.push(format!("({})", range.join(" AND ")));
+    for (from, to) in split.edges {
+        // An edge is part of one hour or two; SQLite finds its rows
+        // through those hours' id spans, as `query_logs` does.
+        let mut range = Vec::new();
+        let mut hours = Vec::new();
+        if let Some(from) = from {
+            let p = bind(from);
+            range.push(format!("ts_ms >= {p}"));
+            hours.push(format!("hour_ms > {p} - {}", rollup::HOUR_MS));
+        }
+        if let Some(to) = to {
+            let p = bind(to);
+            range.push(format!("ts_ms < {p}"));
+            hours.push(format!("hour_ms < {p}"));
+        }
+        if lookup == LogLookup::UsageSpans && !hours.is_empty() {
+            range.extend(id_span(&hours.join(" AND ")));
         }
         parts.push(format!(
             "SELECT {group} AS grp, 1 AS requests, \
@@ -261,7 +269,7 @@ pub(crate) fn usage(query: &UsageQuery, style: Placeholder) -> Statement {
                     input_tokens, output_tokens, cached_tokens, cost_nanos, \
                     CASE WHEN priced THEN 0 ELSE 1 END AS unpriced \
              FROM {LOGS_TABLE} WHERE {}",
-            ranges.join(" OR ")
+            range.join(" AND ")
         ));
     }
     // SUM over BIGINT is NUMERIC in Postgres; the cast brings it back (and

@@ -382,7 +382,7 @@ impl Store for SqliteStore {
     }
 
     fn usage(&mut self, query: &UsageQuery) -> Result<Vec<UsageRow>, StoreError> {
-        let statement = sql::usage(query, Placeholder::Question);
+        let statement = sql::usage(query, Placeholder::Question, LogLookup::UsageSpans);
         let mut select = self.conn.prepare_cached(&statement.sql)?;
         let rows = select
             .query_map(&*bind(&statement.params), usage_row)?

@@ -92,23 +92,21 @@ pub(super) fn resolve(
     // at least as long as the rows they lead to. The default follows the
     // log's retention; a setting shorter than it is refused.
     let asked = file.usage_retention_days;
-    let usage_retention = match (
-        retention,
-        days(
-            asked,
-            DEFAULT_USAGE_RETENTION_DAYS,
-            "store.usage_retention_days",
-        )?,
-    ) {
+    let usage = days(
+        asked,
+        DEFAULT_USAGE_RETENTION_DAYS,
+        "store.usage_retention_days",
+    )?;
+    let usage_retention = match (retention, usage) {
         (_, None) => None,
-        (None, Some(_)) if asked.is_some() => {
-            return Err(usage_shorter_than_log("0: rows are kept forever".into()))
+        (Some(log), Some(usage)) if usage >= log => Some(usage),
+        (log, Some(_)) if asked.is_some() => {
+            return Err(usage_shorter_than_log(match log {
+                Some(log) => (log.as_secs() / 86_400).to_string(),
+                None => "0: rows are kept forever".into(),
+            }))
         }
-        (None, Some(_)) => None,
-        (Some(log), Some(usage)) if usage < log && asked.is_some() => {
-            return Err(usage_shorter_than_log((log.as_secs() / 86_400).to_string()))
-        }
-        (Some(log), Some(usage)) => Some(usage.max(log)),
+        (log, Some(_)) => log,
     };
     Ok(StoreSettings {
         backend,
